@@ -1,0 +1,1 @@
+"""Documents → legal-structure chunks with citation metadata → Chroma + BM25."""

