@@ -1,0 +1,58 @@
+"""HTML: page chrome (scripts, navigation, headers, footers) removed, headings kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bs4 import BeautifulSoup, Tag
+from bs4.dammit import UnicodeDammit
+
+from indexer.loaders.errors import LoadError
+from indexer.loaders.metadata import build_meta
+from indexer.records import Heading, ParsedDocument
+
+_CHROME = ["script", "style", "noscript", "template", "nav", "header", "footer", "aside",
+           "form", "iframe", "svg", "button", "object", "embed"]
+_HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
+_BLOCKS = _HEADINGS | {"p", "li", "pre", "blockquote", "td", "th", "dt", "dd", "caption",
+                       "div", "section", "article", "figcaption", "address"}
+
+
+def load_html(path: Path, data: bytes) -> ParsedDocument:
+    if b"\x00" in data[:8192]:
+        raise LoadError("looks like a binary file (contains NUL bytes), not HTML")
+    markup = UnicodeDammit(data, is_html=True).unicode_markup
+    if markup is None:
+        raise LoadError("could not decode the HTML bytes")
+    soup = BeautifulSoup(markup, "html.parser")
+    title_tag = soup.find("title")
+    page_title = title_tag.get_text(" ", strip=True) if title_tag else None
+    for tag in soup.find_all(_CHROME):
+        tag.decompose()
+    root = soup.find("main") or soup.find("article") or soup.body or soup
+    parts: list[str] = []
+    headings: list[Heading] = []
+    offset = 0
+    for block in root.find_all(_BLOCKS):
+        if not isinstance(block, Tag) or _has_block_child(block):
+            continue
+        words = " ".join(block.get_text(" ").split())
+        if not words:
+            continue
+        if block.name in _HEADINGS:
+            end = offset + len(words)
+            headings.append(Heading(int(block.name[1]), words, offset, end))
+        parts.append(words)
+        offset += len(words) + 2
+    text = "\n\n".join(parts)
+    if not text.strip():
+        raise LoadError("the HTML page has no readable text after removing scripts and navigation")
+    first_h1 = next((h.text for h in headings if h.level == 1), None)
+    meta = build_meta(path, {}, page_title or first_h1)
+    return ParsedDocument(meta=meta, text=text, headings=headings, path=str(path))
+
+
+def _has_block_child(tag: Tag) -> bool:
+    if tag.name in _HEADINGS:
+        return False
+    return any(isinstance(child, Tag) and child.name in _BLOCKS for child in tag.descendants)
