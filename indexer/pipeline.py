@@ -1,0 +1,323 @@
+"""Incremental indexing: skip unchanged documents, replace changed ones, remove deleted ones.
+
+Order of work, chosen so that a crash at any point leaves the committed index usable:
+  1. load and chunk new or changed documents (bad files are reported and skipped);
+  2. embed only chunks whose vectors are not in Chroma yet, and upsert them;
+  3. write a new generation (chunks + BM25) beside the old one;
+  4. commit the manifest atomically;
+  5. only then delete vectors and generations that the new manifest no longer names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from indexer.chunker import CHUNKER_VERSION, Chunker
+from indexer.dense import DenseIndex
+from indexer.loaders import LoadError, discover, load_document
+from indexer.loaders.metadata import sidecar_path
+from indexer.records import Chunk
+from indexer.sparse import SparseIndex
+from indexer.store import DocumentEntry, IndexStore, Manifest, now
+from indexer.tokens import TokenCounter
+from regqa.config import Settings
+
+# (stage, done, total) — stages: "scan", "chunk", "embed", "write"
+ProgressCallback = Callable[[str, int, int], None]
+
+
+class IndexBusy(RuntimeError):
+    """Another process is writing the index right now."""
+
+
+@dataclass
+class Skipped:
+    path: str
+    reason: str
+
+
+@dataclass
+class IndexSummary:
+    documents: int = 0
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    not_indexed: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    chunks: int = 0
+    chunks_embedded: int = 0
+    seconds: float = 0.0
+    committed: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+
+class Indexer:
+    def __init__(self, settings: Settings, embedder_factory: Callable[[], object] | None = None) -> None:
+        self.settings = settings
+        self.store = IndexStore(settings.index_dir)
+        self._embedder_factory = embedder_factory or self._default_embedder
+        self._embedder = None
+
+    # -- entry points ------------------------------------------------------------------------
+
+    def run(
+        self,
+        paths: Sequence[Path] | None = None,
+        *,
+        rebuild: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> IndexSummary:
+        roots = [p.resolve() for p in (paths or [self.settings.default_corpus])]
+        for root in roots:
+            if not root.exists():
+                raise FileNotFoundError(f"no such file or folder: {root}")
+        with self._write_lock():
+            return self._run(roots, rebuild, progress or _no_progress)
+
+    def remove(self, doc_ids: Sequence[str]) -> IndexSummary:
+        """Drop documents from the index by id (the files themselves are not touched)."""
+        with self._write_lock():
+            started = time.perf_counter()
+            manifest = self.store.read_manifest()
+            unknown = [d for d in doc_ids if d not in manifest.documents]
+            if unknown:
+                raise KeyError(f"not in the index: {', '.join(unknown)}")
+            old_chunks = self.store.read_chunks(manifest.generation)
+            keep = [c for c in old_chunks if c.doc_id not in doc_ids]
+            summary = IndexSummary(removed=list(doc_ids))
+            documents = {k: v for k, v in manifest.documents.items() if k not in doc_ids}
+            self._commit(manifest, documents, keep, old_chunks, manifest.collection, summary)
+            summary.seconds = time.perf_counter() - started
+            return summary
+
+    # -- the run -----------------------------------------------------------------------------
+
+    def _run(self, roots: list[Path], rebuild: bool, progress: ProgressCallback) -> IndexSummary:
+        started = time.perf_counter()
+        summary = IndexSummary()
+        manifest = self.store.read_manifest()
+        counter = TokenCounter(self.settings.model_path)
+        chunker = Chunker(counter, self.settings.max_tokens, self.settings.max_context_tokens)
+        chunking = f"{CHUNKER_VERSION}:{self.settings.max_tokens}:{self.settings.max_context_tokens}"
+        from indexer.embeddings import model_identity
+
+        embedding = model_identity(self.settings.model_path)
+        start_over = rebuild or manifest.chunking != chunking or manifest.embedding != embedding
+        # One collection per embedding model, so an interrupted first run resumes where it
+        # stopped; a rebuild writes a fresh collection and switches to it at the commit.
+        collection = f"{self.settings.collection}-{embedding.replace(':', '-').replace('_', '-').lower()}"
+        if rebuild:
+            collection = f"{collection}-r{self.store.new_generation().split('-')[0].lower()}"
+
+        old_chunks = self.store.read_chunks(manifest.generation) if manifest.generation else []
+        old_by_doc: dict[str, list[Chunk]] = {}
+        for chunk in old_chunks:
+            old_by_doc.setdefault(chunk.doc_id, []).append(chunk)
+        by_path = {entry.path: doc_id for doc_id, entry in manifest.documents.items()}
+
+        files = list(discover(roots))
+        documents: dict[str, DocumentEntry] = {}
+        new_chunks: dict[str, list[Chunk]] = {}
+        seen_paths: set[str] = set()
+        for i, path in enumerate(files, start=1):
+            progress("scan", i, len(files))
+            key = str(path)
+            seen_paths.add(key)
+            try:
+                digest = _file_digest(path)
+            except OSError as exc:
+                summary.skipped.append(Skipped(key, f"cannot read the file: {exc.strerror or exc}"))
+                continue
+            previous_id = by_path.get(key)
+            previous = manifest.documents.get(previous_id) if previous_id else None
+            if previous and not start_over and previous.sha256 == digest and previous_id not in documents:
+                documents[previous_id] = previous
+                new_chunks[previous_id] = old_by_doc.get(previous_id, [])
+                summary.unchanged.append(previous_id)
+                continue
+            try:
+                parsed = load_document(
+                    path, max_bytes=self.settings.max_file_bytes, max_pdf_pages=self.settings.max_pdf_pages
+                )
+            except LoadError as exc:
+                reason = str(exc)
+                if previous:
+                    # Keep the last good version rather than drop a document over a bad edit.
+                    documents[previous_id] = previous
+                    new_chunks[previous_id] = old_by_doc.get(previous_id, [])
+                    reason += " (the previously indexed version is kept)"
+                summary.skipped.append(Skipped(key, reason))
+                continue
+            meta = parsed.meta
+            if not meta.index:
+                summary.not_indexed.append(meta.id)
+                continue
+            if meta.id in documents:
+                summary.skipped.append(Skipped(
+                    key, f"duplicate document id {meta.id!r}: already used by {documents[meta.id].path}"
+                ))
+                continue
+            owner = manifest.documents.get(meta.id)
+            if owner and owner.path != key and not _under(Path(owner.path), roots) \
+                    and Path(owner.path).exists():
+                summary.skipped.append(Skipped(
+                    key, f"duplicate document id {meta.id!r}: already indexed from {owner.path}"
+                ))
+                continue
+            chunks = chunker.chunk(parsed)
+            if not chunks:
+                summary.skipped.append(Skipped(key, "no indexable text was found in the document"))
+                continue
+            documents[meta.id] = DocumentEntry(
+                meta=meta, path=key, sha256=digest, chunk_count=len(chunks), indexed_at=now()
+            )
+            new_chunks[meta.id] = chunks
+            (summary.updated if meta.id in manifest.documents else summary.added).append(meta.id)
+
+        # Documents indexed from elsewhere stay; those whose file is gone or no longer yields
+        # them (deleted, renamed id, `index: false`) go.
+        for doc_id, entry in manifest.documents.items():
+            if doc_id in documents:
+                continue
+            if entry.path in seen_paths or _under(Path(entry.path), roots):
+                summary.removed.append(doc_id)
+            else:
+                documents[doc_id] = entry
+                new_chunks[doc_id] = old_by_doc.get(doc_id, [])
+
+        all_chunks = [c for doc_id in sorted(new_chunks) if doc_id in documents for c in new_chunks[doc_id]]
+        summary.documents = len(documents)
+        summary.chunks = len(all_chunks)
+        if not start_over and not summary.changed and manifest.generation:
+            summary.seconds = time.perf_counter() - started
+            return summary
+
+        self._embed_missing(collection, all_chunks, summary, progress)
+        self._commit(manifest, documents, all_chunks, old_chunks, collection, summary,
+                     chunking=chunking, embedding=embedding, progress=progress)
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+    def _embed_missing(self, collection: str, chunks: list[Chunk], summary: IndexSummary,
+                       progress: ProgressCallback) -> None:
+        dense = self._dense()
+        present = dense.existing_ids(collection, [c.chunk_id for c in chunks])
+        todo = [c for c in chunks if c.chunk_id not in present]
+        if not todo:
+            return
+        embedder = self._get_embedder()
+        done = 0
+        progress("embed", 0, len(todo))
+        step = 256  # upsert as we go, so an interrupted run keeps what it has embedded
+        for i in range(0, len(todo), step):
+            part = todo[i : i + step]
+
+            def tick(n: int) -> None:
+                nonlocal done
+                done += n
+                progress("embed", done, len(todo))
+
+            vectors = embedder.encode([c.embed_text for c in part], on_batch=tick)
+            dense.upsert(collection, part, vectors)
+            summary.chunks_embedded += len(part)
+
+    def _commit(self, manifest: Manifest, documents: dict[str, DocumentEntry], chunks: list[Chunk],
+                old_chunks: list[Chunk], collection: str, summary: IndexSummary, *,
+                chunking: str | None = None, embedding: str | None = None,
+                progress: ProgressCallback = lambda *_: None) -> None:
+        progress("write", 0, 1)
+        generation = self.store.new_generation()
+        sparse = SparseIndex.build([c.chunk_id for c in chunks], [c.embed_text for c in chunks])
+        self.store.write_generation(generation, chunks, sparse)
+        old_collection = manifest.collection
+        committed = Manifest(
+            chunking=chunking or manifest.chunking,
+            embedding=embedding or manifest.embedding,
+            collection=collection,
+            generation=generation,
+            documents=documents,
+        )
+        self.store.commit(committed)
+        summary.committed = True
+        # Clean-up after the commit point: stale vectors, old generations, an old collection.
+        dense = self._dense()
+        prefix = f"{self.settings.collection}-"
+        for name in dense.collection_names():
+            if name != collection and (name == old_collection or name.startswith(prefix)):
+                dense.drop(name)  # the previous model's vectors, or an interrupted rebuild's
+        keep = {c.chunk_id for c in chunks}
+        stale = dense.all_ids(collection) - keep
+        if stale:
+            dense.delete(collection, stale)
+        self.store.remove_other_generations(generation)
+        progress("write", 1, 1)
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _write_lock(self) -> FileLock:
+        self.store.root.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.store.lock_path), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise IndexBusy(
+                f"another indexing run is writing {self.store.root}; try again when it has finished"
+            ) from None
+        return _Held(lock)
+
+    def _dense(self) -> DenseIndex:
+        if not hasattr(self, "_dense_index"):
+            self._dense_index = DenseIndex(self.settings.chroma_url, self.store.chroma_dir)
+        return self._dense_index
+
+    def _get_embedder(self):  # noqa: ANN202
+        if self._embedder is None:
+            self._embedder = self._embedder_factory()
+        return self._embedder
+
+    def _default_embedder(self):  # noqa: ANN202
+        from indexer.embeddings import SentenceTransformerEmbedder
+
+        return SentenceTransformerEmbedder(self.settings.model_path, self.settings.embed_batch_size)
+
+
+class _Held:
+    """Context manager releasing an already acquired lock."""
+
+    def __init__(self, lock: FileLock) -> None:
+        self._lock = lock
+
+    def __enter__(self) -> _Held:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    sidecar = sidecar_path(path)
+    if sidecar is not None:
+        digest.update(b"\0sidecar\0" + sidecar.read_bytes())
+    return digest.hexdigest()
+
+
+def _under(path: Path, roots: list[Path]) -> bool:
+    return any(path == root or root in path.parents for root in roots)
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    return None

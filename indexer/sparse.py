@@ -1,0 +1,62 @@
+"""BM25 keyword index (bm25s) over the same chunks as the dense index, saved beside it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import bm25s
+import numpy as np
+import Stemmer
+from bm25s.tokenization import Tokenizer
+
+# Keeps legal references whole: "742.7", "5A001.j", "3A981" are single terms.
+TOKEN_PATTERN = r"(?u)\b\w+(?:\.\w+)*\b"
+
+
+def _tokenizer() -> Tokenizer:
+    return Tokenizer(lower=True, splitter=TOKEN_PATTERN, stopwords="en",
+                     stemmer=Stemmer.Stemmer("english").stemWord)
+
+
+class SparseIndex:
+    def __init__(self, retriever: bm25s.BM25, tokenizer: Tokenizer, ids: list[str]) -> None:
+        self._retriever = retriever
+        self._tokenizer = tokenizer
+        self.ids = ids
+
+    @classmethod
+    def build(cls, ids: Sequence[str], texts: Sequence[str]) -> SparseIndex:
+        tokenizer = _tokenizer()
+        tokens = tokenizer.tokenize(list(texts), update_vocab=True, return_as="tuple", show_progress=False)
+        retriever = bm25s.BM25()
+        retriever.index(tokens, show_progress=False)
+        return cls(retriever, tokenizer, list(ids))
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self._retriever.save(str(directory), show_progress=False)
+        self._tokenizer.save_vocab(str(directory))
+        (directory / "ids.json").write_text(json.dumps(self.ids))
+
+    @classmethod
+    def load(cls, directory: Path) -> SparseIndex:
+        retriever = bm25s.BM25.load(str(directory), show_progress=False)
+        tokenizer = _tokenizer()
+        tokenizer.load_vocab(str(directory))
+        ids = json.loads((directory / "ids.json").read_text())
+        return cls(retriever, tokenizer, ids)
+
+    def search(self, query: str, k: int, mask: np.ndarray | None = None) -> list[tuple[str, float]]:
+        """Top-k (chunk id, BM25 score); `mask` (0/1 per chunk) restricts the candidates."""
+        if not self.ids:
+            return []
+        tokens = self._tokenizer.tokenize([query], update_vocab="never", return_as="ids", show_progress=False)
+        if not tokens or not tokens[0]:
+            return []
+        k = min(k, len(self.ids))
+        docs, scores = self._retriever.retrieve(
+            tokens, k=k, show_progress=False, weight_mask=mask, n_threads=1
+        )
+        return [(self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]

@@ -1,0 +1,113 @@
+"""The on-disk index: a manifest (the commit point) naming one generation of chunks + BM25.
+
+Layout under the data dir:
+    manifest.json                 committed index: documents, hashes, generation, collection
+    generations/<gen>/chunks.jsonl every chunk record of that generation, in document order
+    generations/<gen>/bm25/        the BM25 index over exactly those chunks
+    chroma/                        embedded Chroma (unless REGQA_CHROMA_URL is set)
+A run writes a new generation, then replaces manifest.json atomically; until that moment
+readers keep seeing the previous generation, so an interrupted run loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from indexer.records import Chunk, DocumentMeta
+from indexer.sparse import SparseIndex
+
+FORMAT_VERSION = 1
+
+
+class DocumentEntry(BaseModel):
+    meta: DocumentMeta
+    path: str
+    sha256: str
+    chunk_count: int
+    indexed_at: str
+
+
+class Manifest(BaseModel):
+    format: int = FORMAT_VERSION
+    chunking: str = ""
+    embedding: str = ""
+    collection: str = ""
+    generation: str = ""
+    committed_at: str = ""
+    documents: dict[str, DocumentEntry] = Field(default_factory=dict)
+
+
+class IndexStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.manifest_path = root / "manifest.json"
+        self.generations = root / "generations"
+        self.chroma_dir = root / "chroma"
+        self.lock_path = root / "index.lock"
+
+    def exists(self) -> bool:
+        return self.manifest_path.exists()
+
+    def read_manifest(self) -> Manifest:
+        if not self.manifest_path.exists():
+            return Manifest()
+        return Manifest.model_validate_json(self.manifest_path.read_text(encoding="utf-8"))
+
+    def read_chunks(self, generation: str) -> list[Chunk]:
+        if not generation:
+            return []
+        path = self.generations / generation / "chunks.jsonl"
+        with path.open(encoding="utf-8") as handle:
+            return [Chunk.model_validate_json(line) for line in handle if line.strip()]
+
+    def read_sparse(self, generation: str) -> SparseIndex:
+        return SparseIndex.load(self.generations / generation / "bm25")
+
+    def new_generation(self) -> str:
+        return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + f"-{os.getpid()}"
+
+    def write_generation(self, generation: str, chunks: list[Chunk], sparse: SparseIndex) -> None:
+        directory = self.generations / generation
+        directory.mkdir(parents=True, exist_ok=True)
+        with (directory / "chunks.jsonl").open("w", encoding="utf-8") as handle:
+            for chunk in chunks:
+                handle.write(chunk.model_dump_json() + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        sparse.save(directory / "bm25")
+
+    def commit(self, manifest: Manifest) -> None:
+        """The single atomic step that makes a new generation visible."""
+        manifest.committed_at = datetime.now(UTC).isoformat(timespec="seconds")
+        tmp = self.manifest_path.with_suffix(".json.tmp")
+        with tmp.open("w", encoding="utf-8") as handle:
+            handle.write(manifest.model_dump_json(indent=1))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.manifest_path)
+        _fsync_dir(self.root)
+
+    def remove_other_generations(self, keep: str) -> None:
+        if not self.generations.exists():
+            return
+        for directory in self.generations.iterdir():
+            if directory.name != keep:
+                shutil.rmtree(directory, ignore_errors=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
