@@ -1,0 +1,180 @@
+"""The `regqa` command line: index documents, list what is indexed, show index status."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from regqa.config import Settings, apply_offline_environment
+
+app = typer.Typer(
+    name="regqa",
+    help=(
+        "RegQA: answers to export-control questions on surveillance technology, with citations "
+        "to the exact article, section or control-list entry.\n\n"
+        "Settings come from REGQA_* environment variables (e.g. REGQA_DATA_DIR, REGQA_CHROMA_URL)."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+out = Console()
+
+_STAGES = {"scan": "Reading documents", "embed": "Embedding chunks", "write": "Writing the index"}
+
+
+def _settings() -> Settings:
+    apply_offline_environment()
+    try:
+        return Settings()
+    except Exception as exc:  # pydantic's ValidationError: show it as a settings problem
+        console.print(f"[red]Invalid RegQA settings:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def index(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Files or folders to index (default: the bundled corpus/).", show_default=False),
+    ] = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Discard the index and embed everything again.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Index documents (Markdown, HTML, PDF, text); unchanged ones are skipped.
+
+    Re-running is cheap: documents whose content hash is unchanged are not read again,
+    changed ones are replaced and deleted ones removed. An interrupted run leaves the
+    previous index usable. Files that cannot be read are listed with the reason and skipped.
+    """
+    from indexer.pipeline import Indexer, IndexBusy
+
+    settings = _settings()
+    indexer = Indexer(settings)
+    with Progress(
+        TextColumn("{task.description:<20}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=False, disable=as_json or not console.is_terminal,
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(_STAGES.get(stage, stage), total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        try:
+            summary = indexer.run(paths or None, rebuild=rebuild, progress=progress)
+        except IndexBusy as exc:
+            console.print(f"[yellow]Busy:[/yellow] {exc}")
+            raise typer.Exit(75) from None
+        except FileNotFoundError as exc:
+            console.print(f"[red]Error:[/red] {exc}")
+            raise typer.Exit(2) from None
+    if as_json:
+        out.print_json(json.dumps({
+            "documents": summary.documents, "chunks": summary.chunks,
+            "chunks_embedded": summary.chunks_embedded, "added": summary.added,
+            "updated": summary.updated, "unchanged": len(summary.unchanged), "removed": summary.removed,
+            "not_indexed": summary.not_indexed,
+            "skipped": [{"path": s.path, "reason": s.reason} for s in summary.skipped],
+            "seconds": round(summary.seconds, 2),
+        }))
+        return
+    state = "updated" if summary.committed else "already up to date"
+    console.print(
+        f"Index {state}: {summary.documents} documents, {summary.chunks} chunks "
+        f"({len(summary.added)} added, {len(summary.updated)} changed, {len(summary.removed)} removed, "
+        f"{len(summary.unchanged)} unchanged; {summary.chunks_embedded} chunks embedded) "
+        f"in {summary.seconds:.1f} s → {settings.index_dir}"
+    )
+    for doc_id in summary.not_indexed:
+        console.print(f"  [dim]not indexed (index: false): {doc_id}[/dim]")
+    for skipped in summary.skipped:
+        console.print(f"  [yellow]skipped[/yellow] {skipped.path}: {skipped.reason}")
+
+
+@app.command()
+def docs(as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False) -> None:
+    """List indexed documents with provenance, as-of date and completeness."""
+    from indexer.store import IndexStore
+
+    settings = _settings()
+    manifest = IndexStore(settings.index_dir).read_manifest()
+    rows = [
+        {
+            "id": doc_id,
+            "title": entry.meta.title,
+            "cite_as": entry.meta.cite_as,
+            "doc_type": entry.meta.doc_type,
+            "jurisdiction": entry.meta.jurisdiction,
+            "as_of": entry.meta.as_of,
+            "completeness": entry.meta.completeness_status,
+            "completeness_detail": entry.meta.completeness,
+            "source_url": entry.meta.source_url,
+            "license": entry.meta.license,
+            "chunks": entry.chunk_count,
+            "path": entry.path,
+            "indexed_at": entry.indexed_at,
+        }
+        for doc_id, entry in sorted(manifest.documents.items())
+    ]
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    if not rows:
+        console.print("The index is empty. Run `regqa index` first.")
+        raise typer.Exit(1)
+    table = Table(title=f"Indexed documents ({settings.index_dir})", show_lines=False)
+    for column in ("id", "cite as", "type", "jurisdiction", "as of", "complete", "chunks"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        flag = "[yellow]partial[/yellow]" if row["completeness"] == "partial" else row["completeness"]
+        table.add_row(row["id"], row["cite_as"], row["doc_type"], row["jurisdiction"],
+                      row["as_of"][:40], flag, str(row["chunks"]))
+    out.print(table)
+
+
+@app.command()
+def remove(doc_ids: Annotated[list[str], typer.Argument(help="Document ids, as `regqa docs` lists them.")]) -> None:
+    """Remove documents from the index (their files are left alone)."""
+    from indexer.pipeline import Indexer, IndexBusy
+
+    try:
+        summary = Indexer(_settings()).remove(doc_ids)
+    except KeyError as exc:
+        console.print(f"[red]Error:[/red] {exc.args[0]}")
+        raise typer.Exit(1) from None
+    except IndexBusy as exc:
+        console.print(f"[yellow]Busy:[/yellow] {exc}")
+        raise typer.Exit(75) from None
+    console.print(f"Removed {', '.join(summary.removed)} in {summary.seconds:.1f} s")
+
+
+@app.command()
+def status() -> None:
+    """Say where the index is and what it holds."""
+    from indexer.store import IndexStore
+
+    settings = _settings()
+    manifest = IndexStore(settings.index_dir).read_manifest()
+    if not manifest.documents:
+        console.print(f"No index at {settings.index_dir}. Run `regqa index` to build one.")
+        raise typer.Exit(1)
+    chunks = sum(e.chunk_count for e in manifest.documents.values())
+    partial = sum(e.meta.completeness_status == "partial" for e in manifest.documents.values())
+    out.print(f"Index: {settings.index_dir}")
+    out.print(f"Vectors: {settings.chroma_url or 'embedded Chroma'} (collection {manifest.collection})")
+    out.print(f"Documents: {len(manifest.documents)} ({partial} partial), chunks: {chunks}")
+    out.print(f"Committed: {manifest.committed_at}")
+
+
+def main() -> None:  # pragma: no cover - console-script shim
+    sys.exit(app())

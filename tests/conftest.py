@@ -1,0 +1,75 @@
+"""Shared fixtures: the real embedding model (loaded once) and real corpus files."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from regqa.config import Settings, apply_offline_environment
+
+PROJECT = Path(__file__).resolve().parent.parent
+CORPUS = PROJECT / "corpus"
+SHARED = PROJECT.parent / "shared" / "corpus"
+
+# Small real documents: enough structure (Articles, CFR sections, Wassenaar entries) to index fast.
+SMALL_DOCS = [
+    "eu-intl/eu-2021-821-dual-use-regulation.md",
+    "eu-intl/echri-code-of-conduct-2023.md",
+    "eu-intl/uk-export-control-order-2008.md",
+    "us-ear/15-cfr-part-730.md",
+    "us-ear/15-cfr-part-736.md",
+]
+
+apply_offline_environment()
+
+
+@pytest.fixture(scope="session")
+def base_settings() -> Settings:
+    return Settings()
+
+
+@pytest.fixture(scope="session")
+def embedder(base_settings: Settings):
+    from indexer.embeddings import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(base_settings.model_path, base_settings.embed_batch_size)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.delenv("REGQA_CHROMA_URL", raising=False)
+    return Settings(data_dir=tmp_path / "data", corpus_dir=tmp_path / "corpus")
+
+
+@pytest.fixture
+def small_corpus(settings: Settings) -> Path:
+    """A writable copy of a few real corpus documents, keeping their folder layout."""
+    root = settings.default_corpus
+    for rel in SMALL_DOCS:
+        target = root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(CORPUS / rel, target)
+    return root
+
+
+class CountingEmbedder:
+    """Wraps the real embedder and counts what it embeds (the vectors stay real)."""
+
+    def __init__(self, inner) -> None:  # noqa: ANN001
+        self.inner = inner
+        self.identity = inner.identity
+        self.texts: list[str] = []
+
+    def encode(self, texts, on_batch=None):  # noqa: ANN001, ANN201
+        self.texts.extend(texts)
+        return self.inner.encode(texts, on_batch=on_batch)
+
+    def embed_query(self, text: str):  # noqa: ANN201
+        return self.inner.embed_query(text)
+
+
+@pytest.fixture
+def counting_embedder(embedder) -> CountingEmbedder:  # noqa: ANN001
+    return CountingEmbedder(embedder)

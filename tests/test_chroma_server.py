@@ -1,0 +1,75 @@
+"""Server mode: the same pipeline against a real `chroma run` process on a loopback port."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from indexer.dense import DenseIndex
+from indexer.pipeline import Indexer
+from indexer.store import IndexStore
+from regqa.config import Settings
+
+pytestmark = [pytest.mark.slow, pytest.mark.server]
+
+CHROMA = Path(sys.executable).with_name("chroma")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def chroma_server(tmp_path: Path) -> Iterator[str]:
+    if not CHROMA.exists():
+        pytest.fail(f"the chroma CLI is not installed next to {sys.executable}")
+    port = _free_port()
+    log = (tmp_path / "chroma.log").open("w")
+    process = subprocess.Popen(
+        [str(CHROMA), "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log, stderr=subprocess.STDOUT, env={"ANONYMIZED_TELEMETRY": "False", "PATH": "/usr/bin:/bin"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"chroma run did not start: {(tmp_path / 'chroma.log').read_text()[-2000:]}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
+def test_index_into_a_chroma_server(tmp_path: Path, chroma_server: str, small_corpus: Path,
+                                    counting_embedder) -> None:  # noqa: ANN001
+    settings = Settings(data_dir=tmp_path / "data", corpus_dir=small_corpus, chroma_url=chroma_server)
+    summary = Indexer(settings, embedder_factory=lambda: counting_embedder).run()
+    assert summary.committed and summary.chunks_embedded == summary.chunks > 0
+    manifest = IndexStore(settings.index_dir).read_manifest()
+    server = DenseIndex(chroma_server, settings.index_dir / "unused")
+    assert server.count(manifest.collection) == summary.chunks
+    # Nothing was written to an embedded Chroma folder: the vectors live in the server.
+    assert not (settings.index_dir / "chroma").exists()
+    # Removing a document removes its vectors on the server.
+    Indexer(settings, embedder_factory=lambda: counting_embedder).remove(["15-cfr-part-736"])
+    chunks = IndexStore(settings.index_dir).read_chunks(IndexStore(settings.index_dir).read_manifest().generation)
+    assert server.all_ids(manifest.collection) == {c.chunk_id for c in chunks}
+    shutil.rmtree(settings.index_dir)

@@ -1,0 +1,175 @@
+"""The indexing pipeline on real documents, the real model and real embedded Chroma."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.dense import DenseIndex
+from indexer.pipeline import Indexer, IndexBusy
+from indexer.store import IndexStore
+from regqa.config import Settings
+
+from .conftest import CORPUS, SHARED, CountingEmbedder
+
+pytestmark = pytest.mark.slow
+
+
+def _indexer(settings: Settings, embedder: CountingEmbedder) -> Indexer:
+    return Indexer(settings, embedder_factory=lambda: embedder)
+
+
+def _committed(settings: Settings):  # noqa: ANN202
+    store = IndexStore(settings.index_dir)
+    manifest = store.read_manifest()
+    return store, manifest, store.read_chunks(manifest.generation)
+
+
+def test_full_then_incremental_runs(settings: Settings, small_corpus: Path, counting_embedder) -> None:  # noqa: ANN001
+    summary = _indexer(settings, counting_embedder).run()
+    store, manifest, chunks = _committed(settings)
+    assert set(manifest.documents) == {
+        "eu-2021-821-dual-use-regulation", "echri-code-of-conduct-2023", "uk-export-control-order-2008",
+        "15-cfr-part-730", "15-cfr-part-736",
+    }
+    assert summary.chunks == len(chunks) == summary.chunks_embedded == len(counting_embedder.texts)
+    dense = DenseIndex(None, store.chroma_dir)
+    assert dense.count(manifest.collection) == len(chunks)
+    assert {c.doc_id for c in chunks} == set(manifest.documents)
+
+    # Both indexes find the Article 2(20) definition, each in its own way.
+    sparse = store.read_sparse(manifest.generation)
+    top_ids = [cid for cid, _ in sparse.search("covert surveillance of natural persons", 3)]
+    by_id = {c.chunk_id: c for c in chunks}
+    assert by_id[top_ids[0]].section == "Article 2(20)"
+    vector = np.asarray(counting_embedder.embed_query("what are cyber-surveillance items?"))
+    hits = dense.collection(manifest.collection).query(query_embeddings=[vector], n_results=3)
+    assert any(by_id[i].section == "Article 2(20)" for i in hits["ids"][0])
+
+    # Nothing changed: nothing is embedded, nothing is rewritten.
+    counting_embedder.texts.clear()
+    again = _indexer(settings, counting_embedder).run()
+    assert (again.committed, again.chunks_embedded, counting_embedder.texts) == (False, 0, [])
+    assert len(again.unchanged) == 5
+    assert IndexStore(settings.index_dir).read_manifest().generation == manifest.generation
+
+    # One document changes, one is deleted: only the new passage is embedded.
+    part_730 = small_corpus / "us-ear" / "15-cfr-part-730.md"
+    part_730.write_text(part_730.read_text(encoding="utf-8") + "\n## § 730.99 Test section.\n\nA new test paragraph.\n",
+                        encoding="utf-8")
+    (small_corpus / "eu-intl" / "echri-code-of-conduct-2023.md").unlink()
+    changed = _indexer(settings, counting_embedder).run()
+    assert changed.updated == ["15-cfr-part-730"] and changed.removed == ["echri-code-of-conduct-2023"]
+    assert changed.chunks_embedded == len(counting_embedder.texts) == 1
+    store, manifest, chunks = _committed(settings)
+    assert "echri-code-of-conduct-2023" not in manifest.documents
+    assert any(c.section == "§ 730.99" for c in chunks)
+    # The vectors of the removed document are gone too, and dense and sparse agree.
+    assert DenseIndex(None, store.chroma_dir).all_ids(manifest.collection) == {c.chunk_id for c in chunks}
+    assert len(list((settings.index_dir / "generations").iterdir())) == 1
+
+
+def test_bad_files_are_skipped_and_the_index_survives(settings: Settings, small_corpus: Path,
+                                                       counting_embedder) -> None:  # noqa: ANN001
+    _indexer(settings, counting_embedder).run()
+    _, before, _ = _committed(settings)
+    (small_corpus / "broken.pdf").write_bytes(b"%PDF-1.7\n1 0 obj <<>> garbage")
+    (small_corpus / "empty.txt").write_bytes(b"")
+    (small_corpus / "notes.docx").write_bytes(b"PK\x03\x04")
+    (small_corpus / "latin.txt").write_bytes("Ausfuhrgenehmigung für Güter".encode("latin-1"))
+    # A bad edit to an indexed document keeps its previous version.
+    reg = small_corpus / "eu-intl" / "eu-2021-821-dual-use-regulation.md"
+    reg.write_bytes(b"---\nid: [broken\n---\n")
+    summary = _indexer(settings, counting_embedder).run()
+    reasons = {Path(s.path).name: s.reason for s in summary.skipped}
+    assert set(reasons) == {"broken.pdf", "empty.txt", "notes.docx", "latin.txt", reg.name}
+    assert "damaged" in reasons["broken.pdf"] and "empty" in reasons["empty.txt"]
+    assert "unsupported" in reasons["notes.docx"] and "UTF-8" in reasons["latin.txt"]
+    assert "previously indexed version is kept" in reasons[reg.name]
+    _, after, _ = _committed(settings)
+    assert set(after.documents) == set(before.documents)
+
+
+def test_interrupted_run_leaves_the_previous_index_usable(settings: Settings, small_corpus: Path,
+                                                           counting_embedder) -> None:  # noqa: ANN001
+    _indexer(settings, counting_embedder).run()
+    store, before, chunks_before = _committed(settings)
+    shutil.copy2(CORPUS / "eu-intl" / "uk-parliament-hikvision-surveillance-answers.md", small_corpus / "eu-intl")
+
+    def interrupt(stage: str, done: int, total: int) -> None:
+        if stage == "write":
+            raise KeyboardInterrupt  # Ctrl-C after the vectors are stored, before the commit
+
+    with pytest.raises(KeyboardInterrupt):
+        _indexer(settings, counting_embedder).run(progress=interrupt)
+    store, manifest, chunks = _committed(settings)
+    assert manifest.generation == before.generation and chunks == chunks_before
+    sparse = store.read_sparse(manifest.generation)
+    assert sparse.search("authorisation export", 1)
+    # The next run completes and reuses the vectors that the interrupted run stored.
+    counting_embedder.texts.clear()
+    summary = _indexer(settings, counting_embedder).run()
+    assert summary.added == ["uk-parliament-hikvision-surveillance-answers"]
+    assert summary.chunks_embedded == 0
+
+
+def test_rebuild_starts_over_in_a_new_collection(settings: Settings, small_corpus: Path,
+                                                  counting_embedder) -> None:  # noqa: ANN001
+    _indexer(settings, counting_embedder).run()
+    _, before, chunks = _committed(settings)
+    counting_embedder.texts.clear()
+    summary = _indexer(settings, counting_embedder).run(rebuild=True)
+    store, after, _ = _committed(settings)
+    assert summary.chunks_embedded == len(chunks)
+    assert after.collection != before.collection
+    assert DenseIndex(None, store.chroma_dir).collection_names() == [after.collection]
+
+
+def test_a_second_writer_is_told_the_index_is_busy(settings: Settings, small_corpus: Path,
+                                                   counting_embedder) -> None:  # noqa: ANN001
+    from filelock import FileLock
+
+    settings.index_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(IndexStore(settings.index_dir).lock_path)), pytest.raises(IndexBusy, match="another"):
+        _indexer(settings, counting_embedder).run()
+
+
+@pytest.mark.skipif(not (SHARED / "pdf").exists(), reason="../shared/corpus/pdf is not present")
+def test_real_wassenaar_pdf_entries_come_back_with_pages(settings: Settings, counting_embedder) -> None:  # noqa: ANN001
+    """All 243 pages go through pypdf and the chunker; the Category 5 Part 1 pages are embedded."""
+    from pypdf import PdfReader, PdfWriter
+
+    from indexer.chunker import Chunker
+    from indexer.loaders import load_document
+    from indexer.tokens import TokenCounter
+
+    source = SHARED / "pdf" / "wassenaar-2025-dual-use-list.pdf"
+    doc = load_document(source, max_bytes=settings.max_file_bytes, max_pdf_pages=settings.max_pdf_pages)
+    chunks = Chunker(TokenCounter(settings.model_path)).chunk(doc)
+    entry = [c for c in chunks if c.section == "5.A.1.j"]
+    assert entry and entry[0].page == 88
+    assert "Internet Protocol (IP) network communications surveillance" in entry[0].text
+    assert [c.page for c in chunks if c.section == "4.A.5"] == [80]
+    assert not any("WA-LIST (25) 1 Corr." in c.text for c in chunks)  # running headers dropped
+
+    # Index pages 84-90 (Category 5 Part 1), written by pypdf itself, through the pipeline.
+    writer = PdfWriter()
+    reader = PdfReader(source)
+    for number in range(83, 90):
+        writer.add_page(reader.pages[number])
+    folder = settings.default_corpus
+    folder.mkdir(parents=True)
+    with (folder / "wa-cat5p1.pdf").open("wb") as handle:
+        writer.write(handle)
+    (folder / "wa-cat5p1.meta.yaml").write_text(
+        "cite_as: Wassenaar Arrangement Dual-Use List (2025)\njurisdiction: Wassenaar\ndoc_type: control_list\n",
+        encoding="utf-8",
+    )
+    _indexer(settings, counting_embedder).run()
+    _, manifest, indexed = _committed(settings)
+    assert manifest.documents["wa-cat5p1"].meta.jurisdiction == "Wassenaar"
+    j = [c for c in indexed if c.section == "5.A.1.j"]
+    assert j and j[0].page == 5 and j[0].cite_as == "Wassenaar Arrangement Dual-Use List (2025)"
