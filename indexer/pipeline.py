@@ -23,7 +23,7 @@ from indexer.dense import DenseIndex
 from indexer.loaders import LoadError, discover, load_document
 from indexer.loaders.metadata import sidecar_path
 from indexer.records import Chunk
-from indexer.sparse import SparseIndex
+from indexer.sparse import SPARSE_VERSION, SparseIndex
 from indexer.store import DocumentEntry, IndexStore, Manifest, now
 from indexer.tokens import TokenCounter
 from regqa.config import Settings
@@ -108,7 +108,10 @@ class Indexer:
         manifest = self.store.read_manifest()
         counter = TokenCounter(self.settings.model_path)
         chunker = Chunker(counter, self.settings.max_tokens, self.settings.max_context_tokens)
-        chunking = f"{CHUNKER_VERSION}:{self.settings.max_tokens}:{self.settings.max_context_tokens}"
+        # Any change to chunking or keyword tokenisation re-chunks everything; vectors whose
+        # chunk ids are unchanged are reused, so this costs no embedding.
+        chunking = (f"{CHUNKER_VERSION}:{self.settings.max_tokens}:{self.settings.max_context_tokens}"
+                    f":bm25-{SPARSE_VERSION}")
         from indexer.embeddings import model_identity
 
         embedding = model_identity(self.settings.model_path)

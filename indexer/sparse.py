@@ -15,9 +15,20 @@ from bm25s.tokenization import Tokenizer
 TOKEN_PATTERN = r"(?u)\b\w+(?:\.\w+)*\b"
 
 
+# British and American spellings of the same legal word index as one term.
+SPELLING = {
+    "licence": "license", "licences": "licenses", "licenced": "licensed", "licencing": "licensing",
+    "authorisation": "authorization", "authorisations": "authorizations", "authorised": "authorized",
+    "organisation": "organization", "organisations": "organizations", "defence": "defense",
+    "programme": "program", "programmes": "programs", "cybersurveillance": "surveillance",
+}
+SPARSE_VERSION = "2"
+
+
 def _tokenizer() -> Tokenizer:
+    stem = Stemmer.Stemmer("english").stemWord
     return Tokenizer(lower=True, splitter=TOKEN_PATTERN, stopwords="en",
-                     stemmer=Stemmer.Stemmer("english").stemWord)
+                     stemmer=lambda word: stem(SPELLING.get(word, word)))
 
 
 class SparseIndex:

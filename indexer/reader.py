@@ -1,0 +1,154 @@
+"""Read side of the index: one committed generation held in memory, reloaded when a new one
+is committed. Dense hits that the committed generation does not name (vectors of an
+interrupted run, or of a document removed a moment ago) are never returned."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from indexer.dense import DenseIndex
+from indexer.records import Chunk
+from indexer.sparse import SparseIndex
+from indexer.store import IndexStore, Manifest
+from regqa.config import Settings
+
+
+class IndexMissing(RuntimeError):
+    """No committed index yet."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrict retrieval to some jurisdictions, document types or documents (None = all)."""
+
+    jurisdictions: tuple[str, ...] | None = None
+    doc_types: tuple[str, ...] | None = None
+    doc_ids: tuple[str, ...] | None = None
+
+    @classmethod
+    def of(cls, jurisdictions: Sequence[str] | None = None, doc_types: Sequence[str] | None = None,
+           doc_ids: Sequence[str] | None = None) -> Filters:
+        def clean(values: Sequence[str] | None) -> tuple[str, ...] | None:
+            return tuple(v for v in values if v) or None if values else None
+
+        return cls(clean(jurisdictions), clean(doc_types), clean(doc_ids))
+
+    @property
+    def empty(self) -> bool:
+        return not (self.jurisdictions or self.doc_types or self.doc_ids)
+
+    def allows(self, chunk: Chunk) -> bool:
+        return (
+            (not self.jurisdictions or chunk.jurisdiction in self.jurisdictions)
+            and (not self.doc_types or chunk.doc_type in self.doc_types)
+            and (not self.doc_ids or chunk.doc_id in self.doc_ids)
+        )
+
+    def chroma_where(self) -> dict | None:
+        clauses = []
+        for key, values in (("jurisdiction", self.jurisdictions), ("doc_type", self.doc_types),
+                            ("doc_id", self.doc_ids)):
+            if values:
+                clauses.append({key: {"$in": list(values)}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+@dataclass
+class Snapshot:
+    """Everything a query needs from one committed generation."""
+
+    manifest: Manifest
+    chunks: list[Chunk]
+    by_id: dict[str, Chunk]
+    sparse: SparseIndex
+    by_doc: dict[str, list[Chunk]] = field(default_factory=dict)
+    positions: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, manifest: Manifest, chunks: list[Chunk], sparse: SparseIndex) -> Snapshot:
+        by_doc: dict[str, list[Chunk]] = {}
+        for chunk in chunks:
+            by_doc.setdefault(chunk.doc_id, []).append(chunk)
+        for doc_chunks in by_doc.values():
+            doc_chunks.sort(key=lambda c: c.ordinal)
+        return cls(manifest, chunks, {c.chunk_id: c for c in chunks}, sparse, by_doc,
+                   {cid: i for i, cid in enumerate(sparse.ids)})
+
+    def mask(self, filters: Filters) -> np.ndarray | None:
+        if filters.empty:
+            return None
+        return np.array([1.0 if filters.allows(self.by_id[cid]) else 0.0 for cid in self.sparse.ids],
+                        dtype=np.float32)
+
+    def neighbours(self, chunk_id: str, before: int = 1, after: int = 1) -> list[Chunk]:
+        chunk = self.by_id[chunk_id]
+        doc_chunks = self.by_doc[chunk.doc_id]
+        i = next(i for i, c in enumerate(doc_chunks) if c.chunk_id == chunk_id)
+        return doc_chunks[max(0, i - before) : i + after + 1]
+
+
+class IndexReader:
+    """Thread-safe access to the latest committed generation; cheap to call per request."""
+
+    def __init__(self, settings: Settings, *, recheck_seconds: float = 1.0) -> None:
+        self.settings = settings
+        self.store = IndexStore(settings.index_dir)
+        self._dense: DenseIndex | None = None
+        self._snapshot: Snapshot | None = None
+        self._lock = threading.Lock()
+        self._checked = 0.0
+        self._recheck = recheck_seconds
+        self._stamp: tuple[int, int] | None = None
+
+    def snapshot(self) -> Snapshot:
+        now = time.monotonic()
+        if self._snapshot is not None and now - self._checked < self._recheck:
+            return self._snapshot
+        with self._lock:
+            self._checked = now
+            try:
+                stat = self.store.manifest_path.stat()
+            except FileNotFoundError:
+                raise IndexMissing(
+                    f"no index at {self.settings.index_dir}; run `regqa index` first"
+                ) from None
+            stamp = (stat.st_mtime_ns, stat.st_size)
+            if self._snapshot is None or stamp != self._stamp:
+                manifest = self.store.read_manifest()
+                if self._snapshot is None or manifest.generation != self._snapshot.manifest.generation:
+                    chunks = self.store.read_chunks(manifest.generation)
+                    sparse = self.store.read_sparse(manifest.generation)
+                    self._snapshot = Snapshot.build(manifest, chunks, sparse)
+                self._stamp = stamp
+            return self._snapshot
+
+    @property
+    def dense(self) -> DenseIndex:
+        if self._dense is None:
+            self._dense = DenseIndex(self.settings.chroma_url, self.store.chroma_dir)
+        return self._dense
+
+    def dense_search(self, snapshot: Snapshot, vector: np.ndarray, k: int,
+                     filters: Filters) -> list[tuple[str, float]]:
+        """Top-k (chunk id, cosine similarity) among chunks of the given snapshot."""
+        if not snapshot.chunks:
+            return []
+        collection = self.dense.collection(snapshot.manifest.collection)
+        result = collection.query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32)],
+            n_results=min(k, len(snapshot.chunks)),
+            where=filters.chroma_where(),
+            include=["distances"],
+        )
+        hits = []
+        for chunk_id, distance in zip(result["ids"][0], result["distances"][0]):
+            if chunk_id in snapshot.by_id:
+                hits.append((chunk_id, 1.0 - float(distance)))
+        return hits
