@@ -7,7 +7,9 @@ from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlparse
 
-from pydantic import Field, field_validator
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -54,6 +56,24 @@ class Settings(BaseSettings):
     )
     max_pdf_pages: int = Field(default=3000, ge=1, description="PDFs with more pages are skipped.")
 
+    # -- answering ----------------------------------------------------------------------------
+    mode: Literal["extractive", "llm"] = Field(
+        default="extractive", description="Default answer mode; extractive needs no LLM."
+    )
+    top_k: int = Field(default=10, ge=1, le=50, description="Passages retrieved per question.")
+    min_similarity: float = Field(
+        default=0.35, description="Below this cosine similarity the corpus is taken not to answer."
+    )
+    max_question_chars: int = Field(default=2000, ge=10)
+    max_history_turns: int = Field(default=20, ge=0)
+    llm_provider: Literal["openai", "ollama"] = Field(
+        default="openai", description="openai = any OpenAI-compatible endpoint (vLLM, llama.cpp, ...)."
+    )
+    llm_base_url: str | None = Field(default=None, description="e.g. http://127.0.0.1:8080/v1")
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_timeout: float = Field(default=60.0, gt=0)
+
     @field_validator("chroma_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
@@ -84,3 +104,7 @@ def apply_offline_environment() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # Model loading bars are noise next to RegQA's own progress output.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")

@@ -1,0 +1,1 @@
+"""Retrieval over the index and answers whose every citation is verified."""

@@ -1,0 +1,66 @@
+"""Sentence spans inside a passage, as offsets, so every quote is exact passage text."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import Stemmer
+
+_BOUNDARY = re.compile(r"(?<=[.;!?])\s+(?=[\"“‘'(\[A-Z0-9§])|\n+")
+_LEAD = re.compile(r"^(?:[>\-*•]\s*)+|^[\"“‘']+(?=\S)")
+_TRAIL_QUOTES = re.compile(r"[\"”’']+$")
+_WORD = re.compile(r"[a-z0-9]+(?:\.[a-z0-9]+)*")
+STOPWORDS = frozenset(
+    "a an and are as at be been being but by can could did do does for from had has have how i if in "
+    "into is it its may me might must my no not of on or our shall should so such than that the their "
+    "them then there these they this those to under upon was we were what when where which while who "
+    "whom why will with would you your need needs required require requires any all also about".split()
+)
+_STEM = Stemmer.Stemmer("english")
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+
+
+# A full stop after these words does not end a sentence ("supplement no. 1", "U.S. law").
+_ABBREVIATION = re.compile(
+    r"(?:\b(?:no|nos|e\.g|i\.e|u\.s|et seq|art|arts|para|paras|supp|sec|secs|v|vs|inc|co|ltd|corp|"
+    r"st|dr|mr|ms|fig|ref|approx|cf|viz|etc|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\.|"
+    r"\b[A-Za-z]\.|\d\.)$",
+    re.I,
+)
+
+
+def sentence_spans(text: str, min_chars: int = 20) -> list[Span]:
+    spans: list[Span] = []
+    pos = 0
+    boundaries = [b for b in _BOUNDARY.finditer(text)
+                  if b.group(0).startswith("\n") or not _ABBREVIATION.search(text[max(0, b.start() - 12) : b.start()])]
+    for boundary in [*boundaries, None]:
+        end = boundary.start() if boundary else len(text)
+        start = pos
+        pos = boundary.end() if boundary else len(text)
+        piece = text[start:end]
+        lead = _LEAD.match(piece)
+        if lead:
+            start += lead.end()
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        trail = _TRAIL_QUOTES.search(text, start, end)
+        if trail and text.count("“", start, end) < text.count("”", start, end):
+            end = trail.start()
+        if end - start >= min_chars:
+            spans.append(Span(start, end))
+    return spans
+
+
+def content_terms(text: str) -> set[str]:
+    """Stemmed content words: what lexical support and relevance compare."""
+    words = [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1]
+    return set(_STEM.stemWords(words))

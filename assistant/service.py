@@ -1,0 +1,212 @@
+"""The assistant: question → retrieval → answer (extractive or LLM) → verified citations."""
+
+from __future__ import annotations
+
+import re
+import time
+import unicodedata
+from collections.abc import Sequence
+from typing import Any
+
+from assistant import llm
+from assistant.citations import citation_for, verify_citations
+from assistant.conversation import is_follow_up, standalone_question
+from assistant.extractive import compose
+from assistant.records import AnswerResponse, Citation, Mode, RetrievedRef, Turn
+from assistant.retrieval import HybridRetriever, Passage, QueryEmbedder, SearchResult
+from assistant.sentences import sentence_spans
+from assistant.support import check
+from indexer.reader import Filters, IndexReader
+from regqa.config import Settings
+
+DISCLAIMER = "Not legal advice; verify against the official text"
+
+
+class QuestionError(ValueError):
+    """The question cannot be answered as asked (empty, too long, ...)."""
+
+
+class Assistant:
+    def __init__(self, settings: Settings, *, embedder: Any = None, reader: IndexReader | None = None,  # noqa: ANN401
+                 chat_model: Any = None) -> None:  # noqa: ANN401
+        self.settings = settings
+        if embedder is None:
+            from indexer.embeddings import SentenceTransformerEmbedder
+
+            embedder = SentenceTransformerEmbedder(settings.model_path, settings.embed_batch_size)
+        self.embed = QueryEmbedder(embedder)
+        self.reader = reader or IndexReader(settings)
+        self.retriever = HybridRetriever(self.reader, self.embed)
+        self.chat_model = chat_model if chat_model is not None else llm.build_chat_model(settings)
+
+    # -- public ------------------------------------------------------------------------------
+
+    def ask(self, question: str, *, history: Sequence[Turn] = (), filters: Filters | None = None,
+            top_k: int | None = None, mode: Mode | None = None) -> AnswerResponse:
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        question = self.clean_question(question)
+        history = list(history)[-self.settings.max_history_turns :] if self.settings.max_history_turns else []
+        mode = mode or self.settings.mode
+        notices: list[str] = []
+
+        t = time.perf_counter()
+        standalone = standalone_question(question, history)
+        if mode == "llm" and self.chat_model is not None and history and is_follow_up(question):
+            try:
+                standalone = llm.rewrite(self.chat_model, question, history)
+            except llm.LLMUnavailable:
+                pass  # the heuristic rewrite above stands
+        timings["rewrite"] = _ms(t)
+
+        t = time.perf_counter()
+        result = self.retriever.search(standalone, filters, top_k or self.settings.top_k)
+        timings["retrieve"] = _ms(t)
+        response = AnswerResponse(
+            question=question, standalone_question=standalone, answer="", mode=mode,
+            retrieved=[RetrievedRef(chunk_id=h.chunk.chunk_id, doc_id=h.chunk.doc_id, section=h.chunk.section,
+                                    score=round(h.score, 6), exact_reference=h.exact is not None)
+                       for h in result.hits],
+        )
+
+        reason = self._abstain_reason(result)
+        if reason:
+            return self._finish(self._abstain(response, result, reason), result, notices, timings, started)
+
+        if result.unresolved:
+            names = ", ".join(r.display for r in result.unresolved)
+            notices.append(f"No unit named {names} is in the indexed documents; the answer covers the rest.")
+
+        if mode == "llm":
+            if self.chat_model is None:
+                notices.append("LLM mode is not configured (set REGQA_LLM_BASE_URL and REGQA_LLM_MODEL); "
+                               "this answer was composed from the passages without a language model.")
+                response.mode = "extractive"
+            else:
+                try:
+                    self._llm_answer(response, result, history, timings)
+                except llm.LLMUnavailable as exc:
+                    notices.append(f"The language model could not be reached ({exc}); this answer was "
+                                   "composed from the passages without it.")
+                    response.mode = "extractive"
+        if response.mode == "extractive":
+            t = time.perf_counter()
+            draft = compose(standalone, result.passages, min_similarity=self.settings.min_similarity)
+            timings["compose"] = _ms(t)
+            response.answer, response.citations = draft.answer, draft.citations
+            if not draft.citations:
+                return self._finish(
+                    self._abstain(response, result, "none of the retrieved passages contains a quotable "
+                                  "sentence that matches the question"),
+                    result, notices, timings, started)
+        return self._finish(response, result, notices, timings, started)
+
+    def clean_question(self, question: str) -> str:
+        text = "".join(ch for ch in unicodedata.normalize("NFC", question or "")
+                       if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+        text = re.sub(r"\s+", " ", text).strip()
+        if not text:
+            raise QuestionError("the question is empty")
+        if len(text) > self.settings.max_question_chars:
+            raise QuestionError(
+                f"the question is {len(text)} characters long; the limit is {self.settings.max_question_chars}")
+        return text
+
+    # -- steps -------------------------------------------------------------------------------
+
+    def _abstain_reason(self, result: SearchResult) -> str | None:
+        resolved_any = any(h.exact is not None for h in result.hits)
+        if result.unresolved and not resolved_any:
+            names = ", ".join(r.display for r in result.unresolved)
+            return (f"the indexed documents contain no unit named {names}; it may not exist, or it may be "
+                    "in a part of the law the bundled (partial) corpus does not hold")
+        if not result.hits:
+            return "nothing in the indexed documents matches the question"
+        if not resolved_any and result.best_dense < self.settings.min_similarity:
+            return "no passage in the indexed documents is close enough to the question to answer it"
+        return None
+
+    def _abstain(self, response: AnswerResponse, result: SearchResult, reason: str) -> AnswerResponse:
+        response.abstained = True
+        response.abstain_reason = reason
+        closest: list[Citation] = []
+        for passage in result.passages[:3]:
+            chunk = passage.first
+            spans = sentence_spans(chunk.text)
+            quote = chunk.text[spans[0].start : spans[0].end] if spans else chunk.text
+            closest.append(citation_for(len(closest) + 1, chunk, quote))
+        lines = [f"The corpus does not answer this question: {reason}."]
+        if closest:
+            lines.append("Closest passages (shown for reference, not as an answer):")
+            lines += [f"- {c.cite_as}, {c.section} [{c.n}]" for c in closest]
+        response.answer = "\n".join(lines)
+        response.citations = closest
+        return response
+
+    def _llm_answer(self, response: AnswerResponse, result: SearchResult, history: list[Turn],
+                    timings: dict[str, float]) -> None:
+        passages = result.passages[:8]
+        t = time.perf_counter()
+        text = llm.generate(self.chat_model, llm.answer_messages(response.standalone_question, passages, history))
+        timings["generate"] = _ms(t)
+        t = time.perf_counter()
+        sources: dict[int, Passage] = {n: p for n, p in enumerate(passages, start=1)}
+        checks = check(text, sources, self.embed)
+        kept: list[str] = []
+        citations: dict[int, Citation] = {}
+        for item in checks:
+            if not item.supported:
+                response.unsupported_sentences.append(item.text)
+                continue
+            kept.append(item.raw)
+            for n, (chunk, a, b) in (item.evidence or {}).items():
+                citations.setdefault(n, citation_for(n, chunk, chunk.text[a:b]))
+        response.answer = " ".join(kept)
+        response.citations = list(citations.values())
+        timings["support"] = _ms(t)
+        if not kept:
+            raise llm.LLMUnavailable("no sentence of the model's answer was supported by the sources")
+
+    def _finish(self, response: AnswerResponse, result: SearchResult, notices: list[str],
+                timings: dict[str, float], started: float) -> AnswerResponse:
+        t = time.perf_counter()
+        checked = verify_citations(response.answer, response.citations, result.snapshot,
+                                   {h.chunk.chunk_id for h in result.hits})
+        response.answer, response.citations = checked.answer, checked.citations
+        if checked.dropped_markers:
+            notices.append(f"Removed {len(checked.dropped_markers)} citation(s) that did not resolve to a "
+                           "retrieved passage.")
+        timings["verify"] = _ms(t)
+        response.notices = notices + self._provenance_notices(response.citations, result)
+        timings["total"] = _ms(started)
+        response.timings_ms = timings
+        return response
+
+    @staticmethod
+    def _provenance_notices(citations: list[Citation], result: SearchResult) -> list[str]:
+        manifest = result.snapshot.manifest
+        docs = list(dict.fromkeys(c.doc_id for c in citations))
+        notices = []
+        if docs:
+            dates = "; ".join(f"{manifest.documents[d].meta.cite_as}: {_short(manifest.documents[d].meta.as_of)}"
+                              for d in docs if d in manifest.documents)
+            notices.append(f"{DISCLAIMER} as of the dates of the stored copies ({dates}).")
+        else:
+            notices.append(f"{DISCLAIMER}.")
+        for d in docs:
+            entry = manifest.documents.get(d)
+            if entry and entry.meta.completeness_status != "full":
+                marks = ", ".join(f"[{c.n}]" for c in citations if c.doc_id == d)
+                word = "partial" if entry.meta.completeness_status == "partial" else "of unknown completeness"
+                notices.append(f"{marks} {entry.meta.cite_as} is a {word} copy in this corpus: "
+                               f"{_short(entry.meta.completeness, 160)}")
+        return notices
+
+
+def _short(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 2)

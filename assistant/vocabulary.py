@@ -1,0 +1,42 @@
+"""Exporters ask in everyday words; the law uses its own. This glossary bridges the two for
+retrieval only — it never changes what an answer quotes.
+
+Each entry: a pattern for the everyday phrase, and the legal terms it stands for. A question
+usually has several facets (a technology, an end user, a destination); each facet that fires
+becomes a sub-query of its own, so one facet (say "cameras") cannot crowd out another
+("public security bureau"). Kept small and general, not tuned to individual questions."""
+
+from __future__ import annotations
+
+import re
+
+_GLOSSARY: list[tuple[str, str]] = [
+    (r"facial recognition|face recognition|biometric", "cyber-surveillance biometric fingerprint identification"),
+    (r"surveillance|monitoring|spy(?:ing)?", "cyber-surveillance surveillance monitoring interception"),
+    (r"spyware|malware|hacking tool|exploit|zero[- ]day", "intrusion software"),
+    (r"intercept(?:ion|ing)?|wiretap|lawful intercept", "interception intercepting communications"),
+    (r"police|public security|law enforcement|security (?:bureau|service|forces)|ministry of (?:the )?interior",
+     "police law enforcement crime control internal repression entities end-user"),
+    (r"human rights|repression|persecution|uyghur|xinjiang", "internal repression human rights violations"),
+    (r"camera|cctv|video", "camera cameras imaging"),
+    (r"licen[cs]e|permit|authori[sz]ation", "license licence authorisation required"),
+    (r"blacklist|entity list|sanctioned compan", "entity list end-user license requirements"),
+    (r"encrypt|crypto", "encryption cryptography information security"),
+    (r"phone|mobile|cellular|imsi", "mobile telecommunications interception jamming"),
+    (r"internet|ip network|data retention", "ip network communications surveillance"),
+]
+_COMPILED = [(re.compile(rf"\b(?:{p})", re.I), terms) for p, terms in _GLOSSARY]
+
+# Facets that say what a question is about, as opposed to what it asks (a licence).
+_NOT_A_TOPIC = {"license licence authorisation required"}
+
+
+def facets(question: str) -> list[str]:
+    """Legal-term sub-queries for the topics the question touches, in glossary order."""
+    return [terms for pattern, terms in _COMPILED if terms not in _NOT_A_TOPIC and pattern.search(question)]
+
+
+def expand(question: str) -> str:
+    """The question plus legal terms for the everyday phrases it uses."""
+    extra = [terms for pattern, terms in _COMPILED if pattern.search(question)]
+    return f"{question} {' '.join(extra)}" if extra else question
