@@ -176,5 +176,116 @@ def status() -> None:
     out.print(f"Committed: {manifest.committed_at}")
 
 
+def _render(response) -> None:  # noqa: ANN001 - assistant.records.AnswerResponse
+    from rich.markdown import Markdown
+    from rich.panel import Panel
+
+    title = "No answer in the corpus" if response.abstained else f"Answer ({response.mode})"
+    out.print(Panel(Markdown(response.answer), title=title, border_style="yellow" if response.abstained else "green"))
+    if response.citations:
+        table = Table(title="Sources", show_lines=True, expand=True)
+        table.add_column("#", width=3)
+        table.add_column("instrument and section", ratio=2, overflow="fold")
+        table.add_column("quoted text", ratio=5, overflow="fold")
+        for c in response.citations:
+            where = f"{c.cite_as}\n[bold]{c.section}[/bold]" + (f"\npage {c.page}" if c.page else "")
+            if c.completeness != "full":
+                where += f"\n[yellow]{c.completeness} document[/yellow]"
+            where += f"\n[link={c.source_url}]{c.source_url}[/link]" if c.source_url else ""
+            table.add_row(str(c.n), where, c.quote)
+        out.print(table)
+    for sentence in response.unsupported_sentences:
+        out.print(f"[red]Removed, not supported by the sources:[/red] {sentence}")
+    for notice in response.notices:
+        out.print(f"[dim]{notice}[/dim]")
+
+
+def _assistant(settings: Settings):  # noqa: ANN202
+    from assistant.service import Assistant
+    from indexer.reader import IndexMissing
+
+    assistant = Assistant(settings)
+    try:
+        assistant.reader.snapshot()
+    except IndexMissing as exc:
+        console.print(f"[red]Error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    return assistant
+
+
+_Jurisdiction = Annotated[
+    list[str] | None,
+    typer.Option("--jurisdiction", "-j", help="Only these jurisdictions (US, EU, UK, Wassenaar, multilateral); repeatable."),
+]
+_DocType = Annotated[list[str] | None, typer.Option("--doc-type", help="Only these document types; repeatable.")]
+_TopK = Annotated[int | None, typer.Option("--top-k", min=1, max=50, help="Passages to retrieve (default 8).")]
+_Mode = Annotated[str | None, typer.Option("--mode", help="extractive (default, no LLM) or llm.")]
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question, in quotes.")],
+    jurisdiction: _Jurisdiction = None,
+    doc_type: _DocType = None,
+    top_k: _TopK = None,
+    mode: _Mode = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the full response record as JSON.")] = False,
+) -> None:
+    """Answer one question with numbered, quoted sources.
+
+    Example: regqa ask "Does exporting facial recognition cameras to a public security bureau need a licence?"
+    """
+    from assistant.service import QuestionError
+    from indexer.reader import Filters
+
+    if mode not in (None, "extractive", "llm"):
+        console.print("[red]Error:[/red] --mode must be extractive or llm")
+        raise typer.Exit(2)
+    assistant = _assistant(_settings())
+    try:
+        response = assistant.ask(question, filters=Filters.of(jurisdiction, doc_type), top_k=top_k, mode=mode)  # type: ignore[arg-type]
+    except QuestionError as exc:
+        console.print(f"[red]Error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if as_json:
+        out.print_json(response.model_dump_json())
+    else:
+        _render(response)
+
+
+@app.command()
+def chat(
+    jurisdiction: _Jurisdiction = None,
+    doc_type: _DocType = None,
+    mode: _Mode = None,
+) -> None:
+    """Ask questions in a conversation; follow-ups ("and if the buyer is in Russia?") keep context.
+
+    Type a question and press Enter; an empty line or Ctrl-D ends the session.
+    """
+    from assistant.records import Turn
+    from assistant.service import QuestionError
+    from indexer.reader import Filters
+
+    assistant = _assistant(_settings())
+    history: list[Turn] = []
+    filters = Filters.of(jurisdiction, doc_type)
+    console.print("RegQA chat. Not legal advice. Empty line or Ctrl-D to quit.")
+    while True:
+        try:
+            question = console.input("[bold]? [/bold]")
+        except (EOFError, KeyboardInterrupt):
+            break
+        if not question.strip():
+            break
+        try:
+            response = assistant.ask(question, history=history, filters=filters, mode=mode)  # type: ignore[arg-type]
+        except QuestionError as exc:
+            console.print(f"[red]{exc}[/red]")
+            continue
+        _render(response)
+        history += [Turn(role="user", content=question), Turn(role="assistant", content=response.answer)]
+
+
 def main() -> None:  # pragma: no cover - console-script shim
     sys.exit(app())

@@ -26,9 +26,11 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   pip_args=(--disable-pip-version-check --progress-bar off -q)
   # This machine keeps a CPU wheel of torch on disk; a plain `torch` would pull a CUDA build.
   [ -d /opt/wheels ] && pip_args+=(--find-links /opt/wheels)
+  # This machine's pip configuration names index folders that may be absent; hide that noise.
+  quiet() { "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }; }
   echo "==> installing CPU torch 2.13.0 into .venv"
-  .venv/bin/pip install "${pip_args[@]}" "torch==2.13.0"
-  echo "==> installing RegQA and its dependencies into .venv"
-  .venv/bin/pip install "${pip_args[@]}" -e ".[dev]"
+  quiet .venv/bin/pip install "${pip_args[@]}" "torch==2.13.0"
+  echo "==> installing RegQA and its dependencies into .venv (a few minutes the first time)"
+  quiet .venv/bin/pip install "${pip_args[@]}" -e ".[dev]"
   echo "$want" > "$stamp"
 fi

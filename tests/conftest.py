@@ -73,3 +73,24 @@ class CountingEmbedder:
 @pytest.fixture
 def counting_embedder(embedder) -> CountingEmbedder:  # noqa: ANN001
     return CountingEmbedder(embedder)
+
+
+@pytest.fixture(scope="session")
+def corpus_index(base_settings: Settings, embedder) -> Settings:  # noqa: ANN001
+    """The whole bundled corpus, indexed once per machine into .pytest_cache/.
+
+    Indexing is incremental and checks every document's hash, so a re-run only does work
+    when the corpus or the chunker changed; a fresh clone (CI) builds it from scratch.
+    """
+    from indexer.pipeline import Indexer
+
+    settings = Settings(data_dir=PROJECT / ".pytest_cache" / "regqa-index", corpus_dir=CORPUS)
+    Indexer(settings, embedder_factory=lambda: embedder).run()
+    return settings
+
+
+@pytest.fixture(scope="session")
+def assistant(corpus_index: Settings, embedder):  # noqa: ANN001, ANN201
+    from assistant.service import Assistant
+
+    return Assistant(corpus_index, embedder=embedder, chat_model=None)
