@@ -23,7 +23,7 @@ class Draft:
     citations: list[Citation]
 
 
-def compose(question: str, passages: list[Passage], *, max_units: int = 7,
+def compose(question: str, passages: list[Passage], *, max_units: int = 6,
             sentences_per_unit: int = 2, min_similarity: float = 0.0) -> Draft:
     """Pick the sentences of each relevant unit that best match the question and lay them out."""
     terms = content_terms(expand(question))

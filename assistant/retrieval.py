@@ -54,6 +54,7 @@ class Passage:
 
 @dataclass
 class SearchResult:
+    query: str
     hits: list[Hit]
     references: list[Reference]
     unresolved: list[Reference]
@@ -160,8 +161,9 @@ class HybridRetriever:
             for hit in hits:
                 if hit.dense is None:
                     hit.dense = found.get(hit.chunk.chunk_id)
-        best = max((h.dense for h in hits if h.dense is not None), default=0.0)
-        return SearchResult(hits, references, unresolved, snapshot, vector, best, merge_units(hits))
+        # How close the nearest passage is to the question itself: the relevance signal.
+        best = max([sim for _, sim in dense[:1]] + [h.dense for h in hits if h.dense is not None], default=0.0)
+        return SearchResult(query, hits, references, unresolved, snapshot, vector, best, merge_units(hits))
 
     # -- pieces ------------------------------------------------------------------------------
 
@@ -195,6 +197,8 @@ class HybridRetriever:
         return self._sections[1]
 
     def _similarities(self, snapshot: Snapshot, vector: np.ndarray, chunk_ids: list[str]) -> dict[str, float]:
+        if snapshot.vectors is not None:
+            return {cid: float(snapshot.vectors[snapshot.positions[cid]] @ vector) for cid in chunk_ids}
         collection = self.reader.dense.collection(snapshot.manifest.collection)
         got = collection.get(ids=chunk_ids, include=["embeddings"])
         return {cid: float(np.dot(vector, np.asarray(emb))) for cid, emb in zip(got["ids"], got["embeddings"])}

@@ -14,6 +14,7 @@ from assistant.conversation import is_follow_up, standalone_question
 from assistant.extractive import compose
 from assistant.records import AnswerResponse, Citation, Mode, RetrievedRef, Turn
 from assistant.retrieval import HybridRetriever, Passage, QueryEmbedder, SearchResult
+from assistant.scope import uses_export_control_vocabulary
 from assistant.sentences import sentence_spans
 from assistant.support import check
 from indexer.reader import Filters, IndexReader
@@ -124,6 +125,9 @@ class Assistant:
             return "nothing in the indexed documents matches the question"
         if not resolved_any and result.best_dense < self.settings.min_similarity:
             return "no passage in the indexed documents is close enough to the question to answer it"
+        if not resolved_any and not uses_export_control_vocabulary(result.query) \
+                and result.best_dense < self.settings.in_scope_similarity:
+            return "the question does not appear to be about export controls, which is all this corpus covers"
         return None
 
     def _abstain(self, response: AnswerResponse, result: SearchResult, reason: str) -> AnswerResponse:

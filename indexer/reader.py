@@ -70,6 +70,9 @@ class Snapshot:
     sparse: SparseIndex
     by_doc: dict[str, list[Chunk]] = field(default_factory=dict)
     positions: dict[str, int] = field(default_factory=dict)
+    # The generation's vectors in memory (rows in `sparse.ids` order) for exact search; None
+    # when the index is too large and Chroma's approximate (HNSW) search is used instead.
+    vectors: np.ndarray | None = None
 
     @classmethod
     def build(cls, manifest: Manifest, chunks: list[Chunk], sparse: SparseIndex) -> Snapshot:
@@ -125,7 +128,10 @@ class IndexReader:
                 if self._snapshot is None or manifest.generation != self._snapshot.manifest.generation:
                     chunks = self.store.read_chunks(manifest.generation)
                     sparse = self.store.read_sparse(manifest.generation)
-                    self._snapshot = Snapshot.build(manifest, chunks, sparse)
+                    snapshot = Snapshot.build(manifest, chunks, sparse)
+                    if len(chunks) <= self.settings.exact_search_limit:
+                        snapshot.vectors = self._load_vectors(manifest.collection, sparse.ids)
+                    self._snapshot = snapshot
                 self._stamp = stamp
             return self._snapshot
 
@@ -135,11 +141,35 @@ class IndexReader:
             self._dense = DenseIndex(self.settings.chroma_url, self.store.chroma_dir)
         return self._dense
 
+    def _load_vectors(self, collection_name: str, ids: list[str]) -> np.ndarray:
+        collection = self.dense.collection(collection_name)
+        rows: dict[str, np.ndarray] = {}
+        for i in range(0, len(ids), 2000):
+            got = collection.get(ids=ids[i : i + 2000], include=["embeddings"])
+            rows.update(zip(got["ids"], got["embeddings"]))
+        missing = [cid for cid in ids if cid not in rows]
+        if missing:
+            raise RuntimeError(f"{len(missing)} chunks of the committed index have no vector in Chroma "
+                               f"(e.g. {missing[0]}); run `regqa index --rebuild`")
+        return np.asarray([rows[cid] for cid in ids], dtype=np.float32)
+
     def dense_search(self, snapshot: Snapshot, vector: np.ndarray, k: int,
                      filters: Filters) -> list[tuple[str, float]]:
-        """Top-k (chunk id, cosine similarity) among chunks of the given snapshot."""
+        """Top-k (chunk id, cosine similarity) among chunks of the given snapshot.
+
+        Exact and deterministic over the vectors held in memory when the index is small
+        enough (it is for the bundled corpus); Chroma's HNSW search otherwise."""
         if not snapshot.chunks:
             return []
+        if snapshot.vectors is not None:
+            scores = snapshot.vectors @ np.asarray(vector, dtype=np.float32)
+            mask = snapshot.mask(filters)
+            if mask is not None:
+                scores = np.where(mask > 0, scores, -np.inf)
+            k = min(k, len(scores))
+            top = np.argpartition(-scores, k - 1)[:k]
+            top = top[np.lexsort((top, -scores[top]))]  # by score, ties by position: deterministic
+            return [(snapshot.sparse.ids[i], float(scores[i])) for i in top if np.isfinite(scores[i])]
         collection = self.dense.collection(snapshot.manifest.collection)
         result = collection.query(
             query_embeddings=[np.asarray(vector, dtype=np.float32)],

@@ -287,5 +287,81 @@ def chat(
         history += [Turn(role="user", content=question), Turn(role="assistant", content=response.answer)]
 
 
+@app.command(name="eval")
+def evaluate(
+    dataset: Annotated[Path, typer.Option("--dataset", help="Gold set (JSON Lines).", exists=True, dir_okay=False)],
+    mode: Annotated[str, typer.Option("--mode", help="extractive or llm.")] = "extractive",
+    api: Annotated[str | None, typer.Option("--api", help="Evaluate a running server (base URL) instead of in-process.")] = None,
+    api_key: Annotated[str | None, typer.Option("--api-key", envvar="REGQA_EVAL_API_KEY", help="Key for --api.")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for report.json, report.md and the chart.")] = Path("evals/out"),
+    fail_under: Annotated[list[str] | None, typer.Option("--fail-under", help="metric=value; exit 1 if missed (latency: exit 1 if over). Repeatable.")] = None,
+    baseline: Annotated[Path | None, typer.Option("--baseline", help="A previous report.json to compare with.", exists=True, dir_okay=False)] = None,
+) -> None:
+    """Measure retrieval, citation accuracy, support, abstention and latency on a gold set.
+
+    Writes report.json (metrics, per_type, questions), report.md and metrics_by_type.png to --out.
+    """
+    from evals.dataset import DatasetError, load_dataset
+    from evals.metrics import LOWER_IS_BETTER, METRIC_KEYS
+    from evals.report import build_report, write_reports
+    from evals.runner import InProcess, OverHTTP, run
+
+    if mode not in ("extractive", "llm"):
+        console.print("[red]Error:[/red] --mode must be extractive or llm")
+        raise typer.Exit(2)
+    gates: dict[str, float] = {}
+    for item in fail_under or []:
+        name, _, value = item.partition("=")
+        if name not in METRIC_KEYS or not value:
+            console.print(f"[red]Error:[/red] --fail-under {item!r}: use metric=value with one of {', '.join(METRIC_KEYS)}")
+            raise typer.Exit(2)
+        gates[name] = float(value)
+    try:
+        questions = load_dataset(dataset)
+    except DatasetError as exc:
+        console.print(f"[red]Invalid dataset:[/red] {exc}")
+        raise typer.Exit(2) from None
+    settings = _settings()
+    if api:
+        backend = OverHTTP(api, api_key)
+        from indexer.embeddings import SentenceTransformerEmbedder
+
+        embedder = SentenceTransformerEmbedder(settings.model_path)
+    else:
+        backend = InProcess(_assistant(settings))
+        embedder = backend.embedder
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, disable=not console.is_terminal) as bar:
+        task = bar.add_task("Evaluating", total=len(questions))
+        result = run(questions, backend, embedder.encode, mode=mode,  # type: ignore[arg-type]
+                     on_progress=lambda _: bar.advance(task))
+    base = json.loads(baseline.read_text(encoding="utf-8")) if baseline else None
+    report = build_report(result.scores, dataset=str(dataset), mode=mode, backend=api or "in-process",
+                          seconds=result.seconds, baseline=base)
+    paths = write_reports(report, out_dir)
+    table = Table(title=f"RegQA eval: {dataset.name} ({mode}, {len(questions)} questions)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    if base:
+        table.add_column("Δ baseline", justify="right")
+    failed = []
+    for key in METRIC_KEYS:
+        value = report["metrics"][key]
+        row = [key, f"{value:.4g}"]
+        if base:
+            row.append(f"{report['baseline_delta'].get(key, 0):+.4g}")
+        if key in gates:
+            missed = value > gates[key] if key in LOWER_IS_BETTER else value < gates[key]
+            row[0] += " [red](gate missed)[/red]" if missed else " [green](gate ok)[/green]"
+            if missed:
+                failed.append(f"{key}={value:.4g} (gate {gates[key]})")
+        table.add_row(*row)
+    out.print(table)
+    console.print(f"Reports: {paths['json']}, {paths['markdown']}, {paths['chart']}")
+    if failed:
+        console.print(f"[red]Gate missed:[/red] {'; '.join(failed)}")
+        raise typer.Exit(1)
+
+
 def main() -> None:  # pragma: no cover - console-script shim
     sys.exit(app())

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
         default=48, ge=0, description="Word pieces of heading path prepended to each chunk."
     )
     embed_batch_size: int = Field(default=32, ge=1)
+    exact_search_limit: int = Field(
+        default=200_000, ge=0,
+        description="Up to this many chunks, dense search is exact over vectors held in memory "
+        "(deterministic, ~1 ms); above it, Chroma's approximate HNSW search is used.",
+    )
     max_file_bytes: int = Field(
         default=100 * 1024 * 1024, ge=1, description="Files larger than this are skipped."
     )
@@ -63,6 +68,10 @@ class Settings(BaseSettings):
     top_k: int = Field(default=10, ge=1, le=50, description="Passages retrieved per question.")
     min_similarity: float = Field(
         default=0.35, description="Below this cosine similarity the corpus is taken not to answer."
+    )
+    in_scope_similarity: float = Field(
+        default=0.62,
+        description="A question without export-control vocabulary needs a passage this close to be answered.",
     )
     max_question_chars: int = Field(default=2000, ge=10)
     max_history_turns: int = Field(default=20, ge=0)

@@ -1,0 +1,1 @@
+"""Citation-accuracy evaluation: gold questions → answers → metrics, reports and a CI gate."""

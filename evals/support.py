@@ -1,0 +1,72 @@
+"""An independent check that an answer sentence is supported by its cited passage.
+
+Independent of the assistant's own verifier on purpose: it compares the sentence with the
+whole cited passage (not sentence by sentence), uses unstemmed word bigrams (not stemmed
+content words), and its thresholds are calibrated on labelled pairs from the corpus by
+`python -m evals.calibrate` (results in evals/support_calibration.json)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+CALIBRATION = Path(__file__).with_name("support_calibration.json")
+_WORD = re.compile(r"[a-z0-9]+")
+_MARKER = re.compile(r"\[\d{1,3}\]")
+_FRAMING = re.compile(r"^(The indexed texts that bear on this question|The corpus does not answer|Closest passages)")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    bigram_recall: float
+    similarity: float
+    unigram_floor: float
+
+    @classmethod
+    def load(cls, path: Path = CALIBRATION) -> Thresholds:
+        data = json.loads(path.read_text(encoding="utf-8"))["thresholds"]
+        return cls(data["bigram_recall"], data["similarity"], data["unigram_floor"])
+
+
+def _grams(text: str) -> tuple[set[str], set[tuple[str, str]]]:
+    words = _WORD.findall(text.lower())
+    return set(words), set(zip(words, words[1:]))
+
+
+def lexical(sentence: str, passage: str) -> tuple[float, float]:
+    """(unigram recall, bigram recall) of the sentence's words in the passage."""
+    s1, s2 = _grams(sentence)
+    p1, p2 = _grams(passage)
+    return len(s1 & p1) / max(1, len(s1)), len(s2 & p2) / max(1, len(s2))
+
+
+def supported(unigram: float, bigram: float, similarity: float, t: Thresholds) -> bool:
+    return bigram >= t.bigram_recall or (similarity >= t.similarity and unigram >= t.unigram_floor)
+
+
+def answer_sentences(answer: str) -> list[tuple[str, list[int]]]:
+    """Claim-bearing sentences of an answer with their citation markers; headings and the
+    assistant's framing lines (which only list what was cited) are not claims."""
+    result = []
+    for line in answer.splitlines():
+        line = line.strip()
+        if line.startswith("**") and line.endswith("**"):
+            continue  # a heading naming the jurisdiction and instrument
+        line = re.sub(r"^[-*•]\s+", "", line)
+        if not line or _FRAMING.match(line):
+            continue
+        # A claim runs up to the citation markers that close it (a quote may hold several
+        # sentences); text after the last marker is a claim of its own.
+        for piece in re.findall(r".+?(?:\s*\[\d{1,3}\])+[.,;:]?(?=\s|$)|.+$", line):
+            piece = piece.strip()
+            if len(_MARKER.sub("", piece).strip()) >= 3:
+                result.append((piece, [int(m[1:-1]) for m in _MARKER.findall(piece)]))
+    return result
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
