@@ -31,13 +31,21 @@ out = Console()
 _STAGES = {"scan": "Reading documents", "embed": "Embedding chunks", "write": "Writing the index"}
 
 
+def _fail(message: object, code: int, label: str = "[red]Error:[/red]") -> typer.Exit:
+    """Print a readable error (never a traceback) and return the exit to raise."""
+    console.print(f"{label} {message}")
+    return typer.Exit(code)
+
+
+BUSY = 75  # EX_TEMPFAIL: another indexing run holds the lock; try again later
+
+
 def _settings() -> Settings:
     apply_offline_environment()
     try:
         return Settings()
     except Exception as exc:  # pydantic's ValidationError: show it as a settings problem
-        console.print(f"[red]Invalid RegQA settings:[/red] {exc}")
-        raise typer.Exit(2) from None
+        raise _fail(exc, 2, "[red]Invalid RegQA settings:[/red]") from None
 
 
 @app.command()
@@ -73,11 +81,9 @@ def index(
         try:
             summary = indexer.run(paths or None, rebuild=rebuild, progress=progress)
         except IndexBusy as exc:
-            console.print(f"[yellow]Busy:[/yellow] {exc}")
-            raise typer.Exit(75) from None
+            raise _fail(exc, BUSY, "[yellow]Busy:[/yellow]") from None
         except FileNotFoundError as exc:
-            console.print(f"[red]Error:[/red] {exc}")
-            raise typer.Exit(2) from None
+            raise _fail(exc, 2) from None
     if as_json:
         out.print_json(json.dumps({
             "documents": summary.documents, "chunks": summary.chunks,
@@ -150,11 +156,9 @@ def remove(doc_ids: Annotated[list[str], typer.Argument(help="Document ids, as `
     try:
         summary = Indexer(_settings()).remove(doc_ids)
     except KeyError as exc:
-        console.print(f"[red]Error:[/red] {exc.args[0]}")
-        raise typer.Exit(1) from None
+        raise _fail(exc.args[0], 1) from None
     except IndexBusy as exc:
-        console.print(f"[yellow]Busy:[/yellow] {exc}")
-        raise typer.Exit(75) from None
+        raise _fail(exc, BUSY, "[yellow]Busy:[/yellow]") from None
     console.print(f"Removed {', '.join(summary.removed)} in {summary.seconds:.1f} s")
 
 
@@ -208,8 +212,7 @@ def _assistant(settings: Settings):  # noqa: ANN202
     try:
         assistant.reader.snapshot()
     except IndexMissing as exc:
-        console.print(f"[red]Error:[/red] {exc}")
-        raise typer.Exit(1) from None
+        raise _fail(exc, 1) from None
     return assistant
 
 
@@ -239,14 +242,12 @@ def ask(
     from indexer.reader import Filters
 
     if mode not in (None, "extractive", "llm"):
-        console.print("[red]Error:[/red] --mode must be extractive or llm")
-        raise typer.Exit(2)
+        raise _fail("--mode must be extractive or llm", 2)
     assistant = _assistant(_settings())
     try:
         response = assistant.ask(question, filters=Filters.of(jurisdiction, doc_type), top_k=top_k, mode=mode)  # type: ignore[arg-type]
     except QuestionError as exc:
-        console.print(f"[red]Error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        raise _fail(exc, 2) from None
     if as_json:
         out.print_json(response.model_dump_json())
     else:
@@ -307,20 +308,17 @@ def evaluate(
     from evals.runner import InProcess, OverHTTP, run
 
     if mode not in ("extractive", "llm"):
-        console.print("[red]Error:[/red] --mode must be extractive or llm")
-        raise typer.Exit(2)
+        raise _fail("--mode must be extractive or llm", 2)
     gates: dict[str, float] = {}
     for item in fail_under or []:
         name, _, value = item.partition("=")
         if name not in METRIC_KEYS or not value:
-            console.print(f"[red]Error:[/red] --fail-under {item!r}: use metric=value with one of {', '.join(METRIC_KEYS)}")
-            raise typer.Exit(2)
+            raise _fail(f"--fail-under {item!r}: use metric=value with one of {', '.join(METRIC_KEYS)}", 2)
         gates[name] = float(value)
     try:
         questions = load_dataset(dataset)
     except DatasetError as exc:
-        console.print(f"[red]Invalid dataset:[/red] {exc}")
-        raise typer.Exit(2) from None
+        raise _fail(exc, 2, "[red]Invalid dataset:[/red]") from None
     settings = _settings()
     if api:
         backend = OverHTTP(api, api_key)
