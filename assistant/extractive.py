@@ -88,6 +88,8 @@ def _pick_sentences(passage: Passage, terms: set[str], limit: int) -> list[tuple
 
 def _reads_as_text(sentence: str) -> bool:
     """Prose, not a table row or a run of list designators such as "b.1.b.1."."""
+    if "|" in sentence:
+        return False  # a table row
     words = re.findall(r"[A-Za-z]{2,}", sentence)
     letters = sum(ch.isalpha() for ch in sentence)
     return len(words) >= 5 and letters >= 0.6 * len(sentence.replace(" ", ""))

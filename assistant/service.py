@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from assistant import llm
@@ -43,7 +43,10 @@ class Assistant:
     # -- public ------------------------------------------------------------------------------
 
     def ask(self, question: str, *, history: Sequence[Turn] = (), filters: Filters | None = None,
-            top_k: int | None = None, mode: Mode | None = None) -> AnswerResponse:
+            top_k: int | None = None, mode: Mode | None = None,
+            on_token: Callable[[str], None] | None = None) -> AnswerResponse:
+        """Answer a question. `on_token` receives the language model's text as it arrives
+        (LLM mode only; it is provisional — the returned record holds the verified answer)."""
         started = time.perf_counter()
         timings: dict[str, float] = {}
         question = self.clean_question(question)
@@ -85,7 +88,7 @@ class Assistant:
                 response.mode = "extractive"
             else:
                 try:
-                    self._llm_answer(response, result, history, timings)
+                    self._llm_answer(response, result, history, timings, on_token)
                 except llm.LLMUnavailable as exc:
                     notices.append(f"The language model could not be reached ({exc}); this answer was "
                                    "composed from the passages without it.")
@@ -148,10 +151,18 @@ class Assistant:
         return response
 
     def _llm_answer(self, response: AnswerResponse, result: SearchResult, history: list[Turn],
-                    timings: dict[str, float]) -> None:
+                    timings: dict[str, float], on_token: Callable[[str], None] | None = None) -> None:
         passages = result.passages[:8]
         t = time.perf_counter()
-        text = llm.generate(self.chat_model, llm.answer_messages(response.standalone_question, passages, history))
+        messages = llm.answer_messages(response.standalone_question, passages, history)
+        if on_token is None:
+            text = llm.generate(self.chat_model, messages)
+        else:
+            pieces = []
+            for piece in llm.stream(self.chat_model, messages):
+                pieces.append(piece)
+                on_token(piece)
+            text = "".join(pieces)
         timings["generate"] = _ms(t)
         t = time.perf_counter()
         sources: dict[int, Passage] = {n: p for n, p in enumerate(passages, start=1)}

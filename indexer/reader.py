@@ -110,6 +110,10 @@ class IndexReader:
         self._recheck = recheck_seconds
         self._stamp: tuple[int, int] | None = None
 
+    def invalidate(self) -> None:
+        """Look at the manifest again on the next call (after this process wrote the index)."""
+        self._checked = 0.0
+
     def snapshot(self) -> Snapshot:
         now = time.monotonic()
         if self._snapshot is not None and now - self._checked < self._recheck:

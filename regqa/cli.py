@@ -361,5 +361,37 @@ def evaluate(
         raise typer.Exit(1)
 
 
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option("--host", help="Interface to bind (default 127.0.0.1, REGQA_HOST).")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port (default 8000, REGQA_PORT).")] = None,
+) -> None:
+    """Serve the chat (at /) and the answer API (at /v1, documented at /docs) on one server."""
+    import uvicorn
+
+    from web.auth import KeyRing
+
+    settings = _settings()
+    host = host or settings.host
+    port = port or settings.port
+    try:
+        keyring = KeyRing.parse(settings.api_keys.get_secret_value() if settings.api_keys else None)
+    except ValueError as exc:
+        raise _fail(exc, 2, "[red]Invalid REGQA_API_KEYS:[/red]") from None
+    if not keyring.configured:
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            console.print(f"[yellow]No API keys configured (REGQA_API_KEYS): binding to 127.0.0.1, not {host}.[/yellow]")
+        else:
+            console.print("No API keys configured (REGQA_API_KEYS): serving on 127.0.0.1 only, without auth.")
+        host = "127.0.0.1"
+    assistant = _assistant(settings)
+    from web.app import create_app
+
+    application = create_app(settings, assistant=assistant)
+    shown = f"[{host}]" if ":" in host else host
+    console.print(f"RegQA is running: chat at [bold]http://{shown}:{port}/[/bold], API docs at http://{shown}:{port}/docs")
+    uvicorn.run(application, host=host, port=port, log_level="warning", server_header=False)
+
+
 def main() -> None:  # pragma: no cover - console-script shim
     sys.exit(app())

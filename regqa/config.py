@@ -83,6 +83,18 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     llm_timeout: float = Field(default=60.0, gt=0)
 
+    # -- serving ------------------------------------------------------------------------------
+    api_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated KEY:ROLE pairs, ROLE read or admin, e.g. 'k1:read,k2:admin'. "
+        "Unset: no keys, and the server binds to 127.0.0.1 only.",
+    )
+    host: str = Field(default="127.0.0.1", description="Interface `regqa serve` binds to.")
+    port: int = Field(default=8000, ge=1, le=65535)
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024, description="Largest JSON request body.")
+    max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=1024, description="Largest document upload.")
+    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS (none by default).")
+
     @field_validator("chroma_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:

@@ -1,0 +1,92 @@
+"""The chat in a real browser: Debian's Chromium, headless, driven by Playwright, against the real
+server started with `regqa serve` on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FACIAL = "Does exporting facial recognition cameras to a public security bureau in China need a licence?"
+
+
+@pytest.fixture(scope="module")
+def server(corpus_index, tmp_path_factory) -> Iterator[str]:  # noqa: ANN001
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log_path = tmp_path_factory.mktemp("server") / "serve.log"
+    env = {**os.environ, "REGQA_DATA_DIR": str(corpus_index.index_dir), "REGQA_PORT": str(port)}
+    env.pop("REGQA_API_KEYS", None)
+    with log_path.open("w") as log:
+        process = subprocess.Popen([str(Path(sys.executable).with_name("regqa")), "serve"], env=env,
+                                   stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 180
+            while True:
+                try:
+                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"regqa serve did not start: {log_path.read_text()[-2000:]}")
+                time.sleep(0.5)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def test_serve_prints_its_url_and_binds_to_loopback(server: str) -> None:
+    assert server.startswith("http://127.0.0.1:")
+    assert httpx.get(f"{server}/docs").status_code == 200
+
+
+def test_chat_answers_with_citations_and_opens_a_passage(server: str, tmp_path: Path) -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's chromium (scripts/test.sh does as root)")
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(server + "/", wait_until="networkidle")
+            expect(page.get_by_text("Not legal advice.").first).to_be_visible()
+            page.locator("#question textarea").fill(FACIAL)
+            page.locator("#ask").click()
+            marker = page.locator("#chat a.cite").first
+            marker.wait_for(timeout=90_000)
+            expect(page.locator("#sources")).to_contain_text("Article 5(1)")
+            expect(page.locator("#sources")).to_contain_text("Regulation (EU) 2021/821")
+            page.screenshot(path=str(tmp_path / "chat-answer.png"), full_page=True)
+
+            # A marker jumps to its source card; the card opens the full stored passage.
+            number = marker.inner_text().strip("[]")
+            marker.click()
+            card = page.locator(f"#source-{number}")
+            expect(card).to_be_visible()
+            card.locator("summary").click()
+            passage = card.locator("details.passage pre")
+            expect(passage).to_be_visible()
+            quote = card.locator("blockquote").inner_text().strip()
+            assert quote[:60] in passage.inner_text()
+            page.screenshot(path=str(tmp_path / "chat-passage.png"))
+        finally:
+            browser.close()
+    assert (tmp_path / "chat-answer.png").stat().st_size > 50_000

@@ -1,0 +1,1 @@
+"""API routers, one module per resource (FastAPI's "bigger applications" layout)."""

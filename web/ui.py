@@ -1,0 +1,217 @@
+"""The Gradio chat for exporters: answers with clickable [n] markers, a sources panel that opens
+each cited passage, filters, examples, and an admin tab for uploads when an admin key exists."""
+
+from __future__ import annotations
+
+import html
+import queue
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from assistant.records import AnswerResponse, Turn
+from assistant.retrieval import unit_of
+from assistant.service import Assistant, QuestionError
+from indexer.pipeline import Indexer, IndexBusy
+from indexer.reader import Filters
+from web.auth import KeyRing, Role
+
+EXAMPLES = [
+    "Does exporting facial recognition cameras to a public security bureau in China need a licence?",
+    "What is intrusion software?",
+    "What does ECCN 3A981 control?",
+    "Is IP network communications surveillance equipment on the EU control list?",
+    "When must an EU exporter notify the authority about cyber-surveillance items not listed in Annex I?",
+]
+JURISDICTIONS = ["EU", "US", "UK", "Wassenaar", "multilateral"]
+DOC_TYPES = ["regulation", "control_list", "guidance", "statement", "report"]
+DISCLAIMER = ("**Not legal advice.** Answers quote stored copies of official texts, several of them partial; "
+              "check the official source before you rely on an answer.")
+
+CSS = """
+#sources .source {border:1px solid #d0d7de; border-radius:8px; padding:10px 12px; margin-bottom:10px;}
+#sources .source:target {border-color:#0969da; box-shadow:0 0 0 2px #0969da33;}
+#sources .n {font-weight:700; color:#0969da;}
+#sources .partial {background:#fff8c5; color:#7d4e00; border-radius:4px; padding:0 6px; font-size:0.85em;}
+#sources blockquote {margin:6px 0; padding-left:10px; border-left:3px solid #d0d7de;}
+#sources .meta {font-size:0.85em; color:#57606a;}
+#sources pre {white-space:pre-wrap; font-size:0.85em; max-height:320px; overflow:auto;}
+a.cite {font-weight:700; text-decoration:none;}
+"""
+
+_MARKER = re.compile(r"\[(\d{1,3})\]")
+
+
+def render_answer(response: AnswerResponse) -> str:
+    """Answer text with each [n] turned into a link to its source card."""
+    text = _MARKER.sub(lambda m: f'<a class="cite" href="#source-{m.group(1)}">[{m.group(1)}]</a>', response.answer)
+    notes = "\n".join(f"> {html.escape(n)}" for n in response.notices)
+    removed = "".join(f"\n> Removed as unsupported: {html.escape(s)}" for s in response.unsupported_sentences)
+    return f"{text}\n\n{notes}{removed}".strip()
+
+
+def render_sources(response: AnswerResponse | None, assistant: Assistant) -> str:
+    if response is None or not response.citations:
+        return '<div id="sources-empty"><p>Sources of the answer appear here.</p></div>'
+    snapshot = assistant.reader.snapshot()
+    cards = ['<div class="sources-list">']
+    for c in response.citations:
+        chunk = snapshot.by_id.get(c.chunk_id)
+        # The passage and its neighbours inside the same unit (not the end of the previous section).
+        neighbours = [n for n in snapshot.neighbours(c.chunk_id) if unit_of(n) == unit_of(chunk)] if chunk else []
+        passage = "\n\n".join(n.text for n in neighbours) if neighbours else (chunk.text if chunk else c.quote)
+        partial = '<span class="partial">partial document</span>' if c.completeness != "full" else ""
+        page = f" · page {c.page}" if c.page else ""
+        link = (f' · <a href="{html.escape(c.source_url, quote=True)}" target="_blank" rel="noopener noreferrer">'
+                "official source</a>") if c.source_url.startswith(("http://", "https://")) else ""
+        cards.append(
+            f'<div class="source" id="source-{c.n}">'
+            f'<div class="head"><span class="n">[{c.n}]</span> <b>{html.escape(c.cite_as)}</b> — '
+            f'<span class="section">{html.escape(c.section)}</span> {partial}</div>'
+            f"<blockquote>{html.escape(c.quote)}</blockquote>"
+            f'<div class="meta">As of: {html.escape(c.as_of[:120])}{page}{link}</div>'
+            f'<details class="passage"><summary>Open the full passage</summary>'
+            f'<div class="meta">{html.escape(c.heading_path)}</div><pre>{html.escape(passage)}</pre></details>'
+            "</div>"
+        )
+    cards.append("</div>")
+    return "".join(cards)
+
+
+def _turns(history: list[dict]) -> list[Turn]:
+    turns = []
+    for message in history:
+        role, content = message.get("role"), message.get("content")
+        if role in ("user", "assistant") and isinstance(content, str):
+            turns.append(Turn(role=role, content=re.sub(r"<[^>]+>", "", content)))
+    return turns
+
+
+def build_ui(assistant: Assistant, keyring: KeyRing) -> gr.Blocks:
+    llm_ready = assistant.chat_model is not None
+
+    def respond(message: str, history: list[dict], jurisdictions: list[str], doc_types: list[str],
+                mode: str) -> Iterator[tuple[list[dict], str, str]]:
+        history = list(history or [])
+        try:
+            question = assistant.clean_question(message)
+        except QuestionError as exc:
+            gr.Warning(str(exc))
+            yield history, gr.update(), message
+            return
+        history.append({"role": "user", "content": question})
+        pending: queue.Queue[tuple[str, Any]] = queue.Queue()
+
+        def work() -> None:
+            try:
+                response = assistant.ask(
+                    question, history=_turns(history[:-1]), filters=Filters.of(jurisdictions, doc_types),
+                    mode=mode if mode in ("extractive", "llm") else None,
+                    on_token=lambda piece: pending.put(("token", piece)))
+                pending.put(("final", response))
+            except Exception as exc:  # noqa: BLE001 - shown to the user, never a crash
+                pending.put(("error", exc))
+
+        threading.Thread(target=work, daemon=True).start()
+        partial = ""
+        while True:
+            kind, value = pending.get()
+            if kind == "token":
+                partial += value
+                yield history + [{"role": "assistant", "content": partial + " …"}], gr.update(), ""
+            elif kind == "final":
+                history.append({"role": "assistant", "content": render_answer(value)})
+                yield history, render_sources(value, assistant), ""
+                return
+            else:
+                message_text = str(value) if isinstance(value, QuestionError) else "Something went wrong; see the server log."
+                history.append({"role": "assistant", "content": message_text})
+                yield history, gr.update(), ""
+                return
+
+    with gr.Blocks(title="RegQA — export-control answers") as ui:
+        gr.Markdown("# RegQA\nExport-control answers on surveillance technology, quoted from the law with "
+                    "numbered sources.\n\n" + DISCLAIMER)
+        with gr.Tab("Ask"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    chat = gr.Chatbot(label="Conversation", height=520, elem_id="chat", sanitize_html=True,
+                                      render_markdown=True)
+                    question = gr.Textbox(placeholder="Ask a question, e.g. does exporting facial recognition "
+                                                      "cameras to a public security bureau need a licence?",
+                                          show_label=False, lines=2, elem_id="question", max_length=4000)
+                    with gr.Row():
+                        ask = gr.Button("Ask", variant="primary", elem_id="ask")
+                        clear = gr.Button("New conversation", elem_id="clear")
+                    with gr.Accordion("Filters and answer mode", open=False):
+                        jurisdictions = gr.CheckboxGroup(JURISDICTIONS, label="Jurisdictions (none = all)")
+                        doc_types = gr.CheckboxGroup(DOC_TYPES, label="Document types (none = all)")
+                        mode = gr.Radio(["extractive", "llm"], value="llm" if llm_ready and
+                                        assistant.settings.mode == "llm" else "extractive",
+                                        label="Answer mode (llm needs REGQA_LLM_* settings)",
+                                        interactive=llm_ready)
+                    gr.Examples(EXAMPLES, inputs=question, label="Try one of these")
+                with gr.Column(scale=2):
+                    gr.Markdown("### Sources")
+                    sources = gr.HTML(render_sources(None, assistant), elem_id="sources")
+            inputs = [question, chat, jurisdictions, doc_types, mode]
+            ask.click(respond, inputs, [chat, sources, question])
+            question.submit(respond, inputs, [chat, sources, question])
+            clear.click(lambda: ([], render_sources(None, assistant), ""), None, [chat, sources, question])
+
+        if keyring.has_admin:
+            _admin_tab(assistant, keyring)
+    return ui
+
+
+def _admin_tab(assistant: Assistant, keyring: KeyRing) -> None:
+    def index_upload(key: str, upload: str | None, metadata: str, progress: gr.Progress = gr.Progress()) -> str:
+        principal = keyring.identify(key)
+        if principal is None or principal.role is not Role.admin:
+            return "An admin key is required."
+        if not upload:
+            return "Choose a file first."
+        from web.routes.documents import _parse_metadata  # the API's rules, one implementation
+
+        source = Path(upload)
+        folder = assistant.settings.index_dir / "uploads" / re.sub(r"[^A-Za-z0-9._-]+", "-", source.stem)
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / re.sub(r"[^A-Za-z0-9._-]+", "-", source.name)
+        target.write_bytes(source.read_bytes())
+        try:
+            extra = _parse_metadata(metadata)
+        except Exception as exc:  # noqa: BLE001 - HTTPException from the shared parser
+            return f"Invalid metadata: {getattr(exc, 'detail', exc)}"
+        if extra:
+            import yaml
+
+            (folder / f"{target.stem}.meta.yaml").write_text(yaml.safe_dump(extra), encoding="utf-8")
+
+        def report(stage: str, done: int, total: int) -> None:
+            progress(done / max(1, total), desc={"scan": "Reading", "embed": "Embedding",
+                                                 "write": "Writing the index"}.get(stage, stage))
+
+        try:
+            summary = Indexer(assistant.settings, lambda: assistant.embed.embedder).run([folder], progress=report)
+            assistant.reader.invalidate()
+        except IndexBusy as exc:
+            return f"Busy: {exc}"
+        if summary.skipped:
+            return "Not indexed: " + "; ".join(s.reason for s in summary.skipped)
+        return (f"Indexed {', '.join(summary.added + summary.updated) or 'nothing new'}: {summary.chunks} "
+                f"chunks in the upload, {summary.chunks_embedded} embedded, {summary.seconds:.1f} s.")
+
+    with gr.Tab("Admin"):
+        gr.Markdown("Upload an official document (PDF, HTML, Markdown, text) to index it. "
+                    "Give its provenance as YAML (id, cite_as, doc_type, jurisdiction, source_url, as_of, "
+                    "completeness).")
+        key = gr.Textbox(label="Admin API key", type="password")
+        upload = gr.File(label="Document", file_types=[".pdf", ".html", ".htm", ".md", ".txt"], type="filepath")
+        metadata = gr.Textbox(label="Provenance (YAML, optional)", lines=5)
+        run = gr.Button("Index document", variant="primary")
+        result = gr.Markdown()
+        run.click(index_upload, [key, upload, metadata], result)
