@@ -12,7 +12,10 @@ from assistant.retrieval import Passage
 from assistant.sentences import content_terms, sentence_spans
 from assistant.vocabulary import expand
 
-_NOT_RULE_TEXT = re.compile(r"^\[\d+ FR \d+|^Link to an amendment|^\(Spelling|^Note on provenance")
+_NOT_RULE_TEXT = re.compile(
+    r"^\[\d+ FR \d+|^Link to an amendment|^\(Spelling|^Note on provenance"
+    r"|^Items: The list of items controlled is contained in the ECCN heading")
+NAMED_COMPANION = 0.6  # similarity another unit needs to appear beside a unit the question named
 JURISDICTION_NAMES = {"EU": "European Union", "US": "United States", "UK": "United Kingdom",
                       "Wassenaar": "Wassenaar Arrangement", "multilateral": "Multilateral"}
 
@@ -27,13 +30,18 @@ def compose(question: str, passages: list[Passage], *, max_units: int = 6,
             sentences_per_unit: int = 2, min_similarity: float = 0.0) -> Draft:
     """Pick the sentences of each relevant unit that best match the question and lay them out."""
     terms = content_terms(expand(question))
+    named = any(p.exact for p in passages)
     chosen: list[tuple[Passage, list[tuple[object, int, int]]]] = []
     for passage in passages:
         if len(chosen) >= max_units:
             break
         picks = _pick_sentences(passage, terms, sentences_per_unit)
-        # Keep a unit the question named, or one that shares words with it or is close in meaning.
-        if picks and (passage.exact or picks[0][3] > 0 or (passage.dense or 0.0) >= min_similarity):
+        if not picks:
+            continue
+        # A unit the question named always counts; when it named one, others must be close in
+        # meaning to join it; otherwise sharing words with the question or being close will do.
+        if passage.exact or (passage.dense or 0.0) >= max(min_similarity, NAMED_COMPANION if named else 0.0) \
+                or (not named and picks[0][3] > 0):
             chosen.append((passage, [p[:3] for p in picks]))
     if not chosen:
         return Draft("", [])
@@ -46,7 +54,8 @@ def compose(question: str, passages: list[Passage], *, max_units: int = 6,
             n = len(citations) + 1
             citations.append(citation_for(n, chunk, quote))  # type: ignore[arg-type]
             jurisdiction = passage.first.jurisdiction
-            line = f"- {chunk.section}: “{quote}” [{n}]"  # type: ignore[attr-defined]
+            shown = " ".join(quote.split())  # PDF layout spaces collapse; the citation keeps them
+            line = f"- {chunk.section}: “{shown}” [{n}]"  # type: ignore[attr-defined]
             groups.setdefault(jurisdiction, {}).setdefault(passage.first.cite_as, []).append(line)
 
     relevant = "; ".join(
@@ -70,18 +79,16 @@ def _pick_sentences(passage: Passage, terms: set[str], limit: int) -> list[tuple
             sentence = chunk.text[span.start : span.end]
             if _NOT_RULE_TEXT.match(sentence) or len(sentence) > 900 or not _reads_as_text(sentence):
                 continue
-            words = content_terms(sentence)
-            overlap = len(terms & words) / max(1, len(terms))
-            # The opening sentence of a unit usually states its rule; prefer it a little.
-            score = overlap + (0.15 if position == 0 else 0.0) - 0.02 * position
-            scored.append((score, position, chunk, span.start, span.end))
+            overlap = len(terms & content_terms(sentence)) / max(1, len(terms))
+            scored.append((overlap, position, chunk, span.start, span.end))
             position += 1
     if not scored:
         return []
-    ranked = sorted(scored, key=lambda s: (-s[0], s[1]))
-    # A second sentence only if it shares words with the question.
-    top = ranked[:1] + [s for s in ranked[1:limit] if s[0] - (0.15 if s[1] == 0 else 0.0) + 0.02 * s[1] > 0]
-    best_overlap = max(s[0] - (0.15 if s[1] == 0 else 0.0) + 0.02 * s[1] for s in top)
+    # The unit's opening sentence states its rule or names its items; then the sentence that
+    # shares most words with the question, if any does.
+    lead, others = scored[0], sorted(scored[1:], key=lambda s: (-s[0], s[1]))
+    top = [lead] + [s for s in others[: limit - 1] if s[0] > 0]
+    best_overlap = max(s[0] for s in top)
     top.sort(key=lambda s: s[1])  # document order reads better than score order
     return [(chunk, start, end, best_overlap) for _, _, chunk, start, end in top]
 

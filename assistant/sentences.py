@@ -7,7 +7,11 @@ from dataclasses import dataclass
 
 import Stemmer
 
-_BOUNDARY = re.compile(r"(?<=[.;!?])\s+(?=[\"“‘'(\[A-Z0-9§])|\n+")
+# A sentence ends at . ; ! ? before a capital, digit, quote or bracket; a paragraph ends at a
+# blank line or where a new list item or paragraph marker starts a line. A single line break
+# inside a paragraph (PDF layout) does not end anything.
+_BOUNDARY = re.compile(
+    r"(?<=[.;!?])\s+(?=[\"“‘'(\[A-Z0-9§])|\n[ \t]*\n\s*|\n(?=[ \t]*(?:[-*•>]|\(\w{1,4}\)|\w{1,3}\.)[ \t])")
 _LEAD = re.compile(r"^(?:[>\-*•]\s*)+|^[\"“‘']+(?=\S)")
 _TRAIL_QUOTES = re.compile(r"[\"”’']+$")
 _WORD = re.compile(r"[a-z0-9]+(?:\.[a-z0-9]+)*")
