@@ -22,10 +22,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 class Reference:
     kind: str
     label: str  # normalised, comparable with normalise(section)
-
-    @property
-    def display(self) -> str:
-        return self.label.replace("article ", "Article ").replace("recital ", "Recital ")
+    display: str = ""  # as a reader writes it: "ECCN 9Z999", "Article 97", "§ 742.99"
 
 
 def normalise(section: str) -> str:
@@ -50,8 +47,9 @@ def find_references(question: str) -> list[Reference]:
             label = _label(kind, match)
             if label:
                 taken.append(span)
-                ref = Reference(kind, normalise(label))
-                if ref not in found:
+                shown = f"ECCN {label}" if kind == "control_code" else label
+                ref = Reference(kind, normalise(label), shown)
+                if all(r.label != ref.label for r in found):
                     found.append(ref)
     return found
 
