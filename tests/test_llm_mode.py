@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 
@@ -90,3 +91,26 @@ def test_llm_mode_without_configuration_says_so(assistant) -> None:  # noqa: ANN
     response = assistant.ask(QUESTION, mode="llm")
     assert response.mode == "extractive"
     assert any("not configured" in n for n in response.notices)
+
+
+def test_streamed_llm_answer_ends_with_the_verified_record(corpus_index, embedder) -> None:  # noqa: ANN001
+    """Tokens stream as the model writes them; the final event holds only what survived checking."""
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    with OpenAIStub(scripted_reply) as stub:
+        assistant = _assistant(corpus_index, embedder, stub.base_url)
+        with TestClient(create_app(assistant.settings, assistant=assistant)) as client, \
+                client.stream("POST", "/v1/answer/stream", json={"question": QUESTION, "mode": "llm"}) as response:
+            body = "".join(response.iter_text())
+    assert stub.requests[-1]["stream"] is True
+    events = [block for block in body.replace("\r\n", "\n").split("\n\n") if block.strip()]
+    tokens = [e for e in events if e.startswith("event: token")]
+    final = [e for e in events if e.startswith("event: final")]
+    assert len(tokens) > 10 and len(final) == 1 and events[-1] is final[0]
+    record = json.loads("\n".join(line[5:].removeprefix(" ") for line in final[0].splitlines()
+                                  if line.startswith("data:")))
+    assert record["mode"] == "llm" and "never need" not in record["answer"]
+    assert any("never need any licence" in s for s in record["unsupported_sentences"])
+    assert [c["section"] for c in record["citations"]] == ["Article 5(1)"]
