@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 
 from regqa.config import Settings, apply_offline_environment
@@ -94,3 +100,32 @@ def assistant(corpus_index: Settings, embedder):  # noqa: ANN001, ANN201
     from assistant.service import Assistant
 
     return Assistant(corpus_index, embedder=embedder, chat_model=None)
+
+
+@contextmanager
+def running(command: list[str], ready_url: str, log_path: Path, env: dict[str, str] | None = None,
+            timeout: float = 180) -> Iterator[subprocess.Popen]:
+    """Start a real server process, wait until `ready_url` answers 200, stop it afterwards."""
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    if httpx.get(ready_url, timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"{command[0]} did not start: {log_path.read_text()[-2000:]}")
+                time.sleep(0.3)
+            yield process
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

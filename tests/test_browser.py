@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+
+from .conftest import free_port, running
 
 pytestmark = pytest.mark.slow
 
@@ -23,31 +22,13 @@ FACIAL = "Does exporting facial recognition cameras to a public security bureau 
 
 @pytest.fixture(scope="module")
 def server(corpus_index, tmp_path_factory) -> Iterator[str]:  # noqa: ANN001
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    log_path = tmp_path_factory.mktemp("server") / "serve.log"
+    port = free_port()
     env = {**os.environ, "REGQA_DATA_DIR": str(corpus_index.index_dir), "REGQA_PORT": str(port)}
     env.pop("REGQA_API_KEYS", None)
-    with log_path.open("w") as log:
-        process = subprocess.Popen([str(Path(sys.executable).with_name("regqa")), "serve"], env=env,
-                                   stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 180
-            while True:
-                try:
-                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"regqa serve did not start: {log_path.read_text()[-2000:]}")
-                time.sleep(0.5)
-            yield url
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path_factory.mktemp("server") / "serve.log"
+    with running([str(Path(sys.executable).with_name("regqa")), "serve"], f"{url}/readyz", log, env):
+        yield url
 
 
 def test_serve_prints_its_url_and_binds_to_loopback(server: str) -> None:

@@ -19,6 +19,7 @@ from assistant.service import Assistant, QuestionError
 from indexer.pipeline import Indexer, IndexBusy
 from indexer.reader import Filters
 from web.auth import KeyRing, Role
+from web.uploads import UploadRejected, store
 
 EXAMPLES = [
     "Does exporting facial recognition cameras to a public security bureau in China need a licence?",
@@ -175,21 +176,11 @@ def _admin_tab(assistant: Assistant, keyring: KeyRing) -> None:
             return "An admin key is required."
         if not upload:
             return "Choose a file first."
-        from web.routes.documents import _parse_metadata  # the API's rules, one implementation
-
-        source = Path(upload)
-        folder = assistant.settings.index_dir / "uploads" / re.sub(r"[^A-Za-z0-9._-]+", "-", source.stem)
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / re.sub(r"[^A-Za-z0-9._-]+", "-", source.name)
-        target.write_bytes(source.read_bytes())
         try:
-            extra = _parse_metadata(metadata)
-        except Exception as exc:  # noqa: BLE001 - HTTPException from the shared parser
-            return f"Invalid metadata: {getattr(exc, 'detail', exc)}"
-        if extra:
-            import yaml
-
-            (folder / f"{target.stem}.meta.yaml").write_text(yaml.safe_dump(extra), encoding="utf-8")
+            with Path(upload).open("rb") as data:
+                folder = store(assistant.settings.index_dir / "uploads", Path(upload).name, data, metadata)
+        except UploadRejected as exc:
+            return f"Not accepted: {exc}"
 
         def report(stage: str, done: int, total: int) -> None:
             progress(done / max(1, total), desc={"scan": "Reading", "embed": "Embedding",

@@ -3,29 +3,24 @@
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 from pathlib import Path
 from typing import Annotated
 
-import yaml
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Path as PathParam, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from assistant.service import Assistant
-from indexer.loaders import SUFFIXES
 from indexer.pipeline import Indexer
 from indexer.store import DocumentEntry
 from web.auth import Principal, Role, require
 from web.deps import get_assistant, passage_info
 from web.routes.answer import ERRORS
 from web.schemas import DocumentInfo, PassageResponse, UploadResponse
+from web.uploads import UploadRejected, store
 
 router = APIRouter(prefix="/v1", tags=["documents"])
 audit = logging.getLogger("regqa.audit")
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-_META_KEYS = ("id", "title", "cite_as", "doc_type", "jurisdiction", "source_url", "obtained_from", "as_of",
-              "license", "completeness")
 
 
 def document_info(doc_id: str, entry: DocumentEntry) -> DocumentInfo:
@@ -78,29 +73,18 @@ async def upload_document(
     principal: Principal = require(Role.admin),
     assistant: Assistant = Depends(get_assistant),
 ) -> UploadResponse:
-    name = Path((file.filename or "").replace("\\", "/")).name  # no folders, no absolute paths
-    stem, suffix = Path(name).stem, Path(name).suffix.lower()
-    stem = _SAFE_NAME.sub("-", stem).strip("-.") or "upload"
-    if suffix not in SUFFIXES:
-        raise HTTPException(415, f"unsupported file type {suffix or '(none)'!r}; upload one of "
-                                 f"{', '.join(sorted(SUFFIXES))}")
-    extra = _parse_metadata(metadata)
-    folder = assistant.settings.index_dir / "uploads" / stem
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{stem}{suffix}"
-    staging = folder / f".{stem}{suffix}.part"
-    with staging.open("wb") as handle:
-        await run_in_threadpool(shutil.copyfileobj, file.file, handle, 1 << 20)
-    if extra:
-        (folder / f"{stem}.meta.yaml").write_text(yaml.safe_dump(extra, allow_unicode=True), encoding="utf-8")
-    staging.replace(target)
+    try:
+        folder = await run_in_threadpool(store, assistant.settings.index_dir / "uploads", file.filename,
+                                         file.file, metadata)
+    except UploadRejected as exc:
+        raise HTTPException(exc.status, str(exc)) from None
     summary = await run_in_threadpool(Indexer(assistant.settings, lambda: assistant.embed.embedder).run, [folder])
     assistant.reader.invalidate()
     if summary.skipped:
         reasons = "; ".join(s.reason for s in summary.skipped)
         shutil.rmtree(folder, ignore_errors=True)
         raise HTTPException(422, f"the document could not be indexed: {reasons}")
-    audit.info("admin=%s action=upload file=%s documents=%s", principal.name, target.name,
+    audit.info("admin=%s action=upload folder=%s documents=%s", principal.name, folder.name,
                ",".join(summary.added + summary.updated + summary.unchanged))
     return UploadResponse(document_ids=summary.added + summary.updated + summary.unchanged, added=summary.added,
                           updated=summary.updated, chunks=summary.chunks, chunks_embedded=summary.chunks_embedded,
@@ -123,18 +107,3 @@ async def delete_document(doc_id: Annotated[str, PathParam(max_length=128)],
     if uploads in source.parents:
         shutil.rmtree(source.parent, ignore_errors=True)  # an uploaded file goes with its document
     audit.info("admin=%s action=delete document=%s", principal.name, doc_id)
-
-
-def _parse_metadata(text: str | None) -> dict:
-    if not text or not text.strip():
-        return {}
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise HTTPException(422, f"metadata is not valid YAML or JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise HTTPException(422, "metadata must be a mapping of keys to values")
-    unknown = sorted(set(data) - set(_META_KEYS) - {"authority", "completeness_note"})
-    if unknown:
-        raise HTTPException(422, f"unknown metadata keys: {', '.join(unknown)}")
-    return data

@@ -1,0 +1,60 @@
+"""Where uploaded documents go, under safe names, with their provenance sidecar; shared by the
+API route and the chat's Admin tab so both follow one set of rules."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import BinaryIO
+
+import yaml
+
+from indexer.loaders import SUFFIXES
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+META_KEYS = {"id", "title", "cite_as", "doc_type", "jurisdiction", "authority", "source_url", "obtained_from",
+             "as_of", "license", "completeness", "completeness_note"}
+
+
+class UploadRejected(ValueError):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def parse_metadata(text: str | None) -> dict:
+    if not text or not text.strip():
+        return {}
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise UploadRejected(422, f"metadata is not valid YAML or JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise UploadRejected(422, "metadata must be a mapping of keys to values")
+    unknown = sorted(set(map(str, data)) - META_KEYS)
+    if unknown:
+        raise UploadRejected(422, f"unknown metadata keys: {', '.join(unknown)}")
+    return data
+
+
+def store(uploads: Path, filename: str | None, data: BinaryIO, metadata: str | None) -> Path:
+    """Write the upload (and its sidecar) into a folder of its own; return that folder.
+
+    Only the last path component of the client's file name is used, reduced to safe characters,
+    so `../../etc/x.md` or `C:\\x.md` cannot land outside the uploads folder."""
+    name = Path((filename or "").replace("\\", "/")).name
+    stem, suffix = _SAFE.sub("-", Path(name).stem).strip("-.") or "upload", Path(name).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise UploadRejected(415, f"unsupported file type {suffix or '(none)'!r}; upload one of "
+                                  f"{', '.join(sorted(SUFFIXES))}")
+    extra = parse_metadata(metadata)
+    folder = uploads / stem
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = folder / f".{stem}{suffix}.part"
+    with staging.open("wb") as handle:
+        shutil.copyfileobj(data, handle, 1 << 20)
+    if extra:
+        (folder / f"{stem}.meta.yaml").write_text(yaml.safe_dump(extra, allow_unicode=True), encoding="utf-8")
+    staging.replace(folder / f"{stem}{suffix}")
+    return folder
