@@ -221,7 +221,7 @@ _Jurisdiction = Annotated[
     typer.Option("--jurisdiction", "-j", help="Only these jurisdictions (US, EU, UK, Wassenaar, multilateral); repeatable."),
 ]
 _DocType = Annotated[list[str] | None, typer.Option("--doc-type", help="Only these document types; repeatable.")]
-_TopK = Annotated[int | None, typer.Option("--top-k", min=1, max=50, help="Passages to retrieve (default 8).")]
+_TopK = Annotated[int | None, typer.Option("--top-k", min=1, max=50, help="Passages to retrieve (default 10, REGQA_TOP_K).")]
 _Mode = Annotated[str | None, typer.Option("--mode", help="extractive (default, no LLM) or llm.")]
 
 
