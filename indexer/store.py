@@ -11,7 +11,6 @@ readers keep seeing the previous generation, so an interrupted run loses nothing
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from datetime import UTC, datetime

@@ -15,7 +15,7 @@ _LINE_HEADINGS: list[tuple[re.Pattern[str], int]] = [
     (re.compile(r"^Article\s+\d+[a-z]?\s*$"), 3),
     (re.compile(rf"^Article\s+\d+[a-z]?\s*[—–.:-]?\s*{_TITLE_START}.{{0,100}}$"), 3),
     (re.compile(rf"^§\s*\d+\.\d+[a-z]?\s+{_TITLE_START}"), 3),
-    (re.compile(rf"^ECCN\s+\d[A-E]\d{{3}}\b"), 3),
+    (re.compile(r"^ECCN\s+\d[A-E]\d{3}\b"), 3),
     (re.compile(rf"^\d[A-E]\d{{3}}(?:\.[a-z0-9]+)*\.?\s+{_TITLE_START}"), 3),
     (re.compile(rf"^ML\d{{1,2}}\.\s+{_TITLE_START}"), 3),
     (re.compile(rf"^\d{{1,2}}\.\s?[A-E]\.\s?\d{{1,3}}\.(?:\s{{0,3}}[a-z0-9]{{1,2}}\.)*\s+{_TITLE_START}"), 3),
