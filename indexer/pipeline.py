@@ -16,10 +16,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from filelock import FileLock, Timeout
+from filelock import AcquireReturnProxy, FileLock, Timeout
 
 from indexer.chunker import CHUNKER_VERSION, Chunker
 from indexer.dense import DenseIndex
+from indexer.embeddings import model_identity
 from indexer.loaders import LoadError, discover, load_document
 from indexer.loaders.metadata import sidecar_path
 from indexer.records import Chunk
@@ -112,8 +113,6 @@ class Indexer:
         # chunk ids are unchanged are reused, so this costs no embedding.
         chunking = (f"{CHUNKER_VERSION}:{self.settings.max_tokens}:{self.settings.max_context_tokens}"
                     f":bm25-{SPARSE_VERSION}")
-        from indexer.embeddings import model_identity
-
         embedding = model_identity(self.settings.model_path)
         start_over = rebuild or manifest.chunking != chunking or manifest.embedding != embedding
         # One collection per embedding model, so an interrupted first run resumes where it
@@ -267,16 +266,15 @@ class Indexer:
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _write_lock(self) -> FileLock:
+    def _write_lock(self) -> AcquireReturnProxy:
+        """Held for the whole run; the returned proxy releases the lock on exit."""
         self.store.root.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self.store.lock_path), timeout=0)
         try:
-            lock.acquire()
+            return FileLock(str(self.store.lock_path), timeout=0).acquire()
         except Timeout:
             raise IndexBusy(
                 f"another indexing run is writing {self.store.root}; try again when it has finished"
             ) from None
-        return _Held(lock)
 
     def _dense(self) -> DenseIndex:
         if not hasattr(self, "_dense_index"):
@@ -292,19 +290,6 @@ class Indexer:
         from indexer.embeddings import SentenceTransformerEmbedder
 
         return SentenceTransformerEmbedder(self.settings.model_path, self.settings.embed_batch_size)
-
-
-class _Held:
-    """Context manager releasing an already acquired lock."""
-
-    def __init__(self, lock: FileLock) -> None:
-        self._lock = lock
-
-    def __enter__(self) -> _Held:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._lock.release()
 
 
 def _file_digest(path: Path) -> str:

@@ -73,6 +73,7 @@ class Snapshot:
     # The generation's vectors in memory (rows in `sparse.ids` order) for exact search; None
     # when the index is too large and Chroma's approximate (HNSW) search is used instead.
     vectors: np.ndarray | None = None
+    masks: dict[Filters, np.ndarray] = field(default_factory=dict)
 
     @classmethod
     def build(cls, manifest: Manifest, chunks: list[Chunk], sparse: SparseIndex) -> Snapshot:
@@ -85,10 +86,18 @@ class Snapshot:
                    {cid: i for i, cid in enumerate(sparse.ids)})
 
     def mask(self, filters: Filters) -> np.ndarray | None:
+        """0/1 per chunk (in index order); built once per distinct filter, since one question
+        runs several dense and sparse searches with the same filter."""
         if filters.empty:
             return None
-        return np.array([1.0 if filters.allows(self.by_id[cid]) else 0.0 for cid in self.sparse.ids],
-                        dtype=np.float32)
+        mask = self.masks.get(filters)
+        if mask is None:
+            mask = np.array([1.0 if filters.allows(self.by_id[cid]) else 0.0 for cid in self.sparse.ids],
+                            dtype=np.float32)
+            if len(self.masks) >= 256:
+                self.masks.clear()
+            self.masks[filters] = mask
+        return mask
 
     def neighbours(self, chunk_id: str, before: int = 1, after: int = 1) -> list[Chunk]:
         chunk = self.by_id[chunk_id]
