@@ -32,11 +32,11 @@ class Assistant:
                  chat_model: Any = None) -> None:  # noqa: ANN401
         self.settings = settings
         if embedder is None:
-            from indexer.embeddings import SentenceTransformerEmbedder
+            from indexer.embeddings import load_embedder
 
-            embedder = SentenceTransformerEmbedder(settings.model_path, settings.embed_batch_size)
+            embedder = load_embedder(settings)
         self.embed = QueryEmbedder(embedder)
-        self.reader = reader or IndexReader(settings)
+        self.reader = reader or IndexReader(settings, embedding=getattr(embedder, "identity", None))
         self.retriever = HybridRetriever(self.reader, self.embed)
         self.chat_model = chat_model if chat_model is not None else llm.build_chat_model(settings)
 

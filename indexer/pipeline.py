@@ -16,11 +16,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from filelock import AcquireReturnProxy, FileLock, Timeout
 
 from indexer.chunker import CHUNKER_VERSION, Chunker
 from indexer.dense import DenseIndex
-from indexer.embeddings import model_identity
+from indexer.embedding_cache import EmbeddingCache
+from indexer.embeddings import embedding_identity, load_embedder
 from indexer.loaders import LoadError, discover, load_document
 from indexer.loaders.metadata import sidecar_path
 from indexer.records import Chunk
@@ -53,7 +55,8 @@ class IndexSummary:
     not_indexed: list[str] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     chunks: int = 0
-    chunks_embedded: int = 0
+    chunks_embedded: int = 0  # texts run through the model
+    chunks_from_cache: int = 0  # vectors reused from the embedding cache
     seconds: float = 0.0
     committed: bool = False
 
@@ -68,6 +71,7 @@ class Indexer:
         self.store = IndexStore(settings.index_dir)
         self._embedder_factory = embedder_factory or self._default_embedder
         self._embedder = None
+        self._embedding_cache: EmbeddingCache | None = None
 
     # -- entry points ------------------------------------------------------------------------
 
@@ -113,7 +117,7 @@ class Indexer:
         # chunk ids are unchanged are reused, so this costs no embedding.
         chunking = (f"{CHUNKER_VERSION}:{self.settings.max_tokens}:{self.settings.max_context_tokens}"
                     f":bm25-{SPARSE_VERSION}")
-        embedding = model_identity(self.settings.model_path)
+        embedding = embedding_identity(self.settings)
         start_over = rebuild or manifest.chunking != chunking or manifest.embedding != embedding
         # One collection per embedding model, so an interrupted first run resumes where it
         # stopped; a rebuild writes a fresh collection and switches to it at the commit.
@@ -204,34 +208,52 @@ class Indexer:
             summary.seconds = time.perf_counter() - started
             return summary
 
-        self._embed_missing(collection, all_chunks, summary, progress)
+        self._embed_missing(collection, embedding, all_chunks, summary, progress)
         self._commit(manifest, documents, all_chunks, old_chunks, collection, summary,
                      chunking=chunking, embedding=embedding, progress=progress)
         summary.seconds = time.perf_counter() - started
         return summary
 
-    def _embed_missing(self, collection: str, chunks: list[Chunk], summary: IndexSummary,
-                       progress: ProgressCallback) -> None:
+    def _embed_missing(self, collection: str, identity: str, chunks: list[Chunk],
+                       summary: IndexSummary, progress: ProgressCallback) -> None:
+        """Store a vector for every chunk the collection lacks: from the embedding cache when the
+        text was embedded before, else from the model — once per distinct text."""
         dense = self._dense()
         present = dense.existing_ids(collection, [c.chunk_id for c in chunks])
-        todo = [c for c in chunks if c.chunk_id not in present]
+        by_text: dict[str, list[Chunk]] = {}
+        for chunk in chunks:
+            if chunk.chunk_id not in present:
+                by_text.setdefault(chunk.embed_text, []).append(chunk)
+        if not by_text:
+            return
+        step = 256  # upsert as we go, so an interrupted run keeps what it has embedded
+        cache = self._cache(identity)
+        cached = cache.get_many(list(by_text))
+        texts = list(cached)
+        for i in range(0, len(texts), step):
+            part = [c for t in texts[i : i + step] for c in by_text[t]]
+            dense.upsert(collection, part, np.vstack([cached[c.embed_text] for c in part]))
+            summary.chunks_from_cache += len(part)
+        todo = [t for t in by_text if t not in cached]
         if not todo:
             return
         embedder = self._get_embedder()
         done = 0
         progress("embed", 0, len(todo))
-        step = 256  # upsert as we go, so an interrupted run keeps what it has embedded
         for i in range(0, len(todo), step):
-            part = todo[i : i + step]
+            texts = todo[i : i + step]
 
             def tick(n: int) -> None:
                 nonlocal done
                 done += n
                 progress("embed", done, len(todo))
 
-            vectors = embedder.encode([c.embed_text for c in part], on_batch=tick)
-            dense.upsert(collection, part, vectors)
-            summary.chunks_embedded += len(part)
+            vectors = np.asarray(embedder.encode(texts, on_batch=tick), dtype=np.float32)
+            cache.put_many(texts, vectors)
+            rows = dict(zip(texts, vectors))
+            part = [c for t in texts for c in by_text[t]]
+            dense.upsert(collection, part, np.vstack([rows[c.embed_text] for c in part]))
+            summary.chunks_embedded += len(texts)
 
     def _commit(self, manifest: Manifest, documents: dict[str, DocumentEntry], chunks: list[Chunk],
                 old_chunks: list[Chunk], collection: str, summary: IndexSummary, *,
@@ -262,6 +284,8 @@ class Indexer:
         if stale:
             dense.delete(collection, stale)
         self.store.remove_other_generations(generation)
+        if committed.embedding:
+            self._cache(committed.embedding).keep_only(c.embed_text for c in chunks)
         progress("write", 1, 1)
 
     # -- helpers -----------------------------------------------------------------------------
@@ -281,15 +305,18 @@ class Indexer:
             self._dense_index = DenseIndex(self.settings.chroma_url, self.store.chroma_dir)
         return self._dense_index
 
+    def _cache(self, identity: str) -> EmbeddingCache:
+        if self._embedding_cache is None or self._embedding_cache.identity != identity:
+            self._embedding_cache = EmbeddingCache(self.store.root / "embedding-cache.sqlite", identity)
+        return self._embedding_cache
+
     def _get_embedder(self):  # noqa: ANN202
         if self._embedder is None:
             self._embedder = self._embedder_factory()
         return self._embedder
 
     def _default_embedder(self):  # noqa: ANN202
-        from indexer.embeddings import SentenceTransformerEmbedder
-
-        return SentenceTransformerEmbedder(self.settings.model_path, self.settings.embed_batch_size)
+        return load_embedder(self.settings)
 
 
 def _file_digest(path: Path) -> str:

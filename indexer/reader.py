@@ -107,10 +107,15 @@ class Snapshot:
 
 
 class IndexReader:
-    """Thread-safe access to the latest committed generation; cheap to call per request."""
+    """Thread-safe access to the latest committed generation; cheap to call per request.
 
-    def __init__(self, settings: Settings, *, recheck_seconds: float = 1.0) -> None:
+    `embedding` is the identity of the query embedder: an index built by another model or
+    backend would rank by meaningless distances, so it is refused rather than searched."""
+
+    def __init__(self, settings: Settings, *, recheck_seconds: float = 1.0,
+                 embedding: str | None = None) -> None:
         self.settings = settings
+        self.embedding = embedding
         self.store = IndexStore(settings.index_dir)
         self._dense: DenseIndex | None = None
         self._snapshot: Snapshot | None = None
@@ -138,6 +143,13 @@ class IndexReader:
             stamp = (stat.st_mtime_ns, stat.st_size)
             if self._snapshot is None or stamp != self._stamp:
                 manifest = self.store.read_manifest()
+                if self.embedding and manifest.embedding and manifest.embedding != self.embedding:
+                    raise IndexMissing(
+                        f"the index at {self.settings.index_dir} was built with embeddings "
+                        f"{manifest.embedding!r}, but this process embeds questions with "
+                        f"{self.embedding!r} (REGQA_EMBEDDING_BACKEND); run `regqa index` to "
+                        "re-embed the corpus, or set the backend the index was built with"
+                    )
                 if self._snapshot is None or manifest.generation != self._snapshot.manifest.generation:
                     chunks = self.store.read_chunks(manifest.generation)
                     sparse = self.store.read_sparse(manifest.generation)

@@ -322,9 +322,9 @@ def evaluate(
     settings = _settings()
     if api:
         backend = OverHTTP(api, api_key)
-        from indexer.embeddings import SentenceTransformerEmbedder
+        from indexer.embeddings import load_embedder
 
-        embedder = SentenceTransformerEmbedder(settings.model_path)
+        embedder = load_embedder(settings)
     else:
         backend = InProcess(_assistant(settings))
         embedder = backend.embedder

@@ -50,6 +50,14 @@ class Settings(BaseSettings):
     max_context_tokens: int = Field(
         default=48, ge=0, description="Word pieces of heading path prepended to each chunk."
     )
+    embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        default="torch",
+        description="torch = sentence-transformers fp32 (the reference); onnx / onnx-int8 = an ONNX "
+        "export of the same model run by onnxruntime, exported once into models_dir.",
+    )
+    model_cache_dir: Path | None = Field(
+        default=None, description="Where ONNX exports are kept (default: <project>/.regqa-models)."
+    )
     embed_batch_size: int = Field(default=32, ge=1)
     exact_search_limit: int = Field(
         default=200_000, ge=0,
@@ -112,6 +120,10 @@ class Settings(BaseSettings):
     @cached_property
     def default_corpus(self) -> Path:
         return (self.corpus_dir or self.project_root / "corpus").resolve()
+
+    @cached_property
+    def models_dir(self) -> Path:
+        return (self.model_cache_dir or self.project_root / ".regqa-models").resolve()
 
     @cached_property
     def model_path(self) -> Path:

@@ -38,9 +38,9 @@ def base_settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def embedder(base_settings: Settings):
-    from indexer.embeddings import SentenceTransformerEmbedder
+    from indexer.embeddings import load_embedder
 
-    return SentenceTransformerEmbedder(base_settings.model_path, base_settings.embed_batch_size)
+    return load_embedder(base_settings)
 
 
 @pytest.fixture

@@ -123,9 +123,37 @@ def test_rebuild_starts_over_in_a_new_collection(settings: Settings, small_corpu
     counting_embedder.texts.clear()
     summary = _indexer(settings, counting_embedder).run(rebuild=True)
     store, after, _ = _committed(settings)
-    assert summary.chunks_embedded == len(chunks)
+    # A rebuild re-stores every vector, but from the embedding cache: the model embeds nothing.
+    assert (summary.chunks_from_cache, summary.chunks_embedded, counting_embedder.texts) == (len(chunks), 0, [])
     assert after.collection != before.collection
-    assert DenseIndex(None, store.chroma_dir).collection_names() == [after.collection]
+    dense = DenseIndex(None, store.chroma_dir)
+    assert dense.collection_names() == [after.collection]
+    assert dense.count(after.collection) == len(chunks)
+
+
+def test_the_same_text_is_embedded_once_and_the_cache_forgets_removed_text(
+        settings: Settings, small_corpus: Path, counting_embedder) -> None:  # noqa: ANN001
+    from indexer.embedding_cache import EmbeddingCache
+
+    source = small_corpus / "us-ear" / "15-cfr-part-736.md"
+    # The same document under a second id: every chunk text recurs (same headings, same words).
+    copy = source.read_text(encoding="utf-8").replace("id: 15-cfr-part-736", "id: 15-cfr-part-736-copy", 1)
+    assert copy != source.read_text(encoding="utf-8")
+    (small_corpus / "us-ear" / "copy-of-736.md").write_text(copy, encoding="utf-8")
+    summary = _indexer(settings, counting_embedder).run()
+    store, manifest, chunks = _committed(settings)
+    texts = {c.embed_text for c in chunks}
+    copies = [c for c in chunks if c.doc_id == "15-cfr-part-736-copy"]
+    assert copies and summary.chunks == len(chunks)
+    assert summary.chunks_embedded == len(counting_embedder.texts) == len(texts) < len(chunks)
+    assert DenseIndex(None, store.chroma_dir).count(manifest.collection) == len(chunks)
+    cache = EmbeddingCache(store.root / "embedding-cache.sqlite", manifest.embedding)
+    assert len(cache) == len(texts)
+    # Removing the original keeps its texts (the copy still uses them); editing drops old text.
+    (small_corpus / "us-ear" / "copy-of-736.md").unlink()
+    _indexer(settings, counting_embedder).run()
+    _, _, remaining = _committed(settings)
+    assert len(cache) == len({c.embed_text for c in remaining})
 
 
 def test_a_second_writer_is_told_the_index_is_busy(settings: Settings, small_corpus: Path,
