@@ -180,6 +180,53 @@ def status() -> None:
     out.print(f"Committed: {manifest.committed_at}")
 
 
+@app.command()
+def check(
+    repair: Annotated[bool, typer.Option(
+        "--repair", help="Fix what can be fixed in place: re-embed missing vectors, delete orphan vectors, "
+                         "drop unused collections, remove uncommitted generations and temp files.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Verify the index against its manifest and the corpus; with --repair, fix it.
+
+    Checks that every chunk's document is in the manifest and every document has its chunks,
+    that BM25 and Chroma hold exactly the committed chunks, and that each document's file
+    still matches its stored hash. Problems are corrupt (queries may go wrong), drift (the
+    corpus changed: run `regqa index`) or leftover (an interrupted run's debris, never seen by
+    queries). Exit code 0 when healthy, 1 when problems remain, 75 when an indexing run is
+    writing the index.
+    """
+    from rich.markup import escape
+
+    from indexer.check import check_index, repair_index
+    from indexer.pipeline import IndexBusy
+
+    settings = _settings()
+    try:
+        report = repair_index(settings) if repair else check_index(settings)
+    except IndexBusy as exc:
+        raise _fail(exc, BUSY, "[yellow]Busy:[/yellow]") from None
+    if as_json:
+        out.print_json(json.dumps(report.as_dict()))
+    else:
+        for action in report.repaired:
+            console.print(f"[green]Repaired:[/green] {action}")
+        console.print(f"Index {report.index_dir}: {report.documents} documents, {report.chunks} chunks, "
+                      f"{report.vectors} vectors (generation {report.generation or '-'})")
+        colours = {"corrupt": "red", "drift": "yellow", "leftover": "cyan"}
+        for problem in report.problems:
+            console.print(f"  [{colours[problem.severity]}]{problem.severity}[/] {escape(problem.message)}")
+        if report.healthy:
+            console.print("[green]Healthy:[/green] nothing to report.")
+        elif report.usable:
+            console.print("Usable: queries are answered from the committed index.")
+        fixable = sum(p.repairable for p in report.problems)
+        if fixable and not repair:
+            console.print(f"Run `regqa check --repair` to fix {fixable} of these in place.")
+    if not report.healthy:
+        raise typer.Exit(1)
+
+
 def _render(response) -> None:  # noqa: ANN001 - assistant.records.AnswerResponse
     from rich.markdown import Markdown
     from rich.panel import Panel
