@@ -51,7 +51,7 @@ class Settings(BaseSettings):
         default=48, ge=0, description="Word pieces of heading path prepended to each chunk."
     )
     embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
-        default="torch",
+        default="onnx-int8",
         description="torch = sentence-transformers fp32 (the reference); onnx / onnx-int8 = an ONNX "
         "export of the same model run by onnxruntime, exported once into models_dir.",
     )
