@@ -84,10 +84,11 @@ class QueryEmbedder:
         return vector
 
     def many(self, texts: list[str]) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
-        if missing:
-            for text, vector in zip(missing, self.embedder.encode(missing)):
-                self._cache[text] = np.asarray(vector, dtype=np.float32)
+        # One text per call: with int8 weights, activations are quantised per batch, so a
+        # question's vector would depend on which other texts shared its batch (and on what the
+        # cache held). Short queries alone are no slower than padded together.
+        for text in dict.fromkeys(texts):
+            self(text)
         return np.vstack([self._cache[t] for t in texts]) if texts else np.zeros((0, 0), np.float32)
 
 
