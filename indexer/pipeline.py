@@ -110,7 +110,7 @@ class Indexer:
     def _run(self, roots: list[Path], rebuild: bool, progress: ProgressCallback) -> IndexSummary:
         started = time.perf_counter()
         summary = IndexSummary()
-        manifest = self.store.read_manifest()
+        manifest = self._committed_manifest(rebuild)
         counter = TokenCounter(self.settings.model_path)
         chunker = Chunker(counter, self.settings.max_tokens, self.settings.max_context_tokens)
         # Any change to chunking or keyword tokenisation re-chunks everything; vectors whose
@@ -118,14 +118,17 @@ class Indexer:
         chunking = (f"{CHUNKER_VERSION}:{self.settings.max_tokens}:{self.settings.max_context_tokens}"
                     f":bm25-{SPARSE_VERSION}")
         embedding = embedding_identity(self.settings)
-        start_over = rebuild or manifest.chunking != chunking or manifest.embedding != embedding
+        old_chunks = self._committed_chunks(manifest)
+        # Lost chunks (see `regqa check`) mean every document is read again, as on a rebuild.
+        start_over = rebuild or manifest.chunking != chunking or manifest.embedding != embedding \
+            or old_chunks is None
+        old_chunks = old_chunks or []
         # One collection per embedding model, so an interrupted first run resumes where it
         # stopped; a rebuild writes a fresh collection and switches to it at the commit.
         collection = f"{self.settings.collection}-{embedding.replace(':', '-').replace('_', '-').lower()}"
         if rebuild:
             collection = f"{collection}-r{self.store.new_generation().split('-')[0].lower()}"
 
-        old_chunks = self.store.read_chunks(manifest.generation) if manifest.generation else []
         old_by_doc: dict[str, list[Chunk]] = {}
         for chunk in old_chunks:
             old_by_doc.setdefault(chunk.doc_id, []).append(chunk)
@@ -191,11 +194,11 @@ class Indexer:
             (summary.updated if meta.id in manifest.documents else summary.added).append(meta.id)
 
         # Documents indexed from elsewhere stay; those whose file is gone or no longer yields
-        # them (deleted, renamed id, `index: false`) go.
+        # them (deleted, renamed id, `index: false`) go, and so do those whose chunks were lost.
         for doc_id, entry in manifest.documents.items():
             if doc_id in documents:
                 continue
-            if entry.path in seen_paths or _under(Path(entry.path), roots):
+            if entry.path in seen_paths or _under(Path(entry.path), roots) or doc_id not in old_by_doc:
                 summary.removed.append(doc_id)
             else:
                 documents[doc_id] = entry
@@ -205,6 +208,9 @@ class Indexer:
         summary.documents = len(documents)
         summary.chunks = len(all_chunks)
         if not start_over and not summary.changed and manifest.generation:
+            if self._has_leftovers(manifest.generation):  # a run killed after its commit
+                self._clean_up(manifest.collection, manifest.collection, all_chunks,
+                               manifest.generation, manifest.embedding)
             summary.seconds = time.perf_counter() - started
             return summary
 
@@ -273,7 +279,13 @@ class Indexer:
         )
         self.store.commit(committed)
         summary.committed = True
-        # Clean-up after the commit point: stale vectors, old generations, an old collection.
+        self._clean_up(collection, old_collection, chunks, generation, committed.embedding)
+        progress("write", 1, 1)
+
+    def _clean_up(self, collection: str, old_collection: str, chunks: list[Chunk], generation: str,
+                  embedding: str) -> None:
+        """After the commit point: stale vectors, old generations, an old collection. A run killed
+        in here leaves them for the next run, which repeats this even when nothing changed."""
         dense = self._dense()
         prefix = f"{self.settings.collection}-"
         for name in dense.collection_names():
@@ -284,11 +296,30 @@ class Indexer:
         if stale:
             dense.delete(collection, stale)
         self.store.remove_other_generations(generation)
-        if committed.embedding:
-            self._cache(committed.embedding).keep_only(c.embed_text for c in chunks)
-        progress("write", 1, 1)
+        if embedding:
+            self._cache(embedding).keep_only(c.embed_text for c in chunks)
 
     # -- helpers -----------------------------------------------------------------------------
+
+    def _committed_manifest(self, rebuild: bool) -> Manifest:
+        """The committed manifest; a rebuild starts from nothing if it cannot be read."""
+        try:
+            return self.store.read_manifest()
+        except ValueError:
+            if not rebuild:
+                raise
+            return Manifest()
+
+    def _committed_chunks(self, manifest: Manifest) -> list[Chunk] | None:
+        """The committed generation's chunks; None when they cannot be read."""
+        try:
+            return self.store.read_chunks(manifest.generation) if manifest.generation else []
+        except (OSError, ValueError):
+            return None
+
+    def _has_leftovers(self, generation: str) -> bool:
+        generations = self.store.generations
+        return generations.exists() and any(p.name != generation for p in generations.iterdir())
 
     def _write_lock(self) -> AcquireReturnProxy:
         """Held for the whole run; the returned proxy releases the lock on exit."""
