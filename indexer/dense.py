@@ -33,6 +33,18 @@ class DenseIndex:
             self.client = chromadb.PersistentClient(path=str(persist_dir), settings=settings)
             self.location = str(persist_dir)
 
+    @classmethod
+    def fresh(cls, chroma_url: str | None, persist_dir: Path) -> DenseIndex:
+        """A client that sees every write made so far, by any process. Embedded Chroma keeps one
+        client state per folder and process, and that state never notices another process's
+        writes (`regqa index` while `regqa serve` runs: "Error finding id"), so readers take a
+        fresh one per committed generation. Clients made earlier keep working."""
+        if not chroma_url:
+            from chromadb.api.shared_system_client import SharedSystemClient
+
+            SharedSystemClient.clear_system_cache()
+        return cls(chroma_url, persist_dir)
+
     def collection(self, name: str):  # noqa: ANN201 - chromadb's Collection type
         # embedding_function=None: vectors always come from RegQA's own model.
         return self.client.get_or_create_collection(

@@ -4,6 +4,7 @@ interrupted run, or of a document removed a moment ago) are never returned."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -16,6 +17,8 @@ from indexer.records import Chunk
 from indexer.sparse import SparseIndex
 from indexer.store import IndexStore, Manifest
 from regqa.config import Settings
+
+log = logging.getLogger("regqa.reader")
 
 
 class IndexMissing(RuntimeError):
@@ -151,14 +154,28 @@ class IndexReader:
                         "re-embed the corpus, or set the backend the index was built with"
                     )
                 if self._snapshot is None or manifest.generation != self._snapshot.manifest.generation:
-                    chunks = self.store.read_chunks(manifest.generation)
-                    sparse = self.store.read_sparse(manifest.generation)
-                    snapshot = Snapshot.build(manifest, chunks, sparse)
-                    if len(chunks) <= self.settings.exact_search_limit:
-                        snapshot.vectors = self._load_vectors(manifest.collection, sparse.ids)
-                    self._snapshot = snapshot
+                    try:
+                        self._snapshot = self._load(manifest)
+                    except Exception:
+                        if self._snapshot is None:
+                            raise
+                        # Keep answering from the generation in memory and try again at the next
+                        # recheck (e.g. a second commit removed the generation being loaded).
+                        log.warning("cannot load generation %s yet; still serving %s", manifest.generation,
+                                    self._snapshot.manifest.generation, exc_info=True)
+                        return self._snapshot
                 self._stamp = stamp
             return self._snapshot
+
+    def _load(self, manifest: Manifest) -> Snapshot:
+        chunks = self.store.read_chunks(manifest.generation)
+        sparse = self.store.read_sparse(manifest.generation)
+        snapshot = Snapshot.build(manifest, chunks, sparse)
+        # Another process may have written this generation's vectors: read them afresh.
+        self._dense = DenseIndex.fresh(self.settings.chroma_url, self.store.chroma_dir)
+        if len(chunks) <= self.settings.exact_search_limit:
+            snapshot.vectors = self._load_vectors(manifest.collection, sparse.ids)
+        return snapshot
 
     @property
     def dense(self) -> DenseIndex:
