@@ -36,7 +36,7 @@ import pytest
 
 from indexer.check import CheckReport, check_index
 from indexer.embedding_cache import EmbeddingCache
-from indexer.embeddings import embedding_identity
+from indexer.embeddings import Embedder, embedding_identity
 from indexer.pipeline import Indexer
 from indexer.store import IndexStore, Manifest
 from regqa.config import Settings
@@ -51,7 +51,7 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 NEW_SECTION = "§ 730.99"
 REGISTER_ENTRIES = 352  # > 256 (the pipeline's upsert step), so a run can die with some stored
 UPSERT_STEP = 256
-DRIFT = {"changed_on_disk", "missing_on_disk"}  # what _change() does to the indexed corpus
+DRIFT = {"changed_on_disk", "missing_on_disk"}  # what change_corpus() does to the indexed corpus
 
 # Loaded only by the subprocesses started with pause=...; see the module docstring.
 PAUSE_HOOK = '''
@@ -97,7 +97,7 @@ if _SPEC:
 
 # -- corpus edits ------------------------------------------------------------------------------
 
-def _change(corpus: Path) -> None:
+def change_corpus(corpus: Path) -> None:
     """One edited paragraph and one new section, one deleted and one added document."""
     part_730 = corpus / "us-ear" / "15-cfr-part-730.md"
     text = part_730.read_text(encoding="utf-8")
@@ -111,19 +111,19 @@ def _change(corpus: Path) -> None:
     shutil.copy2(CORPUS / "eu-intl" / name, corpus / "eu-intl" / name)
 
 
-def _write_register(corpus: Path) -> None:
+def write_register(corpus: Path, entries: int = REGISTER_ENTRIES) -> None:
     """A real Markdown document of many one-line entries: many chunks, each cheap to embed."""
     lines = ["---", "id: synthetic-register", "title: Register of surveillance camera models",
              "cite_as: Synthetic Register", "doc_type: guidance", "jurisdiction: UK", "completeness: full",
              "---", "# Register of surveillance camera models", ""]
-    for i in range(1, REGISTER_ENTRIES + 1):
+    for i in range(1, entries + 1):
         lines += [f"## Entry {i}", "", f"Camera model SR-{i} is a surveillance item listed for licensing.", ""]
     (corpus / "eu-intl" / "synthetic-register.md").write_text("\n".join(lines), encoding="utf-8")
 
 
 # -- subprocesses ------------------------------------------------------------------------------
 
-def _env(settings: Settings, *, progress: bool = False, pause: str | None = None,
+def regqa_env(settings: Settings, *, progress: bool = False, pause: str | None = None,
          hook_dir: Path | None = None) -> dict[str, str]:
     env = {**os.environ, "REGQA_DATA_DIR": str(settings.index_dir),
            "REGQA_CORPUS_DIR": str(settings.default_corpus), "COLUMNS": "200"}
@@ -137,7 +137,7 @@ def _env(settings: Settings, *, progress: bool = False, pause: str | None = None
 
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(REGQA), *args], capture_output=True, text=True, env=env, timeout=600)
+    return subprocess.run([str(REGQA), *args], capture_output=True, text=True, env=env, timeout=600, check=False)
 
 
 def cli_json(*args: str, env: dict[str, str], code: int = 0) -> dict:
@@ -207,8 +207,8 @@ def hook_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def known_vectors(tmp_path_factory: pytest.TempPathFactory, embedder) -> dict[str, np.ndarray]:  # noqa: ANN001
-    """The model's vectors of every chunk text of the small corpus, before and after _change()."""
+def known_vectors(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> dict[str, np.ndarray]:
+    """The model's vectors of every chunk text of the small corpus, before and after change_corpus()."""
     root = tmp_path_factory.mktemp("vectors")
     corpus = root / "corpus"
     for rel in SMALL_DOCS:
@@ -216,7 +216,7 @@ def known_vectors(tmp_path_factory: pytest.TempPathFactory, embedder) -> dict[st
         shutil.copy2(CORPUS / rel, corpus / rel)
     settings = Settings(data_dir=root / "data", corpus_dir=corpus)
     known: dict[str, np.ndarray] = {}
-    for edit in (None, _change):
+    for edit in (None, change_corpus):
         if edit:
             edit(corpus)
         Indexer(settings, embedder_factory=lambda: embedder).run()
@@ -237,7 +237,7 @@ def seed_cache(settings: Settings, vectors: dict[str, np.ndarray]) -> None:
 def baseline(settings: Settings, small_corpus: Path, known_vectors: dict[str, np.ndarray]) -> Manifest:
     """The small corpus indexed by the CLI (vectors from the cache); its committed manifest."""
     seed_cache(settings, known_vectors)
-    summary = cli_json("index", env=_env(settings))
+    summary = cli_json("index", env=regqa_env(settings))
     assert summary["documents"] == 5 and summary["chunks_embedded"] == 0
     seed_cache(settings, known_vectors)  # so that the runs under test embed only new text
     return IndexStore(settings.index_dir).read_manifest()
@@ -245,7 +245,7 @@ def baseline(settings: Settings, small_corpus: Path, known_vectors: dict[str, np
 
 # -- what must hold after a kill -------------------------------------------------------------
 
-def assert_serves(settings: Settings, embedder, generation: str, *, has_new_section: bool) -> None:  # noqa: ANN001
+def assert_serves(settings: Settings, embedder: Embedder, generation: str, *, has_new_section: bool) -> None:
     """The committed generation answers, and every passage it returns is one of its own chunks."""
     from assistant.service import Assistant
 
@@ -277,11 +277,11 @@ def orphans(report: CheckReport) -> list[str]:
 
 # -- the kills ---------------------------------------------------------------------------------
 
-def test_killed_while_chunking(settings: Settings, baseline: Manifest, hook_dir: Path, embedder) -> None:  # noqa: ANN001
-    _change(settings.default_corpus)
+def test_killed_while_chunking(settings: Settings, baseline: Manifest, hook_dir: Path, embedder: Embedder) -> None:
+    change_corpus(settings.default_corpus)
     # Sorted order reads eu-intl/ first: the new guidelines are chunked when part 730 is opened.
     target = settings.default_corpus / "us-ear" / "15-cfr-part-730.md"
-    run = Watched(["index"], _env(settings, pause=f"open:{target}", hook_dir=hook_dir))
+    run = Watched(["index"], regqa_env(settings, pause=f"open:{target}", hook_dir=hook_dir))
     run.wait_for(lambda line: line.startswith("PAUSED"), "the open of part 730")
     run.sigkill()
 
@@ -292,10 +292,10 @@ def test_killed_while_chunking(settings: Settings, baseline: Manifest, hook_dir:
     _next_run_completes(settings)
 
 
-def test_killed_while_embedding(settings: Settings, baseline: Manifest, embedder) -> None:  # noqa: ANN001
-    _change(settings.default_corpus)
-    _write_register(settings.default_corpus)
-    run = Watched(["index"], _env(settings, progress=True))
+def test_killed_while_embedding(settings: Settings, baseline: Manifest, embedder: Embedder) -> None:
+    change_corpus(settings.default_corpus)
+    write_register(settings.default_corpus)
+    run = Watched(["index"], regqa_env(settings, progress=True))
     # Past the first upsert of 256 model-embedded chunks, with two batches still to go.
     run.wait_for(embedded_at_least(UPSERT_STEP + 32), "the second upsert batch")
     run.sigkill()
@@ -311,10 +311,10 @@ def test_killed_while_embedding(settings: Settings, baseline: Manifest, embedder
 
 
 def test_killed_after_the_generation_is_written_before_the_commit(
-        settings: Settings, baseline: Manifest, hook_dir: Path, embedder) -> None:  # noqa: ANN001
-    _change(settings.default_corpus)
+        settings: Settings, baseline: Manifest, hook_dir: Path, embedder: Embedder) -> None:
+    change_corpus(settings.default_corpus)
     manifest_path = settings.index_dir / "manifest.json"
-    run = Watched(["index"], _env(settings, pause=f"before-rename:{manifest_path}", hook_dir=hook_dir))
+    run = Watched(["index"], regqa_env(settings, pause=f"before-rename:{manifest_path}", hook_dir=hook_dir))
     run.wait_for(lambda line: line.startswith("PAUSED"), "the rename of manifest.json")
     run.sigkill()
 
@@ -331,10 +331,10 @@ def test_killed_after_the_generation_is_written_before_the_commit(
 
 
 def test_killed_after_the_commit_before_the_clean_up(
-        settings: Settings, baseline: Manifest, hook_dir: Path, embedder) -> None:  # noqa: ANN001
-    _change(settings.default_corpus)
+        settings: Settings, baseline: Manifest, hook_dir: Path, embedder: Embedder) -> None:
+    change_corpus(settings.default_corpus)
     manifest_path = settings.index_dir / "manifest.json"
-    run = Watched(["index"], _env(settings, pause=f"after-rename:{manifest_path}", hook_dir=hook_dir))
+    run = Watched(["index"], regqa_env(settings, pause=f"after-rename:{manifest_path}", hook_dir=hook_dir))
     run.wait_for(lambda line: line.startswith("PAUSED"), "the first call after the commit")
     run.sigkill()
 
@@ -347,11 +347,11 @@ def test_killed_after_the_commit_before_the_clean_up(
 
 
 def _next_run_completes(settings: Settings) -> dict:
-    summary = cli_json("index", env=_env(settings))
+    summary = cli_json("index", env=regqa_env(settings))
     manifest = IndexStore(settings.index_dir).read_manifest()
     assert "eu-2024-2659-cyber-surveillance-guidelines" in manifest.documents
     assert "uk-export-control-order-2008" not in manifest.documents
-    report = cli_json("check", env=_env(settings))
+    report = cli_json("check", env=regqa_env(settings))
     assert report["healthy"] and report["vectors"] == report["chunks"], report["problems"]
     return summary
 
@@ -362,7 +362,7 @@ def test_check_finds_real_damage_and_repair_fixes_what_it_says(settings: Setting
                                                                known_vectors: dict[str, np.ndarray]) -> None:
     from indexer.dense import DenseIndex
 
-    env = _env(settings)
+    env = regqa_env(settings)
     store = IndexStore(settings.index_dir)
     chunks = store.read_chunks(baseline.generation)
     victim = next(c for c in chunks if c.doc_id == "eu-2021-821-dual-use-regulation")
