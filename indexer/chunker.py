@@ -8,8 +8,10 @@ paragraph, then sentence boundaries; every piece keeps its unit's label.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
+import string
 from dataclasses import dataclass
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -38,12 +40,20 @@ _FR_SOURCE_NOTE = re.compile(r"^\s*\[\d+ FR \d+")
 _EU_PARAGRAPH = re.compile(r"^\s*(\d{1,2})\.\s+\S")
 # PDF and text lose blank lines between paragraphs; a line opening with a marker starts one.
 _PARAGRAPH_START = re.compile(r"^\s*(?:\(\*?[a-zA-Z0-9]{1,5}\*?\)\s|\d{1,2}\.\s+\S)")
+# A paragraph longer than this (the bundled corpus's longest is ~40,000 characters; a hostile
+# file can hold one 50 MB line) is cut from one tokenizer pass per window: the text splitter
+# counts every word separately and a whole-paragraph count holds all its word pieces at once,
+# which took minutes and gigabytes on such a line.
+HUGE_PARAGRAPH_CHARS = 100_000
+_WINDOW_CHARS = 32_768
+_MAX_PIECE_CHARS = 4_000  # also bounds runs without spaces, which count as one "[UNK]" piece
 
 
 @dataclass
 class _Span:
     start: int
     end: int
+    tokens: int | None = None  # word pieces, when already known from cutting
 
 
 @dataclass
@@ -93,7 +103,7 @@ class Chunker:
                         start=span.start,
                         end=span.end,
                         page=doc.page_at(span.start),
-                        token_count=self.counter.count(text),
+                        token_count=self.counter.count(text) if span.tokens is None else span.tokens,
                         jurisdiction=doc.meta.jurisdiction,
                         doc_type=doc.meta.doc_type,
                         as_of=doc.meta.as_of,
@@ -180,8 +190,13 @@ class Chunker:
     def _pack(self, text: str, paragraphs: list[_Span], budget: int) -> list[_Span]:
         """Greedily join whole paragraphs up to the budget; split only paragraphs too long alone."""
         pieces: list[_Span] = []
+        huge: set[int] = set()  # starts of pieces cut from a huge paragraph: already packed
         for para in paragraphs:
-            if self.counter.count(text[para.start : para.end]) <= budget:
+            if para.end - para.start > HUGE_PARAGRAPH_CHARS:
+                cut = self._split_huge(text, para, budget)
+                huge.update(span.start for span in cut)
+                pieces.extend(cut)
+            elif self.counter.count(text[para.start : para.end]) <= budget:
                 pieces.append(para)
             else:
                 pieces.extend(self._split_long(text, para, budget))
@@ -189,7 +204,7 @@ class Chunker:
         for piece in pieces:
             # Join only neighbours with nothing but blank lines between them, so a dropped
             # provenance line never comes back inside a chunk.
-            if packed and not text[packed[-1].end : piece.start].strip():
+            if packed and piece.start not in huge and not text[packed[-1].end : piece.start].strip():
                 candidate = text[packed[-1].start : piece.end]
                 if self.counter.count(candidate) <= budget:
                     packed[-1] = _Span(packed[-1].start, piece.end)
@@ -204,7 +219,7 @@ class Chunker:
             keep_separator=True,
             chunk_size=budget,
             chunk_overlap=0,
-            length_function=self.counter.count,
+            length_function=self._split_length,
             strip_whitespace=True,
         )
         body = text[para.start : para.end]
@@ -216,6 +231,50 @@ class Chunker:
                 raise AssertionError("text splitter returned text not found in the source")
             spans.append(_Span(para.start + found, para.start + found + len(piece)))
             cursor = found + len(piece)
+        return spans
+
+    def _split_length(self, piece: str) -> int:
+        """Word pieces, but at least 1 for visible characters the tokenizer drops (zero-width,
+        control): the splitter carries zero-length pieces into the next chunk as well, so such a
+        piece came out twice and the chunk was no longer a substring of the source."""
+        return self.counter.count(piece) or (1 if piece.strip() else 0)
+
+    def _split_huge(self, text: str, para: _Span, budget: int) -> list[_Span]:
+        """Cut a huge paragraph into pieces of at most `budget` word pieces (and at most
+        _MAX_PIECE_CHARS characters), at a line, sentence or word boundary where one is near;
+        linear in the paragraph's length, with memory bounded by the window."""
+        spans: list[_Span] = []
+        start = _skip_space(text, para.start, para.end)
+        while start < para.end:
+            window_end = min(para.end, start + _WINDOW_CHARS)
+            if window_end < para.end:  # end the window between words, so its word pieces are final
+                space = max(text.rfind(" ", start, window_end), text.rfind("\n", start, window_end))
+                window_end = space if space > start + _MAX_PIECE_CHARS else window_end
+            ends = [start + b for _, b in self.counter.offsets(text[start:window_end])]
+            window_start = start
+            while start < window_end:
+                last = bisect.bisect_right(ends, start) + max(1, budget) - 1
+                limit = min(start + _MAX_PIECE_CHARS, ends[last] if last < len(ends) else window_end)
+                if limit >= window_end and window_end < para.end and start > window_start:
+                    break  # the rest of this window continues in the next one
+                cut = para.end if limit >= para.end else _boundary(text, start, limit)
+                span = _strip(text, start, cut)
+                if span is not None:
+                    # Word pieces never straddle a space or punctuation, so a piece cut at
+                    # one is counted exactly from the window's offsets; others are recounted.
+                    first = bisect.bisect_left(ends, span.start + 1)
+                    span.tokens = bisect.bisect_left(ends, span.end + 1) - first
+                    if not (_word_break(text, span.start, para) and _word_break(text, span.end, para)):
+                        piece = text[span.start : span.end]
+                        count = self.counter.count(piece)
+                        while len(piece) > 1 and count > budget:
+                            shorter = self.counter.truncate(piece, budget)
+                            piece = shorter if 0 < len(shorter) < len(piece) else piece[: len(piece) // 2]
+                            count = self.counter.count(piece)
+                        span = _Span(span.start, span.start + len(piece), count)
+                    spans.append(span)
+                    cut = span.end
+                start = _skip_space(text, cut, para.end)
         return spans
 
 
@@ -297,6 +356,38 @@ def _article_units(text: str, label: str, path: str, paragraphs: list[_Span]) ->
 
 def _clean_heading(heading: str) -> str:
     return heading.strip().lstrip("#").strip().rstrip(".").strip()
+
+
+def _skip_space(text: str, pos: int, end: int) -> int:
+    while pos < end and text[pos].isspace():
+        pos += 1
+    return pos
+
+
+_WORD_SEPARATORS = frozenset(" \t\r\n" + string.punctuation)
+
+
+def _word_break(text: str, pos: int, para: _Span) -> bool:
+    """Is there a word boundary (for the tokenizer too) between text[pos - 1] and text[pos]?"""
+    return pos <= para.start or pos >= para.end or text[pos - 1] in _WORD_SEPARATORS \
+        or text[pos] in _WORD_SEPARATORS
+
+
+def _boundary(text: str, start: int, limit: int) -> int:
+    """Where to end a piece that may reach `limit`: after the last line break, sentence end or
+    space in its second half; at `limit` itself when there is none (a run without spaces)."""
+    floor = start + (limit - start) // 2
+    line = text.rfind("\n", floor, limit)
+    if line > floor:
+        return line
+    sentence = max(text.rfind(mark, floor, limit) for mark in (". ", "; ", ": "))
+    if sentence > floor:
+        return sentence + 1
+    space = text.rfind(" ", floor, limit)
+    if space > floor:
+        return space
+    mark = max(text.rfind(ch, floor, limit - 1) for ch in "+/=,-_|")  # e.g. base64 or a URL
+    return mark + 1 if mark > floor else limit
 
 
 def _strip(text: str, start: int, end: int) -> _Span | None:

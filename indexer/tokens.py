@@ -19,6 +19,10 @@ class TokenCounter:
     def count(self, text: str) -> int:
         return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
 
+    def offsets(self, text: str) -> list[tuple[int, int]]:
+        """Character spans of the word pieces of `text`, in order (one tokenizer pass)."""
+        return self._tokenizer.encode(text, add_special_tokens=False).offsets
+
     def truncate(self, text: str, max_tokens: int) -> str:
         """The longest prefix of `text` that fits in `max_tokens` word pieces."""
         encoding = self._tokenizer.encode(text, add_special_tokens=False)
