@@ -240,7 +240,9 @@ class Indexer:
             part = [c for t in texts[i : i + step] for c in by_text[t]]
             dense.upsert(collection, part, np.vstack([cached[c.embed_text] for c in part]))
             summary.chunks_from_cache += len(part)
-        todo = [t for t in by_text if t not in cached]
+        # Shortest first across the whole run, not just within one call: batches of similar
+        # length waste little work on padding.
+        todo = sorted((t for t in by_text if t not in cached), key=len)
         if not todo:
             return
         embedder = self._get_embedder()
