@@ -24,6 +24,7 @@ from filelock import AcquireReturnProxy, FileLock, Timeout
 
 from indexer.dense import DenseIndex
 from indexer.embeddings import embedding_identity
+from indexer.loaders.metadata import sidecar_path
 from indexer.pipeline import IndexBusy, Indexer, IndexSummary, _file_digest
 from indexer.records import Chunk
 from indexer.store import IndexStore, Manifest
@@ -82,6 +83,7 @@ class _Findings:
     stale_collections: list[str] = field(default_factory=list)
     stale_generations: list[Path] = field(default_factory=list)
     temp_files: list[Path] = field(default_factory=list)
+    stray_uploads: list[Path] = field(default_factory=list)
     can_embed: bool = False
 
     def add(self, kind: str, severity: Severity, message: str, repairable: bool = False,
@@ -190,7 +192,7 @@ def _inspect_dense(settings: Settings, store: IndexStore, manifest: Manifest, fo
                   f"the index was embedded with {manifest.embedding!r} but these settings embed with "
                   f"{identity!r}, so queries are refused; run `regqa index` to re-embed, or use the "
                   "settings (REGQA_EMBEDDING_BACKEND, model) it was built with")
-    dense = DenseIndex(settings.chroma_url, store.chroma_dir)
+    dense = DenseIndex.fresh(settings.chroma_url, store.chroma_dir)  # what is on disk, not a cached view
     names = dense.collection_names()
     prefix = f"{settings.collection}-"
     found.stale_collections = sorted(n for n in names if n != manifest.collection and n.startswith(prefix))
@@ -243,7 +245,7 @@ def _inspect_files(manifest: Manifest, found: _Findings) -> None:
 
 
 def _inspect_leftovers(store: IndexStore, manifest: Manifest, found: _Findings) -> None:
-    """Uncommitted generations and temp files of an interrupted run (or upload)."""
+    """Uncommitted generations, temp files and never-indexed uploads of an interrupted run."""
     if store.generations.exists():
         found.stale_generations = sorted(p for p in store.generations.iterdir()
                                          if p.name != manifest.generation)
@@ -258,6 +260,14 @@ def _inspect_leftovers(store: IndexStore, manifest: Manifest, found: _Findings) 
     for path in found.temp_files:
         found.add("temp_file", "leftover", f"temporary file {path} was left by an interrupted run; "
                   "--repair removes it", repairable=True, items=[str(path)])
+    indexed = {entry.path for entry in manifest.documents.values()}
+    if uploads.exists():
+        found.stray_uploads = sorted(p for p in uploads.rglob("*") if p.is_file() and str(p.resolve()) not in indexed
+                                     and not p.name.endswith(".meta.yaml") and p not in found.temp_files)
+    for path in found.stray_uploads:
+        found.add("upload_not_indexed", "leftover", f"uploaded file {path} is in no committed document (its "
+                  "upload was refused as busy, or interrupted); --repair removes it, upload it again to "
+                  "index it", repairable=True, items=[str(path)])
 
 
 # -- repair ------------------------------------------------------------------------------------
@@ -268,7 +278,7 @@ def _repair(settings: Settings, store: IndexStore, found: _Findings,
     manifest = found.manifest
     if manifest is None:
         return done  # without a readable manifest nothing tells committed from leftover
-    dense = DenseIndex(settings.chroma_url, store.chroma_dir)
+    dense = DenseIndex.fresh(settings.chroma_url, store.chroma_dir)
     for name in found.stale_collections:
         dense.drop(name)
         done.append(f"dropped the unused Chroma collection {name!r}")
@@ -281,6 +291,13 @@ def _repair(settings: Settings, store: IndexStore, found: _Findings,
     for path in found.temp_files:
         path.unlink(missing_ok=True)
         done.append(f"removed the temporary file {path}")
+    for path in found.stray_uploads:
+        for file in (path, sidecar_path(path)):
+            if file is not None:
+                file.unlink(missing_ok=True)
+        if path.parent != store.root / "uploads" and not any(path.parent.iterdir()):
+            path.parent.rmdir()  # the upload's own folder, now empty
+        done.append(f"removed the never-indexed upload {path}")
     if found.missing_vectors and found.can_embed:
         indexer = Indexer(settings, embedder_factory)
         summary = IndexSummary()
