@@ -5,12 +5,17 @@ The upload must get a clear 409 "busy" and lose nothing; every query must succee
 passages of one committed generation — the old or the new, never a mix, never a chunk that a
 commit deleted. (A second writer in one process is covered by test_index.py; this is the
 cross-process case: the API server against the CLI.)
+
+So that the upload certainly meets the CLI's lock, the CLI is held just before its commit by
+the audit hook of test_crash_safety.py, and let go once the upload and a `regqa check` have
+been refused; the request rate is measured while the CLI works, not while it is held.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -32,9 +37,11 @@ from .test_crash_safety import (
     Watched,
     change_corpus,
     cli_json,
+    install_pause_hook,
     regqa_env,
     write_register,
 )
+from .test_crash_safety import cli as run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -68,17 +75,16 @@ class Scene:
     new: dict[str, str]  # the generation the CLI committed
     replies: list[Reply]
     errors: list[str]
-    reindex: tuple[float, float]  # when the CLI run started and ended
+    working: list[tuple[float, float]]  # when the CLI run was working (not held)
     busy: httpx.Response
-    cli_was_running: bool
+    check_busy: subprocess.CompletedProcess[str]
     retry: httpx.Response
     documents: list[str]
     check: dict
     load_report: Path
 
     def during_reindex(self) -> list[Reply]:
-        start, end = self.reindex
-        return [r for r in self.replies if r.started >= start and r.ended <= end]
+        return during(self.replies, self.working)
 
 
 @dataclass
@@ -129,6 +135,10 @@ class Hammer:
             [(r["chunk_id"], "") for r in record["retrieved"]]
 
 
+def during(replies: list[Reply], windows: list[tuple[float, float]]) -> list[Reply]:
+    return [r for r in replies if any(start <= r.started and r.ended <= end for start, end in windows)]
+
+
 def _chunks(settings: Settings) -> dict[str, str]:
     store = IndexStore(settings.index_dir)
     return {c.chunk_id: c.text for c in store.read_chunks(store.read_manifest().generation)}
@@ -160,14 +170,20 @@ def scene(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Itera
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**regqa_env(settings), "REGQA_API_KEYS": f"{READ_KEY}:read,{ADMIN_KEY}:admin"}
+    release = root / "release"
+    held = regqa_env(settings, pause=f"before-rename:{settings.index_dir / 'manifest.json'}",
+                     hook_dir=install_pause_hook(root / "hook"), release=release)
     with running([str(REGQA), "serve", "--port", str(port)], f"{base}/readyz", root / "serve.log", env):
         hammer = Hammer(base)
         hammer.start()
         started = time.monotonic()
-        cli = Watched(["index"], regqa_env(settings, progress=True))
-        cli.wait_for(lambda line: "Embedding chunks" in line, "embedding")
+        cli = Watched(["index"], held)
+        cli.wait_for(lambda line: line.startswith("PAUSED"), "its commit")
+        paused = time.monotonic()
         busy = _upload(base)  # the CLI holds the write lock for its whole run
-        cli_was_running = cli.process.poll() is None
+        check_busy = run_cli("check", env=regqa_env(settings))
+        release.touch()
+        resumed = time.monotonic()
         assert cli.process.wait(timeout=600) == 0, "".join(cli.lines)[-3000:]
         ended = time.monotonic()
         new = _chunks(settings)
@@ -183,22 +199,24 @@ def scene(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Itera
         documents = [d["id"] for d in httpx.get(f"{base}/v1/documents", headers={"X-API-Key": READ_KEY}).json()]
         check = cli_json("check", env=regqa_env(settings))
 
-    during = [r for r in hammer.replies if r.started >= started and r.ended <= ended]
-    load = {"clients": CLIENTS, "reindex_seconds": round(ended - started, 2), "requests_during_reindex": len(during),
-            "requests_per_second": round(len(during) / (ended - started), 2), "errors": len(hammer.errors)}
+    working = [(started, paused), (resumed, ended)]
+    seconds = sum(end - start for start, end in working)
+    counted = during(hammer.replies, working)
+    load = {"clients": CLIENTS, "reindex_seconds": round(seconds, 2), "requests_during_reindex": len(counted),
+            "requests_per_second": round(len(counted) / seconds, 2), "errors": len(hammer.errors)}
     report = tmp_path_factory.getbasetemp() / "reindex-load.json"
     report.write_text(json.dumps(load, indent=1))
     print(f"\nload held while re-indexing: {load}")
-    yield Scene(old, new, hammer.replies, hammer.errors, (started, ended), busy, cli_was_running, retry,
-                documents, check, report)
+    yield Scene(old, new, hammer.replies, hammer.errors, working, busy, check_busy, retry, documents, check,
+                report)
 
 
 def test_an_upload_during_a_cli_reindex_is_told_busy_and_nothing_is_lost(scene: Scene) -> None:
-    assert scene.cli_was_running  # the 409 came from the CLI's lock, not from a finished run
     assert scene.busy.status_code == 409, scene.busy.text
     error = scene.busy.json()["error"]
     assert error["code"] == "busy" and "another indexing run" in error["message"]
     assert scene.busy.headers["retry-after"]
+    assert scene.check_busy.returncode == 75 and "Busy:" in scene.check_busy.stderr  # so is `regqa check`
     # The CLI's run committed everything it was asked to...
     assert any(text.startswith("Camera model SR-128 ") for text in scene.new.values())
     assert not any(cid.startswith("uk-export-control-order-2008:") for cid in scene.new)

@@ -9,7 +9,7 @@ write before it and the clean-up after it; no outside observer can stop a proces
 window. So those runs get a Python audit hook (sys.addaudithook, in a sitecustomize.py that
 only these subprocesses load through PYTHONPATH) that freezes the main thread at a named
 system call — the open of one document, or the rename of manifest.json — and says so on
-stderr; the test then SIGKILLs the frozen process. No RegQA code is replaced or told it is
+stderr; the test then SIGKILLs the frozen process (or lets it go on by creating a file). No RegQA code is replaced or told it is
 under test, the hook only decides *when* the kill lands, like a debugger breakpoint.
 
 Speed: the model embeds the small corpus (before and after the edits) once per module; the
@@ -49,7 +49,9 @@ REGQA = Path(sys.executable).with_name("regqa")
 CACHE_FILE = "embedding-cache.sqlite"  # where the pipeline keeps its embedding cache
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 NEW_SECTION = "§ 730.99"
-REGISTER_ENTRIES = 352  # > 256 (the pipeline's upsert step), so a run can die with some stored
+# Over 256 (the pipeline's upsert step), so a run can die with some vectors stored; the kill comes
+# after 288 are embedded, four model batches before the second upsert.
+REGISTER_ENTRIES = 416
 UPSERT_STEP = 256
 DRIFT = {"changed_on_disk", "missing_on_disk"}  # what change_corpus() does to the indexed corpus
 
@@ -58,6 +60,7 @@ PAUSE_HOOK = '''
 import os, sys, threading, time
 
 _SPEC = os.environ.get("CRASH_TEST_PAUSE", "")
+_RELEASE = os.environ.get("CRASH_TEST_RELEASE", "")
 
 
 def _install(kind, target):
@@ -66,8 +69,8 @@ def _install(kind, target):
     def freeze():
         sys.stderr.write("\\nPAUSED " + kind + "\\n")
         sys.stderr.flush()
-        while True:
-            time.sleep(3600)
+        while not (_RELEASE and os.path.exists(_RELEASE)):  # until released, or killed
+            time.sleep(0.05)
 
     def hook(event, args):
         if state["busy"]:
@@ -124,7 +127,7 @@ def write_register(corpus: Path, entries: int = REGISTER_ENTRIES) -> None:
 # -- subprocesses ------------------------------------------------------------------------------
 
 def regqa_env(settings: Settings, *, progress: bool = False, pause: str | None = None,
-         hook_dir: Path | None = None) -> dict[str, str]:
+              hook_dir: Path | None = None, release: Path | None = None) -> dict[str, str]:
     env = {**os.environ, "REGQA_DATA_DIR": str(settings.index_dir),
            "REGQA_CORPUS_DIR": str(settings.default_corpus), "COLUMNS": "200"}
     if progress:
@@ -133,6 +136,7 @@ def regqa_env(settings: Settings, *, progress: bool = False, pause: str | None =
         assert hook_dir is not None
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(hook_dir), env.get("PYTHONPATH")]))
         env["CRASH_TEST_PAUSE"] = pause
+        env["CRASH_TEST_RELEASE"] = str(release or "")
     return env
 
 
@@ -199,11 +203,16 @@ def embedded_at_least(count: int) -> Callable[[str], bool]:
 
 # -- fixtures ----------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def hook_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("pause-hook")
+def install_pause_hook(directory: Path) -> Path:
+    """A folder for PYTHONPATH whose sitecustomize.py is PAUSE_HOOK."""
+    directory.mkdir(parents=True, exist_ok=True)
     (directory / "sitecustomize.py").write_text(PAUSE_HOOK, encoding="utf-8")
     return directory
+
+
+@pytest.fixture(scope="module")
+def hook_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return install_pause_hook(tmp_path_factory.mktemp("pause-hook"))
 
 
 @pytest.fixture(scope="module")
@@ -234,11 +243,12 @@ def seed_cache(settings: Settings, vectors: dict[str, np.ndarray]) -> None:
 
 
 @pytest.fixture
-def baseline(settings: Settings, small_corpus: Path, known_vectors: dict[str, np.ndarray]) -> Manifest:
-    """The small corpus indexed by the CLI (vectors from the cache); its committed manifest."""
+def baseline(settings: Settings, small_corpus: Path, known_vectors: dict[str, np.ndarray],
+             embedder: Embedder) -> Manifest:
+    """The small corpus indexed (vectors from the cache); its committed manifest."""
     seed_cache(settings, known_vectors)
-    summary = cli_json("index", env=regqa_env(settings))
-    assert summary["documents"] == 5 and summary["chunks_embedded"] == 0
+    summary = Indexer(settings, embedder_factory=lambda: embedder).run()
+    assert summary.documents == 5 and summary.chunks_embedded == 0
     seed_cache(settings, known_vectors)  # so that the runs under test embed only new text
     return IndexStore(settings.index_dir).read_manifest()
 
@@ -351,8 +361,8 @@ def _next_run_completes(settings: Settings) -> dict:
     manifest = IndexStore(settings.index_dir).read_manifest()
     assert "eu-2024-2659-cyber-surveillance-guidelines" in manifest.documents
     assert "uk-export-control-order-2008" not in manifest.documents
-    report = cli_json("check", env=regqa_env(settings))
-    assert report["healthy"] and report["vectors"] == report["chunks"], report["problems"]
+    report = check_index(settings)
+    assert report.healthy and report.vectors == report.chunks, report.problems
     return summary
 
 
@@ -366,18 +376,21 @@ def test_check_finds_real_damage_and_repair_fixes_what_it_says(settings: Setting
     store = IndexStore(settings.index_dir)
     chunks = store.read_chunks(baseline.generation)
     victim = next(c for c in chunks if c.doc_id == "eu-2021-821-dual-use-regulation")
-    dense = DenseIndex(None, store.chroma_dir)
+    dense = DenseIndex.fresh(None, store.chroma_dir)
     dense.delete(baseline.collection, [victim.chunk_id])
     stray = np.asarray([next(iter(known_vectors.values()))], dtype=np.float32)
     dense.upsert(baseline.collection, [victim.model_copy(update={"chunk_id": "stray-chunk"})], stray)
     (store.root / "manifest.json.tmp").write_text("{")
     (store.generations / "20000101T000000000000Z-1").mkdir()
+    (store.root / "uploads" / "note").mkdir(parents=True)
+    (store.root / "uploads" / "note" / "note.md").write_text("# Note\n\nNever indexed.\n")
     part_736 = settings.default_corpus / "us-ear" / "15-cfr-part-736.md"
     part_736.write_text(part_736.read_text(encoding="utf-8") + "\nAn edit after indexing.\n", encoding="utf-8")
 
     report = check_index(settings)
     problems = {p.kind: p for p in report.problems}
-    assert set(problems) == {"vectors_missing", "orphan_vectors", "temp_file", "stale_generation", "changed_on_disk"}
+    assert set(problems) == {"vectors_missing", "orphan_vectors", "temp_file", "stale_generation",
+                             "upload_not_indexed", "changed_on_disk"}
     assert problems["vectors_missing"].items == (victim.chunk_id,) and not report.usable
     assert problems["orphan_vectors"].items == ("stray-chunk",)
     assert problems["changed_on_disk"].severity == "drift" and not problems["changed_on_disk"].repairable
@@ -385,14 +398,17 @@ def test_check_finds_real_damage_and_repair_fixes_what_it_says(settings: Setting
     assert all(p.repairable for p in report.problems if p.kind != "changed_on_disk")
 
     repaired = cli_json("check", "--repair", env=env, code=1)  # the drift is for `regqa index`
-    assert len(repaired["repaired"]) == 4 and "re-embedded 1 missing vectors" in " ".join(repaired["repaired"])
+    assert len(repaired["repaired"]) == 5 and "re-embedded 1 missing vectors" in " ".join(repaired["repaired"])
     assert [p["kind"] for p in repaired["problems"]] == ["changed_on_disk"] and repaired["usable"]
     assert repaired["vectors"] == repaired["chunks"] == len(chunks)
-    assert not (store.root / "manifest.json.tmp").exists()
+    assert not (store.root / "manifest.json.tmp").exists() and not (store.root / "uploads" / "note").exists()
     assert [p.name for p in store.generations.iterdir()] == [baseline.generation]
+    restored = DenseIndex.fresh(None, store.chroma_dir).collection(baseline.collection).get(
+        ids=[victim.chunk_id], include=["embeddings"])["embeddings"][0]
+    assert np.allclose(restored, known_vectors[victim.embed_text], atol=1e-6)  # the very vector lost
 
     assert cli_json("index", env=env)["updated"] == ["15-cfr-part-736"]
-    assert cli_json("check", env=env)["healthy"]
+    assert check_index(settings).healthy
 
     # A lost chunks file cannot be repaired in place; check says to rebuild, and that works.
     generation = store.read_manifest().generation
@@ -402,7 +418,7 @@ def test_check_finds_real_damage_and_repair_fixes_what_it_says(settings: Setting
     assert not broken["problems"][0]["repairable"] and "--rebuild" in broken["problems"][0]["message"]
     rebuilt = cli_json("index", "--rebuild", env=env)
     assert rebuilt["documents"] == 5 and rebuilt["chunks_embedded"] == 0  # from the embedding cache
-    assert cli_json("check", env=env)["healthy"]
+    assert check_index(settings).healthy
 
     # So is an unreadable manifest: nothing then tells committed from leftover, so nothing is touched.
     (store.root / "manifest.json").write_text('{"generation": ', encoding="utf-8")
@@ -410,4 +426,4 @@ def test_check_finds_real_damage_and_repair_fixes_what_it_says(settings: Setting
     assert broken_manifest.kinds() == {"manifest_unreadable"} and not broken_manifest.usable
     assert "--rebuild" in broken_manifest.problems[0].message
     assert cli_json("index", "--rebuild", env=env)["documents"] == 5
-    assert cli_json("check", env=env)["healthy"]
+    assert check_index(settings).healthy
