@@ -25,6 +25,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from indexer.check import CheckReport, check_index
 from indexer.embeddings import Embedder
 from indexer.pipeline import Indexer
 from indexer.store import IndexStore
@@ -36,7 +37,6 @@ from .test_crash_safety import (
     REGQA,
     Watched,
     change_corpus,
-    cli_json,
     install_pause_hook,
     regqa_env,
     write_register,
@@ -80,7 +80,7 @@ class Scene:
     check_busy: subprocess.CompletedProcess[str]
     retry: httpx.Response
     documents: list[str]
-    check: dict
+    check: CheckReport
     load_report: Path
 
     def during_reindex(self) -> list[Reply]:
@@ -177,15 +177,15 @@ def scene(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Itera
         hammer = Hammer(base)
         hammer.start()
         started = time.monotonic()
-        cli = Watched(["index"], held)
-        cli.wait_for(lambda line: line.startswith("PAUSED"), "its commit")
-        paused = time.monotonic()
-        busy = _upload(base)  # the CLI holds the write lock for its whole run
-        check_busy = run_cli("check", env=regqa_env(settings))
-        release.touch()
-        resumed = time.monotonic()
-        assert cli.process.wait(timeout=600) == 0, "".join(cli.lines)[-3000:]
-        ended = time.monotonic()
+        with Watched(["index"], held) as cli:
+            cli.wait_for(lambda line: line.startswith("PAUSED"), "its commit")
+            paused = time.monotonic()
+            busy = _upload(base)  # the CLI holds the write lock for its whole run
+            check_busy = run_cli("check", env=regqa_env(settings))
+            release.touch()
+            resumed = time.monotonic()
+            assert cli.process.wait(timeout=600) == 0, "".join(cli.lines)[-3000:]
+            ended = time.monotonic()
         new = _chunks(settings)
         generation = IndexStore(settings.index_dir).read_manifest().generation
         deadline = time.monotonic() + 120  # against a hang only
@@ -197,7 +197,7 @@ def scene(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Itera
         hammer.finish()
         retry = _upload(base)
         documents = [d["id"] for d in httpx.get(f"{base}/v1/documents", headers={"X-API-Key": READ_KEY}).json()]
-        check = cli_json("check", env=regqa_env(settings))
+    check = check_index(settings)
 
     working = [(started, paused), (resumed, ended)]
     seconds = sum(end - start for start, end in working)
@@ -225,7 +225,7 @@ def test_an_upload_during_a_cli_reindex_is_told_busy_and_nothing_is_lost(scene: 
     assert scene.retry.json()["document_ids"] == ["export-note"]
     assert {"export-note", "synthetic-register", "eu-2024-2659-cyber-surveillance-guidelines",
             "15-cfr-part-730"} <= set(scene.documents)
-    assert scene.check["healthy"], scene.check["problems"]
+    assert scene.check.healthy, scene.check.problems
 
 
 def test_queries_during_a_reindex_never_fail_nor_mix_generations(scene: Scene) -> None:

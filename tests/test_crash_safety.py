@@ -2,15 +2,16 @@
 previous index must still answer, `regqa check` must call it usable, and the next run must
 finish with a clean index. Also: `regqa check` finds real damage and `--repair` fixes it.
 
-How the kill points are hit. Chunking and embedding last long enough to watch from outside:
-the run's own progress output (rendered into a pipe with TTY_COMPATIBLE=1) says how many
-chunks are embedded. The commit is a single rename, microseconds away from the generation
-write before it and the clean-up after it; no outside observer can stop a process inside that
-window. So those runs get a Python audit hook (sys.addaudithook, in a sitecustomize.py that
-only these subprocesses load through PYTHONPATH) that freezes the main thread at a named
-system call — the open of one document, or the rename of manifest.json — and says so on
-stderr; the test then SIGKILLs the frozen process (or lets it go on by creating a file). No RegQA code is replaced or told it is
-under test, the hook only decides *when* the kill lands, like a debugger breakpoint.
+How the kill points are hit. Embedding lasts long enough to watch from outside: the run's own
+progress output (rendered into a pipe with TTY_COMPATIBLE=1) says how many chunks are embedded.
+Chunking a small document takes milliseconds, and the commit is a single rename microseconds
+away from the generation write before it and the clean-up after it; no outside observer can
+stop a process inside such windows. So those runs get a Python audit hook (sys.addaudithook,
+in a sitecustomize.py that only these subprocesses load through PYTHONPATH) that freezes the
+main thread at a named system call — the open of one document, or the rename of manifest.json
+— and says so on stderr; the test then SIGKILLs the frozen process (or lets it go on by
+creating a file). No RegQA code is replaced or told it is under test: the hook only decides
+*when* the kill lands, like a debugger breakpoint.
 
 Speed: the model embeds the small corpus (before and after the edits) once per module; the
 runs under test take those vectors from the index's embedding cache, as a re-index of known
@@ -30,6 +31,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 import pytest
@@ -187,6 +189,15 @@ class Watched:
                     pytest.fail(f"regqa never reached {what}: {''.join(self.lines)[-3000:]}")
                 self._changed.wait(timeout=1)
 
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        """Never leave a held or running subprocess behind, whatever the test did."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=60)
+
     def sigkill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
         assert self.process.wait(timeout=60) == -signal.SIGKILL
@@ -291,9 +302,9 @@ def test_killed_while_chunking(settings: Settings, baseline: Manifest, hook_dir:
     change_corpus(settings.default_corpus)
     # Sorted order reads eu-intl/ first: the new guidelines are chunked when part 730 is opened.
     target = settings.default_corpus / "us-ear" / "15-cfr-part-730.md"
-    run = Watched(["index"], regqa_env(settings, pause=f"open:{target}", hook_dir=hook_dir))
-    run.wait_for(lambda line: line.startswith("PAUSED"), "the open of part 730")
-    run.sigkill()
+    with Watched(["index"], regqa_env(settings, pause=f"open:{target}", hook_dir=hook_dir)) as run:
+        run.wait_for(lambda line: line.startswith("PAUSED"), "the open of part 730")
+        run.sigkill()
 
     report = check_index(settings)
     assert report.generation == baseline.generation
@@ -305,10 +316,10 @@ def test_killed_while_chunking(settings: Settings, baseline: Manifest, hook_dir:
 def test_killed_while_embedding(settings: Settings, baseline: Manifest, embedder: Embedder) -> None:
     change_corpus(settings.default_corpus)
     write_register(settings.default_corpus)
-    run = Watched(["index"], regqa_env(settings, progress=True))
-    # Past the first upsert of 256 model-embedded chunks, with two batches still to go.
-    run.wait_for(embedded_at_least(UPSERT_STEP + 32), "the second upsert batch")
-    run.sigkill()
+    with Watched(["index"], regqa_env(settings, progress=True)) as run:
+        # Past the first upsert of 256 model-embedded chunks, with four batches still to go.
+        run.wait_for(embedded_at_least(UPSERT_STEP + 32), "the second upsert batch")
+        run.sigkill()
 
     report = check_index(settings)
     assert report.generation == baseline.generation
@@ -324,9 +335,9 @@ def test_killed_after_the_generation_is_written_before_the_commit(
         settings: Settings, baseline: Manifest, hook_dir: Path, embedder: Embedder) -> None:
     change_corpus(settings.default_corpus)
     manifest_path = settings.index_dir / "manifest.json"
-    run = Watched(["index"], regqa_env(settings, pause=f"before-rename:{manifest_path}", hook_dir=hook_dir))
-    run.wait_for(lambda line: line.startswith("PAUSED"), "the rename of manifest.json")
-    run.sigkill()
+    with Watched(["index"], regqa_env(settings, pause=f"before-rename:{manifest_path}", hook_dir=hook_dir)) as run:
+        run.wait_for(lambda line: line.startswith("PAUSED"), "the rename of manifest.json")
+        run.sigkill()
 
     report = check_index(settings)
     assert report.generation == baseline.generation
@@ -344,9 +355,9 @@ def test_killed_after_the_commit_before_the_clean_up(
         settings: Settings, baseline: Manifest, hook_dir: Path, embedder: Embedder) -> None:
     change_corpus(settings.default_corpus)
     manifest_path = settings.index_dir / "manifest.json"
-    run = Watched(["index"], regqa_env(settings, pause=f"after-rename:{manifest_path}", hook_dir=hook_dir))
-    run.wait_for(lambda line: line.startswith("PAUSED"), "the first call after the commit")
-    run.sigkill()
+    with Watched(["index"], regqa_env(settings, pause=f"after-rename:{manifest_path}", hook_dir=hook_dir)) as run:
+        run.wait_for(lambda line: line.startswith("PAUSED"), "the first call after the commit")
+        run.sigkill()
 
     report = check_index(settings)
     assert report.generation != baseline.generation  # committed: the new index is the index
