@@ -20,12 +20,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from filelock import AcquireReturnProxy, FileLock, Timeout
-
 from indexer.dense import DenseIndex
 from indexer.embeddings import embedding_identity
 from indexer.loaders.metadata import sidecar_path
-from indexer.pipeline import IndexBusy, Indexer, IndexSummary, _file_digest
+from indexer.pipeline import Indexer, IndexSummary, _file_digest
 from indexer.records import Chunk
 from indexer.store import IndexStore, Manifest
 from regqa.config import Settings
@@ -96,7 +94,7 @@ def check_index(settings: Settings) -> CheckReport:
     store = IndexStore(settings.index_dir)
     if not store.exists():
         return _inspect(settings, store).report
-    with _write_lock(store):
+    with store.writing():
         return _inspect(settings, store).report
 
 
@@ -108,7 +106,7 @@ def repair_index(settings: Settings, embedder_factory: Callable[[], object] | No
     store = IndexStore(settings.index_dir)
     if not store.exists():
         return _inspect(settings, store).report
-    with _write_lock(store):
+    with store.writing():
         found = _inspect(settings, store)
         done = _repair(settings, store, found, embedder_factory)
         report = _inspect(settings, store).report
@@ -310,13 +308,6 @@ def _repair(settings: Settings, store: IndexStore, found: _Findings,
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-def _write_lock(store: IndexStore) -> AcquireReturnProxy:
-    try:
-        return FileLock(str(store.lock_path), timeout=0).acquire()
-    except Timeout:
-        raise IndexBusy(f"an indexing run is writing {store.root}; check again when it has finished") from None
-
 
 def _some(ids: list[str]) -> str:
     shown = ", ".join(ids[:_SHOWN])

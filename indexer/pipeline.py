@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from filelock import AcquireReturnProxy, FileLock, Timeout
 
 from indexer.chunker import CHUNKER_VERSION, Chunker
 from indexer.dense import DenseIndex
@@ -27,16 +26,12 @@ from indexer.loaders import LoadError, discover, load_document
 from indexer.loaders.metadata import sidecar_path
 from indexer.records import Chunk
 from indexer.sparse import SPARSE_VERSION, SparseIndex
-from indexer.store import DocumentEntry, IndexStore, Manifest, now
+from indexer.store import DocumentEntry, IndexBusy, IndexStore, Manifest, now  # noqa: F401 - IndexBusy re-exported
 from indexer.tokens import TokenCounter
 from regqa.config import Settings
 
 # (stage, done, total) — stages: "scan", "chunk", "embed", "write"
 ProgressCallback = Callable[[str, int, int], None]
-
-
-class IndexBusy(RuntimeError):
-    """Another process is writing the index right now."""
 
 
 @dataclass
@@ -86,12 +81,12 @@ class Indexer:
         for root in roots:
             if not root.exists():
                 raise FileNotFoundError(f"no such file or folder: {root}")
-        with self._write_lock():
+        with self.store.writing():
             return self._run(roots, rebuild, progress or _no_progress)
 
     def remove(self, doc_ids: Sequence[str]) -> IndexSummary:
         """Drop documents from the index by id (the files themselves are not touched)."""
-        with self._write_lock():
+        with self.store.writing():
             started = time.perf_counter()
             manifest = self.store.read_manifest()
             unknown = [d for d in doc_ids if d not in manifest.documents]
@@ -322,16 +317,6 @@ class Indexer:
     def _has_leftovers(self, generation: str) -> bool:
         generations = self.store.generations
         return generations.exists() and any(p.name != generation for p in generations.iterdir())
-
-    def _write_lock(self) -> AcquireReturnProxy:
-        """Held for the whole run; the returned proxy releases the lock on exit."""
-        self.store.root.mkdir(parents=True, exist_ok=True)
-        try:
-            return FileLock(str(self.store.lock_path), timeout=0).acquire()
-        except Timeout:
-            raise IndexBusy(
-                f"another indexing run is writing {self.store.root}; try again when it has finished"
-            ) from None
 
     def _dense(self) -> DenseIndex:
         if not hasattr(self, "_dense_index"):

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from filelock import FileLock, Timeout
 from pydantic import BaseModel, Field
 
 from indexer.records import Chunk, DocumentMeta
@@ -42,6 +45,10 @@ class Manifest(BaseModel):
     documents: dict[str, DocumentEntry] = Field(default_factory=dict)
 
 
+class IndexBusy(RuntimeError):
+    """Another process is writing the index right now."""
+
+
 class IndexStore:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -49,6 +56,25 @@ class IndexStore:
         self.generations = root / "generations"
         self.chroma_dir = root / "chroma"
         self.lock_path = root / "index.lock"
+        self._writer = FileLock(str(self.lock_path), timeout=0)
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """The single-writer lock (CLI runs, API uploads, check --repair), across processes.
+
+        Never waits: a second writer gets IndexBusy at once. Re-entrant for this store object,
+        so a caller can stage files under the lock and then run the indexer inside it."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self._writer.acquire()
+        except Timeout:
+            raise IndexBusy(
+                f"another indexing run is writing {self.root}; try again when it has finished"
+            ) from None
+        try:
+            yield
+        finally:
+            self._writer.release()
 
     def exists(self) -> bool:
         return self.manifest_path.exists()

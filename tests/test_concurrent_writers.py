@@ -77,6 +77,7 @@ class Scene:
     errors: list[str]
     working: list[tuple[float, float]]  # when the CLI run was working (not held)
     busy: httpx.Response
+    stored_while_busy: list[str]  # files under uploads/ right after the refused upload
     check_busy: subprocess.CompletedProcess[str]
     retry: httpx.Response
     documents: list[str]
@@ -181,6 +182,7 @@ def scene(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Itera
             cli.wait_for(lambda line: line.startswith("PAUSED"), "its commit")
             paused = time.monotonic()
             busy = _upload(base)  # the CLI holds the write lock for its whole run
+            stored_while_busy = sorted(p.name for p in (settings.index_dir / "uploads").rglob("*"))
             check_busy = run_cli("check", env=regqa_env(settings))
             release.touch()
             resumed = time.monotonic()
@@ -207,7 +209,7 @@ def scene(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Itera
     report = tmp_path_factory.getbasetemp() / "reindex-load.json"
     report.write_text(json.dumps(load, indent=1))
     print(f"\nload held while re-indexing: {load}")
-    yield Scene(old, new, hammer.replies, hammer.errors, working, busy, check_busy, retry, documents, check,
+    yield Scene(old, new, hammer.replies, hammer.errors, working, busy, stored_while_busy, check_busy, retry, documents, check,
                 report)
 
 
@@ -216,6 +218,7 @@ def test_an_upload_during_a_cli_reindex_is_told_busy_and_nothing_is_lost(scene: 
     error = scene.busy.json()["error"]
     assert error["code"] == "busy" and "another indexing run" in error["message"]
     assert scene.busy.headers["retry-after"]
+    assert scene.stored_while_busy == []  # refused before a byte was stored
     assert scene.check_busy.returncode == 75 and "Busy:" in scene.check_busy.stderr  # so is `regqa check`
     # The CLI's run committed everything it was asked to...
     assert any(text.startswith("Camera model SR-128 ") for text in scene.new.values())

@@ -19,7 +19,7 @@ from assistant.service import Assistant, QuestionError
 from indexer.pipeline import Indexer, IndexBusy
 from indexer.reader import Filters
 from web.auth import KeyRing, Role
-from web.uploads import UploadRejected, store
+from web.uploads import UploadRejected, stage_and_index
 
 EXAMPLES = [
     "Does exporting facial recognition cameras to a public security bureau in China need a licence?",
@@ -176,19 +176,17 @@ def _admin_tab(assistant: Assistant, keyring: KeyRing) -> None:
             return "An admin key is required."
         if not upload:
             return "Choose a file first."
-        try:
-            with Path(upload).open("rb") as data:
-                folder = store(assistant.settings.index_dir / "uploads", Path(upload).name, data, metadata)
-        except UploadRejected as exc:
-            return f"Not accepted: {exc}"
-
         def report(stage: str, done: int, total: int) -> None:
             progress(done / max(1, total), desc={"scan": "Reading", "embed": "Embedding",
                                                  "write": "Writing the index"}.get(stage, stage))
 
+        indexer = Indexer(assistant.settings, lambda: assistant.embed.embedder)
         try:
-            summary = Indexer(assistant.settings, lambda: assistant.embed.embedder).run([folder], progress=report)
+            with Path(upload).open("rb") as data:
+                _, summary = stage_and_index(indexer, Path(upload).name, data, metadata, report)
             assistant.reader.invalidate()
+        except UploadRejected as exc:
+            return f"Not accepted: {exc}"
         except IndexBusy as exc:
             return f"Busy: {exc}"
         if summary.skipped:

@@ -11,6 +11,7 @@ from typing import BinaryIO
 import yaml
 
 from indexer.loaders import SUFFIXES
+from indexer.pipeline import Indexer, IndexSummary, ProgressCallback
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 META_KEYS = {"id", "title", "cite_as", "doc_type", "jurisdiction", "authority", "source_url", "obtained_from",
@@ -58,3 +59,13 @@ def store(uploads: Path, filename: str | None, data: BinaryIO, metadata: str | N
         (folder / f"{stem}.meta.yaml").write_text(yaml.safe_dump(extra, allow_unicode=True), encoding="utf-8")
     staging.replace(folder / f"{stem}{suffix}")
     return folder
+
+
+def stage_and_index(indexer: Indexer, filename: str | None, data: BinaryIO, metadata: str | None,
+                    progress: ProgressCallback | None = None) -> tuple[Path, IndexSummary]:
+    """Store the upload and index it, both under the index's writer lock: while another run
+    writes, the upload is refused before a byte is stored, so it can neither leave a stray file
+    nor replace the file of a document the index still describes."""
+    with indexer.store.writing():
+        folder = store(indexer.store.root / "uploads", filename, data, metadata)
+        return folder, indexer.run([folder], progress=progress)

@@ -17,7 +17,7 @@ from web.auth import Principal, Role, require
 from web.deps import get_assistant, passage_info
 from web.routes.answer import ERRORS
 from web.schemas import DocumentInfo, PassageResponse, UploadResponse
-from web.uploads import UploadRejected, store
+from web.uploads import UploadRejected, stage_and_index
 
 router = APIRouter(prefix="/v1", tags=["documents"])
 audit = logging.getLogger("regqa.audit")
@@ -73,12 +73,11 @@ async def upload_document(
     principal: Principal = require(Role.admin),
     assistant: Assistant = Depends(get_assistant),
 ) -> UploadResponse:
+    indexer = Indexer(assistant.settings, lambda: assistant.embed.embedder)
     try:
-        folder = await run_in_threadpool(store, assistant.settings.index_dir / "uploads", file.filename,
-                                         file.file, metadata)
+        folder, summary = await run_in_threadpool(stage_and_index, indexer, file.filename, file.file, metadata)
     except UploadRejected as exc:
         raise HTTPException(exc.status, str(exc)) from None
-    summary = await run_in_threadpool(Indexer(assistant.settings, lambda: assistant.embed.embedder).run, [folder])
     assistant.reader.invalidate()
     if summary.skipped:
         reasons = "; ".join(s.reason for s in summary.skipped)
