@@ -11,6 +11,7 @@ from typing import BinaryIO
 import yaml
 
 from indexer.loaders import SUFFIXES
+from indexer.loaders.metadata import load_yaml
 from indexer.pipeline import Indexer, IndexSummary, ProgressCallback
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -28,7 +29,7 @@ def parse_metadata(text: str | None) -> dict:
     if not text or not text.strip():
         return {}
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)  # no aliases: a "billion laughs" would expand to gigabytes
     except yaml.YAMLError as exc:
         raise UploadRejected(422, f"metadata is not valid YAML or JSON: {exc}") from None
     if not isinstance(data, dict):

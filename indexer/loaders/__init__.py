@@ -39,6 +39,10 @@ def discover(paths: Iterable[Path]) -> Iterator[Path]:
 
 
 def load_document(path: Path, *, max_bytes: int, max_pdf_pages: int) -> ParsedDocument:
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:  # name bytes that are not UTF-8 arrive as lone surrogates
+        raise LoadError("the file name is not valid UTF-8, so the index cannot record it; rename the file") from None
     kind = SUFFIXES.get(path.suffix.lower())
     if kind is None:
         supported = ", ".join(sorted(SUFFIXES))

@@ -12,6 +12,27 @@ from pydantic import ValidationError
 from indexer.loaders.errors import LoadError
 from indexer.records import DocumentMeta
 
+
+class _MetadataLoader(yaml.SafeLoader):
+    """Safe YAML without aliases: a few lines of nested `*name` references expand to gigabytes
+    ("billion laughs"; a front matter like that took minutes and 5 GB before it was refused)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in document metadata", self.peek_event().start_mark)
+        return super().compose_node(parent, index)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse provenance YAML (front matter, sidecars, upload metadata) safely and boundedly;
+    every failure is a yaml.YAMLError, including nesting too deep for the parser."""
+    try:
+        return yaml.load(text, Loader=_MetadataLoader)  # a SafeLoader subclass
+    except RecursionError:
+        raise yaml.YAMLError("the YAML is nested too deeply") from None
+
+
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
 
 
@@ -23,7 +44,7 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], int]:
             raise LoadError("front matter starts with '---' but has no closing '---' line")
         return {}, 0
     try:
-        data = yaml.safe_load(match.group(1))
+        data = load_yaml(match.group(1))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 2})" if mark is not None else ""
@@ -47,7 +68,7 @@ def read_sidecar(path: Path) -> dict[str, Any]:
     if sidecar is None:
         return {}
     try:
-        data = yaml.safe_load(sidecar.read_text(encoding="utf-8"))
+        data = load_yaml(sidecar.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise LoadError(f"sidecar {sidecar.name} is not valid UTF-8 YAML: {exc}") from None
     if not isinstance(data, dict):

@@ -12,6 +12,9 @@ from indexer.records import ParsedDocument
 
 def decode_text(data: bytes) -> str:
     """UTF-8 only: guessing an encoding could silently change legal text."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # else reported as binary for its NUL bytes
+        raise LoadError("the text is UTF-16 or UTF-32 (it starts with a byte-order mark); "
+                        "convert the file to UTF-8 and index it again")
     if b"\x00" in data[:8192]:
         raise LoadError("looks like a binary file (contains NUL bytes), not text")
     try:
