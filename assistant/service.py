@@ -51,6 +51,9 @@ class Assistant:
         timings: dict[str, float] = {}
         question = self.clean_question(question)
         history = list(history)[-self.settings.max_history_turns :] if self.settings.max_history_turns else []
+        # Earlier turns reach the embedder and the model too: an unpaired surrogate in one (JSON
+        # allows the escape) made the tokenizer raise, a 500.
+        history = [turn.model_copy(update={"content": _visible(turn.content)}) for turn in history]
         mode = mode or self.settings.mode
         notices: list[str] = []
 
@@ -106,9 +109,7 @@ class Assistant:
         return self._finish(response, result, notices, timings, started)
 
     def clean_question(self, question: str) -> str:
-        text = "".join(ch for ch in unicodedata.normalize("NFC", question or "")
-                       if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
-        text = re.sub(r"\s+", " ", text).strip()
+        text = re.sub(r"\s+", " ", _visible(question or "")).strip()
         if not text:
             raise QuestionError("the question is empty")
         if len(text) > self.settings.max_question_chars:
@@ -216,6 +217,12 @@ class Assistant:
                 notices.append(f"{marks} {entry.meta.cite_as} is a {word} copy in this corpus: "
                                f"{_short(entry.meta.completeness, 160)}")
         return notices
+
+
+def _visible(text: str) -> str:
+    """NFC text without control, format, private-use or unpaired surrogate characters."""
+    return "".join(ch for ch in unicodedata.normalize("NFC", text)
+                   if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
 
 
 def _short(text: str, limit: int = 80) -> str:

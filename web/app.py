@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import sys
+import time
+
 import gradio as gr
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -41,6 +45,29 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers if scope["type"] == "http" else send)
 
 
+class _AuditHandler(logging.StreamHandler):
+    """Writes to the stderr of the moment (a server's log; in tests, whatever captures it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
+def configure_audit_log() -> None:
+    """One line per admin action on stderr: when (UTC), who (the key's label, never the key),
+    what. Without a handler of its own the INFO lines were dropped: uvicorn configures only
+    its own loggers."""
+    logger = logging.getLogger("regqa.audit")
+    if not any(isinstance(h, _AuditHandler) for h in logger.handlers):
+        handler = _AuditHandler()
+        formatter = logging.Formatter("%(asctime)s regqa.audit %(message)s", "%Y-%m-%dT%H:%M:%SZ")
+        formatter.converter = time.gmtime
+        handler.setFormatter(formatter)
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
 def create_app(settings: Settings | None = None, *, assistant: Assistant | None = None) -> FastAPI:
     settings = settings or Settings()
     keyring = KeyRing.parse(settings.api_keys.get_secret_value() if settings.api_keys else None)
@@ -51,11 +78,13 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
     app.state.settings, app.state.assistant, app.state.keyring, app.state.metrics = (
         settings, assistant, keyring, metrics)
     errors.install(app)
+    configure_audit_log()
     for router in (answer.router, search.router, documents.router, health.router):
         app.include_router(router)
-    if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "DELETE"],
-                           allow_headers=["Authorization", "X-API-Key", "Content-Type"])
+    # Always installed, even with no origins listed: Gradio then leaves CORS to it, where on its
+    # own it would echo any Origin, with credentials, whenever the host is not localhost.
+    app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "DELETE"],
+                       allow_headers=["Authorization", "X-API-Key", "Content-Type"])
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestGuard, metrics=metrics, max_body=settings.max_body_bytes,
                        max_upload=settings.max_upload_bytes)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hmac
+import logging
 from dataclasses import dataclass
 from enum import Enum
 
 from fastapi import Depends, HTTPException, Request
+
+audit = logging.getLogger("regqa.audit")
 
 
 class Role(str, Enum):
@@ -71,7 +74,11 @@ def require(role: Role):  # noqa: ANN201 - a FastAPI dependency
         keyring: KeyRing = request.app.state.keyring
         if not keyring.configured:
             return Principal(Role.admin, "local")  # no keys: loopback-only server, no roles
-        principal = keyring.identify(presented_key(request))
+        presented = presented_key(request)
+        principal = keyring.identify(presented)
+        if role is Role.admin and (principal is None or principal.role is not Role.admin):
+            who = principal.name if principal else ("unknown-key" if presented else "no-key")
+            audit.warning("admin=%s action=denied method=%s path=%r", who, request.method, request.url.path)
         if principal is None:
             raise HTTPException(401, "a valid API key is required (Authorization: Bearer KEY or X-API-Key)",
                                 headers={"WWW-Authenticate": "Bearer"})

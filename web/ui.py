@@ -18,7 +18,7 @@ from assistant.retrieval import unit_of
 from assistant.service import Assistant, QuestionError
 from indexer.pipeline import Indexer, IndexBusy
 from indexer.reader import Filters
-from web.auth import KeyRing, Role
+from web.auth import KeyRing, Role, audit
 from web.uploads import UploadRejected, stage_and_index
 
 EXAMPLES = [
@@ -173,6 +173,7 @@ def _admin_tab(assistant: Assistant, keyring: KeyRing) -> None:
     def index_upload(key: str, upload: str | None, metadata: str, progress: gr.Progress = gr.Progress()) -> str:
         principal = keyring.identify(key)
         if principal is None or principal.role is not Role.admin:
+            audit.warning("admin=%s action=denied via=chat-upload", principal.name if principal else "unknown-key")
             return "An admin key is required."
         if not upload:
             return "Choose a file first."
@@ -191,6 +192,8 @@ def _admin_tab(assistant: Assistant, keyring: KeyRing) -> None:
             return f"Busy: {exc}"
         if summary.skipped:
             return "Not indexed: " + "; ".join(s.reason for s in summary.skipped)
+        audit.info("admin=%s action=upload via=chat documents=%s", principal.name,
+                   ",".join(summary.added + summary.updated + summary.unchanged))
         return (f"Indexed {', '.join(summary.added + summary.updated) or 'nothing new'}: {summary.chunks} "
                 f"chunks in the upload, {summary.chunks_embedded} embedded, {summary.seconds:.1f} s.")
 

@@ -79,9 +79,8 @@ async def upload_document(
     except UploadRejected as exc:
         raise HTTPException(exc.status, str(exc)) from None
     assistant.reader.invalidate()
-    if summary.skipped:
+    if summary.skipped:  # stage_and_index has already removed it (and put back an earlier upload)
         reasons = "; ".join(s.reason for s in summary.skipped)
-        shutil.rmtree(folder, ignore_errors=True)
         raise HTTPException(422, f"the document could not be indexed: {reasons}")
     audit.info("admin=%s action=upload folder=%s documents=%s", principal.name, folder.name,
                ",".join(summary.added + summary.updated + summary.unchanged))
