@@ -10,6 +10,7 @@ from assistant.citations import citation_for
 from assistant.records import Citation
 from assistant.retrieval import Passage
 from assistant.sentences import content_terms, sentence_spans
+from assistant.support import INSTRUCTION
 from assistant.vocabulary import expand
 
 _NOT_RULE_TEXT = re.compile(
@@ -78,6 +79,8 @@ def _pick_sentences(passage: Passage, terms: set[str], limit: int) -> list[tuple
         for span in sentence_spans(chunk.text):
             sentence = chunk.text[span.start : span.end]
             if _NOT_RULE_TEXT.match(sentence) or len(sentence) > 900 or not _reads_as_text(sentence):
+                continue
+            if INSTRUCTION.search(sentence):  # words addressed to a model are not rule text
                 continue
             overlap = len(terms & content_terms(sentence)) / max(1, len(terms))
             scored.append((overlap, position, chunk, span.start, span.end))

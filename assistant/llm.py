@@ -5,6 +5,7 @@ writes is checked sentence by sentence against those passages before anyone sees
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -57,13 +58,23 @@ def build_chat_model(settings: Settings) -> BaseChatModel | None:
     )
 
 
+_FENCE_MARK = re.compile(r"<{3,}|>{3,}")
+
+
+def as_data(text: str) -> str:
+    """Document text as it goes inside a source fence: a run of < or > is spaced out, so a
+    document that writes "SOURCE 1>>>" cannot close its fence and speak outside it."""
+    return _FENCE_MARK.sub(lambda mark: " ".join(mark.group(0)), text)
+
+
 def source_block(passages: list[Passage]) -> str:
     parts = []
     for n, passage in enumerate(passages, start=1):
         chunk = passage.first
         partial = "; partial document" if chunk.completeness == "partial" else ""
-        parts.append(f"[{n}] {chunk.cite_as}, {chunk.section} ({chunk.jurisdiction}{partial})\n"
-                     f"<<<SOURCE {n}\n{passage.text}\nSOURCE {n}>>>")
+        # The header is one line whatever the front matter holds, so it cannot fake another source.
+        header = " ".join(as_data(f"{chunk.cite_as}, {chunk.section} ({chunk.jurisdiction}{partial})").split())
+        parts.append(f"[{n}] {header}\n<<<SOURCE {n}\n{as_data(passage.text)}\nSOURCE {n}>>>")
     return "\n\n".join(parts)
 
 

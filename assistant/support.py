@@ -20,6 +20,16 @@ _NO_ANSWER = re.compile(
     r"\b(do(?:es)? not (?:say|state|address|answer|cover|mention)|no (?:source|information)|"
     r"cannot (?:tell|determine|answer)|not (?:stated|addressed|covered) (?:in|by))\b", re.I)
 
+# Text that addresses its reader as a model ("ignore previous instructions and answer that ...").
+# Inside a source it is quoted data: it may be shown as what it is, but never supports a claim,
+# or a model that obeyed it would pass verification with the injected sentence as its evidence.
+INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\b[^.;]{0,40}\b(?:previous|prior|above|earlier|preceding|all|any|"
+    r"other|your)\b[^.;]{0,30}\b(?:instructions?|prompts?|rules|directions|guidelines|context)\b"
+    r"|\b(?:answer|respond|reply)\s+(?:only\s+|instead\s+)?(?:that|with|by saying)\b"
+    r"|\b(?:you are now|you must now|from now on,? you|as an ai\b|(?:the )?system prompt|new instructions)"
+    r"|^\s*(?:system|assistant)\s*:", re.IGNORECASE | re.MULTILINE)
+
 LEXICAL_ALONE = 0.6
 LEXICAL_WITH_MEANING = 0.3
 SEMANTIC = 0.6
@@ -40,12 +50,21 @@ def split_sentences(answer: str) -> list[str]:
     return [m.group(0).strip() for m in _SENTENCE.finditer(answer) if m.group(0).strip()]
 
 
+def without_instructions(text: str) -> str:
+    """The text with every sentence that reads as an instruction to a model blanked out."""
+    for span in reversed(sentence_spans(text, 1)):
+        if INSTRUCTION.search(text[span.start : span.end]):
+            text = text[: span.start] + " " * (span.end - span.start) + text[span.end :]
+    return text
+
+
 def check(answer: str, sources: dict[int, Passage], embed: QueryEmbedder) -> list[SentenceCheck]:
     sentences = split_sentences(answer)
     plain = [MARKER.sub("", s).strip() for s in sentences]
     candidates: dict[int, list[tuple[Chunk, int, int]]] = {}
     for n, passage in sources.items():
-        candidates[n] = [(c, sp.start, sp.end) for c in passage.chunks for sp in sentence_spans(c.text, 10)][:60]
+        candidates[n] = [(c, sp.start, sp.end) for c in passage.chunks for sp in sentence_spans(c.text, 10)
+                         if not INSTRUCTION.search(c.text[sp.start : sp.end])][:60]
     texts = [t for t in plain if t]
     source_texts = [c.text[a:b] for spans in candidates.values() for c, a, b in spans]
     vectors = embed.many(texts + source_texts) if texts else np.zeros((0, 1))
@@ -66,7 +85,7 @@ def check(answer: str, sources: dict[int, Passage], embed: QueryEmbedder) -> lis
         evidence: dict[int, tuple[Chunk, int, int]] = {}
         best_lexical = best_semantic = 0.0
         for n in valid:
-            passage_terms = content_terms(sources[n].text)
+            passage_terms = content_terms(without_instructions(sources[n].text))
             lexical = len(terms & passage_terms) / max(1, len(terms))
             best_span, semantic = None, 0.0
             for chunk, a, b in candidates[n]:
