@@ -39,13 +39,14 @@ class BuildTimes:
     chunks: int = 0
     characters: int = 0
     texts: list[str] = field(default_factory=list)
+    cpu: float = 0.0  # CPU seconds of this process over all stages
 
     @property
     def total(self) -> float:
         return self.load + self.split + self.model_load + self.embed_and_store
 
 
-def embeddings(model_path: Path) -> Any:  # noqa: ANN401 - langchain_huggingface.HuggingFaceEmbeddings
+def embeddings(model_path: Path) -> Any:
     from langchain_huggingface import HuggingFaceEmbeddings
 
     return HuggingFaceEmbeddings(model_name=str(model_path), model_kwargs={"device": "cpu"},
@@ -65,28 +66,32 @@ def build(files: Sequence[Path], persist_dir: Path, model_path: Path) -> tuple[A
         documents = [Document(page_content=p.read_text(encoding="utf-8"), metadata={"source": str(p)})
                      for p in files]
     times.load = sw.seconds
+    times.cpu += sw.cpu
     with Stopwatch() as sw:
         # add_start_index keeps each chunk's offset in its file, for the recall matching only.
         splitter = RecursiveCharacterTextSplitter(chunk_size=CHUNK_SIZE, chunk_overlap=CHUNK_OVERLAP,
                                                   add_start_index=True)
         chunks = splitter.split_documents(documents)
     times.split = sw.seconds
+    times.cpu += sw.cpu
     times.texts = [c.page_content for c in chunks]
     times.chunks = len(chunks)
     times.characters = sum(map(len, times.texts))
     with Stopwatch() as sw:
         embedder = embeddings(model_path)
     times.model_load = sw.seconds
+    times.cpu += sw.cpu
     with console.status(f"LangChain: embedding and storing {len(chunks):,} chunks "
                         "(Chroma.from_documents; no progress callback)"), Stopwatch() as sw:
         store = Chroma.from_documents(chunks, embedder, collection_name=COLLECTION,
                                       persist_directory=str(persist_dir))
     times.embed_and_store = sw.seconds
+    times.cpu += sw.cpu
     (persist_dir / "bench-meta.json").write_text(json.dumps(_fingerprint(files, model_path)))
     return store, times
 
 
-def open_or_build(files: Sequence[Path], persist_dir: Path, model_path: Path) -> Any:  # noqa: ANN401
+def open_or_build(files: Sequence[Path], persist_dir: Path, model_path: Path) -> Any:
     """The cached baseline store, rebuilt when the files or the model changed."""
     from langchain_chroma import Chroma
 
@@ -120,7 +125,7 @@ class UnitMap:
     starts: dict[str, list[int]] = field(default_factory=dict)
 
     @classmethod
-    def from_index(cls, settings: Any) -> UnitMap:  # noqa: ANN401 - regqa.config.Settings
+    def from_index(cls, settings: Any) -> UnitMap:
         from indexer.store import IndexStore
 
         store = IndexStore(settings.index_dir)
@@ -133,7 +138,7 @@ class UnitMap:
             doc_spans.sort()
         return cls(doc_of_path, spans, {d: [s[0] for s in v] for d, v in spans.items()})
 
-    def units(self, document: Any) -> list[tuple[str, str]]:  # noqa: ANN401 - a LangChain Document
+    def units(self, document: Any) -> list[tuple[str, str]]:
         """Units a baseline chunk overlaps, the one holding most of its characters first."""
         doc_id = self.doc_of_path.get(str(document.metadata.get("source")))
         start = document.metadata.get("start_index")

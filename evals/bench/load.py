@@ -21,9 +21,27 @@ from typing import Any
 import httpx
 
 from evals.bench.common import (
-    DEV_SET, Stopwatch, Variant, console, embedding_backend, ensure_index, figure, free_port,
-    load_average, machine, mib, print_ratio, print_table, progress_bar, ratio, rss_bytes, running,
-    save_figure, summarize, target, write_json,
+    DEV_SET,
+    Stopwatch,
+    Variant,
+    console,
+    embedding_backend,
+    ensure_index,
+    figure,
+    free_port,
+    load_average,
+    machine,
+    mib,
+    print_ratio,
+    print_table,
+    progress_bar,
+    ratio,
+    rss_bytes,
+    running,
+    save_figure,
+    summarize,
+    target,
+    write_json,
 )
 from evals.dataset import load_dataset
 

@@ -6,11 +6,14 @@ the CI gate's number. Baseline: LangChain `similarity_search(q, k=10)` plus stuf
 into a prompt; with no LLM, its "answer" time is retrieval + stuffing, a lower bound.
 
 Every question is asked with the query-embedding cache emptied first, so each measurement
-embeds its question as a new question would (the server's LRU would hide that cost)."""
+embeds its question as a new question would (the server's LRU would hide that cost). The two
+pipelines are measured back to back per question, so a shared CPU slows both alike."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +21,24 @@ import numpy as np
 
 from evals.bench import baseline
 from evals.bench.common import (
-    DEV_SET, Stopwatch, Variant, console, embedding_backend, ensure_index, figure, indexed_files,
-    load_average, machine, print_ratio, print_table, progress_bar, ratio, save_figure, summarize,
-    target, write_json,
+    DEV_SET,
+    Stopwatch,
+    Variant,
+    console,
+    embedding_backend,
+    ensure_index,
+    figure,
+    indexed_files,
+    load_average,
+    machine,
+    print_ratio,
+    print_table,
+    progress_bar,
+    ratio,
+    save_figure,
+    summarize,
+    target,
+    write_json,
 )
 from evals.dataset import EvalQuestion, load_dataset
 from evals.runner import InProcess
@@ -31,24 +49,34 @@ K = 10
 WARM_UP = ("What is a dual-use item?", "Which ECCN covers intrusion software?")
 
 
-class ColdInProcess(InProcess):
-    """The eval harness's in-process backend, with the query-embedding cache emptied per answer."""
-
-    def answer(self, question: str, mode: Any) -> Any:  # noqa: ANN401
-        clear_query_cache(self.assistant)
-        return super().answer(question, mode)
-
-
-def clear_query_cache(assistant: Any) -> None:  # noqa: ANN401
+def clear_query_cache(assistant: Any) -> None:
     cache = getattr(assistant.embed, "_cache", None)
     if cache is not None:
         cache.clear()
 
 
+@dataclass
+class Side:
+    """One pipeline's samples and quality numbers."""
+
+    retrieval_ms: list[float] = field(default_factory=list)
+    answer_ms: list[float] = field(default_factory=list)
+    context_chars: list[int] = field(default_factory=list)
+    units: list[int] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        return {"retrieval_ms": summarize(self.retrieval_ms), "answer_ms": summarize(self.answer_ms),
+                "mean_context_chars": round(float(np.mean(self.context_chars))),
+                "mean_units_in_top_k": round(float(np.mean(self.units)), 2),
+                "samples": {"retrieval_ms": _rounded(self.retrieval_ms), "answer_ms": _rounded(self.answer_ms)}}
+
+
 def run(variant: Variant, out_dir: Path) -> dict[str, Any]:
+    """RegQA and the baseline are measured question by question, back to back, so that both
+    see the same load when the machine is shared (a sequential design would not)."""
     from assistant.service import Assistant
-    from evals.metrics import aggregate, stage_latencies
-    from evals.runner import run as run_eval
+    from evals.metrics import QuestionScore, aggregate, score_question, stage_latencies
+    from evals.support import Thresholds
 
     settings = variant.settings()
     ensure_index(settings)
@@ -63,51 +91,78 @@ def run(variant: Variant, out_dir: Path) -> dict[str, Any]:
         assistant = Assistant(settings)
         assistant.ask(WARM_UP[0], mode="extractive")
     result["regqa_first_answer_incl_model_and_index_load_ms"] = round(sw.seconds * 1000, 1)
-    _warm_up(lambda q: (clear_query_cache(assistant), assistant.ask(q, mode="extractive")), questions)
+    store = baseline.open_or_build(indexed_files(settings), _cache_dir(settings), settings.model_path)
+    units = baseline.UnitMap.from_index(settings)
+    _warm_up(lambda q: (clear_query_cache(assistant), assistant.ask(q, mode="extractive"),
+                        store.similarity_search(q, k=K)), questions)
 
-    retrieval_ms: list[float] = []
-    answer_ms: list[float] = []
-    context_chars: list[int] = []
-    units_returned: list[int] = []
+    passages = InProcess(assistant).passage
+    embed = assistant.embed.embedder.encode
+    thresholds = Thresholds.load()
+    regqa, chain = Side(), Side()
+    scores: list[QuestionScore] = []
+    errors: list[str] = []
+    recall: dict[str, list[float]] = {"at_5": [], "at_10": [], "strict_at_5": [], "strict_at_10": []}
+    unmapped = 0
     with progress_bar() as bar:
-        task = bar.add_task("RegQA retrieval", total=len(questions) * repeats)
+        task = bar.add_task("questions (RegQA and LangChain)", total=len(questions) * repeats)
         for rep in range(repeats):
             for q in questions:
-                clear_query_cache(assistant)
-                query = assistant.clean_question(q.question)
-                with Stopwatch() as sw:
-                    found = assistant.retriever.search(query, None, settings.top_k)
-                retrieval_ms.append(sw.seconds * 1000)
-                if rep == 0:
-                    hits = found.hits[:K]
-                    context_chars.append(sum(len(h.chunk.text) for h in hits))
-                    units_returned.append(len({(h.chunk.doc_id, h.chunk.section) for h in hits}))
                 bar.advance(task)
-        task = bar.add_task("RegQA extractive answers (scored)", total=len(questions))
-        scored = run_eval(questions, ColdInProcess(assistant), assistant.embed.embedder.encode,
-                          mode="extractive", on_progress=lambda _: bar.advance(task))
-        answer_ms += [s.latency_ms for s in scored.scores]
-        task = bar.add_task("RegQA extractive answers (repeats)", total=len(questions) * (repeats - 1))
-        for _ in range(repeats - 1):
-            for q in questions:
+                # RegQA retrieval alone, then the full extractive answer (retrieval included).
                 clear_query_cache(assistant)
+                _pause()
                 with Stopwatch() as sw:
-                    assistant.ask(q.question, mode="extractive")
-                answer_ms.append(sw.seconds * 1000)
-                bar.advance(task)
-    errors = [s.error for s in scored.scores if s.error]
-    metrics = aggregate(scored.scores)
+                    found = assistant.retriever.search(assistant.clean_question(q.question), None,
+                                                       settings.top_k)
+                regqa.retrieval_ms.append(sw.seconds * 1000)
+                clear_query_cache(assistant)
+                _pause()
+                try:
+                    with Stopwatch() as sw:
+                        response = assistant.ask(q.question, mode="extractive")
+                except Exception as exc:  # noqa: BLE001 - a failed question is a result
+                    errors.append(f"{q.id}: {type(exc).__name__}: {exc}"[:300])
+                    continue
+                regqa.answer_ms.append(sw.seconds * 1000)
+                # The baseline: similarity_search, then stuffing the hits into a prompt.
+                _pause()
+                with Stopwatch() as search:
+                    documents = store.similarity_search(q.question, k=K)
+                with Stopwatch() as stuffing:
+                    baseline.stuff(q.question, documents)
+                chain.retrieval_ms.append(search.seconds * 1000)
+                chain.answer_ms.append((search.seconds + stuffing.seconds) * 1000)
+                if rep:
+                    continue
+                scores.append(score_question(q, response, regqa.answer_ms[-1], passages, embed, thresholds))
+                hits = found.hits[:K]
+                regqa.context_chars.append(sum(len(h.chunk.text) for h in hits))
+                regqa.units.append(len({(h.chunk.doc_id, h.chunk.section) for h in hits}))
+                mapped = [units.units(d) for d in documents]
+                chain.context_chars.append(sum(len(d.page_content) for d in documents))
+                chain.units.append(len({u for m in mapped for u in m}))
+                unmapped += sum(not m for m in mapped)
+                if q.answerable:
+                    gold = [(g.doc, g.section) for g in q.gold]
+                    for k in (5, 10):
+                        recall[f"at_{k}"].append(baseline.recall_at(gold, mapped, k))
+                        recall[f"strict_at_{k}"].append(baseline.recall_at(gold, [m[:1] for m in mapped], k))
+    metrics = aggregate(scores)
     result["regqa"] = {
-        "retrieval_ms": summarize(retrieval_ms), "answer_ms": summarize(answer_ms),
-        "answer_stages_ms": stage_latencies(scored.scores), "errors": errors,
+        **regqa.summary(), "answer_stages_ms": stage_latencies(scores), "errors": errors,
         "recall_at_5": metrics["retrieval_recall_at_5"], "recall_at_10": metrics["retrieval_recall_at_10"],
         "mrr": metrics["mrr"], "eval_metrics": metrics,
-        "mean_context_chars": round(float(np.mean(context_chars))),
-        "mean_units_in_top_k": round(float(np.mean(units_returned)), 2),
-        "samples": {"retrieval_ms": _rounded(retrieval_ms), "answer_ms": _rounded(answer_ms)},
     }
-
-    result["langchain"] = _baseline(settings, questions, repeats)
+    result["langchain"] = {
+        **chain.summary(),
+        **{f"recall_{name}": round(float(np.mean(values)), 4) for name, values in recall.items()},
+        "answer_note": "no LLM: similarity_search + stuffing the hits into a prompt string",
+        "hits_overlapping_no_unit": unmapped,
+        "matching_rule": "recall_at_k: a baseline chunk counts as every citable unit whose text it overlaps "
+                         "in the same file (RegQA's chunk spans of that file); recall_strict_at_k: only as "
+                         "the unit holding most of its characters; then evals.matching.citation_matches",
+    }
     result["load_average_1m_at_end"] = load_average()
     _report(result)
     write_json(out_dir, "query", result)
@@ -115,59 +170,19 @@ def run(variant: Variant, out_dir: Path) -> dict[str, Any]:
     return result
 
 
-def _questions(settings: Any) -> list[EvalQuestion]:  # noqa: ANN401
+def _pause() -> None:
+    """Let the other runtime's worker threads go idle: torch and onnxruntime both spin-wait for
+    a while after a call, and one measured right after the other would pay for that."""
+    time.sleep(0.05)
+
+
+def _questions(settings: Any) -> list[EvalQuestion]:
     """The dev set; on a corpus subset (--quick), only questions whose gold documents it holds."""
     from indexer.store import IndexStore
 
     questions = load_dataset(DEV_SET)
     indexed = set(IndexStore(settings.index_dir).read_manifest().documents)
     return [q for q in questions if all(g.doc in indexed for g in q.gold)]
-
-
-def _baseline(settings: Any, questions: list[EvalQuestion], repeats: int) -> dict[str, Any]:  # noqa: ANN401
-    store = baseline.open_or_build(indexed_files(settings), Path(_cache_dir(settings)), settings.model_path)
-    units = baseline.UnitMap.from_index(settings)
-    _warm_up(lambda q: store.similarity_search(q, k=K), questions)
-    retrieval_ms: list[float] = []
-    answer_ms: list[float] = []
-    recall: dict[str, list[float]] = {"at_5": [], "at_10": [], "strict_at_5": [], "strict_at_10": []}
-    context_chars: list[int] = []
-    units_returned: list[int] = []
-    unmapped = 0
-    with progress_bar() as bar:
-        task = bar.add_task("LangChain similarity_search + stuffing", total=len(questions) * repeats)
-        for rep in range(repeats):
-            for q in questions:
-                with Stopwatch() as search:
-                    documents = store.similarity_search(q.question, k=K)
-                with Stopwatch() as stuffing:
-                    baseline.stuff(q.question, documents)
-                retrieval_ms.append(search.seconds * 1000)
-                answer_ms.append((search.seconds + stuffing.seconds) * 1000)
-                if rep == 0:
-                    hits = [units.units(d) for d in documents]
-                    context_chars.append(sum(len(d.page_content) for d in documents))
-                    units_returned.append(len({u for h in hits for u in h}))
-                    unmapped += sum(not h for h in hits)
-                if rep == 0 and q.answerable:
-                    gold = [(g.doc, g.section) for g in q.gold]
-                    main = [h[:1] for h in hits]
-                    for k in (5, 10):
-                        recall[f"at_{k}"].append(baseline.recall_at(gold, hits, k))
-                        recall[f"strict_at_{k}"].append(baseline.recall_at(gold, main, k))
-                bar.advance(task)
-    return {
-        "retrieval_ms": summarize(retrieval_ms), "answer_ms": summarize(answer_ms),
-        "answer_note": "no LLM: similarity_search + stuffing the hits into a prompt string",
-        **{f"recall_{name}": round(float(np.mean(values)), 4) for name, values in recall.items()},
-        "mean_context_chars": round(float(np.mean(context_chars))),
-        "mean_units_in_top_k": round(float(np.mean(units_returned)), 2),
-        "hits_overlapping_no_unit": unmapped,
-        "matching_rule": "recall_at_k: a baseline chunk counts as every citable unit whose text it overlaps "
-                         "in the same file (RegQA's chunk spans of that file); recall_strict_at_k: only as "
-                         "the unit holding most of its characters; then evals.matching.citation_matches",
-        "samples": {"retrieval_ms": _rounded(retrieval_ms), "answer_ms": _rounded(answer_ms)},
-    }
 
 
 def _warm_up(ask: Callable[[str], object], questions: list[EvalQuestion]) -> None:
@@ -180,7 +195,8 @@ def _warm_up(ask: Callable[[str], object], questions: list[EvalQuestion]) -> Non
             bar.advance(task)
 
 
-def _cache_dir(settings: Any) -> Path:  # noqa: ANN401
+def _cache_dir(settings: Any) -> Path:
+    """The baseline's Chroma folder, beside the RegQA index (the index benchmark builds both)."""
     return Path(settings.index_dir).parent / "langchain-chroma"
 
 

@@ -30,8 +30,23 @@ from typing import Any
 import numpy as np
 
 from evals.bench.common import (
-    Stopwatch, Variant, console, figure, free_port, load_average, machine, mib, print_ratio,
-    print_table, progress_bar, ratio, rss_bytes, running, save_figure, summarize, write_json,
+    Stopwatch,
+    Variant,
+    console,
+    figure,
+    free_port,
+    load_average,
+    machine,
+    mib,
+    print_ratio,
+    print_table,
+    progress_bar,
+    ratio,
+    rss_bytes,
+    running,
+    save_figure,
+    summarize,
+    write_json,
 )
 
 DIM = 384
@@ -108,6 +123,7 @@ def run(variant: Variant, out_dir: Path, max_insert_minutes: float = 25.0) -> di
             step["insert_vectors_per_s_all"] = round(new / step["insert_s_all"])
             vectors = np.vstack([vectors, add_vectors])
             labels = np.concatenate([labels, add_labels])
+            step["settle_s"] = _wait_idle(server.pid)
             step["modes"] = _measure(everything, partitions, vectors, labels, queries)
             step["chroma_rss_mib"] = mib(rss_bytes(server.pid))
             step["chroma_disk_mib"] = mib(_disk_bytes(data_dir))
@@ -140,7 +156,7 @@ def _vectors(rng: np.random.Generator, centres: np.ndarray, n: int) -> np.ndarra
     return _unit(centres[rng.integers(0, len(centres), n)] + noise).astype(np.float32)
 
 
-def _insert(collection: Any, vectors: np.ndarray, labels: np.ndarray, offset: int, batch: int,  # noqa: ANN401
+def _insert(collection: Any, vectors: np.ndarray, labels: np.ndarray, offset: int, batch: int,
             label: str, ids: np.ndarray | None = None) -> float:
     ids = ids if ids is not None else np.arange(offset, offset + len(vectors))
     with progress_bar() as bar, Stopwatch() as sw:
@@ -152,6 +168,23 @@ def _insert(collection: Any, vectors: np.ndarray, labels: np.ndarray, offset: in
     return round(sw.seconds, 2)
 
 
+def _wait_idle(pid: int, limit_s: float = 300.0) -> float:
+    """Wait until the Chroma server stops working in the background after the inserts (its
+    CPU below 10 % of a core for two seconds running), so that work is not charged to the
+    first queries measured; returns the seconds waited."""
+    import psutil
+
+    process = psutil.Process(pid)
+    started = time.perf_counter()
+    quiet = 0
+    with console.status("waiting for the Chroma server to settle after the inserts"):
+        while quiet < 2 and time.perf_counter() - started < limit_s:
+            busy = process.cpu_percent(interval=1.0) + sum(
+                c.cpu_percent(interval=None) for c in process.children(recursive=True))
+            quiet = quiet + 1 if busy < 10.0 else 0
+    return round(time.perf_counter() - started, 1)
+
+
 def _projected_insert_s(steps: list[dict[str, Any]], size: int) -> float:
     """Extrapolated from the last step's rate (all + partitions); a lower bound, since HNSW
     inserts slow down as the graph grows (log n per insert)."""
@@ -160,7 +193,7 @@ def _projected_insert_s(steps: list[dict[str, Any]], size: int) -> float:
     return (size - last["size"]) * per_vector
 
 
-def _measure(everything: Any, partitions: dict[str, Any], vectors: np.ndarray,  # noqa: ANN401
+def _measure(everything: Any, partitions: dict[str, Any], vectors: np.ndarray,
              labels: np.ndarray, queries: np.ndarray) -> dict[str, Any]:
     for q in queries[:10]:  # warm-up: first queries after an insert load and settle the index
         everything.query(query_embeddings=[q], n_results=K, include=["distances"])
@@ -175,13 +208,15 @@ def _measure(everything: Any, partitions: dict[str, Any], vectors: np.ndarray,  
         share = float(mask.mean())
         truth = [_exact(vectors, q, mask)[1] for q in queries]
         fetch = min(n, math.ceil(2 * K / max(share, 1e-9)))
-        modes[f"chroma where {j}"] = _timed(queries, truth, lambda q: _ids(everything.query(
+        modes[f"chroma where {j}"] = _timed(queries, truth, lambda q, j=j: _ids(everything.query(
             query_embeddings=[q], n_results=K, where={"jurisdiction": j}, include=["distances"])))
-        modes[f"chroma over-fetch {j}"] = _timed(queries, truth, lambda q: _over_fetch(everything, q, j, fetch))
+        modes[f"chroma over-fetch {j}"] = _timed(
+            queries, truth, lambda q, j=j, fetch=fetch: _over_fetch(everything, q, j, fetch))
         modes[f"chroma over-fetch {j}"]["n_results_fetched"] = fetch
-        modes[f"chroma partition {j}"] = _timed(queries, truth, lambda q: _ids(partitions[j].query(
+        modes[f"chroma partition {j}"] = _timed(queries, truth, lambda q, j=j: _ids(partitions[j].query(
             query_embeddings=[q], n_results=K, include=["distances"])))
-        modes[f"numpy exact filtered {j}"] = _timed(queries, truth, lambda q: _exact(vectors, q, mask)[1])
+        modes[f"numpy exact filtered {j}"] = _timed(queries, truth,
+                                                    lambda q, mask=mask: _exact(vectors, q, mask)[1])
         for key in (f"chroma where {j}", f"chroma over-fetch {j}", f"chroma partition {j}",
                     f"numpy exact filtered {j}"):
             modes[key]["share"] = round(share, 4)
@@ -192,7 +227,7 @@ def _ids(result: dict[str, Any]) -> list[int]:
     return [int(x) for x in result["ids"][0]]
 
 
-def _over_fetch(collection: Any, q: np.ndarray, jurisdiction: str, fetch: int) -> list[int]:  # noqa: ANN401
+def _over_fetch(collection: Any, q: np.ndarray, jurisdiction: str, fetch: int) -> list[int]:
     got = collection.query(query_embeddings=[q], n_results=fetch, include=["metadatas"])
     kept = [int(i) for i, meta in zip(got["ids"][0], got["metadatas"][0])
             if meta and meta.get("jurisdiction") == jurisdiction]
@@ -209,7 +244,7 @@ def _exact(vectors: np.ndarray, q: np.ndarray, mask: np.ndarray | None) -> tuple
     return scores, [int(i) for i in top if np.isfinite(scores[i])]
 
 
-def _timed(queries: np.ndarray, truth: list[list[int]], search: Any) -> dict[str, Any]:  # noqa: ANN401
+def _timed(queries: np.ndarray, truth: list[list[int]], search: Any) -> dict[str, Any]:
     latencies: list[float] = []
     recalls: list[float] = []
     short = 0
@@ -231,7 +266,8 @@ def _print_step(step: dict[str, Any]) -> None:
     rows = [(mode, m["latency_ms"]["p50"], m["latency_ms"]["p95"], m["recall_at_10"],
              m["queries_with_fewer_than_k"]) for mode, m in step["modes"].items()]
     print_table(f"{step['size']:,} vectors — inserted {step['added']:,} in {step['insert_s_all']:.0f} s "
-                f"({step['insert_vectors_per_s_all']:,}/s) + partitions {step['insert_s_partitions']:.0f} s; "
+                f"({step['insert_vectors_per_s_all']:,}/s) + partitions {step['insert_s_partitions']:.0f} s, "
+                f"settled in {step['settle_s']:.0f} s; "
                 f"Chroma RSS {step['chroma_rss_mib']:,.0f} MiB, disk {step['chroma_disk_mib']:,.0f} MiB",
                 ["mode", "p50 ms", "p95 ms", "recall@10", "short answers"], rows)
     base = step["modes"]["chroma unfiltered"]["latency_ms"]["p50"]
