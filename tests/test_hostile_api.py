@@ -390,6 +390,34 @@ def test_a_failed_re_upload_keeps_the_previous_version(uploads) -> None:
         client.delete("/v1/documents/keep", headers=admin)
 
 
+def test_generated_uploads_and_deletions_never_crash(uploads) -> None:
+    """Schemathesis on the two admin routes that tests/test_api_schema.py leaves out."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+
+    client, _ = uploads
+    schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)
+    checked = []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if (operation.method.upper(), operation.path) not in {("POST", "/v1/documents"),
+                                                               ("DELETE", "/v1/documents/{doc_id}")}:
+            continue
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        def run(case) -> None:
+            response = case.call(headers={"X-API-Key": ADMIN_KEY})
+            assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.text[:300]}"
+            if response.status_code >= 400:
+                assert "error" in response.json()
+
+        run()
+        checked.append(operation.method.upper())
+    assert sorted(checked) == ["DELETE", "POST"]
+    assert client.get("/v1/documents/15-cfr-part-730", headers={"X-API-Key": READ_KEY}).status_code == 200
+
+
 # -- a real server: slow clients, logs ------------------------------------------------------------
 
 @pytest.fixture(scope="module")
