@@ -373,6 +373,25 @@ def test_oversize_bodies_declared_or_not_get_413(uploads) -> None:
     assert not (settings.index_dir / "uploads").exists() or not _all_files(settings.index_dir / "uploads")
 
 
+def test_names_in_other_scripts_do_not_replace_each_other(uploads) -> None:
+    """Safe names keep ASCII only; "出口管制.md" and "监控.md" must not both become "upload"."""
+    client, _ = uploads
+    admin = {"x-api-key": ADMIN_KEY}
+    ids = []
+    for name in ("出口管制.md", "监控.md", "ضوابط.md"):
+        body, headers = _multipart(name.encode(), f"# {name}\n\nA note called {name}.\n".encode())
+        response = client.post("/v1/documents", content=body, headers=headers)
+        assert response.status_code == 201, response.text
+        ids += response.json()["added"]
+    try:
+        assert len(set(ids)) == 3
+        for doc_id in ids:
+            assert client.get(f"/v1/documents/{doc_id}", headers=admin).status_code == 200
+    finally:
+        for doc_id in ids:
+            client.delete(f"/v1/documents/{doc_id}", headers=admin)
+
+
 def test_a_failed_re_upload_keeps_the_previous_version(uploads) -> None:
     """Uploading a broken file under the name of an indexed upload must not lose the good one."""
     client, settings = uploads

@@ -3,6 +3,7 @@ API route and the chat's Admin tab so both follow one set of rules."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 from pathlib import Path
@@ -90,6 +91,10 @@ def _target(uploads: Path, filename: str | None) -> tuple[Path, str, str]:
     """The folder, safe stem and suffix that an upload named `filename` is stored under."""
     name = Path((filename or "").replace("\\", "/")).name
     stem = _SAFE.sub("-", Path(name).stem)[:_MAX_STEM].strip("-.") or "upload"
+    if not Path(name).stem.isascii():
+        # "出口管制.md" and "监控.md" both reduced to "upload" and the second replaced the first;
+        # a digest of the name keeps names in other scripts apart.
+        stem = f"{stem}-{hashlib.sha256(Path(name).stem.encode('utf-8', 'surrogateescape')).hexdigest()[:10]}"
     return uploads / stem, stem, Path(name).suffix.lower()
 
 
