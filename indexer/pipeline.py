@@ -130,6 +130,7 @@ class Indexer:
         by_path = {entry.path: doc_id for doc_id, entry in manifest.documents.items()}
 
         files = list(discover(roots))
+        listed = {str(path) for path in files}
         documents: dict[str, DocumentEntry] = {}
         new_chunks: dict[str, list[Chunk]] = {}
         seen_paths: set[str] = set()
@@ -172,8 +173,10 @@ class Indexer:
                 ))
                 continue
             owner = manifest.documents.get(meta.id)
-            if owner and owner.path != key and not _under(Path(owner.path), roots) \
-                    and Path(owner.path).exists():
+            # The incumbent keeps its id, whichever file this run happens to read first: a new
+            # file must not replace an indexed document's text by claiming its id.
+            if owner and owner.path != key and Path(owner.path).exists() \
+                    and (owner.path in listed or not _under(Path(owner.path), roots)):
                 summary.skipped.append(Skipped(
                     key, f"duplicate document id {meta.id!r}: already indexed from {owner.path}"
                 ))

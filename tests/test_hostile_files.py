@@ -278,9 +278,6 @@ def test_hostile_files_are_skipped_with_reasons_and_nothing_is_lost(settings: Se
     assert max(counter.count(c.embed_text) + 2 for c in line) <= settings.max_tokens
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "indexer/pipeline.py gives a duplicate id to whichever file it reads first, so a new file sorted "
-    "before an indexed one replaces that document's text under its id (owner of pipeline.py to fix)"))
 def test_a_new_file_cannot_take_over_the_id_of_an_indexed_document(settings: Settings, base_corpus: Path,
                                                                    embedder) -> None:
     """Duplicate ids: a newcomer claiming an indexed document's id must be the one skipped."""
