@@ -13,5 +13,8 @@ if ! command -v chromium >/dev/null 2>&1; then
     echo "==> chromium is not installed and cannot be installed here; the browser test will be skipped"
   fi
 fi
+# Dependency audit: fails on a known vulnerability that has a fix; says so when the
+# vulnerability service cannot be reached (as on offline machines) instead of passing silently.
+./scripts/audit.sh
 export HF_HUB_OFFLINE=1
 exec .venv/bin/python -m pytest "$@"
