@@ -24,6 +24,7 @@ from indexer.embedding_cache import EmbeddingCache
 from indexer.embeddings import embedding_identity, load_embedder
 from indexer.loaders import LoadError, discover, load_document
 from indexer.loaders.metadata import sidecar_path
+from indexer.pause import pause_point
 from indexer.records import Chunk
 from indexer.sparse import SPARSE_VERSION, SparseIndex
 from indexer.store import DocumentEntry, IndexBusy, IndexStore, Manifest, now  # noqa: F401 - IndexBusy re-exported
@@ -138,6 +139,7 @@ class Indexer:
             progress("scan", i, len(files))
             key = str(path)
             seen_paths.add(key)
+            pause_point("before-reading", key)
             try:
                 digest = _file_digest(path)
             except OSError as exc:
@@ -260,6 +262,7 @@ class Indexer:
             part = [c for t in texts for c in by_text[t]]
             dense.upsert(collection, part, np.vstack([rows[c.embed_text] for c in part]))
             summary.chunks_embedded += len(texts)
+            pause_point("after-first-upsert-batch")  # some vectors stored, the rest not embedded yet
 
     def _commit(self, manifest: Manifest, documents: dict[str, DocumentEntry], chunks: list[Chunk],
                 old_chunks: list[Chunk], collection: str, summary: IndexSummary, *,
@@ -277,8 +280,10 @@ class Indexer:
             generation=generation,
             documents=documents,
         )
+        pause_point("before-manifest-commit")  # the new generation is complete, not committed
         self.store.commit(committed)
         summary.committed = True
+        pause_point("after-manifest-commit")  # committed, the old generation not yet cleaned up
         self._clean_up(collection, old_collection, chunks, generation, committed.embedding)
         progress("write", 1, 1)
 

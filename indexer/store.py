@@ -21,6 +21,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 from pydantic import BaseModel, Field
 
+from indexer.pause import pause_point
 from indexer.records import Chunk, DocumentMeta
 from indexer.sparse import SparseIndex
 
@@ -115,6 +116,7 @@ class IndexStore:
             handle.write(manifest.model_dump_json(indent=1))
             handle.flush()
             os.fsync(handle.fileno())
+        pause_point("before-manifest-rename")  # crash tests: the commit record written, not in place
         os.replace(tmp, self.manifest_path)
         _fsync_dir(self.root)
 

@@ -6,9 +6,12 @@ passages of one committed generation — the old or the new, never a mix, never 
 commit deleted. (A second writer in one process is covered by test_index.py; this is the
 cross-process case: the API server against the CLI.)
 
-So that the upload certainly meets the CLI's lock, the CLI is held just before its commit by
-the audit hook of test_crash_safety.py, and let go once the upload and a `regqa check` have
-been refused; the request rate is measured while the CLI works, not while it is held.
+Nothing here depends on timing. The CLI is held at two named pause points of the indexer
+(indexer/pause.py): after its first batch of vectors is stored, until every query has been
+answered at least twice in that state (new vectors in Chroma, old generation committed); and just
+before its commit, where the upload and a `regqa check` must meet its lock. After the commit the
+test waits until the server reports the new generation, then for replies from it. The request rate
+while the CLI works (not while it is held) is reported, never asserted.
 """
 
 from __future__ import annotations
@@ -32,16 +35,8 @@ from indexer.store import IndexStore
 from regqa.config import Settings
 
 from .conftest import CORPUS, SMALL_DOCS, free_port, running
-from .test_crash_safety import (
-    NEW_SECTION,
-    REGQA,
-    Watched,
-    change_corpus,
-    install_pause_hook,
-    regqa_env,
-    write_register,
-)
-from .test_crash_safety import cli as run_cli
+from .processes import HANG, NEW_SECTION, REGQA, Watched, change_corpus, regqa_env, write_register
+from .processes import cli as run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -63,7 +58,7 @@ NOTE_META = "id: export-note\ncite_as: Export Note 2026\ndoc_type: guidance\njur
 class Reply:
     """One answered request: what it returned, as (chunk id, text it showed from that chunk)."""
 
-    route: str
+    question: tuple[str, str]  # (route, text), one of QUERIES
     started: float
     ended: float
     passages: list[tuple[str, str]]
@@ -75,7 +70,8 @@ class Scene:
     new: dict[str, str]  # the generation the CLI committed
     replies: list[Reply]
     errors: list[str]
-    working: list[tuple[float, float]]  # when the CLI run was working (not held)
+    held_mid_run: list[Reply]  # answered while the CLI was held with its first vectors stored
+    after_switch: list[Reply]  # started once the server reported the new generation
     busy: httpx.Response
     stored_while_busy: list[str]  # files under uploads/ right after the refused upload
     check_busy: subprocess.CompletedProcess[str]
@@ -84,19 +80,17 @@ class Scene:
     check: CheckReport
     load_report: Path
 
-    def during_reindex(self) -> list[Reply]:
-        return during(self.replies, self.working)
-
 
 @dataclass
 class Hammer:
-    """CLIENTS threads sending QUERIES in turn until stopped; every failure is recorded."""
+    """CLIENTS threads sending QUERIES in turn until stopped; every reply and failure is recorded."""
 
     base: str
     replies: list[Reply] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
+    changed: threading.Condition = field(default_factory=threading.Condition)
 
     def start(self) -> None:
         self.threads = [threading.Thread(target=self._client, args=(n,), daemon=True) for n in range(CLIENTS)]
@@ -106,22 +100,42 @@ class Hammer:
     def finish(self) -> None:
         self.stop.set()
         for thread in self.threads:
-            thread.join(timeout=120)
+            thread.join(timeout=HANG)
+
+    def replies_since(self, since: float, what: str) -> list[Reply]:
+        """Waits until every query has been answered twice by requests started after `since`
+        (or a request failed, which the tests report); those replies."""
+        deadline = time.monotonic() + HANG  # against a hung server only
+
+        def enough() -> bool:
+            asked = [r.question for r in self.replies if r.started >= since]
+            return bool(self.errors) or all(asked.count(q) >= 2 for q in QUERIES)
+
+        with self.changed:
+            while not enough():
+                if time.monotonic() > deadline:
+                    pytest.fail(f"the server answered too few queries {what} in {HANG} s: {self.errors}")
+                self.changed.wait(timeout=1)
+            return [r for r in self.replies if r.started >= since]
 
     def _client(self, n: int) -> None:
         headers = {"Authorization": f"Bearer {READ_KEY}"}
-        with httpx.Client(base_url=self.base, headers=headers, timeout=120) as client:
+        with httpx.Client(base_url=self.base, headers=headers, timeout=HANG) as client:
             i = n
             while not self.stop.is_set():
-                route, text = QUERIES[i % len(QUERIES)]
+                question = QUERIES[i % len(QUERIES)]
                 i += 1
                 started = time.monotonic()
                 try:
-                    reply = self._ask(client, route, text)
+                    passages = self._ask(client, *question)
                 except Exception as exc:  # noqa: BLE001 - any failure is a finding
-                    self.errors.append(f"{route} {text!r}: {type(exc).__name__}: {exc}")
+                    with self.changed:
+                        self.errors.append(f"{question}: {type(exc).__name__}: {exc}")
+                        self.changed.notify_all()
                     continue
-                self.replies.append(Reply(route, started, time.monotonic(), reply))
+                with self.changed:
+                    self.replies.append(Reply(question, started, time.monotonic(), passages))
+                    self.changed.notify_all()
 
     @staticmethod
     def _ask(client: httpx.Client, route: str, text: str) -> list[tuple[str, str]]:
@@ -147,11 +161,19 @@ def _chunks(settings: Settings) -> dict[str, str]:
 
 def _upload(base: str) -> httpx.Response:
     return httpx.post(f"{base}/v1/documents", files={"file": ("export-note.md", NOTE, "text/markdown")},
-                      data={"metadata": NOTE_META}, headers={"X-API-Key": ADMIN_KEY}, timeout=300)
+                      data={"metadata": NOTE_META}, headers={"X-API-Key": ADMIN_KEY}, timeout=HANG)
 
 
-def _generation(base: str) -> str:
-    return httpx.get(f"{base}/readyz", timeout=30).json().get("generation", "")
+def _wait_for_generation(base: str, generation: str) -> None:
+    """Until the server reports `generation` (its reader looks at the manifest about once a second)."""
+    deadline = time.monotonic() + HANG  # against a hang only
+    seen = ""
+    while seen != generation:
+        if time.monotonic() > deadline:
+            pytest.fail(f"the server still serves generation {seen!r}, not the committed {generation!r}")
+        seen = httpx.get(f"{base}/readyz", timeout=30).json().get("generation", "")
+        if seen != generation:
+            time.sleep(0.2)  # polling a condition, as a readiness check does; nothing is decided by time
 
 
 @pytest.fixture(scope="module")
@@ -166,42 +188,41 @@ def scene(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Itera
     Indexer(settings, embedder_factory=lambda: embedder).run()
     old = _chunks(settings)
     change_corpus(corpus)
-    write_register(corpus, entries=128)  # enough model work for the run to last a while
+    write_register(corpus, entries=128)  # model work for the CLI while queries run
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**regqa_env(settings), "REGQA_API_KEYS": f"{READ_KEY}:read,{ADMIN_KEY}:admin"}
-    release = root / "release"
-    held = regqa_env(settings, pause=f"before-rename:{settings.index_dir / 'manifest.json'}",
-                     hook_dir=install_pause_hook(root / "hook"), release=release)
+    held = regqa_env(settings, pause=["after-first-upsert-batch", "before-manifest-commit"],
+                     pause_dir=root / "pause")
     with running([str(REGQA), "serve", "--port", str(port)], f"{base}/readyz", root / "serve.log", env):
         hammer = Hammer(base)
         hammer.start()
         started = time.monotonic()
         with Watched(["index"], held) as cli:
-            cli.wait_for(lambda line: line.startswith("PAUSED"), "its commit")
+            cli.wait_paused("after-first-upsert-batch")
             paused = time.monotonic()
-            busy = _upload(base)  # the CLI holds the write lock for its whole run
+            held_mid_run = hammer.replies_since(paused, "while the CLI held its first vectors")
+            resumed = time.monotonic()
+            cli.release("after-first-upsert-batch")
+            cli.wait_paused("before-manifest-commit")  # the CLI holds the write lock for its whole run
+            paused_again = time.monotonic()
+            busy = _upload(base)
             stored_while_busy = sorted(p.name for p in (settings.index_dir / "uploads").rglob("*"))
             check_busy = run_cli("check", env=regqa_env(settings))
-            release.touch()
-            resumed = time.monotonic()
-            assert cli.process.wait(timeout=600) == 0, "".join(cli.lines)[-3000:]
+            resumed_again = time.monotonic()
+            cli.release("before-manifest-commit")
+            assert cli.finish() == 0, cli.output[-3000:]
             ended = time.monotonic()
         new = _chunks(settings)
-        generation = IndexStore(settings.index_dir).read_manifest().generation
-        deadline = time.monotonic() + 120  # against a hang only
-        while _generation(base) != generation and time.monotonic() < deadline:
-            time.sleep(0.2)
-        switched = len(hammer.replies)
-        while len(hammer.replies) < switched + 3 * CLIENTS and time.monotonic() < deadline:
-            time.sleep(0.1)  # a few replies from the new generation too
+        _wait_for_generation(base, IndexStore(settings.index_dir).read_manifest().generation)
+        after_switch = hammer.replies_since(time.monotonic(), "after the switch to the new generation")
         hammer.finish()
         retry = _upload(base)
         documents = [d["id"] for d in httpx.get(f"{base}/v1/documents", headers={"X-API-Key": READ_KEY}).json()]
     check = check_index(settings)
 
-    working = [(started, paused), (resumed, ended)]
+    working = [(started, paused), (resumed, paused_again), (resumed_again, ended)]
     seconds = sum(end - start for start, end in working)
     counted = during(hammer.replies, working)
     load = {"clients": CLIENTS, "reindex_seconds": round(seconds, 2), "requests_during_reindex": len(counted),
@@ -209,8 +230,8 @@ def scene(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Itera
     report = tmp_path_factory.getbasetemp() / "reindex-load.json"
     report.write_text(json.dumps(load, indent=1))
     print(f"\nload held while re-indexing: {load}")
-    yield Scene(old, new, hammer.replies, hammer.errors, working, busy, stored_while_busy, check_busy, retry, documents, check,
-                report)
+    yield Scene(old, new, hammer.replies, hammer.errors, held_mid_run, after_switch, busy, stored_while_busy,
+                check_busy, retry, documents, check, report)
 
 
 def test_an_upload_during_a_cli_reindex_is_told_busy_and_nothing_is_lost(scene: Scene) -> None:
@@ -233,17 +254,22 @@ def test_an_upload_during_a_cli_reindex_is_told_busy_and_nothing_is_lost(scene: 
 
 def test_queries_during_a_reindex_never_fail_nor_mix_generations(scene: Scene) -> None:
     assert scene.errors == []
-    assert scene.during_reindex(), "no request completed while the CLI re-indexed"
     generations = {"old": scene.old, "new": scene.new}
     seen = set()
     for reply in scene.replies:
         ids = {cid for cid, _ in reply.passages}
         served = [name for name, chunks in generations.items() if ids <= chunks.keys()]
-        assert served, f"{reply.route} mixed generations or cited a deleted chunk: {sorted(ids)}"
+        assert served, f"{reply.question} mixed generations or cited a deleted chunk: {sorted(ids)}"
         chunks = generations[served[0]]
         for cid, shown in reply.passages:
             assert shown in chunks[cid]  # the passage text (search) or quote (answer) of that chunk
         if len(served) == 1:
             seen.add(served[0])
     assert seen == {"old", "new"}  # the stream of queries spanned the switch
+    # Held with new vectors stored but not committed, the server answered from the old generation
+    # only; once it reported the new generation, from the new one only.
+    assert all({cid for cid, _ in r.passages} <= scene.old.keys() for r in scene.held_mid_run)
+    assert any(not {cid for cid, _ in r.passages} <= scene.new.keys() for r in scene.held_mid_run)
+    assert all({cid for cid, _ in r.passages} <= scene.new.keys() for r in scene.after_switch)
+    assert any(not {cid for cid, _ in r.passages} <= scene.old.keys() for r in scene.after_switch)
     assert json.loads(scene.load_report.read_text())["errors"] == 0

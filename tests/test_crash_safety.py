@@ -2,16 +2,12 @@
 previous index must still answer, `regqa check` must call it usable, and the next run must
 finish with a clean index. Also: `regqa check` finds real damage and `--repair` fixes it.
 
-How the kill points are hit. Embedding lasts long enough to watch from outside: the run's own
-progress output (rendered into a pipe with TTY_COMPATIBLE=1) says how many chunks are embedded.
-Chunking a small document takes milliseconds, and the commit is a single rename microseconds
-away from the generation write before it and the clean-up after it; no outside observer can
-stop a process inside such windows. So those runs get a Python audit hook (sys.addaudithook,
-in a sitecustomize.py that only these subprocesses load through PYTHONPATH) that freezes the
-main thread at a named system call — the open of one document, or the rename of manifest.json
-— and says so on stderr; the test then SIGKILLs the frozen process (or lets it go on by
-creating a file). No RegQA code is replaced or told it is under test: the hook only decides
-*when* the kill lands, like a debugger breakpoint.
+How the kill points are hit: the indexer has named pause points (indexer/pause.py) at the stage
+boundaries that matter — before reading a given document, after the first batch of vectors is
+stored, before the manifest commit, between writing the commit record and renaming it into place,
+after the commit before the clean-up. Each run under test is told (REGQA_PAUSE_AT) to hold at one;
+the test waits until the run says it is holding there and SIGKILLs it. No kill depends on timing
+or on a progress count, so it lands in the same place on every machine, loaded or not.
 
 Speed: the model embeds the small corpus (before and after the edits) once per module; the
 runs under test take those vectors from the index's embedding cache, as a re-index of known
@@ -20,18 +16,8 @@ text does in production, so only the test that kills embedding runs the model in
 
 from __future__ import annotations
 
-import json
-import os
-import re
 import shutil
-import signal
-import subprocess
-import sys
-import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Self
 
 import numpy as np
 import pytest
@@ -44,187 +30,26 @@ from indexer.store import IndexStore, Manifest
 from regqa.config import Settings
 
 from .conftest import CORPUS, SMALL_DOCS
+from .processes import NEW_SECTION, Watched, change_corpus, cli_json, regqa_env, write_register
 
 pytestmark = pytest.mark.slow
 
-REGQA = Path(sys.executable).with_name("regqa")
 CACHE_FILE = "embedding-cache.sqlite"  # where the pipeline keeps its embedding cache
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-NEW_SECTION = "§ 730.99"
-# Over 256 (the pipeline's upsert step), so a run can die with some vectors stored; the kill comes
-# after 288 are embedded, four model batches before the second upsert.
+# Over 256 (the pipeline's upsert step), so a run can die with some vectors stored and some not.
 REGISTER_ENTRIES = 416
 UPSERT_STEP = 256
 DRIFT = {"changed_on_disk", "missing_on_disk"}  # what change_corpus() does to the indexed corpus
 
-# Loaded only by the subprocesses started with pause=...; see the module docstring.
-PAUSE_HOOK = '''
-import os, sys, threading, time
 
-_SPEC = os.environ.get("CRASH_TEST_PAUSE", "")
-_RELEASE = os.environ.get("CRASH_TEST_RELEASE", "")
-
-
-def _install(kind, target):
-    state = {"busy": False, "renamed_in": None}
-
-    def freeze():
-        sys.stderr.write("\\nPAUSED " + kind + "\\n")
-        sys.stderr.flush()
-        while not (_RELEASE and os.path.exists(_RELEASE)):  # until released, or killed
-            time.sleep(0.05)
-
-    def hook(event, args):
-        if state["busy"]:
-            return
-        state["busy"] = True
-        try:
-            if kind == "open" and event == "open" and isinstance(args[0], (str, os.PathLike)) \\
-                    and os.fspath(args[0]) == target:
-                freeze()  # the file is about to be opened
-            elif event == "os.rename" and os.fspath(args[1]) == target:
-                if kind == "before-rename":
-                    freeze()  # the rename has not happened yet
-                state["renamed_in"] = threading.get_ident()
-            elif kind == "after-rename" and state["renamed_in"] == threading.get_ident():
-                freeze()  # the first audited call after the rename returned
-        finally:
-            state["busy"] = False
-
-    sys.addaudithook(hook)
-
-
-if _SPEC:
-    _kind, _, _target = _SPEC.partition(":")
-    _install(_kind, _target)
-'''
-
-
-# -- corpus edits ------------------------------------------------------------------------------
-
-def change_corpus(corpus: Path) -> None:
-    """One edited paragraph and one new section, one deleted and one added document."""
-    part_730 = corpus / "us-ear" / "15-cfr-part-730.md"
-    text = part_730.read_text(encoding="utf-8")
-    assert "The core of the export control provisions" in text
-    text = text.replace("The core of the export control provisions", "The central export control provisions")
-    text += (f"\n## {NEW_SECTION} Crash-test section.\n\nThermal imaging cameras for border surveillance "
-             "are described here only to test crash safety.\n")
-    part_730.write_text(text, encoding="utf-8")
-    (corpus / "eu-intl" / "uk-export-control-order-2008.md").unlink()
-    name = "eu-2024-2659-cyber-surveillance-guidelines.md"
-    shutil.copy2(CORPUS / "eu-intl" / name, corpus / "eu-intl" / name)
-
-
-def write_register(corpus: Path, entries: int = REGISTER_ENTRIES) -> None:
-    """A real Markdown document of many one-line entries: many chunks, each cheap to embed."""
-    lines = ["---", "id: synthetic-register", "title: Register of surveillance camera models",
-             "cite_as: Synthetic Register", "doc_type: guidance", "jurisdiction: UK", "completeness: full",
-             "---", "# Register of surveillance camera models", ""]
-    for i in range(1, entries + 1):
-        lines += [f"## Entry {i}", "", f"Camera model SR-{i} is a surveillance item listed for licensing.", ""]
-    (corpus / "eu-intl" / "synthetic-register.md").write_text("\n".join(lines), encoding="utf-8")
-
-
-# -- subprocesses ------------------------------------------------------------------------------
-
-def regqa_env(settings: Settings, *, progress: bool = False, pause: str | None = None,
-              hook_dir: Path | None = None, release: Path | None = None) -> dict[str, str]:
-    env = {**os.environ, "REGQA_DATA_DIR": str(settings.index_dir),
-           "REGQA_CORPUS_DIR": str(settings.default_corpus), "COLUMNS": "200"}
-    if progress:
-        env["TTY_COMPATIBLE"] = "1"  # rich renders the progress bar into the pipe
-    if pause:
-        assert hook_dir is not None
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(hook_dir), env.get("PYTHONPATH")]))
-        env["CRASH_TEST_PAUSE"] = pause
-        env["CRASH_TEST_RELEASE"] = str(release or "")
-    return env
-
-
-def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(REGQA), *args], capture_output=True, text=True, env=env, timeout=600, check=False)
-
-
-def cli_json(*args: str, env: dict[str, str], code: int = 0) -> dict:
-    result = cli(*args, "--json", env=env)
-    assert result.returncode == code, result.stdout + result.stderr
-    return json.loads(result.stdout)
-
-
-class Watched:
-    """A running `regqa` subprocess whose output is read line by line as it arrives."""
-
-    def __init__(self, args: list[str], env: dict[str, str]) -> None:
-        self.process = subprocess.Popen([str(REGQA), *args], stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, env=env, text=True)
-        self.lines: list[str] = []
-        self._done = False
-        self._changed = threading.Condition()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            with self._changed:
-                self.lines.append(ANSI.sub("", line))
-                self._changed.notify_all()
-        with self._changed:
-            self._done = True
-            self._changed.notify_all()
-
-    def wait_for(self, found: Callable[[str], bool], what: str, limit: float = 600) -> str:
-        """The first output line for which `found` holds; fails if the process ends first."""
-        deadline = time.monotonic() + limit  # only against a hang, never a speed requirement
-        seen = 0
-        with self._changed:
-            while True:
-                for line in self.lines[seen:]:
-                    if found(line):
-                        return line
-                seen = len(self.lines)
-                if self._done or time.monotonic() > deadline:
-                    self.process.kill()
-                    pytest.fail(f"regqa never reached {what}: {''.join(self.lines)[-3000:]}")
-                self._changed.wait(timeout=1)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        """Never leave a held or running subprocess behind, whatever the test did."""
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=60)
-
-    def sigkill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        assert self.process.wait(timeout=60) == -signal.SIGKILL
-        self._reader.join(timeout=30)
-
-
-def embedded_at_least(count: int) -> Callable[[str], bool]:
-    def found(line: str) -> bool:
-        match = re.search(r"Embedding chunks\D+(\d+)/(\d+)", line)
-        return bool(match) and int(match.group(1)) >= count
-
-    return found
+def killed_at(settings: Settings, point: str, pause_dir: Path) -> str:
+    """Run `regqa index`, hold it at `point`, SIGKILL it there; its output."""
+    with Watched(["index"], regqa_env(settings, pause=[point], pause_dir=pause_dir)) as run:
+        run.wait_paused(point.partition(":")[0])
+        run.sigkill()
+        return run.output
 
 
 # -- fixtures ----------------------------------------------------------------------------------
-
-def install_pause_hook(directory: Path) -> Path:
-    """A folder for PYTHONPATH whose sitecustomize.py is PAUSE_HOOK."""
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "sitecustomize.py").write_text(PAUSE_HOOK, encoding="utf-8")
-    return directory
-
-
-@pytest.fixture(scope="module")
-def hook_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return install_pause_hook(tmp_path_factory.mktemp("pause-hook"))
-
 
 @pytest.fixture(scope="module")
 def known_vectors(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> dict[str, np.ndarray]:
@@ -298,13 +123,11 @@ def orphans(report: CheckReport) -> list[str]:
 
 # -- the kills ---------------------------------------------------------------------------------
 
-def test_killed_while_chunking(settings: Settings, baseline: Manifest, hook_dir: Path, embedder: Embedder) -> None:
+def test_killed_while_chunking(settings: Settings, baseline: Manifest, tmp_path: Path, embedder: Embedder) -> None:
     change_corpus(settings.default_corpus)
-    # Sorted order reads eu-intl/ first: the new guidelines are chunked when part 730 is opened.
+    # Sorted order reads eu-intl/ first: the new guidelines are chunked when part 730 is reached.
     target = settings.default_corpus / "us-ear" / "15-cfr-part-730.md"
-    with Watched(["index"], regqa_env(settings, pause=f"open:{target}", hook_dir=hook_dir)) as run:
-        run.wait_for(lambda line: line.startswith("PAUSED"), "the open of part 730")
-        run.sigkill()
+    killed_at(settings, f"before-reading:{target}", tmp_path / "pause")
 
     report = check_index(settings)
     assert report.generation == baseline.generation
@@ -313,51 +136,52 @@ def test_killed_while_chunking(settings: Settings, baseline: Manifest, hook_dir:
     _next_run_completes(settings)
 
 
-def test_killed_while_embedding(settings: Settings, baseline: Manifest, embedder: Embedder) -> None:
+def test_killed_while_embedding(settings: Settings, baseline: Manifest, tmp_path: Path, embedder: Embedder) -> None:
     change_corpus(settings.default_corpus)
-    write_register(settings.default_corpus)
-    with Watched(["index"], regqa_env(settings, progress=True)) as run:
-        # Past the first upsert of 256 model-embedded chunks, with four batches still to go.
-        run.wait_for(embedded_at_least(UPSERT_STEP + 32), "the second upsert batch")
-        run.sigkill()
+    write_register(settings.default_corpus, REGISTER_ENTRIES)
+    # Held after the first model batch is stored in Chroma, with the rest of the register to embed.
+    killed_at(settings, "after-first-upsert-batch", tmp_path / "pause")
 
     report = check_index(settings)
     assert report.generation == baseline.generation
     assert_usable(report, DRIFT | {"orphan_vectors"})
     stored = [cid for cid in orphans(report) if cid.startswith("synthetic-register:")]
-    assert UPSERT_STEP <= len(stored) < REGISTER_ENTRIES  # killed mid-embedding, some vectors kept
+    assert len(stored) == UPSERT_STEP  # killed mid-embedding: the first batch kept, nothing after it
     assert_serves(settings, embedder, baseline.generation, has_new_section=False)
     summary = _next_run_completes(settings)
-    assert summary["chunks_embedded"] == REGISTER_ENTRIES - len(stored)  # the rest, not all again
+    assert summary["chunks_embedded"] == REGISTER_ENTRIES - UPSERT_STEP  # the rest, not all again
 
 
+@pytest.mark.parametrize(("point", "debris"), [
+    ("before-manifest-commit", set()),  # the new generation written, no commit record yet
+    ("before-manifest-rename", {"temp_file"}),  # the commit record written, not renamed into place
+])
 def test_killed_after_the_generation_is_written_before_the_commit(
-        settings: Settings, baseline: Manifest, hook_dir: Path, embedder: Embedder) -> None:
+        settings: Settings, baseline: Manifest, tmp_path: Path, embedder: Embedder, point: str,
+        debris: set[str]) -> None:
     change_corpus(settings.default_corpus)
-    manifest_path = settings.index_dir / "manifest.json"
-    with Watched(["index"], regqa_env(settings, pause=f"before-rename:{manifest_path}", hook_dir=hook_dir)) as run:
-        run.wait_for(lambda line: line.startswith("PAUSED"), "the rename of manifest.json")
-        run.sigkill()
+    killed_at(settings, point, tmp_path / "pause")
 
     report = check_index(settings)
     assert report.generation == baseline.generation
-    assert_usable(report, DRIFT | {"orphan_vectors", "stale_generation", "temp_file"})
-    # The kill landed where intended: the new generation and the commit record were complete.
+    assert_usable(report, DRIFT | {"orphan_vectors", "stale_generation"} | debris)
+    # The kill landed where intended: the new generation was complete (and so was the commit record).
     store = IndexStore(settings.index_dir)
-    pending = Manifest.model_validate_json((settings.index_dir / "manifest.json.tmp").read_text())
-    assert any(c.section == NEW_SECTION for c in store.read_chunks(pending.generation))
+    pending = [p.name for p in store.generations.iterdir() if p.name != baseline.generation]
+    assert len(pending) == 1 and any(c.section == NEW_SECTION for c in store.read_chunks(pending[0]))
+    record = settings.index_dir / "manifest.json.tmp"
+    assert record.exists() is bool(debris)
+    if debris:
+        assert Manifest.model_validate_json(record.read_text()).generation == pending[0]
     assert_serves(settings, embedder, baseline.generation, has_new_section=False)
     summary = _next_run_completes(settings)
     assert summary["chunks_embedded"] == 0  # the killed run's vectors are reused
 
 
 def test_killed_after_the_commit_before_the_clean_up(
-        settings: Settings, baseline: Manifest, hook_dir: Path, embedder: Embedder) -> None:
+        settings: Settings, baseline: Manifest, tmp_path: Path, embedder: Embedder) -> None:
     change_corpus(settings.default_corpus)
-    manifest_path = settings.index_dir / "manifest.json"
-    with Watched(["index"], regqa_env(settings, pause=f"after-rename:{manifest_path}", hook_dir=hook_dir)) as run:
-        run.wait_for(lambda line: line.startswith("PAUSED"), "the first call after the commit")
-        run.sigkill()
+    killed_at(settings, "after-manifest-commit", tmp_path / "pause")
 
     report = check_index(settings)
     assert report.generation != baseline.generation  # committed: the new index is the index
