@@ -1,10 +1,12 @@
 """Calibrate the independent support check on labelled pairs drawn from the indexed corpus.
 
-Positives: a sentence of a passage, reworded by dropping a third of its words and swapping
-two clauses (a crude stand-in for paraphrase), against that passage. Negatives: the same
-kind of sentence against the most similar passage of a *different* unit that does not
-repeat the original sentence (hard negatives: same topic, does not say it). Thresholds are chosen for at least 95% precision on this set;
-the report prints precision, recall and the pair counts.
+Positives: a sentence of a passage, as it stands and reworded by dropping a third of its
+words and swapping two clauses (a crude stand-in for paraphrase), against that passage.
+Negatives: the same kind of sentence against the most similar passage of a *different* unit
+that does not repeat it (same topic, does not say it), and near misses against the *same*
+passage: negated, a number changed, the actor changed, a clause appended. Embeddings come
+from the backend the product uses (REGQA_EMBEDDING_BACKEND). Thresholds are chosen for at
+least 95% precision; the report prints the confusion matrix per kind of pair.
 
     python -m evals.calibrate [--pairs 400]
 """
@@ -14,12 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 
 import numpy as np
 
 from assistant.sentences import sentence_spans
-from evals.support import CALIBRATION, Thresholds, cosine, lexical, supported
-from indexer.embeddings import SentenceTransformerEmbedder
+from evals.support import CALIBRATION, Thresholds, cosine, lexical, verdict
+from indexer.embeddings import load_embedder
 from indexer.reader import Filters, IndexReader
 from regqa.config import Settings, apply_offline_environment
 
@@ -33,30 +36,52 @@ def _reword(sentence: str, rng: random.Random) -> str:
     return " ".join(keep)
 
 
+_NUMBER = re.compile(r"\b(\d+|one|two|three|four|five|six|ten|thirty|ninety)\b")
+_MODAL = re.compile(r"\b(shall|may|must|is|are)\b")
+_ACTOR = re.compile(r"\b(exporter|competent authority|Member State|Commission|applicant|BIS|Secretary)\b")
+_SWAP = {"exporter": "competent authority", "competent authority": "exporter", "Member State": "Commission",
+         "Commission": "Member State", "applicant": "Secretary", "BIS": "applicant", "Secretary": "applicant"}
+
+
+def near_misses(sentence: str) -> dict[str, str]:
+    """False claims that keep most of the sentence's words."""
+    out: dict[str, str] = {}
+    if _MODAL.search(sentence):
+        out["negated"] = _MODAL.sub(lambda m: f"{m.group(1)} not", sentence, count=1)
+    match = _NUMBER.search(sentence)
+    if match:
+        value = match.group(1)
+        changed = str(int(value) * 10 + 7) if value.isdigit() else {"one": "seven", "two": "twelve"}.get(value, "fifty")
+        out["number"] = sentence[: match.start()] + changed + sentence[match.end() :]
+    match = _ACTOR.search(sentence)
+    if match:
+        out["actor"] = sentence[: match.start()] + _SWAP[match.group(1)] + sentence[match.end() :]
+    out["appended"] = sentence.rstrip(" .;:") + ", but cameras are exempt in every destination."
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=int, default=400)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
     apply_offline_environment()
     settings = Settings()
     reader = IndexReader(settings)
     snapshot = reader.snapshot()
-    embedder = SentenceTransformerEmbedder(settings.model_path)
+    embedder = load_embedder(settings)
     rng = random.Random(args.seed)
     chunks = [c for c in snapshot.chunks if c.token_count >= 40]
     rng.shuffle(chunks)
-    rows: list[tuple[bool, float, float, float]] = []
+    rows: list[tuple[str, bool, float, float, str, str]] = []  # kind, label, uni, bi, sentence, passage
+    positives = 0
     for chunk in chunks:
-        if len(rows) >= args.pairs * 2:
+        if positives >= args.pairs:
             break
         spans = [s for s in sentence_spans(chunk.text) if len(chunk.text[s.start:s.end].split()) >= 8]
         if not spans:
             continue
         original = chunk.text[spans[0].start : spans[0].end]
-        sentence = _reword(original, rng)
-        vector = embedder.encode([sentence])[0]
         neighbours = reader.dense_search(snapshot, embedder.encode([chunk.embed_text])[0], 10, Filters())
         # Legal texts repeat themselves; a passage that says the same thing is no negative.
         other = next((snapshot.by_id[cid] for cid, _ in neighbours
@@ -64,23 +89,27 @@ def main() -> None:
                       and lexical(original, snapshot.by_id[cid].text)[1] < 0.5), None)
         if other is None:
             continue
-        for label, passage in ((True, chunk), (False, other)):
-            uni, bi = lexical(sentence, passage.text)
-            sim = cosine(vector, embedder.encode([passage.text])[0])
-            rows.append((label, uni, bi, sim))
+        pairs = [("exact", True, original, chunk.text), ("reworded", True, _reword(original, rng), chunk.text),
+                 ("other passage", False, _reword(original, rng), other.text)]
+        pairs += [(kind, False, claim, chunk.text) for kind, claim in near_misses(original).items()]
+        for kind, label, sentence, passage in pairs:
+            uni, bi = lexical(sentence, passage)
+            rows.append((kind, label, uni, bi, sentence, passage))
+        positives += 2
+    texts = list(dict.fromkeys([r[4] for r in rows] + [r[5] for r in rows]))
+    vectors = dict(zip(texts, embedder.encode(texts)))
+    sims = [cosine(vectors[r[4]], vectors[r[5]]) for r in rows]
+    labels = np.array([r[1] for r in rows])
 
-    labels = np.array([r[0] for r in rows])
-    if args.verbose:
-        for name, i in (("unigram", 1), ("bigram", 2), ("similarity", 3)):
-            pos = np.array([r[i] for r in rows if r[0]]); neg = np.array([r[i] for r in rows if not r[0]])
-            print(name, "pos p10/p50/p90", np.percentile(pos, [10, 50, 90]).round(3),
-                  "neg p50/p90/p99", np.percentile(neg, [50, 90, 99]).round(3))
+    def predict(t: Thresholds) -> np.ndarray:
+        return np.array([bool(verdict(r[4], r[5], sim, t)) for r, sim in zip(rows, sims)])
+
     best = None
     for bigram in np.arange(0.2, 0.95, 0.05):
-        for similarity in np.arange(0.4, 0.95, 0.025):
+        for similarity in np.arange(0.5, 0.95, 0.05):
             for floor in (0.3, 0.4, 0.5):
-                t = Thresholds(float(bigram), float(similarity), floor)
-                predicted = np.array([supported(u, b, s, t) for _, u, b, s in rows])
+                t = Thresholds(round(float(bigram), 3), round(float(similarity), 3), floor)
+                predicted = predict(t)
                 tp = int((predicted & labels).sum())
                 precision = tp / max(1, int(predicted.sum()))
                 recall = tp / max(1, int(labels.sum()))
@@ -89,12 +118,20 @@ def main() -> None:
     if best is None:
         raise SystemExit("no thresholds reach 95% precision on the calibration pairs")
     t, recall, precision = best
+    predicted = predict(t)
+    matrix: dict[str, dict[str, int]] = {}
+    for (kind, label, *_), p in zip(rows, predicted):
+        cell = matrix.setdefault(kind, {"pairs": 0, "judged supported": 0, "label": int(label)})
+        cell["pairs"] += 1
+        cell["judged supported"] += int(p)
     result = {
         "method": __doc__.strip().splitlines()[0],
+        "backend": settings.embedding_backend,
         "pairs": {"positive": int(labels.sum()), "negative": int((~labels).sum())},
         "thresholds": {"bigram_recall": round(t.bigram_recall, 3), "similarity": round(t.similarity, 3),
                        "unigram_floor": t.unigram_floor},
         "precision": round(precision, 4), "recall": round(recall, 4), "seed": args.seed,
+        "by_kind": matrix,
     }
     CALIBRATION.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2))

@@ -1,4 +1,11 @@
-"""The gold-set format: JSON Lines, one question per line."""
+"""The gold-set format: JSON Lines, one question per line.
+
+Gold is given by evidence, not by label: every gold item of an answerable question carries
+`evidence`, a verbatim string of the source file that answers it. A citation or a retrieved
+passage counts only where its characters overlap that evidence (see `evals/gold.py`), so the
+score cannot be earned by quoting another paragraph of a large section, and it survives a
+change of labelling or chunking.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +16,17 @@ from typing import Literal
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 QuestionType = Literal["licence", "definition", "list-lookup", "cross-jurisdiction", "procedure",
-                       "false-premise", "out-of-scope"]
+                       "false-premise", "out-of-scope", "out-of-corpus"]
+ANSWERABLE_TYPES = ("licence", "definition", "list-lookup", "cross-jurisdiction", "procedure")
+# The three kinds of "no": not export control; export control the bundled texts do not hold;
+# a named article, section or entry that does not exist.
+UNANSWERABLE_TYPES = ("out-of-scope", "out-of-corpus", "false-premise")
 
 
 class GoldCitation(BaseModel):
     doc: str
-    section: str
+    section: str  # the unit's label, for people reading reports; matching uses `evidence`
+    evidence: str = Field(min_length=20)
 
 
 class EvalQuestion(BaseModel):
@@ -25,9 +37,12 @@ class EvalQuestion(BaseModel):
     must_mention: list[str] = Field(default_factory=list)
     type: QuestionType
     jurisdiction: str = ""
+    missing: str = ""  # for out-of-corpus questions: what the bundled texts lack
 
     @model_validator(mode="after")
     def _consistent(self) -> EvalQuestion:
+        if self.answerable != (self.type in ANSWERABLE_TYPES):
+            raise ValueError(f"type {self.type!r} does not match answerable={self.answerable}")
         if self.answerable and not self.gold:
             raise ValueError("an answerable question needs at least one gold citation")
         if not self.answerable and self.gold:

@@ -1,4 +1,15 @@
-"""Per-question scores and their aggregation, overall and per question type."""
+"""Per-question scores and their aggregation, overall and per question type.
+
+Scoring that cannot be flattered:
+- a question that raised an error scores 0 everywhere and counts as a wrong decision;
+- an answerable question that abstained scores 0 on citation precision, recall and
+  must-mention (its "closest passages" are references, not citations);
+- an unanswerable question that was answered scores citation precision 0;
+- precision is per distinct cited unit; recall@k and MRR run over distinct retrieved units in
+  rank order (lead-in passages of one unit do not take extra slots);
+- a citation or a retrieved unit is right only where its characters overlap the gold
+  evidence in the source file; quotes are checked against the source files themselves.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +20,18 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from assistant.records import AnswerResponse
-from evals.dataset import EvalQuestion
-from evals.matching import citation_matches
-from evals.support import Thresholds, answer_sentences, cosine, lexical, supported
+from evals.dataset import UNANSWERABLE_TYPES, EvalQuestion
+from evals.gold import SourceTexts, Span, gold_spans, hits, units
+from evals.support import Thresholds, answer_sentences, cosine, verdict
 
 METRIC_KEYS = (
     "retrieval_recall_at_5", "retrieval_recall_at_10", "mrr", "citation_precision", "citation_recall",
-    "quote_validity", "support_rate", "abstention_accuracy", "must_mention_coverage",
+    "quote_validity", "support_rate", "answer_rate", "abstention_accuracy", "unanswerable_abstention",
+    "must_mention_coverage", "cited_units_median", "answer_words_median", "errors",
     "latency_ms_p50", "latency_ms_p95",
 )
-# Higher is better for every metric except latency.
-LOWER_IS_BETTER = {"latency_ms_p50", "latency_ms_p95"}
+# Higher is better for every metric except these.
+LOWER_IS_BETTER = {"latency_ms_p50", "latency_ms_p95", "errors", "cited_units_median", "answer_words_median"}
 
 
 class QuestionScore(BaseModel):
@@ -33,12 +45,15 @@ class QuestionScore(BaseModel):
     reciprocal_rank: float | None = None
     citation_precision: float | None = None
     citation_recall: float | None = None
+    cited_units: int = 0
+    answer_words: int = 0
     quotes: int = 0
     valid_quotes: int = 0
     sentences: int = 0
     supported_sentences: int = 0
     abstention_correct: bool
     must_mention_coverage: float | None = None
+    passed: bool = False
     latency_ms: float
     timings_ms: dict[str, float] = Field(default_factory=dict)
     predicted: list[str] = Field(default_factory=list)
@@ -54,68 +69,117 @@ PassageLookup = Callable[[str], str | None]
 Embed = Callable[[list[str]], np.ndarray]
 
 
+def answer_body(answer: str) -> str:
+    """The answer before its source list and notices: what a reader reads as the answer."""
+    return answer.split("\n\nSources", 1)[0]
+
+
+def score_error(q: EvalQuestion, error: str, latency_ms: float) -> QuestionScore:
+    """A question that raised: zero everywhere, a wrong decision, never a silent abstention."""
+    zero = 0.0 if q.answerable else None
+    return QuestionScore(
+        id=q.id, type=q.type, question=q.question, answerable=q.answerable, abstained=False,
+        abstention_correct=False, latency_ms=latency_ms, error=error[:300],
+        retrieval_recall_at_5=zero, retrieval_recall_at_10=zero, reciprocal_rank=zero,
+        citation_precision=0.0, citation_recall=zero, must_mention_coverage=zero,
+        gold=[f"{g.doc} {g.section}" for g in q.gold],
+    )
+
+
 def score_question(q: EvalQuestion, response: AnswerResponse, latency_ms: float, passage: PassageLookup,
-                   embed: Embed, thresholds: Thresholds) -> QuestionScore:
-    gold = [(g.doc, g.section) for g in q.gold]
-    retrieved = [(r.doc_id, r.section) for r in response.retrieved]
-    cited = [(c.doc_id, c.section) for c in response.citations]
-
-    def recall_at(k: int) -> float:
-        top = retrieved[:k]
-        return sum(any(citation_matches(d, s, gd, gs) for d, s in top) for gd, gs in gold) / len(gold)
-
+                   embed: Embed, thresholds: Thresholds, sources: SourceTexts) -> QuestionScore:
+    spans = gold_spans(q, sources)
+    retrieved = units((r.doc_id, r.section, r.start, r.end) for r in response.retrieved)
+    cited = units((c.doc_id, c.section, c.start, c.end) for c in response.citations)
+    body = answer_body(response.answer)
     score = QuestionScore(
         id=q.id, type=q.type, question=q.question, answerable=q.answerable, abstained=response.abstained,
         abstention_correct=response.abstained != q.answerable, latency_ms=latency_ms,
         timings_ms=response.timings_ms, answer=response.answer,
-        predicted=[f"{d} {s}" for d, s in cited], gold=[f"{d} {s}" for d, s in gold],
+        cited_units=0 if response.abstained else len(cited), answer_words=len(body.split()),
+        predicted=list(dict.fromkeys(f"{c.doc_id} {c.section}" for c in response.citations)),
+        gold=[f"{g.doc} {g.section}" for g in q.gold],
     )
     if q.answerable:
-        score.retrieval_recall_at_5 = recall_at(5)
-        score.retrieval_recall_at_10 = recall_at(10)
-        rank = next((i for i, (d, s) in enumerate(retrieved, start=1)
-                     if any(citation_matches(d, s, gd, gs) for gd, gs in gold)), None)
-        score.reciprocal_rank = 1.0 / rank if rank else 0.0
-        if cited:
-            score.citation_precision = sum(
-                any(citation_matches(d, s, gd, gs) for gd, gs in gold) for d, s in cited) / len(cited)
-        score.citation_recall = sum(
-            any(citation_matches(d, s, gd, gs) for d, s in cited) for gd, gs in gold) / len(gold)
-        text = response.answer.lower()
-        if q.must_mention:
-            score.must_mention_coverage = sum(m.lower() in text for m in q.must_mention) / len(q.must_mention)
-
-    passages = {c.n: passage(c.chunk_id) for c in response.citations}
-    score.quotes = len(response.citations)
-    score.valid_quotes = sum(1 for c in response.citations if passages[c.n] and c.quote in passages[c.n])
+        _score_answerable(score, q, response, spans, retrieved, cited, body)
+    elif not response.abstained:
+        score.citation_precision = 0.0  # whatever it cites, it should have said "not covered"
+    score.passed = score.abstention_correct and (not q.answerable or (score.citation_recall or 0.0) > 0)
+    _score_quotes(score, response, passage, sources)
     if not response.abstained:
-        sentences = answer_sentences(response.answer)
-        score.sentences = len(sentences)
-        undecided: list[tuple[int, str, str, float]] = []
-        verdict = [False] * len(sentences)
-        for i, (sentence, markers) in enumerate(sentences):
-            for n in markers:
-                text = passages.get(n)
-                if not text:
-                    continue
-                uni, bi = lexical(sentence, text)
-                if supported(uni, bi, 0.0, thresholds):
-                    verdict[i] = True  # the words alone settle it; no need to embed
-                    break
-                if uni >= thresholds.unigram_floor:
-                    undecided.append((i, sentence, text, uni))
-        pending = [u for u in undecided if not verdict[u[0]]]
-        if pending:
-            vectors = embed([u[1] for u in pending] + [u[2] for u in pending])
-            for j, (i, _, _, uni) in enumerate(pending):
-                if supported(uni, 0.0, cosine(vectors[j], vectors[len(pending) + j]), thresholds):
-                    verdict[i] = True
-        for (sentence, _), ok in zip(sentences, verdict):
-            if ok:
-                score.supported_sentences += 1
-            else:
-                score.unsupported.append(sentence)
+        _score_support(score, response, passage, embed, thresholds)
     return score
+
+
+def _score_answerable(score: QuestionScore, q: EvalQuestion, response: AnswerResponse, spans: list[Span],
+                      retrieved: list, cited: list, body: str) -> None:
+    def recall_at(k: int) -> float:
+        found: set[int] = set()
+        for unit in retrieved[:k]:
+            found |= hits(unit, spans)
+        return len(found) / len(spans)
+
+    score.retrieval_recall_at_5 = recall_at(5)
+    score.retrieval_recall_at_10 = recall_at(10)
+    rank = next((i for i, unit in enumerate(retrieved, start=1) if hits(unit, spans)), None)
+    score.reciprocal_rank = 1.0 / rank if rank else 0.0
+    if response.abstained:  # references shown with "not covered" are not an answer
+        score.citation_precision = 0.0
+        score.citation_recall = 0.0
+        score.must_mention_coverage = 0.0 if q.must_mention else None
+        return
+    found = [hits(unit, spans) for unit in cited]
+    score.citation_precision = sum(1 for f in found if f) / len(cited) if cited else 0.0
+    score.citation_recall = len(set().union(*found)) / len(spans) if found else 0.0
+    if q.must_mention:
+        text = body.lower()
+        score.must_mention_coverage = sum(m.lower() in text for m in q.must_mention) / len(q.must_mention)
+
+
+def _score_quotes(score: QuestionScore, response: AnswerResponse, passage: PassageLookup,
+                  sources: SourceTexts) -> None:
+    """A quote is valid when it is in its stored passage and, for a corpus document, stands at
+    its offsets in the source file itself (not only in the index's copy of it)."""
+    score.quotes = len(response.citations)
+    for c in response.citations:
+        stored = passage(c.chunk_id)
+        if not stored or c.quote not in stored:
+            continue
+        source = sources.text(c.doc_id)
+        if source is not None and (c.start is None or source[c.start : c.end] != c.quote):
+            continue
+        score.valid_quotes += 1
+
+
+def _score_support(score: QuestionScore, response: AnswerResponse, passage: PassageLookup, embed: Embed,
+                   thresholds: Thresholds) -> None:
+    passages = {c.n: passage(c.chunk_id) for c in response.citations}
+    sentences = answer_sentences(answer_body(response.answer))
+    score.sentences = len(sentences)
+    pending: list[tuple[int, str, str]] = []
+    ok = [False] * len(sentences)
+    for i, (sentence, markers) in enumerate(sentences):
+        for n in markers:
+            text = passages.get(n)
+            if not text:
+                continue
+            decided = verdict(sentence, text, None, thresholds)
+            if decided is True:
+                ok[i] = True
+                break
+            if decided is None:
+                pending.append((i, sentence, text))
+    pending = [p for p in pending if not ok[p[0]]]
+    if pending:
+        vectors = embed([p[1] for p in pending] + [p[2] for p in pending])
+        for j, (i, sentence, text) in enumerate(pending):
+            if verdict(sentence, text, cosine(vectors[j], vectors[len(pending) + j]), thresholds):
+                ok[i] = True
+    for (sentence, _), good in zip(sentences, ok):
+        if good:
+            score.supported_sentences += 1
+        else:
+            score.unsupported.append(sentence)
 
 
 def aggregate(scores: Sequence[QuestionScore]) -> dict[str, float]:
@@ -123,9 +187,15 @@ def aggregate(scores: Sequence[QuestionScore]) -> dict[str, float]:
         present = [v for v in values if v is not None]
         return round(float(np.mean(present)), 4) if present else math.nan
 
+    def median(values: list[int]) -> float:
+        return round(float(np.median(values)), 2) if values else math.nan
+
     quotes = sum(s.quotes for s in scores)
     sentences = sum(s.sentences for s in scores)
     latencies = [s.latency_ms for s in scores]
+    answerable = [s for s in scores if s.answerable]
+    answered = [s for s in answerable if not s.abstained and not s.error]
+    unanswerable = [s for s in scores if not s.answerable]
     return {
         "retrieval_recall_at_5": mean([s.retrieval_recall_at_5 for s in scores]),
         "retrieval_recall_at_10": mean([s.retrieval_recall_at_10 for s in scores]),
@@ -134,11 +204,26 @@ def aggregate(scores: Sequence[QuestionScore]) -> dict[str, float]:
         "citation_recall": mean([s.citation_recall for s in scores]),
         "quote_validity": round(sum(s.valid_quotes for s in scores) / quotes, 4) if quotes else 1.0,
         "support_rate": round(sum(s.supported_sentences for s in scores) / sentences, 4) if sentences else math.nan,
+        "answer_rate": mean([0.0 if s.abstained or s.error else 1.0 for s in answerable]),
         "abstention_accuracy": mean([1.0 if s.abstention_correct else 0.0 for s in scores]),
+        "unanswerable_abstention": mean([1.0 if s.abstention_correct else 0.0 for s in unanswerable]),
         "must_mention_coverage": mean([s.must_mention_coverage for s in scores]),
+        "cited_units_median": median([s.cited_units for s in answered]),
+        "answer_words_median": median([s.answer_words for s in answered]),
+        "errors": float(sum(1 for s in scores if s.error)),
         "latency_ms_p50": round(float(np.percentile(latencies, 50)), 2) if latencies else math.nan,
         "latency_ms_p95": round(float(np.percentile(latencies, 95)), 2) if latencies else math.nan,
     }
+
+
+def abstention_by_kind(scores: Sequence[QuestionScore]) -> dict[str, float]:
+    """Share of each kind of unanswerable question that was rightly declined."""
+    result = {}
+    for kind in UNANSWERABLE_TYPES:
+        group = [s for s in scores if s.type == kind]
+        if group:
+            result[kind] = round(sum(s.abstention_correct for s in group) / len(group), 4)
+    return result
 
 
 def stage_latencies(scores: Sequence[QuestionScore]) -> dict[str, dict[str, float]]:

@@ -9,7 +9,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from evals.metrics import LOWER_IS_BETTER, METRIC_KEYS, QuestionScore, aggregate, stage_latencies
+from evals.metrics import (
+    LOWER_IS_BETTER,
+    METRIC_KEYS,
+    QuestionScore,
+    abstention_by_kind,
+    aggregate,
+    stage_latencies,
+)
 
 
 def _number(value: float) -> float | None:
@@ -24,6 +31,7 @@ def build_report(scores: Sequence[QuestionScore], *, dataset: str, mode: str, ba
         "metrics": {k: (_number(overall[k]) if _number(overall[k]) is not None else 0.0) for k in METRIC_KEYS},
         "per_type": {t: {k: _number(v) for k, v in aggregate([s for s in scores if s.type == t]).items()}
                      for t in types},
+        "abstention_by_kind": abstention_by_kind(scores),
         "stage_latency_ms": stage_latencies(scores),
         "questions": [s.model_dump() for s in scores],
         "run": {
@@ -100,6 +108,7 @@ def worst(questions: list[dict], n: int = 10) -> list[dict]:
         score += 1.0 - (q["retrieval_recall_at_10"] if q["retrieval_recall_at_10"] is not None else 1.0)
         score += 3.0 if q["error"] else 0.0
         score += 3.0 * (q["quotes"] - q["valid_quotes"])
+        score += 1.0 - (q["citation_precision"] if q["citation_precision"] is not None else 1.0)
         return score
 
     return [q for q in sorted(questions, key=badness, reverse=True)[:n] if badness(q) > 0]
@@ -111,7 +120,7 @@ def chart(report: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = [k for k in report["metrics"] if k not in LOWER_IS_BETTER]
+    keys = [k for k in report["metrics"] if k not in LOWER_IS_BETTER and report["metrics"][k] <= 1.0]
     types = list(report["per_type"])
     fig, ax = plt.subplots(figsize=(12, 5))
     width = 0.8 / max(1, len(types))

@@ -12,7 +12,8 @@ import numpy as np
 
 from assistant.records import AnswerResponse, Mode
 from evals.dataset import EvalQuestion
-from evals.metrics import QuestionScore, score_question
+from evals.gold import SourceTexts
+from evals.metrics import QuestionScore, score_error, score_question
 from evals.support import Thresholds
 
 if TYPE_CHECKING:
@@ -67,10 +68,16 @@ class RunResult:
     scores: list[QuestionScore]
     seconds: float
 
+    @property
+    def errors(self) -> list[str]:
+        return [f"{s.id}: {s.error}" for s in self.scores if s.error]
+
 
 def run(questions: Sequence[EvalQuestion], backend: Backend, embed: Callable[[list[str]], np.ndarray],
-        *, mode: Mode = "extractive", thresholds: Thresholds | None = None,
+        sources: SourceTexts, *, mode: Mode = "extractive", thresholds: Thresholds | None = None,
         on_progress: Callable[[QuestionScore], None] | None = None) -> RunResult:
+    """Answer and score every question. A question that raises is scored as a failure (zero
+    everywhere, a wrong decision) and the run reports it; it never passes as an abstention."""
     thresholds = thresholds or Thresholds.load()
     started = time.perf_counter()
     scores: list[QuestionScore] = []
@@ -79,14 +86,10 @@ def run(questions: Sequence[EvalQuestion], backend: Backend, embed: Callable[[li
         try:
             response = backend.answer(q.question, mode)
         except Exception as exc:  # noqa: BLE001 - a failed question is a result, not a crash
-            response = AnswerResponse(question=q.question, standalone_question=q.question, answer="",
-                                      abstained=False, mode=mode)
-            score = score_question(q, response, (time.perf_counter() - t) * 1000, backend.passage, embed,
-                                   thresholds)
-            score.error = f"{type(exc).__name__}: {exc}"[:300]
+            score = score_error(q, f"{type(exc).__name__}: {exc}", (time.perf_counter() - t) * 1000)
         else:
             latency = (time.perf_counter() - t) * 1000  # wall clock, as a caller sees it
-            score = score_question(q, response, latency, backend.passage, embed, thresholds)
+            score = score_question(q, response, latency, backend.passage, embed, thresholds, sources)
         scores.append(score)
         if on_progress:
             on_progress(score)

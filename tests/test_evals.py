@@ -1,4 +1,5 @@
-"""The citation-accuracy harness: matching rules, scoring, the gold set, and the CI gate."""
+"""The citation-accuracy harness: evidence matching, scoring that cannot be flattered, the gold
+sets, the support check's near misses, and the CI gate."""
 
 from __future__ import annotations
 
@@ -12,57 +13,59 @@ import numpy as np
 import pytest
 
 from assistant.records import AnswerResponse, Citation, RetrievedRef
-from evals.dataset import EvalQuestion, load_dataset
-from evals.matching import section_matches
-from evals.metrics import METRIC_KEYS, aggregate, score_question
-from evals.support import Thresholds
+from evals.dataset import ANSWERABLE_TYPES, UNANSWERABLE_TYPES, EvalQuestion, load_dataset
+from evals.gate import check
+from evals.gold import SourceTexts, Span, check_dataset, gold_spans
+from evals.metrics import METRIC_KEYS, aggregate, score_error, score_question
+from evals.support import Thresholds, near_miss, verdict
 
-from .conftest import PROJECT
+from .conftest import CORPUS, PROJECT
 
 DEV = PROJECT / "evals" / "datasets" / "dev.jsonl"
+TEST = PROJECT / "evals" / "datasets" / "test.jsonl"
 GATE = json.loads((PROJECT / "evals" / "gate.json").read_text())
+THRESHOLDS = Thresholds(0.35, 0.85, 0.3)
+
+# A two-paragraph document: the gold evidence is the second paragraph's first sentence.
+DOC = ("---\nid: reg\n---\n## Article 5\n1. An authorisation shall be required for the export of "
+       "cyber-surveillance items.\n\n2. Records shall be kept for five years by the exporter. Other words follow.\n")
+EVIDENCE = "Records shall be kept for five years by the exporter."
 
 
-@pytest.mark.parametrize(
-    ("predicted", "gold", "expected"),
-    [
-        ("Article 5(2)", "Article 5", True),
-        ("Article 50", "Article 5", False),
-        ("Art. 5(1)", "Article 5", True),
-        ("§ 742.7(a)(1)", "§ 742.7", True),
-        ("742.7(a)", "§ 742.7", True),
-        ("§ 742.70", "§ 742.7", False),
-        ("ECCN 5A001.j", "ECCN 5A001", True),
-        ("ECCN 5A0011", "ECCN 5A001", False),
-        ("ecccn 5a001", "ECCN 5A001", False),
-        ("  article   5 ( 1 )", "Article 5(1)", True),
-    ],
-)
-def test_section_matching(predicted: str, gold: str, expected: bool) -> None:
-    assert section_matches(predicted, gold) is expected
+@pytest.fixture
+def sources(tmp_path: Path) -> SourceTexts:
+    (tmp_path / "reg.md").write_text(DOC, encoding="utf-8")
+    return SourceTexts(tmp_path)
 
 
-def test_dev_set_shape() -> None:
-    questions = load_dataset(DEV)
-    assert len(questions) >= 60
-    types = {q.type for q in questions}
-    assert types == {"licence", "definition", "list-lookup", "cross-jurisdiction", "procedure", "false-premise",
-                     "out-of-scope"}
-    assert sum(not q.answerable for q in questions) >= 10
-    assert sum("+" in q.jurisdiction for q in questions) >= 10
+def _question(**changes) -> EvalQuestion:  # noqa: ANN003
+    data = {"id": "t1", "question": "How long are records kept?", "answerable": True, "type": "procedure",
+            "gold": [{"doc": "reg", "section": "Article 5(2)", "evidence": EVIDENCE}],
+            "must_mention": ["five years"]}
+    return EvalQuestion.model_validate({**data, **changes})
 
 
-def _chunk_fixture() -> tuple[dict[str, str], EvalQuestion]:
-    passages = {"d:1": "An authorisation shall be required for the export of cyber-surveillance items.",
-                "d:2": "Records shall be kept for five years."}
-    question = EvalQuestion(id="t1", question="Need a licence?", answerable=True, type="licence",
-                            gold=[{"doc": "reg", "section": "Article 5"}], must_mention=["authorisation"])
-    return passages, question
+def _span(text: str) -> tuple[int, int]:
+    at = DOC.index(text)
+    return at, at + len(text)
 
 
-def _citation(n: int, chunk_id: str, section: str, quote: str) -> Citation:
+def _citation(n: int, quote: str, section: str = "Article 5(2)") -> Citation:
+    start, end = _span(quote)
+    chunk_id = next((cid for cid, text in _passages().items() if quote in text), "reg:1")
     return Citation(n=n, chunk_id=chunk_id, doc_id="reg", cite_as="Reg", section=section, heading_path="Reg",
-                    quote=quote, source_url="", as_of="", completeness="partial")
+                    quote=quote, source_url="", as_of="", completeness="partial", start=start, end=end)
+
+
+def _retrieved(chunk_id: str, section: str, text: str) -> RetrievedRef:
+    start, end = _span(text)
+    return RetrievedRef(chunk_id=chunk_id, doc_id="reg", section=section, score=1.0, start=start, end=end)
+
+
+def _passages() -> dict[str, str]:
+    p1 = "An authorisation shall be required for the export of cyber-surveillance items."
+    p2 = "Records shall be kept for five years by the exporter. Other words follow."
+    return {"reg:1": p1, "reg:2": p2, "reg:3": p2}
 
 
 def _embed(texts: list[str]) -> np.ndarray:
@@ -72,67 +75,180 @@ def _embed(texts: list[str]) -> np.ndarray:
     return rows / (np.linalg.norm(rows, axis=1, keepdims=True) + 1e-9)
 
 
-def test_scoring_catches_bad_quotes_and_unsupported_sentences() -> None:
-    passages, question = _chunk_fixture()
+def _score(response: AnswerResponse, sources: SourceTexts, question: EvalQuestion | None = None):  # noqa: ANN202
+    return score_question(question or _question(), response, 1.0, _passages().get, _embed, THRESHOLDS, sources)
+
+
+# -- matching by evidence offsets, both directions ------------------------------------------
+
+
+def test_a_coarser_unit_containing_the_evidence_matches() -> None:
+    start, end = _span(EVIDENCE)
+    gold = Span("reg", start, end)
+    assert gold.overlaps("reg", start - 100, end + 20)  # `Article 5` ~ gold `Article 5(2)`
+    assert gold.overlaps("reg", start + 5, start + 20)  # `5A001.j` inside gold `5A001`: finer matches too
+    assert not gold.overlaps("reg", end, end + 40)  # the next sentence does not
+    assert not gold.overlaps("other", start, end)  # nor the same offsets of another document
+    assert not gold.overlaps("reg", None, None)
+
+
+def test_quoting_the_wrong_sentence_of_the_right_unit_earns_nothing(sources: SourceTexts) -> None:
+    response = AnswerResponse(question="q", standalone_question="q", answer="“Other words follow.” [1]",
+                              citations=[_citation(1, "Other words follow.")])
+    score = _score(response, sources)
+    assert score.citation_precision == 0.0 and score.citation_recall == 0.0 and not score.passed
+
+
+def test_precision_is_per_distinct_unit_and_recall_over_distinct_units_in_rank_order(sources: SourceTexts) -> None:
+    first = "An authorisation shall be required for the export of cyber-surveillance items."
     response = AnswerResponse(
-        question=question.question, standalone_question=question.question,
-        answer="- Article 5(1): “An authorisation shall be required for the export of cyber-surveillance items.” [1]\n"
-               "Exports of cameras are always free of any licence obligation [2].",
-        citations=[_citation(1, "d:1", "Article 5(1)", "An authorisation shall be required"),
-                   _citation(2, "d:2", "Article 9", "invented words not in the passage")],
-        retrieved=[RetrievedRef(chunk_id="d:2", doc_id="reg", section="Article 9", score=1),
-                   RetrievedRef(chunk_id="d:1", doc_id="reg", section="Article 5(1)", score=0.5)],
+        question="q", standalone_question="q",
+        answer=f"“{EVIDENCE}” [1] “{EVIDENCE}” [2] “{first}” [3]",
+        citations=[_citation(1, EVIDENCE), _citation(2, EVIDENCE), _citation(3, first, "Article 5(1)")],
+        # Two chunks of one wrong unit first, then the right one: rank 2 over units, not 3 over chunks.
+        retrieved=[_retrieved("reg:1", "Article 5(1)", first), _retrieved("reg:1b", "Article 5(1)", first),
+                   _retrieved("reg:2", "Article 5(2)", EVIDENCE)],
     )
-    score = score_question(question, response, 12.0, passages.get, _embed, Thresholds(0.35, 0.85, 0.3))
-    assert (score.quotes, score.valid_quotes) == (2, 1)
-    assert (score.sentences, score.supported_sentences) == (2, 1)
-    assert score.citation_precision == 0.5 and score.citation_recall == 1.0
+    score = _score(response, sources)
+    assert score.citation_precision == 0.5  # two distinct units cited, one right (not 2 of 3)
+    assert score.citation_recall == 1.0 and score.cited_units == 2
     assert score.reciprocal_rank == 0.5 and score.retrieval_recall_at_5 == 1.0
-    assert score.must_mention_coverage == 1.0 and score.abstention_correct
+    assert score.must_mention_coverage == 1.0 and score.passed
+
+
+def test_an_abstained_answerable_question_scores_zero_whatever_it_lists(sources: SourceTexts) -> None:
+    response = AnswerResponse(question="q", standalone_question="q", abstained=True,
+                              answer="The bundled texts do not answer this. Closest passages: [1]",
+                              citations=[_citation(1, EVIDENCE)])  # the right passage, as a reference
+    score = _score(response, sources)
+    assert (score.citation_precision, score.citation_recall, score.must_mention_coverage) == (0.0, 0.0, 0.0)
+    assert not score.abstention_correct and not score.passed
+
+
+def test_an_answered_unanswerable_question_scores_precision_zero(sources: SourceTexts) -> None:
+    question = _question(answerable=False, type="out-of-corpus", gold=[], must_mention=[])
+    response = AnswerResponse(question="q", standalone_question="q", answer=f"“{EVIDENCE}” [1]",
+                              citations=[_citation(1, EVIDENCE)])
+    score = _score(response, sources, question)
+    assert score.citation_precision == 0.0 and not score.abstention_correct
+    declined = _score(AnswerResponse(question="q", standalone_question="q", abstained=True, answer="no"), sources,
+                      question)
+    assert declined.citation_precision is None and declined.abstention_correct and declined.passed
+
+
+def test_an_error_scores_zero_and_counts_as_an_error() -> None:
+    score = score_error(_question(), "RuntimeError: boom", 3.0)
+    assert not score.abstention_correct and score.citation_precision == 0.0 and score.retrieval_recall_at_10 == 0.0
     metrics = aggregate([score])
-    assert set(metrics) == set(METRIC_KEYS) and metrics["quote_validity"] == 0.5
+    assert metrics["errors"] == 1.0 and metrics["citation_precision"] == 0.0 and metrics["answer_rate"] == 0.0
 
 
-def test_abstaining_on_an_answerable_question_is_scored_as_a_miss() -> None:
-    passages, question = _chunk_fixture()
-    response = AnswerResponse(question="q", standalone_question="q", answer="The corpus does not answer this.",
-                              abstained=True)
-    score = score_question(question, response, 5.0, passages.get, _embed, Thresholds(0.35, 0.85, 0.3))
-    assert not score.abstention_correct and score.citation_recall == 0.0 and score.citation_precision is None
+def test_a_quote_must_stand_at_its_offsets_in_the_source_file(sources: SourceTexts) -> None:
+    good = _citation(1, EVIDENCE)
+    shifted = good.model_copy(update={"n": 2, "start": good.start + 1, "end": good.end + 1})
+    invented = good.model_copy(update={"n": 3, "quote": "Records shall be kept for fifty years by the exporter."})
+    response = AnswerResponse(question="q", standalone_question="q", answer=f"“{EVIDENCE}” [1] [2] [3]",
+                              citations=[good, shifted, invented])
+    score = _score(response, sources)
+    assert (score.quotes, score.valid_quotes) == (3, 1)
+    assert set(aggregate([score])) == set(METRIC_KEYS)
+
+
+# -- the support check catches near misses --------------------------------------------------
+
+PASSAGE = ("An authorisation shall be required for the export of cyber-surveillance items not listed in Annex I. "
+           "The exporter shall notify the competent authority. Records shall be retained for five years.")
+
+
+@pytest.mark.parametrize("claim", [
+    "An authorisation shall not be required for the export of cyber-surveillance items.",
+    "No authorisation shall be required for the export of cyber-surveillance items to China.",
+    "An authorisation shall be required for the export of cyber-surveillance items, but cameras are exempt everywhere.",
+    "Records shall be retained for fifty years.",
+    "Records shall be retained for 50 years.",
+    "The competent authority shall notify the exporter.",
+    "An authorisation shall be required for the export of cyber-surveillance items listed in Annex I.",
+])
+def test_near_misses_are_not_supported(claim: str) -> None:
+    assert near_miss(claim, PASSAGE) is not None
+    assert verdict(claim, PASSAGE, 0.99, THRESHOLDS) is False
+
+
+@pytest.mark.parametrize("claim", [
+    "An authorisation shall be required for the export of cyber-surveillance items not listed in Annex I.",
+    "Records shall be retained for five years.",
+    "The exporter shall notify the competent authority.",
+])
+def test_faithful_claims_are_supported(claim: str) -> None:
+    assert near_miss(claim, PASSAGE) is None
+    assert verdict(claim, PASSAGE, None, THRESHOLDS) is True
+
+
+# -- the gate ---------------------------------------------------------------------------------
+
+
+def _report(**metrics) -> dict:  # noqa: ANN003
+    return {"metrics": {"citation_precision": 0.7, "errors": 0.0, **metrics},
+            "per_type": {"definition": {"citation_recall": 0.9}},
+            "abstention_by_kind": {"out-of-scope": 1.0, "false-premise": 0.5},
+            "questions": [{"id": "a", "passed": True}, {"id": "b", "passed": False}]}
+
+
+def test_the_gate_fails_on_each_kind_of_regression() -> None:
+    gate = {"metrics": {"citation_precision": 0.6, "errors": 0},
+            "per_type": {"definition": {"citation_recall": 0.8}},
+            "abstention_by_kind": {"out-of-scope": 0.9, "false-premise": 0.5}}
+    assert check(_report(), gate, {"passed": ["a"]}) == []
+    assert check(_report(citation_precision=0.5), gate)  # a floor
+    assert check(_report(errors=1.0), gate)  # any error
+    assert check(_report(), {**gate, "abstention_by_kind": {"false-premise": 0.8}})  # a kind of "no"
+    assert check(_report(), {**gate, "per_type": {"definition": {"citation_recall": 0.95}}})  # a type
+    assert check(_report(), gate, {"passed": ["a", "b"]})  # b passed in the baseline and fails now
+    assert check(_report(), {**gate, "per_type": {"licence": {"citation_recall": 0.1}}})  # a type gone
+
+
+# -- the gold sets ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", [DEV, TEST], ids=["dev", "test"])
+def test_gold_sets_have_sound_evidence_for_every_answerable_question(path: Path) -> None:
+    questions = load_dataset(path)
+    assert check_dataset(questions, SourceTexts(CORPUS)) == []
+    for q in questions:
+        if q.answerable:
+            assert all(g.evidence for g in q.gold), q.id
+            if "+" in q.jurisdiction:
+                assert len({g.doc for g in q.gold}) >= 2, f"{q.id}: a cross-jurisdiction question needs both sides"
+
+
+def test_the_gold_sets_are_large_disjoint_and_cover_every_type() -> None:
+    dev, test = load_dataset(DEV), load_dataset(TEST)
+    assert len(dev) >= 150 and len(test) >= 50
+    assert not {q.id for q in dev} & {q.id for q in test}
+    assert not {q.question for q in dev} & {q.question for q in test}
+    for questions in (dev, test):
+        assert {q.type for q in questions} == set(ANSWERABLE_TYPES) | set(UNANSWERABLE_TYPES)
+    assert sum(not q.answerable for q in dev + test) >= 20
+
+
+def test_gold_spans_find_each_evidence_once(sources: SourceTexts) -> None:
+    (span,) = gold_spans(_question(), sources)
+    assert DOC[span.start : span.end] == EVIDENCE
 
 
 @pytest.mark.slow
-def test_every_gold_section_exists_in_the_index(assistant) -> None:  # noqa: ANN001
-    snapshot = assistant.reader.snapshot()
-    sections: dict[str, set[str]] = {}
-    for chunk in snapshot.chunks:
-        sections.setdefault(chunk.doc_id, set()).add(chunk.section)
-    for q in load_dataset(DEV):
-        for gold in q.gold:
-            assert gold.doc in sections, f"{q.id}: no document {gold.doc}"
-            assert any(section_matches(s, gold.section) for s in sections[gold.doc]), f"{q.id}: {gold.section}"
-
-
-@pytest.mark.slow
-def test_ci_gate_on_the_dev_set(corpus_index, tmp_path: Path) -> None:  # noqa: ANN001
-    """The CI gate: `regqa eval` on the dev set in extractive mode must meet evals/gate.json."""
+@pytest.mark.parametrize("name", ["dev", "test"])
+def test_ci_gate(corpus_index, tmp_path: Path, name: str) -> None:  # noqa: ANN001
+    """The CI gate: `regqa eval --gate` on each gold set in extractive mode on the whole corpus."""
+    dataset = PROJECT / "evals" / "datasets" / f"{name}.jsonl"
     out = tmp_path / "eval"
-    command = [str(Path(sys.executable).with_name("regqa")), "eval", "--dataset", str(PROJECT / GATE["dataset"]),
-               "--mode", GATE["mode"], "--out", str(out)]
-    for metric, value in GATE["fail_under"].items():
-        command += ["--fail-under", f"{metric}={value}"]
-    env = {**os.environ, "REGQA_DATA_DIR": str(corpus_index.index_dir), "COLUMNS": "160"}
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
-    print(result.stdout[-3000:], result.stderr[-3000:])
+    command = [str(Path(sys.executable).with_name("regqa")), "eval", "--dataset", str(dataset),
+               "--mode", GATE["mode"], "--out", str(out), "--gate", str(PROJECT / "evals" / "gate.json")]
+    env = {**os.environ, "REGQA_DATA_DIR": str(corpus_index.index_dir), "COLUMNS": "200"}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900, cwd=PROJECT)
+    print(result.stdout[-4000:], result.stderr[-4000:])
     assert result.returncode == 0, "the eval gate failed: see the table above"
     report = json.loads((out / "report.json").read_text())
     assert set(report["metrics"]) == set(METRIC_KEYS)
-    assert all(isinstance(v, (int, float)) for v in report["metrics"].values())
-    assert len(report["questions"]) == len(load_dataset(PROJECT / GATE["dataset"]))
+    assert len(report["questions"]) == len(load_dataset(dataset))
     assert (out / "report.md").exists() and (out / "metrics_by_type.png").stat().st_size > 10_000
-    # A baseline comparison and a missed gate exit non-zero.
-    missed = subprocess.run(command[:8] + ["--out", str(tmp_path / "again"), "--baseline", str(out / "report.json"),
-                                           "--fail-under", "mrr=1.01"],
-                            capture_output=True, text=True, env=env, timeout=900)
-    assert missed.returncode == 1 and "Gate missed" in missed.stderr
-    assert json.loads((tmp_path / "again" / "report.json").read_text())["baseline_delta"]["mrr"] == 0.0

@@ -1,0 +1,156 @@
+"""Choose the fusion weights and the evidence-selection policy by cross-validation on the dev
+set, print the ablation table, and write assistant/fusion.json.
+
+Never tuned per question: every candidate setting is scored on all dev questions of the
+training folds, and the reported score of the procedure is the one on held-out folds. The
+frozen test split (evals/datasets/test.jsonl) is never read here.
+
+    python -m evals.tune [--dataset evals/datasets/dev.jsonl] [--folds 5] [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+
+from assistant.evidence import SelectionPolicy
+from assistant.retrieval import FUSION, Fusion
+from assistant.service import Assistant
+from evals.dataset import EvalQuestion, load_dataset
+from evals.gold import SourceTexts, gold_spans, hits, units
+from evals.metrics import aggregate, score_question
+from evals.support import Thresholds
+from regqa.config import Settings, apply_offline_environment
+
+K = 10
+
+
+def retrieval_scores(assistant: Assistant, questions: Sequence[EvalQuestion], sources: SourceTexts,
+                     fusion: Fusion) -> dict[str, tuple[float, float, float]]:
+    """Per answerable question: (recall@5, recall@10, reciprocal rank) over distinct units."""
+    result = {}
+    for q in questions:
+        if not q.answerable:
+            continue
+        spans = gold_spans(q, sources)
+        found = assistant.retriever.search(q.question, None, K, fusion=fusion)
+        ranked = units((h.chunk.doc_id, h.chunk.section, h.chunk.start, h.chunk.end) for h in found.hits)
+        def recall(k: int) -> float:
+            got: set[int] = set()
+            for unit in ranked[:k]:
+                got |= hits(unit, spans)
+            return len(got) / len(spans)
+        rank = next((i for i, unit in enumerate(ranked, 1) if hits(unit, spans)), None)
+        result[q.id] = (recall(5), recall(10), 1.0 / rank if rank else 0.0)
+    return result
+
+
+def _objective(rows: Sequence[tuple[float, float, float]]) -> float:
+    return float(np.mean([r10 + rr for _, r10, rr in rows])) if rows else 0.0
+
+
+def cross_validate(ids: list[str], candidates: list, score_of: Callable[[object, list[str]], float],
+                   folds: int, seed: int = 13) -> tuple[object, float]:
+    """(best candidate on all ids, mean held-out score of choosing the best on the other folds)."""
+    shuffled = ids[:]
+    random.Random(seed).shuffle(shuffled)
+    parts = [shuffled[i::folds] for i in range(folds)]
+    held_out = []
+    for i in range(folds):
+        train = [x for j, part in enumerate(parts) if j != i for x in part]
+        best = max(candidates, key=lambda c: score_of(c, train))
+        held_out.append(score_of(best, parts[i]))
+    return max(candidates, key=lambda c: score_of(c, ids)), float(np.mean(held_out))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", type=Path, default=Path("evals/datasets/dev.jsonl"))
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--write", action="store_true", help="write the chosen settings to assistant/fusion.json")
+    args = parser.parse_args()
+    if "test" in args.dataset.stem:
+        raise SystemExit("the frozen test split is never used for tuning")
+    apply_offline_environment()
+    settings = Settings()
+    assistant = Assistant(settings, chat_model=None)
+    sources = SourceTexts(settings.default_corpus)
+    questions = load_dataset(args.dataset)
+    answerable = [q for q in questions if q.answerable]
+
+    # -- retrieval: fusion weights ---------------------------------------------------------
+    grid = [Fusion(dense=d, body=b, title=t, facet=f, per_parent=p)
+            for d, b, t, f, p in itertools.product((0.5, 1.0, 1.5, 2.0), (0.5, 1.0, 1.5), (0.0, 0.5, 1.0, 1.5, 2.0),
+                                                   (0.0, 0.25, 0.5), (2, 3))]
+    cache: dict[Fusion, dict[str, tuple[float, float, float]]] = {}
+
+    def per_question(fusion: Fusion) -> dict[str, tuple[float, float, float]]:
+        if fusion not in cache:
+            cache[fusion] = retrieval_scores(assistant, answerable, sources, fusion)
+        return cache[fusion]
+
+    def retrieval_score(fusion: object, ids: list[str]) -> float:
+        rows = per_question(fusion)  # type: ignore[arg-type]
+        return _objective([rows[i] for i in ids])
+
+    ids = [q.id for q in answerable]
+    best_fusion, cv = cross_validate(ids, grid, retrieval_score, args.folds)
+    print(f"fusion: best {asdict(best_fusion)}; held-out recall@10+RR {cv:.3f} "
+          f"(in-sample {retrieval_score(best_fusion, ids):.3f})")
+    print("\nablation (each signal off, others as chosen)\n| setting | recall@5 | recall@10 | MRR |\n|---|---:|---:|---:|")
+    for name, fusion in [("chosen", best_fusion), ("no dense", replace(best_fusion, dense=0.0)),
+                         ("no body BM25", replace(best_fusion, body=0.0)), ("no title", replace(best_fusion, title=0.0)),
+                         ("no glossary facets", replace(best_fusion, facet=0.0)),
+                         ("dense only", Fusion(dense=1.0, body=0.0, title=0.0, facet=0.0, per_parent=99))]:
+        rows = list(per_question(fusion).values())
+        print(f"| {name} | {np.mean([r[0] for r in rows]):.3f} | {np.mean([r[1] for r in rows]):.3f} | "
+              f"{np.mean([r[2] for r in rows]):.3f} |")
+
+    # -- evidence selection and the abstention floor --------------------------------------
+    assistant.retriever.fusion = best_fusion
+    thresholds = Thresholds.load()
+    policies = [SelectionPolicy(score_ratio=r, similarity_margin=m, max_units=u, min_confidence=floor)
+                for r, m, u, floor in itertools.product((0.4, 0.5, 0.6, 0.7, 0.8), (0.05, 0.1, 0.15, 0.2), (2, 3, 4),
+                                                        (0.3, 0.35, 0.4, 0.45))]
+    scores_cache: dict[SelectionPolicy, dict[str, object]] = {}
+    assistant.settings = settings.model_copy(update={"min_similarity": None})
+
+    def answer_scores(policy: SelectionPolicy) -> dict[str, object]:
+        if policy not in scores_cache:
+            assistant.policy = policy
+            out = {}
+            for q in questions:
+                response = assistant.ask(q.question)
+                out[q.id] = score_question(q, response, 0.0, lambda cid: None, lambda t: np.zeros((len(t), 1)),
+                                           thresholds, sources)
+            scores_cache[policy] = out
+        return scores_cache[policy]
+
+    def selection_score(candidate: object, ids: list[str]) -> float:
+        rows = answer_scores(candidate)  # type: ignore[arg-type]
+        metrics = aggregate([rows[i] for i in ids])  # type: ignore[misc]
+        return metrics["citation_precision"] + metrics["citation_recall"] + 2 * metrics["abstention_accuracy"]
+
+    all_ids = [q.id for q in questions]
+    policy, cv_sel = cross_validate(all_ids, policies, selection_score, args.folds)
+    metrics = aggregate(list(answer_scores(policy).values()))  # type: ignore[arg-type]
+    print(f"\nselection: best {asdict(policy)}; held-out P+R+2·abstention {cv_sel:.3f}")
+    print({k: metrics[k] for k in ("citation_precision", "citation_recall", "abstention_accuracy",
+                                   "cited_units_median", "answer_words_median")})
+    if args.write:
+        record = {"chosen_by": "python -m evals.tune (cross-validation on the dev set)",
+                  "weights": asdict(best_fusion), "selection": asdict(policy),
+                  "held_out": {"retrieval": round(cv, 4), "selection": round(cv_sel, 4)}}
+        FUSION.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+        print(f"written: {FUSION}")
+
+
+if __name__ == "__main__":
+    main()
