@@ -13,7 +13,6 @@ import os
 import shutil
 import socket
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -488,23 +487,16 @@ def test_slow_and_stalled_clients_do_not_block_others(server) -> None:
         stalled.append(reader)
 
         done: dict[str, int] = {}
-
-        def keep_trickling() -> None:
-            for _ in range(5):
-                try:
-                    trickle.sendall(b" ")
-                except OSError:
-                    return
-                time.sleep(0.5)
-
-        thread = threading.Thread(target=keep_trickling, daemon=True)
-        thread.start()
         with httpx.Client(timeout=60) as http:
-            done["healthz"] = http.get(f"{url}/healthz").status_code
-            done["answer"] = http.post(f"{url}/v1/answer", json=question, headers={"X-API-Key": READ_KEY}).status_code
-            done["search"] = http.post(f"{url}/v1/search", json={"query": "intrusion software"},
-                                       headers={"X-API-Key": READ_KEY}).status_code
-        thread.join()
+            requests = {
+                "healthz": lambda: http.get(f"{url}/healthz"),
+                "answer": lambda: http.post(f"{url}/v1/answer", json=question, headers={"X-API-Key": READ_KEY}),
+                "search": lambda: http.post(f"{url}/v1/search", json={"query": "intrusion software"},
+                                            headers={"X-API-Key": READ_KEY}),
+            }
+            for name, request in requests.items():
+                trickle.sendall(b" ")  # the trickling body gets one more byte before each request
+                done[name] = request().status_code
         assert done == {"healthz": 200, "answer": 200, "search": 200}
     finally:
         for sock in stalled:
@@ -512,19 +504,21 @@ def test_slow_and_stalled_clients_do_not_block_others(server) -> None:
     assert httpx.get(f"{url}/healthz", timeout=30).status_code == 200
 
 
-def test_broken_http_framing_gets_a_4xx_not_a_crash(server) -> None:
+def test_broken_http_framing_gets_a_400_not_a_crash(server) -> None:
     url, _, _ = server
-    requests = [
-        b"POST /v1/answer HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n{}",
-        b"POST /v1/answer HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n{}",
-        b"POST /v1/answer HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\n{}",
-        b"POST /v1/answer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200_000 + b"\r\n\r\n",
-        b"GET /\x00\x01 HTTP/1.1\r\nHost: x\r\n\r\n",
-        b"BREW /healthz HTCPCP/1.0\r\n\r\n",
+    broken = {b"400"}
+    requests = [  # (request, the statuses it may get)
+        (b"POST /v1/answer HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n{}", broken),
+        (b"POST /v1/answer HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n{}", broken),
+        (b"POST /v1/answer HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\n{}", broken),
+        (b"POST /v1/answer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", broken),
+        (b"GET /\x00\x01 HTTP/1.1\r\nHost: x\r\n\r\n", broken),
+        (b"BREW /healthz HTCPCP/1.0\r\n\r\n", broken),
+        # Well framed, only large: answered, or refused as too large; never a 5xx or no reply.
+        (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200_000 + b"\r\n\r\n", {b"200", b"431", b"400"}),
     ]
-    for raw in requests:
-        sock = _raw(url)
+    for raw, expected in requests:
+        sock = _raw(url)  # a reply that never comes (30 s) or a reset fails the test, naming the request
         try:
             sock.sendall(raw)
             reply = b""
@@ -533,12 +527,12 @@ def test_broken_http_framing_gets_a_4xx_not_a_crash(server) -> None:
                 if not piece:
                     break
                 reply += piece
-        except OSError:
-            reply = b""  # the server may also just hang up on garbage
+        except OSError as exc:
+            pytest.fail(f"{raw[:60]!r}: no reply, {type(exc).__name__}: {exc}")
         finally:
             sock.close()
         status = reply.split(b" ", 2)[1] if reply.startswith(b"HTTP/") else b""
-        assert not status.startswith(b"5"), (raw[:60], reply[:200])
+        assert status in expected, (raw[:60], reply[:200])  # not a 5xx, nor a silent hang-up
     assert httpx.get(f"{url}/healthz", timeout=30).status_code == 200
 
 
@@ -571,8 +565,7 @@ def test_keys_are_never_logged_and_admin_actions_are_audited(server) -> None:
         login = http.post("/login", data={"username": "u", "password": WRONG_KEY})
         assert login.status_code in (400, 401, 403) and WRONG_KEY not in login.text
         assert http.post("/login", data={"username": "u", "password": READ_KEY}).status_code == 200
-    time.sleep(0.5)  # let the server flush its log
-    text = log.read_text(encoding="utf-8", errors="replace")
+    text = _log_once_it_holds(log, ["action=upload", "action=delete", "method=DELETE", "admin=unknown-key"])
     for secret in secrets:
         assert secret not in text and secret[:12] not in text
     audit = [line for line in text.splitlines() if "audit" in line and "action=" in line]
@@ -584,17 +577,49 @@ def test_keys_are_never_logged_and_admin_actions_are_audited(server) -> None:
         assert line[:4].isdigit() and "T" in line[:20], line
 
 
-def test_keys_are_compared_in_constant_time_and_need_length() -> None:
-    """hmac.compare_digest against every stored key; short keys are refused at start-up."""
-    import inspect
+def _log_once_it_holds(log: Path, needles: list[str]) -> str:
+    """The server's log once every needle is in it (the server writes each line before it replies,
+    so this normally returns at once); a guard of 60 s against a line that never comes."""
+    deadline = time.monotonic() + 60
+    while True:
+        text = log.read_text(encoding="utf-8", errors="replace")
+        missing = [needle for needle in needles if needle not in text]
+        if not missing:
+            return text
+        if time.monotonic() > deadline:
+            pytest.fail(f"the server never logged {missing}: {text[-2000:]}")
+        time.sleep(0.1)  # polling for the line, not waiting for a time
 
+
+def test_keys_must_match_exactly_and_need_length() -> None:
+    """Only the exact key opens: a wrong key of the same length, differing in its first, a middle
+    or its last character, is refused, as are prefixes, extensions and case changes; with several
+    keys, each is told apart. Short keys are refused at start-up. (Constant-time comparison is
+    hmac.compare_digest's job; no timing is asserted here, as a test of it on a shared machine
+    could only be flaky.)"""
     from web.auth import KeyRing, Role
 
-    assert "compare_digest" in inspect.getsource(KeyRing.identify)
     ring = KeyRing.parse(f"{READ_KEY}:read,{ADMIN_KEY}:admin")
     assert ring.identify(READ_KEY).role is Role.read and ring.identify(ADMIN_KEY).role is Role.admin
-    for wrong in (WRONG_KEY, READ_KEY + " ", READ_KEY.upper(), "", None, READ_KEY[:-1], "\x00" * 32, "é" * 20):
-        assert ring.identify(wrong) is None
+    assert ring.identify(READ_KEY).name == "key#1:read" and ring.identify(ADMIN_KEY).name == "key#2:admin"
+    middle = len(READ_KEY) // 2
+    same_length = [
+        WRONG_KEY[: len(READ_KEY)].ljust(len(READ_KEY), "x"),
+        "X" + READ_KEY[1:], READ_KEY[:middle] + chr(ord(READ_KEY[middle]) + 1) + READ_KEY[middle + 1:],
+        READ_KEY[:-1] + chr(ord(READ_KEY[-1]) + 1), READ_KEY.upper(), READ_KEY[::-1],
+        ADMIN_KEY[: len(READ_KEY)], "\x00" * len(READ_KEY),
+    ]
+    assert all(len(key) == len(READ_KEY) and key != READ_KEY for key in same_length)
+    for wrong in (*same_length, READ_KEY + " ", " " + READ_KEY, READ_KEY + "\x00", READ_KEY[:-1], READ_KEY * 2,
+                  "", None, "é" * 20, READ_KEY.encode().hex()):
+        assert ring.identify(wrong) is None, wrong
+    # Keys that share a prefix or are prefixes of each other are still told apart.
+    base = "shared-prefix-key-000000"
+    prefixed = KeyRing.parse(f"{base}:read,{base}1:admin,{base[:-1]}9:read")
+    assert prefixed.identify(base).name == "key#1:read"
+    assert prefixed.identify(base + "1").name == "key#2:admin"
+    assert prefixed.identify(base[:-1] + "9").name == "key#3:read"
+    assert prefixed.identify(base[:-1] + "8") is None and prefixed.identify(base + "2") is None
     assert READ_KEY not in repr(ring.identify(READ_KEY))
     for bad in ("short:read", f"{READ_KEY}:root", f"{READ_KEY}", ":admin"):
         with pytest.raises(ValueError) as caught:
