@@ -142,6 +142,8 @@ class OnnxEmbedder(Embeddings):
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = len(os.sched_getaffinity(0))
+        # onnxruntime's C++ warnings (graph details) bypass Python logging and so the log file.
+        options.log_severity_level = 3
         self._session = ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
 
     def encode(

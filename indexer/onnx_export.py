@@ -10,8 +10,12 @@ files or this recipe change.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -22,6 +26,7 @@ Variant = Literal["onnx", "onnx-int8"]
 # Bump when the export recipe changes, so cached files from an older recipe are not reused.
 EXPORT_VERSION = "1"
 _FILES: dict[str, str] = {"onnx": "model-fp32.onnx", "onnx-int8": "model-int8.onnx"}
+log = logging.getLogger("regqa.embeddings")
 
 
 def exported_model(model_path: Path, cache_dir: Path, variant: Variant) -> Path:
@@ -33,7 +38,8 @@ def exported_model(model_path: Path, cache_dir: Path, variant: Variant) -> Path:
     with FileLock(str(cache_dir / ".export.lock")):
         if target.exists():  # another process exported it while we waited
             return target
-        with tempfile.TemporaryDirectory(dir=cache_dir) as work:
+        log.info("preparing the embedding model (once, about 20 s)…")
+        with tempfile.TemporaryDirectory(dir=cache_dir) as work, _known_harmless_notices_silenced():
             work_dir = Path(work)
             optimised = _export_optimised(model_path, work_dir)
             if variant == "onnx-int8":
@@ -41,6 +47,39 @@ def exported_model(model_path: Path, cache_dir: Path, variant: Variant) -> Path:
             # Atomic: a reader never sees a half-written model.
             os.replace(optimised, target)
     return target
+
+
+@contextmanager
+def _known_harmless_notices_silenced() -> Iterator[None]:
+    """The exporter's and quantiser's notices that are known not to apply here, silenced; any other
+    warning still goes where the process sends warnings (for the CLI: the log under the data dir).
+
+    - TracerWarning "Converting a tensor to a Python boolean": transformers' padding check, which is
+      0 for every input of an encoder whose mask is as long as its input; a constant is right.
+    - "Exporting aten::index operator ... negative values": the model indexes with position ids and
+      masks, never negative.
+    - onnxruntime's "Please consider to run pre-processing before quantization": advice for
+      static image models; pre-processing would change the graph and so every vector.
+    It is logged on the root logger, whose first record installs a stderr handler (basicConfig) that
+    afterwards prints every library's DEBUG lines; that handler is removed again too.
+    """
+    root = logging.getLogger()
+    handlers = list(root.handlers)
+
+    def not_the_advice(record: logging.LogRecord) -> bool:
+        return "pre-processing before quantization" not in record.getMessage()
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Converting a tensor to a Python boolean")
+        warnings.filterwarnings("ignore", message="Exporting aten::index operator")
+        root.addFilter(not_the_advice)
+        try:
+            yield
+        finally:
+            root.removeFilter(not_the_advice)
+            for handler in list(root.handlers):
+                if handler not in handlers:
+                    root.removeHandler(handler)
 
 
 def _export_optimised(model_path: Path, work_dir: Path) -> Path:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
+from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Annotated
 
@@ -43,9 +45,71 @@ BUSY = 75  # EX_TEMPFAIL: another indexing run holds the lock; try again later
 def _settings() -> Settings:
     apply_offline_environment()
     try:
-        return Settings()
+        settings = Settings()
     except Exception as exc:  # pydantic's ValidationError: show it as a settings problem
         raise _fail(exc, 2, "[red]Invalid RegQA settings:[/red]") from None
+    _configure_logging(settings)
+    return settings
+
+
+def _log_path(settings: Settings) -> Path:
+    return settings.index_dir / "logs" / "regqa.log"
+
+
+def _own(record: logging.LogRecord) -> bool:
+    return record.name == "regqa" or record.name.startswith("regqa.")
+
+
+class _Levels(logging.Filter):
+    """One threshold for RegQA's own loggers (`regqa.*`), another for every other library."""
+
+    def __init__(self, own: int, other: int) -> None:
+        super().__init__()
+        self.own, self.other = own, other
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= (self.own if _own(record) else self.other)
+
+
+class _Terminal(logging.Handler):
+    """Printed through the console, so that a message lands above a progress bar, not inside it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from rich.markup import escape
+
+        text = record.getMessage() if _own(record) else f"{record.levelname} {record.name}: {record.getMessage()}"
+        console.print(escape(text), soft_wrap=True, highlight=False)
+
+
+class _LogFile(RotatingFileHandler):
+    """The log under the data dir, created with its folder only when something is written."""
+
+    def _open(self):  # noqa: ANN202 - logging's API
+        Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
+        return super()._open()
+
+
+def _configure_logging(settings: Settings) -> None:
+    """Library warnings (the ONNX exporter's, Python warnings) and logs go to the log file under
+    the data dir, not to the terminal: a new user reads screens of them as something broken.
+    bm25s sets its own logger to DEBUG; only REGQA_LOG_LEVEL=debug lets that through."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, (_Terminal, _LogFile))]:
+        root.removeHandler(handler)  # configured again (several commands in one process)
+        handler.close()
+    level = logging.getLevelNamesMapping()[settings.log_level.upper()]
+    debug = level <= logging.DEBUG
+    log_file = _LogFile(_log_path(settings), maxBytes=2_000_000, backupCount=2, encoding="utf-8", delay=True)
+    log_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # The file: RegQA's messages and other libraries' warnings; the terminal: RegQA's messages
+    # and other libraries' errors. At debug, both get everything.
+    log_file.addFilter(_Levels(logging.DEBUG, logging.DEBUG) if debug else _Levels(logging.INFO, logging.WARNING))
+    terminal = _Terminal()
+    terminal.addFilter(_Levels(level, logging.DEBUG if debug else logging.ERROR))
+    root.addHandler(log_file)
+    root.addHandler(terminal)
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    logging.captureWarnings(True)
 
 
 @app.command()
@@ -99,8 +163,9 @@ def index(
         f"Index {state}: {summary.documents} documents, {summary.chunks} chunks "
         f"({len(summary.added)} added, {len(summary.updated)} changed, {len(summary.removed)} removed, "
         f"{len(summary.unchanged)} unchanged; {summary.chunks_embedded} chunks embedded) "
-        f"in {summary.seconds:.1f} s → {settings.index_dir}"
+        f"in {summary.seconds:.1f} s → {settings.index_dir}", soft_wrap=True,
     )
+    console.print(f"[dim]Details and library warnings: {_log_path(settings)}[/dim]", soft_wrap=True)
     for doc_id in summary.not_indexed:
         console.print(f"  [dim]not indexed (index: false): {doc_id}[/dim]")
     for skipped in summary.skipped:
@@ -427,16 +492,19 @@ def serve(
         raise _fail(exc, 2, "[red]Invalid REGQA_API_KEYS:[/red]") from None
     if not keyring.configured:
         if host not in ("127.0.0.1", "localhost", "::1"):
-            console.print(f"[yellow]No API keys configured (REGQA_API_KEYS): binding to 127.0.0.1, not {host}.[/yellow]")
+            console.print(f"[yellow]No API keys configured (REGQA_API_KEYS): binding to 127.0.0.1, not {host}.[/yellow]",
+                          soft_wrap=True)
         else:
-            console.print("No API keys configured (REGQA_API_KEYS): serving on 127.0.0.1 only, without auth.")
+            console.print("No API keys configured (REGQA_API_KEYS): serving on 127.0.0.1 only, without auth.",
+                          soft_wrap=True)
         host = "127.0.0.1"
     assistant = _assistant(settings)
     from web.app import create_app
 
     application = create_app(settings, assistant=assistant)
     shown = f"[{host}]" if ":" in host else host
-    console.print(f"RegQA is running: chat at [bold]http://{shown}:{port}/[/bold], API docs at http://{shown}:{port}/docs")
+    console.print(f"RegQA is running: chat at [bold]http://{shown}:{port}/[/bold], API docs at http://{shown}:{port}/docs",
+                  soft_wrap=True)
     uvicorn.run(application, host=host, port=port, log_level="warning", server_header=False)
 
 

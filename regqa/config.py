@@ -102,6 +102,17 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, description="Largest JSON request body.")
     max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=1024, description="Largest document upload.")
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS (none by default).")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info",
+        description="RegQA's own messages on the terminal from this level up. Other libraries' logs and "
+        "warnings go to <data dir>/logs/regqa.log (the terminal shows their errors only); `debug` shows "
+        "everything, third-party DEBUG included.",
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_level(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("chroma_url")
     @classmethod
