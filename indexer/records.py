@@ -39,7 +39,8 @@ class DocumentMeta(BaseModel):
     authority: str = ""
     source_url: str = ""
     obtained_from: str = ""
-    as_of: str = ""
+    as_of: str = ""  # the version date of the text, an ISO date in the bundled corpus
+    as_of_note: str = ""  # how that date was established: provenance detail, not answer text
     license: str = ""
     completeness: str = "unknown"
     completeness_note: str = ""
@@ -47,7 +48,7 @@ class DocumentMeta(BaseModel):
 
     @field_validator(
         "title", "cite_as", "jurisdiction", "authority", "source_url", "obtained_from",
-        "as_of", "license", "completeness", "completeness_note", mode="before",
+        "as_of", "as_of_note", "license", "completeness", "completeness_note", mode="before",
     )
     @classmethod
     def _textify(cls, value: Any) -> str:
@@ -128,6 +129,15 @@ class Chunk(BaseModel):
     as_of: str
     source_url: str
     completeness: str
+    # The citable unit the chunk belongs to, for ranking and grouping: `§ 742.7` for
+    # `§ 742.7(a)(1)`, `Article 5` for `Article 5(2)`, `Article 2(20)` (a definition is its own),
+    # `5A001.j` for `5A001.j.1`, `§ 772.1 “Intrusion software”` for one definition of § 772.1.
+    # Two chunks are parts of one unit exactly when (doc_id, unit) is equal. "" in indexes
+    # written before it existed: read it as `section`.
+    unit: str = ""
+    # The unit's own words, for matching a question's wording: a heading's title ("Crime control
+    # and detection"), a defined term ("Intrusion software"), an entry's heading sentence.
+    unit_title: str = ""
 
     @property
     def embed_text(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,10 @@ def test_front_matter_is_complete_and_valid(path: Path) -> None:
     assert meta.doc_type in DOC_TYPES
     assert meta.jurisdiction in JURISDICTIONS
     assert body_start > 0
+    # as_of is the text's version date, an ISO date shown to users as is; how it was established
+    # is in the optional as_of_note, which the metadata model keeps apart.
+    assert datetime.date.fromisoformat(meta.as_of).isoformat() == meta.as_of, meta.as_of
+    assert meta.as_of_note == str(front.get("as_of_note") or "").strip()
     if meta.index:
         assert meta.source_url.startswith("https://"), "indexed documents need an official URL"
         assert meta.completeness_status in {"full", "partial"}, meta.completeness[:80]

@@ -84,12 +84,14 @@ def test_text_with_sidecar_metadata(tmp_path: Path, chunker: Chunker) -> None:
     path.write_text("Notice to exporters\n\nArticle 1\nScope of this notice.\n", encoding="utf-8")
     (tmp_path / "notice_2026.meta.yaml").write_text(
         "id: notice-2026\ncite_as: Notice 2026/1\ndoc_type: guidance\njurisdiction: UK\n"
-        "source_url: https://example.gov/notice\nas_of: 2026-01-02\ncompleteness: full\n",
+        "source_url: https://example.gov/notice\nas_of: 2026-01-02\ncompleteness: full\n"
+        "as_of_note: date of the Notice as published\n",
         encoding="utf-8",
     )
     doc = load_document(path, **LIMITS)
     assert (doc.meta.id, doc.meta.cite_as, doc.meta.jurisdiction) == ("notice-2026", "Notice 2026/1", "UK")
     assert doc.meta.as_of == "2026-01-02" and doc.meta.completeness_status == "full"
+    assert doc.meta.as_of_note == "date of the Notice as published"
     assert [c.section for c in chunker.chunk(doc)] == ["Notice to exporters", "Article 1"]
 
 

@@ -18,7 +18,7 @@ from indexer.pipeline import Indexer, IndexSummary, ProgressCallback
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _MAX_STEM = 100  # a client's 300-character name made mkdir fail (ENAMETOOLONG): a 500
 META_KEYS = {"id", "title", "cite_as", "doc_type", "jurisdiction", "authority", "source_url", "obtained_from",
-             "as_of", "license", "completeness", "completeness_note"}
+             "as_of", "as_of_note", "license", "completeness", "completeness_note"}
 
 
 class UploadRejected(ValueError):
