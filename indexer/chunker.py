@@ -1,9 +1,11 @@
 """Legal-structure chunking: one citable unit never shares a chunk with another.
 
 A unit is the text under a heading (an Article, a CFR section, an ECCN, an Annex entry...).
-Inside CFR sections, paragraph markers `(a)(1)(i)` open sub-units, and inside Articles,
-numbered paragraphs `1.` do. Units longer than the embedding window are split at
-paragraph, then sentence boundaries; every piece keeps its unit's label.
+Inside CFR and U.S. Code sections, paragraph markers `(a)(1)(i)` open sub-units; inside Articles,
+numbered paragraphs `1.`, definitions `(20)`, points `(a)` and sub-points `(i)` do; inside an EU
+Annex I entry (one Markdown table row), the inline enumeration `a.` … `1.` … does; in a
+definitions section, each defined term is a unit. Units longer than the embedding window are
+split at paragraph, then sentence boundaries; every piece keeps its unit's label.
 """
 
 from __future__ import annotations
@@ -17,27 +19,44 @@ from dataclasses import dataclass
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from indexer.labels import (
-    LEVEL_LOWER,
-    LEVEL_NUMBER,
-    LEVEL_ROMAN,
+    ARTICLE_SCHEME,
+    CFR_SCHEME,
+    NOTE_HEADER,
+    USC_SCHEME,
+    annex_definition_term,
+    cfr_definition_term,
+    choose_level,
+    definition_label,
+    definition_qualifier,
     format_markers,
     heading_label,
+    inline_items,
     leading_markers,
-    marker_levels,
 )
 from indexer.records import Chunk, Heading, ParsedDocument
 from indexer.tokens import TokenCounter
 
-CHUNKER_VERSION = "1"
+CHUNKER_VERSION = "2"
 PATH_SEPARATOR = " › "
 
-# Lines that are provenance or parse scaffolding in the bundled corpus, not document text.
+# Lines that are provenance or parse scaffolding in the bundled corpus, not document text; and
+# Markdown table rows without words: empty header rows `|  |  |  |` and separators `| --- |`.
 NON_TEXT_LINE = re.compile(
     r"^\s*(?:```|~~~|Source:|Sources:|Provenance note|Note on provenance"
-    r"|- code: `|- label:\s*$|- full_content:(?:\s*$| \(empty string))"
+    r"|- code: `|- label:\s*$|- full_content:(?:\s*$| \(empty string)"
+    r"|\|(?:[ \t]*:?-*:?[ \t]*\|)+[ \t]*$)"
 )
 _FR_SOURCE_NOTE = re.compile(r"^\s*\[\d+ FR \d+")
-_EU_PARAGRAPH = re.compile(r"^\s*(\d{1,2})\.\s+\S")
+# The U.S. Code's source credit "*([Pub. L. 115–232 …" ends a section's text; notes follow.
+_USC_NOTES = re.compile(r"^\s*(?:\*\(\[?Pub\. L\.|\*\*(?:Editorial|Statutory) Notes)")
+_EU_PARAGRAPH = re.compile(r"^\s*(\d{1,3})\.\s*(?=\S)")
+_LIST_ITEM = re.compile(r"^([ \t]*)- (?=\S)")
+_LIST_GAP = re.compile(r"\s*(?:(?<=\n)[ \t]*- \s*)?")
+# A numbered Article paragraph that defines a term: `(20) ‘cyber-surveillance items’ means …`.
+_ARTICLE_DEFINITION = re.compile(r"^\(\d{1,3}\)\s+‘(?P<t>[^’]{1,120})’(?:\s+or\s+‘[^’]{1,40}’)?\s+means")
+# One Annex I entry as the source renders it: `|  | 5A001 | Telecommunications systems … |`.
+_ENTRY_ROW = re.compile(r"^\|[ \t]*\|[ \t]*(?P<code>\d[A-E]\d{3})[ \t]*\|(?P<cell>.*)\|[ \t]*$")
+_DEFINITIONS_HEADING = re.compile(r"^DEFINITIONS OF TERMS", re.I)
 # PDF and text lose blank lines between paragraphs; a line opening with a marker starts one.
 _PARAGRAPH_START = re.compile(r"^\s*(?:\(\*?[a-zA-Z0-9]{1,5}\*?\)\s|\d{1,2}\.\s+\S)")
 # A paragraph longer than this (the bundled corpus's longest is ~40,000 characters; a hostile
@@ -47,6 +66,8 @@ _PARAGRAPH_START = re.compile(r"^\s*(?:\(\*?[a-zA-Z0-9]{1,5}\*?\)\s|\d{1,2}\.\s+
 HUGE_PARAGRAPH_CHARS = 100_000
 _WINDOW_CHARS = 32_768
 _MAX_PIECE_CHARS = 4_000  # also bounds runs without spaces, which count as one "[UNK]" piece
+_TITLE_CHARS = 160  # a unit title: enough words to match a question against, not a passage
+_PATH_TITLE_CHARS = 90  # an entry's or item's words inside a heading path
 
 
 @dataclass
@@ -63,6 +84,9 @@ class _Unit:
     section: str
     heading_path: str
     paragraphs: list[_Span]
+    unit: str = ""  # the citable unit for ranking (`§ 742.7` for `§ 742.7(a)(1)`); "" = section
+    title: str = ""  # the unit's own words: a heading title, a defined term, an entry's heading
+    tail: str | None = None  # what the embedding context adds after the heading path; None: the label
 
 
 class Chunker:
@@ -99,6 +123,8 @@ class Chunker:
                         section=unit.section,
                         heading_path=unit.heading_path,
                         context=context,
+                        unit=unit.unit or unit.section,
+                        unit_title=unit.title,
                         text=text,
                         start=span.start,
                         end=span.end,
@@ -122,7 +148,7 @@ class Chunker:
         skip = doc.skip_lines
         preamble = self._paragraphs(doc.text, doc.body_start, first, skip)
         if preamble:
-            units.append(_Unit(doc.meta.title, doc.meta.cite_as, preamble))
+            units.append(_Unit(doc.meta.title, doc.meta.cite_as, preamble, title=doc.meta.title))
         stack: list[Heading] = []
         for i, heading in enumerate(headings):
             while stack and stack[-1].level >= heading.level:
@@ -135,6 +161,7 @@ class Chunker:
             )
             paragraphs = self._paragraphs(doc.text, heading.body_start, end, skip)
             is_leaf = i + 1 == len(headings) or headings[i + 1].level <= heading.level
+            title = label.title if label.kind != "heading" else (label.title or label.text)
             if not paragraphs:
                 if is_leaf and heading.level > 1:
                     # A bare heading such as "§ 744.10 [Reserved]" is still a citable unit.
@@ -142,14 +169,24 @@ class Chunker:
                     line_end = len(doc.text) if line_end == -1 else line_end
                     span = _strip(doc.text, heading.start, line_end)
                     if span:
-                        units.append(_Unit(label.text, path, [span]))
+                        units.append(_Unit(label.text, path, [span], title=title))
                 continue
+            text = doc.text
             if label.kind == "cfr":
-                units.extend(_cfr_units(doc.text, label.text, path, paragraphs))
+                units.extend(_cfr_definition_units(text, label.text, path, title, paragraphs)
+                             or _marker_units(text, label.text, path, title, paragraphs, CFR_SCHEME))
+            elif label.kind == "usc":
+                units.extend(_marker_units(text, label.text, path, title, paragraphs, USC_SCHEME))
             elif label.kind == "article" and "(" not in label.text:
-                units.extend(_article_units(doc.text, label.text, path, paragraphs))
+                units.extend(_article_units(text, label.text, path, title, paragraphs))
+            elif label.kind == "control_code" and "." not in label.text:
+                units.extend(_entry_units(text, label.text, path, paragraphs))
+            elif label.kind == "heading" and _DEFINITIONS_HEADING.match(label.text):
+                units.extend(_annex_definition_units(text, label.text, path, paragraphs))
+            elif label.kind == "eccn":
+                units.append(_Unit(label.text, path, paragraphs, title=_first_words(text, paragraphs[0])))
             else:
-                units.append(_Unit(label.text, path, paragraphs))
+                units.append(_Unit(label.text, path, paragraphs, title=title))
         return units
 
     @staticmethod
@@ -181,11 +218,35 @@ class Chunker:
     # -- sizing ------------------------------------------------------------------------------
 
     def _context(self, unit: _Unit) -> str:
-        context = unit.heading_path
-        tail = unit.heading_path.rsplit(PATH_SEPARATOR, 1)[-1]
-        if unit.section and not tail.startswith(unit.section):
-            context = f"{context}{PATH_SEPARATOR}{unit.section}"
-        return self.counter.truncate(context, self.max_context_tokens)
+        """The heading path and the label, within the context budget: long middle parts (an
+        entry's heading sentence, a parent item's words) are shortened first, then plain
+        headings (a chapter, a category, an outer item) are dropped, outermost first; the
+        document, every part that carries a legal reference, the nearest parent and the label
+        itself stay."""
+        parts = unit.heading_path.split(PATH_SEPARATOR)
+        tail = unit.section if unit.tail is None else unit.tail
+        if tail and not parts[-1].startswith(tail):
+            parts.append(tail)
+        budget = self.max_context_tokens
+        whole = PATH_SEPARATOR.join(parts)
+        if len(parts) < 3 or self.counter.count(whole) <= budget:
+            return self.counter.truncate(whole, budget)
+        short = parts
+        for cap in (16, 10, 6):
+            short = [parts[0]] + [self._shorten(p, cap) for p in parts[1:-1]] + [parts[-1]]
+            candidate = PATH_SEPARATOR.join(short)
+            if self.counter.count(candidate) <= budget:
+                return candidate
+        for i in [i for i in range(1, len(parts) - 2) if heading_label(parts[i]).kind == "heading"]:
+            short[i] = ""
+            candidate = PATH_SEPARATOR.join(p for p in short if p)
+            if self.counter.count(candidate) <= budget:
+                return candidate
+        return self.counter.truncate(PATH_SEPARATOR.join(p for p in short if p), budget)
+
+    def _shorten(self, part: str, cap: int) -> str:
+        cut = self.counter.truncate(part, cap)
+        return part if cut == part else f"{cut}…"
 
     def _pack(self, text: str, paragraphs: list[_Span], budget: int) -> list[_Span]:
         """Greedily join whole paragraphs up to the budget; split only paragraphs too long alone."""
@@ -202,9 +263,9 @@ class Chunker:
                 pieces.extend(self._split_long(text, para, budget))
         packed: list[_Span] = []
         for piece in pieces:
-            # Join only neighbours with nothing but blank lines between them, so a dropped
-            # provenance line never comes back inside a chunk.
-            if packed and piece.start not in huge and not text[packed[-1].end : piece.start].strip():
+            # Join only neighbours with nothing but blank lines (and list dashes) between them,
+            # so a dropped provenance line never comes back inside a chunk.
+            if packed and piece.start not in huge and _LIST_GAP.fullmatch(text[packed[-1].end : piece.start]):
                 candidate = text[packed[-1].start : piece.end]
                 if self.counter.count(candidate) <= budget:
                     packed[-1] = _Span(packed[-1].start, piece.end)
@@ -281,77 +342,251 @@ class Chunker:
 # -- paragraph structure ---------------------------------------------------------------------
 
 
-def _cfr_units(text: str, label: str, path: str, paragraphs: list[_Span]) -> list[_Unit]:
-    """Label each paragraph of a CFR section with its `(a)(1)(i)` designation."""
+def _add(units: list[_Unit], section: str, path: str, para: _Span, unit: str = "", title: str = "",
+         tail: str | None = None) -> None:
+    """Append a paragraph to the last unit when it continues it, else open a new unit."""
+    last = units[-1] if units else None
+    if last is not None and (last.section, last.heading_path, last.unit) == (section, path, unit):
+        last.paragraphs.append(para)
+    else:
+        units.append(_Unit(section, path, [para], unit, title, tail))
+
+
+def _marker_units(text: str, label: str, path: str, title: str, paragraphs: list[_Span],
+                  scheme: tuple[str, ...]) -> list[_Unit]:
+    """Label each paragraph of a CFR or U.S. Code section with its `(a)(1)(i)` designation.
+
+    A CFR source note `[65 FR 55178 …]` closes the paragraphs (what follows is the section's
+    own); in the U.S. Code the source credit `*(Pub. L. …)*` ends the text and the editorial and
+    statutory notes after it belong to the section as a whole."""
     units: list[_Unit] = []
     stack: list[tuple[int, str]] = []
+    notes = False
     markers_per_para = [leading_markers(text[p.start : p.end]) for p in paragraphs]
     for i, para in enumerate(paragraphs):
         markers = markers_per_para[i]
         body = text[para.start : para.end]
         if _FR_SOURCE_NOTE.match(body):
             stack = []
-        elif markers:
+        elif scheme is USC_SCHEME and _USC_NOTES.match(body):
+            stack, notes = [], True
+        elif markers and not notes:
             following = next((m[0] for m in markers_per_para[i + 1 :] if m), None)
             level = -1
             for n, marker in enumerate(markers):
-                level = _choose_level(marker, stack, following if n == 0 else None, level)
+                level = choose_level(marker, stack, following if n == 0 else None, level, scheme)
                 if level < 0:
                     break
                 while stack and stack[-1][0] >= level:
                     stack.pop()
                 stack.append((level, marker))
-        section = label + format_markers([m for _, m in stack])
-        if units and units[-1].section == section:
-            units[-1].paragraphs.append(para)
-        else:
-            units.append(_Unit(section, path, [para]))
+        _add(units, label + format_markers([m for _, m in stack]), path, para, label, title)
     return units
 
 
-def _choose_level(marker: str, stack: list[tuple[int, str]], following: str | None, floor: int) -> int:
-    options = [lvl for lvl in marker_levels(marker) if lvl > floor]
-    if not options:
-        return -1
-    if len(options) == 1:
-        return options[0]
-    # `(i)`, `(v)`, `(x)`: a letter after (h)/(u)/(w), or a roman numeral under a number.
-    letter_ok = any(lvl == LEVEL_LOWER and _is_next_letter(m, marker) for lvl, m in stack)
-    in_number = any(lvl == LEVEL_NUMBER for lvl, _ in stack)
-    roman_ok = in_number and (
-        marker == "i" or any(lvl == LEVEL_ROMAN and _is_next_roman(m, marker) for lvl, m in stack)
-    )
-    if letter_ok and roman_ok:
-        return LEVEL_ROMAN if following == "ii" and marker == "i" else LEVEL_LOWER
-    if roman_ok:
-        return LEVEL_ROMAN
-    return LEVEL_LOWER
-
-
-def _is_next_letter(previous: str, marker: str) -> bool:
-    return len(previous) == 1 and previous.isalpha() and ord(marker) == ord(previous) + 1
-
-
-_ROMANS = ["i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x", "xi", "xii"]
-
-
-def _is_next_roman(previous: str, marker: str) -> bool:
-    return previous in _ROMANS and marker in _ROMANS and _ROMANS.index(marker) == _ROMANS.index(previous) + 1
-
-
-def _article_units(text: str, label: str, path: str, paragraphs: list[_Span]) -> list[_Unit]:
-    """EU-style numbered paragraphs `1.`, `2.` of an Article become `Article 5(1)`, `Article 5(2)`."""
-    units: list[_Unit] = []
-    current = label
+def _cfr_definition_units(text: str, label: str, path: str, title: str,
+                          paragraphs: list[_Span]) -> list[_Unit] | None:
+    """A definitions section (§ 772.1): each defined term is its own unit, labelled with the
+    section and keyed by the term (`§ 772.1 “Intrusion software”`); the numbered paragraphs
+    inside a definition are the definition's, not the section's. None: not such a section."""
+    terms: list[tuple[str, str] | None] = []
+    previous = ""
     for para in paragraphs:
-        match = _EU_PARAGRAPH.match(text[para.start : para.end])
-        if match:
-            current = f"{label}({match.group(1)})"
-        if units and units[-1].section == current:
-            units[-1].paragraphs.append(para)
+        body = text[para.start : para.end]
+        found = None if NOTE_HEADER.match(previous.strip()) else cfr_definition_term(body)
+        terms.append(None if found is None else (found[0], definition_qualifier(body, found[1])))
+        previous = body
+    if sum(1 for t in terms if t) < 5:
+        return None
+    counts: dict[str, int] = {}
+    for term in terms:
+        if term:
+            counts[term[0].lower()] = counts.get(term[0].lower(), 0) + 1
+    units: list[_Unit] = []
+    current: tuple[str, str, str] | None = None  # (unit key, heading path, term)
+    used: set[str] = set()
+    for para, term in zip(paragraphs, terms):
+        if _FR_SOURCE_NOTE.match(text[para.start : para.end]):
+            current = None
+        elif term:
+            word, qualifier = term
+            shown = f"{word} ({qualifier})" if qualifier and counts[word.lower()] > 1 else word
+            key = f"{label} “{shown}”"
+            n = 2
+            while key in used:  # the same headword twice without a qualifier
+                key = f"{label} “{shown}” ({n})"
+                n += 1
+            used.add(key)
+            current = (key, f"{path}{PATH_SEPARATOR}“{shown}”", shown)
+        if current is None:
+            _add(units, label, path, para, label, title)
         else:
-            units.append(_Unit(current, path, [para]))
+            _add(units, label, current[1], para, current[0], current[2], "")
     return units
+
+
+def _annex_definition_units(text: str, label: str, path: str, paragraphs: list[_Span]) -> list[_Unit]:
+    """"DEFINITIONS OF TERMS USED IN THIS ANNEX": each `"Term" (cat) means …` paragraph opens a
+    unit labelled as the Wassenaar document labels its definitions, `Definition of "term"`;
+    its Notes and lettered items follow it."""
+    found = [annex_definition_term(text[p.start : p.end]) for p in paragraphs]
+    counts: dict[str, int] = {}
+    for term in found:
+        if term:
+            counts[term[0].lower()] = counts.get(term[0].lower(), 0) + 1
+    units: list[_Unit] = []
+    current: tuple[str, str, str] | None = None
+    for para, term in zip(paragraphs, found):
+        if term:
+            word, qualifier = term
+            section = definition_label(word, qualifier if counts[word.lower()] > 1 else "")
+            current = (section, f"{path}{PATH_SEPARATOR}{section}", word)
+        if current is None:
+            _add(units, label, path, para, label, label)
+        else:
+            _add(units, current[0], current[1], para, current[0], current[2])
+    return units
+
+
+@dataclass
+class _Block:
+    """A paragraph of an Article cut at its list items: `- (a) …`, `   - (i) …`."""
+
+    span: _Span
+    indent: int
+    dash: int  # column of the list item's dash, -1 for a paragraph that is not a list item
+    body: str  # the text after the dash
+
+
+def _article_blocks(text: str, paragraphs: list[_Span]) -> list[_Block]:
+    blocks: list[_Block] = []
+    for para in paragraphs:
+        start = para.start
+        dash = -1
+        pos = para.start
+        while pos < para.end:
+            line_end = text.find("\n", pos, para.end)
+            line_end = para.end if line_end == -1 else line_end
+            line = text[pos:line_end]
+            indent = len(line) - len(line.lstrip())
+            item = _LIST_ITEM.match(line)
+            # A list item opens a block; so does a line indented no deeper than the last item's
+            # dash (it continues the enclosing paragraph, e.g. a definition's closing words).
+            if pos > start and (item or (dash >= 0 and indent <= dash)):
+                blocks.append(_make_block(text, start, pos))
+                start = pos
+            if pos == start:
+                dash = len(item.group(1)) if item else -1
+            pos = line_end + 1
+        blocks.append(_make_block(text, start, para.end))
+    return [b for b in blocks if b.span.end > b.span.start]
+
+
+def _make_block(text: str, start: int, end: int) -> _Block:
+    """A block's span leaves out its list dash: `- (a) text` is quoted as `(a) text`."""
+    line = text[start:end]
+    indent = len(line) - len(line.lstrip(" \t"))
+    item = _LIST_ITEM.match(line)
+    span = _strip(text, start + (item.end() if item else 0), end) or _Span(start, start)
+    return _Block(span, indent, len(item.group(1)) if item else -1, text[span.start : span.end])
+
+
+def _article_units(text: str, label: str, path: str, title: str, paragraphs: list[_Span]) -> list[_Unit]:
+    """Numbered paragraphs `1.` or `(1)`, points `(a)` and sub-points `(i)` of an Article:
+    `Article 5(2)`, `Article 4(1)(b)(ii)`. A definition `(20) ‘…’ means` is its own unit
+    (`Article 2(20)`); a plain paragraph after a list closes the points (it continues the
+    numbered paragraph, e.g. "Authorisations issued … shall be valid …" in Article 12(1))."""
+    units: list[_Unit] = []
+    blocks = _article_blocks(text, paragraphs)
+    markers_per_block = [
+        ([] if _EU_PARAGRAPH.match(b.body) and b.dash < 0 else leading_markers(b.body)) for b in blocks]
+    stack: list[tuple[int, str, int]] = []  # (depth, marker, dash column)
+    definition: tuple[str, str] | None = None  # (unit key, term) of the open definition
+    for i, block in enumerate(blocks):
+        numbered = _EU_PARAGRAPH.match(block.body) if block.dash < 0 else None
+        markers = markers_per_block[i]
+        if numbered:
+            stack = [(0, numbered.group(1), -1)]
+            definition = None
+        elif markers:
+            following = next((m[0] for m in markers_per_block[i + 1 :] if m), None)
+            level = -1
+            for n, marker in enumerate(markers):
+                level = choose_level(marker, [(d, m) for d, m, _ in stack], following if n == 0 else None,
+                                     level, ARTICLE_SCHEME)
+                if level < 0:
+                    break
+                while stack and stack[-1][0] >= level:
+                    stack.pop()
+                stack.append((level, marker, block.dash))
+                if level == 0:
+                    term = _ARTICLE_DEFINITION.match(block.body)
+                    definition = (f"{label}({marker})", term.group("t")) if term else None
+        elif block.dash < 0:
+            while len(stack) > 1 and stack[-1][2] >= block.indent:
+                stack.pop()
+        section = label + format_markers([m for _, m, _ in stack])
+        if definition is not None:
+            term_path = f"{path}{PATH_SEPARATOR}‘{definition[1]}’"
+            _add(units, section, term_path, block.span, definition[0], definition[1])
+        else:
+            _add(units, section, path, block.span, label, title)
+    return units
+
+
+def _entry_units(text: str, code: str, path: str, paragraphs: list[_Span]) -> list[_Unit]:
+    """An EU Annex I entry whose text is one table row `|  | 5A001 | Telecommunications … a. … |`:
+    the cell's words only (never the pipes or the code cell), cut at its inline sub-items. The
+    heading sentence is the entry's unit `5A001`; `j. …` is `5A001.j` with its lower items
+    (`5A001.j.1`) as units of their own, each keyed to its top item for ranking; a Note stays
+    with the item it follows. Every unit's heading path carries the entry's heading sentence."""
+    units: list[_Unit] = []
+    entry_path = path
+    for para in paragraphs:
+        row = _ENTRY_ROW.match(text[para.start : para.end]) if "\n" not in text[para.start : para.end] else None
+        cell = _strip(text, para.start + row.start("cell"), para.start + row.end("cell")) if row else None
+        if cell is None:
+            _add(units, code, entry_path, para, code, "")
+            continue
+        words = text[cell.start : cell.end]
+        items = inline_items(words, code)
+        heading_end = cell.start + (items[0].start if items else len(words))
+        heading_words = _lead(text[cell.start : heading_end])
+        entry_path = f"{path} {_clip(heading_words, _PATH_TITLE_CHARS)}" if heading_words else path
+        head = _strip(text, cell.start, heading_end)
+        if head:
+            _add(units, code, entry_path, head, code, heading_words)
+        leads: dict[tuple[str, ...], str] = {}
+        for n, item in enumerate(items):
+            end = cell.start + items[n + 1].start if n + 1 < len(items) else cell.end
+            span = _strip(text, cell.start + item.start, end)
+            if span is None:
+                continue
+            body = text[span.start : span.end]
+            marker, _, rest = body.partition(" ")
+            lead = _lead(rest)
+            leads[item.path] = f"{marker} {_clip(lead, _PATH_TITLE_CHARS)}"
+            ancestors = [leads[item.path[:k]] for k in range(1, len(item.path)) if item.path[:k] in leads]
+            item_path = PATH_SEPARATOR.join([entry_path, *ancestors])
+            _add(units, item.label(code), item_path, span, f"{code}.{item.path[0]}", lead, marker)
+    return units
+
+
+def _lead(words: str) -> str:
+    """An item's own words up to its first colon or semicolon, for titles and heading paths."""
+    words = re.split(r"(?<=[:;])\s", words.strip(), maxsplit=1)[0]
+    return _clip(words.rstrip(":;").strip(), _TITLE_CHARS)
+
+
+def _clip(words: str, limit: int) -> str:
+    if len(words) <= limit:
+        return words
+    cut = words.rfind(" ", 0, limit)
+    return words[: cut if cut > limit // 2 else limit].rstrip(" ,;:") + "…"
+
+
+def _first_words(text: str, span: _Span) -> str:
+    return _clip(" ".join(text[span.start : span.end].split()), _TITLE_CHARS)
 
 
 def _clean_heading(heading: str) -> str:

@@ -48,7 +48,8 @@ WORDS = ["export", "licence", "authorisation", "shall", "be", "required", "for",
          "items", "§", "742.7", "(a)", "(1)", "(ii)", "ECCN", "3A981", "Article", "5(1)", "Annex",
          "the", "exporter;", "competent", "authority.", "e.g.", "—", "“quoted”", "Güter", "出口许可证",
          "ترخيص", "\u200b", "\x07", "\ufeff", "x" * 130, "https://example.gov/a?b=c&d=e", "ﬁ", "é"]
-PREFIXES = ["", "", "", "(a) ", "(b)(1) ", "(i) ", "(ii) ", "1. ", "2. ", "Source: ", "```", "- code: `"]
+PREFIXES = ["", "", "", "(a) ", "(b)(1) ", "(i) ", "(ii) ", "1. ", "2. ", "Source: ", "```", "- code: `",
+            "- (a) ", "   - (i) ", "- (20) ‘term’ means "]
 
 word = st.one_of(st.sampled_from(WORDS), st.text(min_size=1, max_size=15))
 paragraph = st.builds(
@@ -116,7 +117,9 @@ def assert_chunk_properties(doc: ParsedDocument, chunker: Chunker) -> None:
         start, pos = pos, pos + len(line) + 1
         if NON_TEXT_LINE.match(line) or start in doc.skip_lines:
             continue
-        lost = [ch for i, ch in enumerate(line) if not ch.isspace() and not covered[start + i]]
+        dash = re.match(r"\s*- ", line)  # a list item's dash is Markdown, not text to quote
+        skip = dash.end() if dash else 0
+        lost = [ch for i, ch in enumerate(line) if i >= skip and not ch.isspace() and not covered[start + i]]
         assert not lost, f"text lost from line {line[:60]!r}: {''.join(lost)[:40]!r}"
     # Deterministic and unique ids: chunking again from scratch gives the same chunks.
     again = Chunker(counter(), chunker.max_tokens, chunker.max_context_tokens).chunk(doc)
@@ -258,3 +261,137 @@ def test_paragraph_markers_round_trip(markers: list[str]) -> None:
     assert leading_markers(written) == markers
     assert format_markers(markers) == "".join(f"({m.strip('*')})" for m in markers)
     assert all(marker_levels(m) for m in markers)
+
+
+# -- the inline enumeration of an EU Annex I entry ----------------------------------------------
+#
+# Entries are generated as trees of items (letters, then numbers, then letters …), written inline
+# the way the official Annex I text does: a lead-in ending in ":" before each list, ";" between
+# items, "or"/"and" before the last one, and Notes in italics that name items and carry lists of
+# their own. The parser must give back exactly the tree that was written.
+
+ITEM_WORDS = ["Equipment", "specially", "designed", "for", "the", "interception", "of", "voice", "data",
+              "e.g.,", "i.e.", "1 000", "kHz.", "(IP)", '"software"', "'monitoring", "tools'", "Category",
+              "5,", "Part", "2", "exceeding", "30", "W", "500 m", "ISO/IEC 7498-1", "(or", "better)"]
+item_text = st.lists(st.sampled_from(ITEM_WORDS), min_size=1, max_size=8).map(" ".join)
+
+
+@st.composite
+def item_tree(draw: st.DrawFn, depth: int = 0) -> list:
+    """A list of (text, children, note) items: at least two per list, as legal lists have."""
+    count = draw(st.integers(2, 4 if depth else 6))
+    items = []
+    for _ in range(count):
+        children = draw(item_tree(depth + 1)) if depth < 3 and draw(st.integers(0, 3)) == 0 else []
+        note = draw(st.sampled_from(["", "", "", "italic", "bare", "named"]))
+        items.append((draw(item_text), children, note))
+    return items
+
+
+def _marker(depth: int, n: int) -> str:
+    return f"{chr(97 + n)}." if depth % 2 == 0 else f"{n + 1}."
+
+
+def render_entry(code: str, heading: str, tree: list) -> tuple[str, list[tuple[str, int]]]:
+    """The entry's text cell and the (label, offset) of every item marker in it."""
+    parts: list[str] = [heading + " as follows:"]
+    expected: list[tuple[str, int]] = []
+    length = len(parts[0])
+
+    def add(text: str) -> None:
+        nonlocal length
+        parts.append(" " + text)
+        length += 1 + len(text)
+
+    def walk(items: list, path: tuple[str, ...]) -> None:
+        for n, (words, children, note) in enumerate(items):
+            marker = _marker(len(path), n)
+            label = ".".join((code, *path, marker[:-1]))
+            closer = "or " if n == len(items) - 1 and n else ""
+            if closer:
+                add(closer.strip())
+            expected.append((label, length + 1))
+            end = ":" if children else (";" if n < len(items) - 1 else ";")
+            add(f"{marker} {words}{' having any of the following' if children else ''}{end}")
+            if note == "italic":
+                add(f"*Note:* *{label}. does not control:* *a.* *toys;* *b.* *games.*")
+            elif note == "bare":
+                add(f"*Note:* *{label}. does not control any of the following:* a. *toys;* *or* b. *games.*")
+            elif note == "named" and path:
+                add(f"*Technical Note:* *For the purposes of {'.'.join((code, *path))}., 'x' means y.*")
+            walk(children, (*path, marker[:-1]))
+
+    walk(tree, ())
+    return "".join(parts), expected
+
+
+@FAST
+@given(tree=item_tree(), heading=item_text)
+def test_inline_enumeration_gives_back_the_written_tree(tree: list, heading: str) -> None:
+    from indexer.labels import inline_items
+
+    cell, expected = render_entry("5A001", heading, tree)
+    items = inline_items(cell, "5A001")
+    assert [(i.label("5A001"), i.start) for i in items] == expected
+
+
+def _step_ok(previous: tuple[str, ...], current: tuple[str, ...]) -> bool:
+    """A label follows the one before it: one level deeper, or a later item of an open list."""
+    if len(current) == len(previous) + 1:
+        return current[:-1] == previous
+    level = len(current) - 1
+    if current[:-1] != previous[:level]:
+        return False
+    before, now = previous[level], current[-1]
+    same_kind = before.isdigit() == now.isdigit()
+    order = (int(now) - int(before)) if now.isdigit() and before.isdigit() else (ord(now) - ord(before))
+    return same_kind and order > 0
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(words=st.lists(st.one_of(st.sampled_from(["a.", "b.", "c.", "1.", "2.", "3.", "i.", "j.", "*Note:*",
+                                                 "*a.*", "5A001.b.1.", ";", ":", "or", "and"]),
+                                st.text(min_size=1, max_size=6)), max_size=80))
+def test_inline_labels_are_monotone_on_any_text(words: list[str]) -> None:
+    from indexer.labels import inline_items
+
+    cell = " ".join(words)
+    items = inline_items(cell, "5A001")
+    starts = [i.start for i in items]
+    assert starts == sorted(set(starts))
+    previous: tuple[str, ...] = ()
+    for item in items:
+        assert cell[item.start :].startswith(item.path[-1] + ".")
+        assert _step_ok(previous, item.path) if previous else len(item.path) == 1, (previous, item.path)
+        previous = item.path
+
+
+@FAST
+@given(tree=item_tree(), heading=item_text)
+def test_entry_rows_chunk_into_exact_prose_units(tree: list, heading: str) -> None:
+    """A whole Annex I document with one entry: every sub-item is a unit with its exact text,
+    chunks never hold a pipe or the code cell, and nothing but pipes, spaces and the code cell
+    is left out of the chunks."""
+    cell, expected = render_entry("5A001", heading, tree)
+    markdown = (f"---\nid: annex\ncite_as: Annex I\n---\n\n## Category 5\n\n### 5A001\n\n"
+                f"|  |  |  |\n| --- | --- | --- |\n|  | 5A001 | {cell} |\n")
+    doc = load_markdown(Path("annex.md"), markdown.encode("utf-8"))
+    chunker = Chunker(counter(), 96, 24)
+    chunks = chunker.chunk(doc)
+    row_start = markdown.index("|  | 5A001 |")
+    cell_start = row_start + len("|  | 5A001 | ")
+    covered = bytearray(len(markdown))
+    for chunk in chunks:
+        assert doc.text[chunk.start : chunk.end] == chunk.text and "|" not in chunk.text
+        assert chunk.start >= cell_start and "5A001" in chunk.context
+        covered[chunk.start : chunk.end] = b"\x01" * (chunk.end - chunk.start)
+        assert chunk.unit == ".".join(chunk.section.split(".")[:2])
+        assert counter().count(chunk.embed_text) + 2 <= chunker.max_tokens
+    row = markdown[row_start : markdown.index("\n", row_start)]
+    lost = "".join(ch for i, ch in enumerate(row) if not covered[row_start + i])
+    assert lost.replace("|", "").replace("5A001", "", 1).strip() == ""
+    sections = list(dict.fromkeys(c.section for c in chunks))
+    assert sections == ["5A001"] + [label for label, _ in expected]
+    for label, offset in expected:
+        first = next(c for c in chunks if c.section == label)
+        assert first.start == cell_start + offset
