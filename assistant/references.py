@@ -1,21 +1,44 @@
-"""Legal references named in a question (`ECCN 3A981`, `5A001.j`, `Article 5`, `§ 744.11`,
-`Supplement No. 4 to part 744`), and whether an indexed unit carries them."""
+"""Legal references named in a question (`ECCN 3A981`, `5A001.j`, `Article 5(2)`, `§ 744.11`,
+`Supplement No. 4 to part 744`, `50 U.S.C. § 4812`, `EU001`), the instrument the question names
+for them ("… of 2021/821", "… of the Export Control Order"), and whether an indexed unit carries
+them."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
+_PARAGRAPHS = r"((?:\s?\((?:\d{1,3}[a-z]?|[a-z]{1,5}|[A-Z])\))*)"
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("supplement", re.compile(r"\bSupp(?:lement|\.)?\s*(?:No\.?|number)?\s*(\d+)\s+to\s+(?:15\s+CFR\s+)?part\s+(\d{3})\b", re.I)),
+    # The U.S. Code: "50 U.S.C. § 4812(a)(2)(F)", "50 USC 4812", and ECRA's own sections 4801-4852
+    # named alone ("section 4812 of ECRA", "§ 4812").
+    ("usc", re.compile(r"\b(\d{1,2})\s*U\.?\s?S\.?\s?C\.?\s*(?:§+\s*|sec(?:tion|\.)\s*)?(\d{3,5}[a-z]?)" + _PARAGRAPHS, re.I)),
+    ("usc", re.compile(r"(?:§+|\bsec(?:tion|\.))\s*(48[0-5]\d)(?![\d.])" + _PARAGRAPHS, re.I)),
     ("cfr", re.compile(r"(?:§+|\bsec(?:tion|\.)|\b15\s+CFR)\s*(\d{3}\.\d{1,3}[a-z]?)((?:\([a-zA-Z0-9]{1,4}\))*)", re.I)),
-    ("article", re.compile(r"\bArt(?:icle|\.)?\s*(\d{1,3}[a-z]?)((?:\(\d{1,3}[a-z]?\))*)(?:\s*\(([a-z])\))?", re.I)),
+    ("article", re.compile(r"\bArt(?:icle|\.)?\s*(\d{1,3}[a-z]?)" + _PARAGRAPHS, re.I)),
     ("recital", re.compile(r"\bRecital\s*\(?(\d{1,3})\)?", re.I)),
+    ("authorisation", re.compile(r"\bEU\s?(0\d{2})\b")),
     ("wassenaar", re.compile(r"\b(\d{1,2})\.\s?([A-E])\.\s?(\d{1,3})((?:\.\s?[a-z0-9]{1,2}(?![\w]))*)\.?(?![\w])")),
     ("control_code", re.compile(r"\bECCN\s*(\d[A-Za-z]\d{3})((?:\.[a-z0-9]{1,3})*)\b")),
     ("control_code", re.compile(r"\b(\d[A-Ea-e]\d{3})((?:\.[a-z0-9]{1,3})*)\b")),
     ("munitions", re.compile(r"\bML\s?(\d{1,2})\b")),
 ]
+
+# Instruments a question may name, as the start of their documents' `cite_as`.
+EU_REGULATION = "Regulation (EU) 2021/821"
+UK_ORDER = "Export Control Order 2008"
+US_CODE_50 = "50 U.S.C."
+EAR = "15 CFR"
+_INSTRUMENTS: list[tuple[str, re.Pattern[str]]] = [
+    (EU_REGULATION, re.compile(r"\b2021/821\b|\bEU\s+dual[- ]use\s+regulation\b|\bdual[- ]use\s+regulation\b(?!\s+2008)", re.I)),
+    (UK_ORDER, re.compile(r"\bExport\s+Control\s+Order\b|\bECO\s*2008\b|\bUK\s+Order\b|\b2008/3231\b", re.I)),
+    (US_CODE_50, re.compile(r"\bECRA\b|\bExport\s+Control\s+Reform\s+Act\b|\b50\s*U\.?\s?S\.?\s?C\b", re.I)),
+    (EAR, re.compile(r"\bEAR\b|\bExport\s+Administration\s+Regulations\b|\b15\s*C\.?F\.?R\b", re.I)),
+]
+# "Article 6 of the Export Control Order": the instrument right after a reference is its own.
+_OF = re.compile(r"^[\s,]*(?:of|in|under|from)\s+(?:the\s+)?", re.I)
+_INHERENT = {"usc": US_CODE_50, "cfr": EAR, "supplement": EAR, "authorisation": EU_REGULATION}
 
 
 @dataclass(frozen=True)
@@ -23,6 +46,9 @@ class Reference:
     kind: str
     label: str  # normalised, comparable with normalise(section)
     display: str = ""  # as a reader writes it: "ECCN 9Z999", "Article 97", "§ 742.99"
+    # The instrument the question names for it, as the start of a document's cite_as
+    # ("Regulation (EU) 2021/821", "Export Control Order 2008"); "" when it names none.
+    instrument: str = ""
 
 
 def normalise(section: str) -> str:
@@ -32,13 +58,14 @@ def normalise(section: str) -> str:
     text = re.sub(r"^§+\s*", "§", text)
     text = text.replace("art. ", "article ")
     text = re.sub(r"\s+", " ", text)
-    text = re.sub(r"(?<=\d) (?=\()", "", text)
+    text = re.sub(r"(?<=[\d)]) (?=\()", "", text)
     return text.rstrip(".")
 
 
 def find_references(question: str) -> list[Reference]:
     found: list[Reference] = []
     taken: list[tuple[int, int]] = []
+    mentioned = _instruments(question)
     for kind, pattern in _PATTERNS:
         for match in pattern.finditer(question):
             span = match.span()
@@ -48,22 +75,52 @@ def find_references(question: str) -> list[Reference]:
             if label:
                 taken.append(span)
                 shown = f"ECCN {label}" if kind == "control_code" else label
-                ref = Reference(kind, normalise(label), shown)
-                if all(r.label != ref.label for r in found):
+                instrument = _instrument_after(question, span[1]) or _INHERENT.get(kind, "") or (
+                    mentioned[0] if len(mentioned) == 1 else "")
+                ref = Reference(kind, normalise(label), shown, instrument)
+                if all(r.label != ref.label or r.instrument != ref.instrument for r in found):
                     found.append(ref)
     return found
+
+
+def names_instrument(reference: Reference, cite_as: str) -> bool:
+    """Does a document cited as `cite_as` belong to the instrument the question names? (Article
+    4(1) of the Export Control Order is not Article 4(1) of Regulation 2021/821.)"""
+    return not reference.instrument or cite_as.startswith(reference.instrument)
+
+
+def _instruments(question: str) -> list[str]:
+    return [name for name, pattern in _INSTRUMENTS if pattern.search(question)]
+
+
+def _instrument_after(question: str, end: int) -> str:
+    rest = question[end : end + 80]
+    lead = _OF.match(rest)
+    if not lead:
+        return ""
+    rest = rest[lead.end():]
+    for name, pattern in _INSTRUMENTS:
+        match = pattern.search(rest)
+        if match and match.start() <= 25:  # "of the EU dual-use Regulation", "of Regulation (EU) 2021/821"
+            return name
+    return ""
 
 
 def _label(kind: str, match: re.Match[str]) -> str | None:
     g = match.groups()
     if kind == "supplement":
         return f"Supplement No. {g[0]} to Part {g[1]}"
+    if kind == "usc":
+        title, section, paragraphs = (g[0], g[1], g[2]) if len(g) == 3 else ("50", g[0], g[1])
+        return f"{title} U.S.C. § {section}" + re.sub(r"\s+", "", paragraphs or "")
     if kind == "cfr":
         return f"§ {g[0]}{g[1] or ''}"
     if kind == "article":
-        return f"Article {g[0]}{g[1] or ''}{f'({g[2]})' if g[2] else ''}"
+        return f"Article {g[0]}" + re.sub(r"\s+", "", g[1] or "")
     if kind == "recital":
         return f"Recital ({g[0]})"
+    if kind == "authorisation":
+        return f"EU{g[0]}"
     if kind == "wassenaar":
         return f"{g[0]}.{g[1]}.{g[2]}" + re.sub(r"\s+", "", g[3] or "")
     if kind == "control_code":

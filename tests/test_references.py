@@ -1,0 +1,83 @@
+"""Exact-reference look-up: the references a question names, in the forms exporters write them,
+match the labels the chunker gives the real corpus (issue 18's new structures included)."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.references import (
+    EAR,
+    EU_REGULATION,
+    UK_ORDER,
+    US_CODE_50,
+    Reference,
+    find_references,
+    names_instrument,
+    normalise,
+    relation,
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "label", "instrument"),
+    [
+        ("What does Art. 5(2) of 2021/821 require?", "Article 5(2)", EU_REGULATION),
+        ("Which exports does EU001 cover?", "EU001", EU_REGULATION),
+        ("Is my product caught by 5A001.j?", "5A001.j", ""),
+        ("What does section 4812 of ECRA say about US persons?", "50 U.S.C. § 4812", US_CODE_50),
+        ("Summarise 50 USC 4812", "50 U.S.C. § 4812", US_CODE_50),
+        ("Under 50 U.S.C. § 4812(a)(2)(F), what is controlled?", "50 U.S.C. § 4812(a)(2)(F)", US_CODE_50),
+        ("What does Article 6 of the Export Control Order prohibit?", "Article 6", UK_ORDER),
+        ("How does § 772.1 define intrusion software?", "§ 772.1", EAR),
+        ("What is a military end-use under Article 4(1)(b)(ii) of the dual-use regulation?",
+         "Article 4(1)(b)(ii)", EU_REGULATION),
+        ("What are cyber-surveillance items under Article 2(20)?", "Article 2(20)", ""),
+        ("Does Article 9 of Regulation (EU) 2021/821 let a Member State ban exports?", "Article 9", EU_REGULATION),
+        ("Is 6A003.b.4 about thermal cameras?", "6A003.b.4", ""),
+    ],
+)
+def test_references_in_the_forms_exporters_write(question: str, label: str, instrument: str) -> None:
+    found = find_references(question)
+    assert [(r.label, r.instrument) for r in found] == [(normalise(label), instrument)]
+
+
+def test_two_instruments_keep_their_own_articles() -> None:
+    found = find_references("Compare Article 4 of the Export Control Order with Article 4(1) of Regulation 2021/821")
+    assert [(r.display, r.instrument) for r in found] == [("Article 4", UK_ORDER), ("Article 4(1)", EU_REGULATION)]
+    uk, eu = found
+    assert names_instrument(uk, "Export Control Order 2008 (UK)") and not names_instrument(uk, "Regulation (EU) 2021/821")
+    assert names_instrument(eu, "Regulation (EU) 2021/821") and not names_instrument(eu, "Export Control Order 2008 (UK)")
+    assert names_instrument(eu, "Regulation (EU) 2021/821, Annex I")  # the Annex belongs to the Regulation
+
+
+def test_one_instrument_named_once_applies_to_the_question() -> None:
+    (ref,) = find_references("Under the Export Control Order, what does Article 4(1) prohibit?")
+    assert (ref.display, ref.instrument) == ("Article 4(1)", UK_ORDER)
+
+
+def test_ecra_section_numbers_are_not_cfr_sections() -> None:
+    assert [r.kind for r in find_references("see § 4819 and § 744.21")] == ["usc", "cfr"]
+
+
+@pytest.mark.parametrize(
+    ("unit", "question", "expected"),
+    [
+        ("5A001.j.1.a", "5A001.j", 1),  # a sub-item of the named item
+        ("5A001.j", "5A001.j.1", 2),  # the item containing the named sub-item
+        ("5A001.j", "5A001.j", 0),
+        ("50 U.S.C. § 4812(a)(2)(F)", "50 USC 4812", 1),
+        ("Article 4(1)(b)(ii)", "Article 4(1)(b)", 1),
+        ("Article 40", "Article 4", None),
+        ("EU001", "EU001", 0),
+        ("§ 772.1", "§ 772.1", 0),
+    ],
+)
+def test_relation_of_indexed_labels_to_named_references(unit: str, question: str, expected: int | None) -> None:
+    (ref,) = find_references(question)
+    assert relation(normalise(unit), ref) == expected
+
+
+def test_reference_records_stay_compatible() -> None:
+    """Callers that build references by hand (older code, tests) need not name an instrument."""
+    ref = Reference("article", "article 5")
+    assert ref.instrument == "" and names_instrument(ref, "anything")
