@@ -105,24 +105,39 @@ def assistant(corpus_index: Settings, embedder):  # noqa: ANN001, ANN201
 @contextmanager
 def running(command: list[str], ready_url: str, log_path: Path, env: dict[str, str] | None = None,
             timeout: float = 180) -> Iterator[subprocess.Popen]:
-    """Start a real server process, wait until `ready_url` answers 200, stop it afterwards."""
+    """Start a real server process, wait until `ready_url` answers 200, stop it afterwards.
+
+    Readiness is a condition polled until it holds; `timeout` only guards against a server that
+    never comes up, and each way of failing says which it was, with the server's output."""
+    name = " ".join(Path(part).name if i == 0 else part for i, part in enumerate(command[:2]))
     with log_path.open("w") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         try:
             deadline = time.monotonic() + timeout
+            last = "no answer yet"
             while True:
                 try:
-                    if httpx.get(ready_url, timeout=2).status_code == 200:
+                    status = httpx.get(ready_url, timeout=2).status_code
+                    if status == 200:
                         break
-                except httpx.HTTPError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"{command[0]} did not start: {log_path.read_text()[-2000:]}")
-                time.sleep(0.3)
+                    last = f"HTTP {status}"
+                except httpx.HTTPError as exc:
+                    last = f"{type(exc).__name__}: {exc}"
+                if process.poll() is not None:
+                    pytest.fail(f"`{name}` exited with code {process.returncode} before {ready_url} answered "
+                                f"200; its output ({log_path}):\n{log_path.read_text()[-3000:]}")
+                if time.monotonic() > deadline:
+                    pytest.fail(f"`{name}` was still not ready after {timeout:.0f} s ({ready_url}: {last}); "
+                                f"its output ({log_path}):\n{log_path.read_text()[-3000:]}")
+                time.sleep(0.3)  # between polls of the readiness condition
             yield process
         finally:
             process.terminate()
-            process.wait(timeout=30)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()  # never leave a server behind
+                process.wait(timeout=30)
 
 
 def free_port() -> int:
