@@ -2,22 +2,25 @@
 builds it — TextLoader, RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200),
 HuggingFaceEmbeddings on the same bundled model, Chroma.from_documents — with no RegQA code.
 
-RegQA code appears only in `UnitMap`, which scores the baseline's hits for recall@10: a chunk
-of 1000 characters carries no citation label, so it is credited with the citable units whose
-text it overlaps in the same file — all of them (lenient) or only the one holding most of its
-characters (strict); see RESULTS.md, "Matching rule"."""
+Its hits are scored by the eval harness's own rule (see RESULTS.md, "Matching rule"): a chunk
+of 1000 characters carries no citation label, but it carries its file (`source`) and its offset
+in it (`start_index`), so it is a hit for a gold item when its character range overlaps that
+item's verbatim evidence in the same file (`evals.gold.gold_spans`) — the rule RegQA's
+retrieved passages are held to."""
 
 from __future__ import annotations
 
-import bisect
 import json
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evals.bench.common import Stopwatch, console
+
+if TYPE_CHECKING:
+    from evals.gold import Span
 
 CHUNK_SIZE = 1000  # characters: the LangChain tutorials' values
 CHUNK_OVERLAP = 200
@@ -115,53 +118,30 @@ def _fingerprint(files: Sequence[Path], model_path: Path) -> dict[str, Any]:
             "model": str(model_path), "chunk_size": CHUNK_SIZE, "chunk_overlap": CHUNK_OVERLAP}
 
 
-@dataclass
-class UnitMap:
-    """Which citable units (doc_id, section) a span of a corpus file overlaps, from RegQA's
-    chunks of the same files (their start/end are offsets into the file's text)."""
-
-    doc_of_path: dict[str, str]
-    spans: dict[str, list[tuple[int, int, str]]] = field(default_factory=dict)
-    starts: dict[str, list[int]] = field(default_factory=dict)
-
-    @classmethod
-    def from_index(cls, settings: Any) -> UnitMap:
-        from indexer.store import IndexStore
-
-        store = IndexStore(settings.index_dir)
-        manifest = store.read_manifest()
-        doc_of_path = {entry.path: doc_id for doc_id, entry in manifest.documents.items()}
-        spans: dict[str, list[tuple[int, int, str]]] = {}
-        for chunk in store.read_chunks(manifest.generation):
-            spans.setdefault(chunk.doc_id, []).append((chunk.start, chunk.end, chunk.section))
-        for doc_spans in spans.values():
-            doc_spans.sort()
-        return cls(doc_of_path, spans, {d: [s[0] for s in v] for d, v in spans.items()})
-
-    def units(self, document: Any) -> list[tuple[str, str]]:
-        """Units a baseline chunk overlaps, the one holding most of its characters first."""
-        doc_id = self.doc_of_path.get(str(document.metadata.get("source")))
-        start = document.metadata.get("start_index")
-        if doc_id is None or start is None or start < 0:
-            return []
-        end = start + len(document.page_content)
-        doc_spans = self.spans.get(doc_id, [])
-        # RegQA chunks are short and ordered; look back a little for spans that start before.
-        i = max(0, bisect.bisect_left(self.starts[doc_id], start) - 8) if doc_spans else 0
-        overlap: dict[tuple[str, str], int] = {}
-        for s, e, section in doc_spans[i:]:
-            if s >= end:
-                break
-            if e > start:
-                unit = (doc_id, section)
-                overlap[unit] = overlap.get(unit, 0) + min(e, end) - max(s, start)
-        return sorted(overlap, key=lambda u: -overlap[u])
+# (document id, start, end) of a baseline chunk in its source file; start is None when unknown
+ChunkRange = tuple[str, int | None, int | None]
 
 
-def recall_at(gold: Sequence[tuple[str, str]], hits: Sequence[Sequence[tuple[str, str]]], k: int) -> float:
-    """Share of gold units matched (evals.matching.citation_matches) by a unit of the top-k hits;
-    pass `[h[:1] for h in hits]` to credit each chunk with its main unit only."""
-    from evals.matching import citation_matches
+def chunk_range(document: Any) -> ChunkRange:
+    """Where a baseline chunk stands: its file's name without `.md` is the document id (as in
+    `evals.gold.SourceTexts`), `start_index` its offset in the file's text."""
+    doc = Path(str(document.metadata.get("source", ""))).stem
+    start = document.metadata.get("start_index")
+    if start is None or start < 0:  # the splitter writes -1 when it could not place a chunk
+        return doc, None, None
+    return doc, start, start + len(document.page_content)
 
-    top = [unit for units in hits[:k] for unit in units]
-    return sum(any(citation_matches(d, s, gd, gs) for d, s in top) for gd, gs in gold) / len(gold)
+
+def recall_at(spans: Sequence[Span], ranked: Sequence[ChunkRange], k: int) -> float:
+    """Share of the gold evidence spans that the top-k chunks overlap (same document, shared
+    characters); a chunk that overlaps several spans counts for each."""
+    found = {i for doc, start, end in ranked[:k] for i, span in enumerate(spans) if span.overlaps(doc, start, end)}
+    return len(found) / len(spans) if spans else 0.0
+
+
+def reciprocal_rank(spans: Sequence[Span], ranked: Sequence[ChunkRange]) -> float:
+    """1 / rank of the first chunk that overlaps any gold evidence span, 0 when none does."""
+    for rank, (doc, start, end) in enumerate(ranked, start=1):
+        if any(span.overlaps(doc, start, end) for span in spans):
+            return 1.0 / rank
+    return 0.0
