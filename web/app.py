@@ -15,7 +15,7 @@ from assistant.service import Assistant
 from web import errors
 from web.auth import KeyRing
 from web.observability import Metrics, RequestGuard
-from web.routes import answer, documents, health, search
+from web.routes import answer, documents, health, openai_compat, search
 from web.ui import CSS, build_ui
 from regqa.config import Settings
 
@@ -79,7 +79,7 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
         settings, assistant, keyring, metrics)
     errors.install(app)
     configure_audit_log()
-    for router in (answer.router, search.router, documents.router, health.router):
+    for router in (answer.router, search.router, documents.router, health.router, openai_compat.router):
         app.include_router(router)
     # Always installed, even with no origins listed: Gradio then leaves CORS to it, where on its
     # own it would echo any Origin, with credentials, whenever the host is not localhost.
