@@ -508,5 +508,20 @@ def serve(
     uvicorn.run(application, host=host, port=port, log_level="warning", server_header=False)
 
 
+@app.command()
+def mcp() -> None:
+    """Serve RegQA's tools to an AI assistant over MCP (Model Context Protocol) on stdin/stdout.
+
+    Tools: search (ranked passages with citation metadata), answer (the verified answer record), get_passage (a passage and its neighbours), list_documents (provenance, as-of date, completeness).
+
+    A desktop assistant starts this command itself: add it to the assistant's MCP configuration, e.g. {"mcpServers": {"regqa": {"command": "/path/to/.venv/bin/regqa", "args": ["mcp"], "env": {"REGQA_DATA_DIR": "/path/to/.regqa"}}}}
+
+    `regqa serve` offers the same tools over streamable HTTP at /mcp.
+    """
+    from web.mcp_server import serve_stdio
+
+    serve_stdio(_assistant(_settings()))
+
+
 def main() -> None:  # pragma: no cover - console-script shim
     sys.exit(app())

@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.service import Assistant
-from web import errors
+from web import errors, mcp_server
 from web.auth import KeyRing
 from web.observability import Metrics, RequestGuard
 from web.routes import answer, documents, health, openai_compat, search
@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
     configure_audit_log()
     for router in (answer.router, search.router, documents.router, health.router, openai_compat.router):
         app.include_router(router)
+    mcp_server.mount_http(app, assistant, keyring, metrics, settings.host)  # the MCP tools at /mcp
     # Always installed, even with no origins listed: Gradio then leaves CORS to it, where on its
     # own it would echo any Origin, with credentials, whenever the host is not localhost.
     app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "DELETE"],
