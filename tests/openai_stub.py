@@ -15,9 +15,10 @@ Script = Callable[[list[dict]], str]
 
 
 class OpenAIStub:
-    def __init__(self, script: Script, delay: float = 0.0) -> None:
+    def __init__(self, script: Script, delay: float = 0.0, hold: threading.Event | None = None) -> None:
         self.script = script
         self.delay = delay
+        self.hold = hold  # when given, every reply waits until the test sets it (a model that stalls)
         self.requests: list[dict] = []
         stub = self
 
@@ -32,6 +33,8 @@ class OpenAIStub:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 stub.requests.append(body)
                 time.sleep(stub.delay)
+                if stub.hold is not None:
+                    stub.hold.wait()
                 text = stub.script(body["messages"])
                 if body.get("stream"):
                     self._stream(body, text)
