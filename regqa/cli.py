@@ -490,21 +490,20 @@ def serve(
         keyring = KeyRing.parse(settings.api_keys.get_secret_value() if settings.api_keys else None)
     except ValueError as exc:
         raise _fail(exc, 2, "[red]Invalid REGQA_API_KEYS:[/red]") from None
+    note = ""
     if not keyring.configured:
         if host not in ("127.0.0.1", "localhost", "::1"):
             console.print(f"[yellow]No API keys configured (REGQA_API_KEYS): binding to 127.0.0.1, not {host}.[/yellow]",
                           soft_wrap=True)
-        else:
-            console.print("No API keys configured (REGQA_API_KEYS): serving on 127.0.0.1 only, without auth.",
-                          soft_wrap=True)
+        note = " (no API keys in REGQA_API_KEYS: on 127.0.0.1 only, without auth)"
         host = "127.0.0.1"
     assistant = _assistant(settings)
     from web.app import create_app
 
     application = create_app(settings, assistant=assistant)
     shown = f"[{host}]" if ":" in host else host
-    console.print(f"RegQA is running: chat at [bold]http://{shown}:{port}/[/bold], API docs at http://{shown}:{port}/docs",
-                  soft_wrap=True)
+    console.print(f"RegQA is running: chat at [bold]http://{shown}:{port}/[/bold], API docs at http://{shown}:{port}/docs"
+                  f"{note}", soft_wrap=True)
     uvicorn.run(application, host=host, port=port, log_level="warning", server_header=False)
 
 
