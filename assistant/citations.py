@@ -14,12 +14,15 @@ MARKER = re.compile(r"\[(\d{1,3})\]")
 
 
 def citation_for(n: int, chunk: Chunk, quote: str) -> Citation:
-    if quote not in chunk.text:
+    at = chunk.text.find(quote)
+    if at == -1:
         raise ValueError(f"quote is not in passage {chunk.chunk_id}")
     return Citation(
         n=n, chunk_id=chunk.chunk_id, doc_id=chunk.doc_id, cite_as=chunk.cite_as, section=chunk.section,
         heading_path=chunk.heading_path, quote=quote, source_url=chunk.source_url, page=chunk.page,
         as_of=chunk.as_of, completeness=chunk.completeness,
+        start=chunk.start + at, end=chunk.start + at + len(quote), unit=chunk.unit or chunk.section,
+        unit_title=chunk.unit_title,
     )
 
 

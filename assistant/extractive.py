@@ -1,9 +1,16 @@
-"""Grounded extractive answers: only sentences quoted from retrieved passages, grouped by
-jurisdiction and instrument, each with its citation marker. No language model involved."""
+"""Grounded extractive answers: the law's own words first, then the other units that carry
+the answer, one block per jurisdiction. No language model involved; every quote is an exact
+substring of a cited passage.
+
+A quote must read correctly on its own: a sentence that starts mid-structure ("does not
+control …", "(iii) …") is preceded by its unit's lead-in where one was retrieved, or passed
+over for another sentence of the unit.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from assistant.citations import citation_for
@@ -12,13 +19,19 @@ from assistant.retrieval import Passage
 from assistant.sentences import content_terms, sentence_spans
 from assistant.support import INSTRUCTION
 from assistant.vocabulary import expand
+from indexer.records import Chunk
 
 _NOT_RULE_TEXT = re.compile(
     r"^\[\d+ FR \d+|^Link to an amendment|^\(Spelling|^Note on provenance"
     r"|^Items: The list of items controlled is contained in the ECCN heading")
-NAMED_COMPANION = 0.6  # similarity another unit needs to appear beside a unit the question named
-JURISDICTION_NAMES = {"EU": "European Union", "US": "United States", "UK": "United Kingdom",
-                      "Wassenaar": "Wassenaar Arrangement", "multilateral": "Multilateral"}
+# Starts mid-structure: lower case, a bare designator, or a dangling connective.
+_FRAGMENT = re.compile(r"^(?:[a-z]|\(\w{1,5}\)\s*[a-z]|(?:and|or|but|does|do|is|are|which)\b)")
+JURISDICTION_NAMES = {"EU": "EU", "US": "US", "UK": "UK", "Wassenaar": "Wassenaar Arrangement",
+                      "multilateral": "Multilateral"}
+MAX_QUOTE_WORDS = 70
+PATH_SEPARATOR = " › "
+
+LeadIn = Callable[[Chunk], Chunk | None]
 
 
 @dataclass
@@ -27,73 +40,114 @@ class Draft:
     citations: list[Citation]
 
 
-def compose(question: str, passages: list[Passage], *, max_units: int = 6,
-            sentences_per_unit: int = 2, min_similarity: float = 0.0) -> Draft:
-    """Pick the sentences of each relevant unit that best match the question and lay them out."""
+@dataclass
+class _Quote:
+    chunk: Chunk
+    start: int
+    end: int
+    score: float
+    truncated: bool = False
+
+
+def compose(question: str, passages: list[Passage], *, lead_in: LeadIn | None = None) -> Draft:
+    """Quote the best sentence of each selected unit (two for the best unit), best unit first;
+    further units grouped by jurisdiction and instrument."""
     terms = content_terms(expand(question))
-    named = any(p.exact for p in passages)
-    chosen: list[tuple[Passage, list[tuple[object, int, int]]]] = []
-    for passage in passages:
-        if len(chosen) >= max_units:
-            break
-        picks = _pick_sentences(passage, terms, sentences_per_unit)
-        if not picks:
-            continue
-        # A unit the question named always counts; when it named one, others must be close in
-        # meaning to join it; otherwise sharing words with the question or being close will do.
-        if passage.exact or (passage.dense or 0.0) >= max(min_similarity, NAMED_COMPANION if named else 0.0) \
-                or (not named and picks[0][3] > 0):
-            chosen.append((passage, [p[:3] for p in picks]))
-    if not chosen:
+    citations: list[Citation] = []
+    blocks: list[tuple[Passage, list[_Quote]]] = []
+    for rank, passage in enumerate(passages):
+        quotes = _pick(passage, terms, 2 if rank == 0 else 1, lead_in)
+        if quotes:
+            blocks.append((passage, quotes))
+    if not blocks:
         return Draft("", [])
 
-    citations: list[Citation] = []
-    groups: dict[str, dict[str, list[str]]] = {}
-    for passage, picks in chosen:
-        for chunk, start, end in picks:
-            quote = chunk.text[start:end]  # type: ignore[attr-defined]
-            n = len(citations) + 1
-            citations.append(citation_for(n, chunk, quote))  # type: ignore[arg-type]
-            jurisdiction = passage.first.jurisdiction
-            shown = " ".join(quote.split())  # PDF layout spaces collapse; the citation keeps them
-            line = f"- {chunk.section}: “{shown}” [{n}]"  # type: ignore[attr-defined]
-            groups.setdefault(jurisdiction, {}).setdefault(passage.first.cite_as, []).append(line)
+    def cite(quote: _Quote) -> str:
+        n = len(citations) + 1
+        citations.append(citation_for(n, quote.chunk, quote.chunk.text[quote.start : quote.end]))
+        shown = " ".join(quote.chunk.text[quote.start : quote.end].split())  # PDF layout spaces collapse
+        return f"“{shown}{'…' if quote.truncated else ''}” [{n}]"
 
-    relevant = "; ".join(
-        f"{cite_as} ({_join(_unique(c.section for c in citations if c.cite_as == cite_as))})"
-        for cite_as in _unique(c.cite_as for c in citations)
-    )
-    lines = [f"The indexed texts that bear on this question: {relevant}. The relevant passages read:"]
-    for jurisdiction, instruments in groups.items():
-        for cite_as, bullets in instruments.items():
-            lines.append("")
-            lines.append(f"**{JURISDICTION_NAMES.get(jurisdiction, jurisdiction)} — {cite_as}**")
-            lines.extend(bullets)
+    lines: list[str] = []
+    first, first_quotes = blocks[0]
+    lines.append(f"**{_name(first)}:** " + " ".join(cite(q) for q in first_quotes))
+    rest = blocks[1:]
+    if rest:
+        jurisdictions = list(dict.fromkeys(p.first.jurisdiction for p, _ in blocks))
+        lines.append("")
+        if len(jurisdictions) == 1:
+            lines.append("Also relevant:")
+            lines += [f"- {_name(p, with_instrument=True)}: " + " ".join(cite(q) for q in qs) for p, qs in rest]
+        else:
+            for jurisdiction in jurisdictions:
+                group = [(p, qs) for p, qs in rest if p.first.jurisdiction == jurisdiction]
+                if not group:
+                    continue
+                if lines[-1]:
+                    lines.append("")
+                lines.append(f"**{JURISDICTION_NAMES.get(jurisdiction, jurisdiction)}**")
+                lines += [f"- {_name(p, with_instrument=True)}: " + " ".join(cite(q) for q in qs) for p, qs in group]
     return Draft("\n".join(lines), citations)
 
 
-def _pick_sentences(passage: Passage, terms: set[str], limit: int) -> list[tuple[object, int, int]]:
-    scored: list[tuple[float, int, object, int, int]] = []
+def unit_title(chunk: Chunk) -> str:
+    """The unit's own title words: its heading without the label ("Crime control and
+    detection" for § 742.7), or the chunker's unit title where it gave one."""
+    own = getattr(chunk, "unit_title", "") or ""
+    if own:
+        return own
+    heading = chunk.heading_path.rsplit(PATH_SEPARATOR, 1)[-1]
+    label = re.split(r"[(.]", chunk.section, maxsplit=1)[0].strip()
+    if label and heading.startswith(label):
+        heading = heading[len(label):]
+    return heading.strip(" .—-:")
+
+
+def _name(passage: Passage, *, with_instrument: bool = True) -> str:
+    chunk = passage.first
+    title = unit_title(chunk)
+    title = title if len(title) <= 70 else title[:69].rsplit(" ", 1)[0] + "…"
+    name = f"{chunk.section} ({title})" if title and title.lower() not in chunk.section.lower() else chunk.section
+    return f"{chunk.cite_as}, {name}" if with_instrument else name
+
+
+def _pick(passage: Passage, terms: set[str], limit: int, lead_in: LeadIn | None) -> list[_Quote]:
+    candidates: list[_Quote] = []
     position = 0
     for chunk in passage.chunks:
         for span in sentence_spans(chunk.text):
             sentence = chunk.text[span.start : span.end]
-            if _NOT_RULE_TEXT.match(sentence) or len(sentence) > 900 or not _reads_as_text(sentence):
-                continue
-            if INSTRUCTION.search(sentence):  # words addressed to a model are not rule text
+            if _NOT_RULE_TEXT.match(sentence) or INSTRUCTION.search(sentence) or not _reads_as_text(sentence):
                 continue
             overlap = len(terms & content_terms(sentence)) / max(1, len(terms))
-            scored.append((overlap, position, chunk, span.start, span.end))
+            # The opening sentence states a unit's rule or names its items.
+            score = overlap + (0.15 if position == 0 else 0.0) - (0.3 if _FRAGMENT.match(sentence) else 0.0)
+            candidates.append(_Quote(chunk, span.start, span.end, score))
             position += 1
-    if not scored:
+    if not candidates:
         return []
-    # The unit's opening sentence states its rule or names its items; then the sentence that
-    # shares most words with the question, if any does.
-    lead, others = scored[0], sorted(scored[1:], key=lambda s: (-s[0], s[1]))
-    top = [lead] + [s for s in others[: limit - 1] if s[0] > 0]
-    best_overlap = max(s[0] for s in top)
-    top.sort(key=lambda s: s[1])  # document order reads better than score order
-    return [(chunk, start, end, best_overlap) for _, _, chunk, start, end in top]
+    candidates.sort(key=lambda q: (-q.score, q.chunk.ordinal, q.start))
+    chosen = [candidates[0]] + [q for q in candidates[1:limit] if q.score > 0.1]
+    chosen.sort(key=lambda q: (q.chunk.ordinal, q.start))  # document order reads better
+    quotes = [_shorten(q) for q in chosen]
+    if _FRAGMENT.match(quotes[0].chunk.text[quotes[0].start : quotes[0].end]) and lead_in is not None:
+        parent = lead_in(quotes[0].chunk)
+        spans = sentence_spans(parent.text) if parent is not None else []
+        if spans:
+            quotes.insert(0, _shorten(_Quote(parent, spans[0].start, spans[0].end, 0.0)))
+    return quotes
+
+
+def _shorten(quote: _Quote) -> _Quote:
+    """A very long sentence is quoted up to a clause boundary, marked as cut; never reworded."""
+    text = quote.chunk.text[quote.start : quote.end]
+    words = list(re.finditer(r"\S+", text))
+    if len(words) <= MAX_QUOTE_WORDS:
+        return quote
+    limit = words[MAX_QUOTE_WORDS - 1].end()
+    cut = max(text.rfind(mark, 0, limit) for mark in (";", ":", ","))
+    end = cut if cut > len(text) // 4 else limit
+    return _Quote(quote.chunk, quote.start, quote.start + end, quote.score, truncated=True)
 
 
 def _reads_as_text(sentence: str) -> bool:
@@ -103,11 +157,3 @@ def _reads_as_text(sentence: str) -> bool:
     words = re.findall(r"[A-Za-z]{2,}", sentence)
     letters = sum(ch.isalpha() for ch in sentence)
     return len(words) >= 5 and letters >= 0.6 * len(sentence.replace(" ", ""))
-
-
-def _unique(items) -> list[str]:  # noqa: ANN001
-    return list(dict.fromkeys(items))
-
-
-def _join(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

@@ -28,6 +28,12 @@ class Citation(BaseModel):
     page: int | None = None
     as_of: str
     completeness: str
+    unit: str = ""  # the citable unit the passage belongs to (`§ 772.1 “Intrusion software”`, `Article 5`)
+    unit_title: str = ""  # the unit's own words: a heading's title, a defined term
+    # Where the quote stands in the stored document text (character offsets), so a reader or an
+    # evaluator can find it in the source file without searching.
+    start: int | None = None
+    end: int | None = None
 
 
 class RetrievedRef(BaseModel):
@@ -36,6 +42,9 @@ class RetrievedRef(BaseModel):
     section: str
     score: float
     exact_reference: bool = False
+    unit: str = ""
+    start: int | None = None  # the passage's character offsets in the stored document text
+    end: int | None = None
 
 
 class AnswerResponse(BaseModel):
@@ -45,6 +54,9 @@ class AnswerResponse(BaseModel):
     citations: list[Citation] = Field(default_factory=list)
     abstained: bool = False
     abstain_reason: str | None = None
+    abstain_kind: Literal["out-of-scope", "out-of-corpus", "false-premise"] | None = Field(
+        default=None, description="Why the corpus does not answer: not export control; export control the "
+        "bundled texts do not hold; or a named article, section or entry that does not exist.")
     unsupported_sentences: list[str] = Field(default_factory=list)
     notices: list[str] = Field(default_factory=list)
     retrieved: list[RetrievedRef] = Field(default_factory=list)

@@ -3,10 +3,12 @@ reciprocal rank fusion, kept diverse, and merged per citable unit for the answer
 
 from __future__ import annotations
 
-import math
+import json
 import re
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,13 +17,14 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from assistant.vocabulary import expand, facets
 from assistant.references import Reference, find_references, normalise, relation
+from assistant.titles import TitleIndex
+from assistant.vocabulary import expand, facets
 from indexer.reader import Filters, IndexReader, Snapshot
 from indexer.records import Chunk
 
 RRF_K = 60
-FACET_WEIGHT = 0.5
+FUSION = Path(__file__).with_name("fusion.json")
 # Primary law first: guidance, statements and reports rank a little below at equal relevance.
 AUTHORITY = {"regulation": 1.0, "control_list": 1.0, "guidance": 0.85, "statement": 0.8, "report": 0.8}
 
@@ -92,81 +95,195 @@ class QueryEmbedder:
         return np.vstack([self._cache[t] for t in texts]) if texts else np.zeros((0, 0), np.float32)
 
 
+@dataclass(frozen=True)
+class Fusion:
+    """Weights of the ranking signals in reciprocal rank fusion. Chosen by cross-validation
+    on the dev set (`python -m evals.tune`), stored in assistant/fusion.json; never per question."""
+
+    dense: float = 1.0
+    body: float = 1.0
+    title: float = 1.0
+    facet: float = 0.5
+    candidates: int = 100
+    per_parent: int = 3  # distinct paragraphs of one section among the top units
+    # Score factor for units of other jurisdictions when the question names exactly one
+    # ("under US export rules…"): the EU camera entries are not the answer there.
+    other_jurisdiction: float = 1.0
+
+    @classmethod
+    def load(cls, path: Path = FUSION) -> Fusion:
+        if not path.exists():
+            return cls()
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(**{k: v for k, v in data.get("weights", {}).items() if k in cls.__dataclass_fields__})
+
+
+@dataclass
+class Signals:
+    """One question's rankings per signal: (chunk id, rank) lists, dense with similarities."""
+
+    dense: list[tuple[str, float]]
+    body: list[tuple[str, int]]
+    title: list[tuple[str, int]]
+    facets: list[list[tuple[str, int]]]
+
+
+_JURISDICTION_WORDS = {
+    "EU": re.compile(r"\b(EU|E\.U\.|European|Union|Member States?|2021/821|Brussels)\b"),
+    "US": re.compile(r"\b(US|U\.S\.|USA|United States|American|EAR|BIS|CFR|ECCN|Commerce)\b"),
+    "UK": re.compile(r"\b(UK|U\.K\.|United Kingdom|British|Britain|Export Control Order)\b"),
+    "Wassenaar": re.compile(r"\bWassenaar\b", re.I),
+}
+
+
+def jurisdictions_named(question: str) -> list[str]:
+    return [name for name, pattern in _JURISDICTION_WORDS.items() if pattern.search(question)]
+
+
+_LICENCE_QUESTION = re.compile(
+    r"\b(?:need|needs|require[sd]?|required)\b[^?]{0,60}\b(?:licen[cs]e|authori[sz]ation|permit)\b"
+    r"|\b(?:licen[cs]e|authori[sz]ation|permit)\b[^?]{0,40}\b(?:needed|required|necessary)\b"
+    r"|\b(?:can|may) (?:we|i) (?:export|ship|sell)\b", re.I)
+
+
+def jurisdictions_for(question: str) -> list[str]:
+    """The jurisdictions an answer should cover: those the question names; for a licence
+    question that names none, the EU and the US — a compliance officer needs each one's rule."""
+    named = jurisdictions_named(question)
+    if not named and _LICENCE_QUESTION.search(question):
+        return ["EU", "US"]
+    return named
+
+
 class HybridRetriever:
-    def __init__(self, reader: IndexReader, embed: QueryEmbedder, *, candidates: int = 40,
-                 per_section: int = 2, per_document: int = 4, max_facets: int = 4) -> None:
+    def __init__(self, reader: IndexReader, embed: QueryEmbedder, *, fusion: Fusion | None = None,
+                 max_facets: int = 4) -> None:
         self.reader = reader
         self.embed = embed
-        self.candidates = candidates
-        self.per_section = per_section
-        self.per_document = per_document
+        self.fusion = fusion or Fusion.load()
         self.max_facets = max_facets
         self._sections: tuple[str, dict[str, list[Chunk]]] | None = None
+        self._titles: tuple[str, TitleIndex] | None = None
+        self._signal_cache: OrderedDict[tuple, Signals] = OrderedDict()
 
-    def search(self, query: str, filters: Filters | None = None, k: int = 8) -> SearchResult:
+    def search(self, query: str, filters: Filters | None = None, k: int = 8,
+               fusion: Fusion | None = None) -> SearchResult:
         filters = filters or Filters()
+        fusion = fusion or self.fusion
         snapshot = self.reader.snapshot()
         vector = self.embed(query)
         references = find_references(query)
         exact, unresolved = self._resolve(snapshot, references, filters)
-
-        mask = snapshot.mask(filters)
-        dense = self.reader.dense_search(snapshot, vector, self.candidates, filters)
-        sparse = snapshot.sparse.search(expand(query), self.candidates, mask)
-        dense_sim = dict(dense)
-        rankings: list[tuple[float, list[str]]] = [
-            (1.0, [cid for cid, _ in dense]), (1.0, [cid for cid, _ in sparse])]
-        # Each topic of the question retrieves on its own too, at a lower weight.
-        for facet in facets(query)[: self.max_facets]:
-            facet_dense = self.reader.dense_search(snapshot, self.embed(facet), self.candidates // 2, filters)
-            facet_sparse = snapshot.sparse.search(facet, self.candidates // 2, mask)
-            rankings += [(FACET_WEIGHT, [cid for cid, _ in facet_dense]),
-                         (FACET_WEIGHT, [cid for cid, _ in facet_sparse])]
-        # Fuse per citable unit (§ 742.7, not each of its paragraphs), so a finely divided
-        # section does not lose to an undivided one; chunks then order within their unit.
-        unit_score: dict[tuple[str, str], float] = {}
+        signals = self._signals(snapshot, query, filters, fusion.candidates)
+        dense_sim = dict(signals.dense)
+        rankings = [(fusion.dense, _ranked(cid for cid, _ in signals.dense)), (fusion.body, signals.body),
+                    (fusion.title, signals.title)] + [(fusion.facet, r) for r in signals.facets]
         chunk_score: dict[str, float] = {}
-        unit_chunk: dict[tuple[str, str], str] = {}
         for weight, ranking in rankings:
-            seen: set[tuple[str, str]] = set()
-            for rank, chunk_id in enumerate(ranking):
-                chunk_score[chunk_id] = chunk_score.get(chunk_id, 0.0) + weight / (RRF_K + rank + 1)
-                unit = unit_of(snapshot.by_id[chunk_id])
-                unit_chunk.setdefault(unit, chunk_id)
-                if unit not in seen:
-                    unit_score[unit] = unit_score.get(unit, 0.0) + weight / (RRF_K + len(seen) + 1)
-                    seen.add(unit)
-        # Binding text before commentary on it, at otherwise equal rank.
-        for unit in unit_score:
-            unit_score[unit] *= AUTHORITY.get(snapshot.by_id[unit_chunk[unit]].doc_type, 0.9)
-        # Named references outrank everything fuzzy: the unit itself, then its parts, then its parent.
+            if not weight:
+                continue
+            for cid, rank in ranking:
+                chunk_score[cid] = chunk_score.get(cid, 0.0) + weight / (RRF_K + rank + 1)
+        named = jurisdictions_named(query)
+        for cid in chunk_score:  # binding text before commentary on it, at otherwise equal rank
+            chunk = snapshot.by_id[cid]
+            chunk_score[cid] *= AUTHORITY.get(chunk.doc_type, 0.9)
+            if len(named) == 1 and chunk.jurisdiction != named[0]:
+                chunk_score[cid] *= fusion.other_jurisdiction
+        exact_rel: dict[str, int] = {}
         for order, (chunk, rel) in enumerate(exact):
             chunk_score[chunk.chunk_id] = 10.0 - rel - order * 1e-3
-            unit = unit_of(chunk)
-            unit_score[unit] = max(unit_score.get(unit, 0.0), 10.0 - rel - order * 1e-3)
-        exact_rel = {c.chunk_id: rel for c, rel in exact}
-        ranked = sorted(
-            ((cid, unit_score[unit_of(snapshot.by_id[cid])], score) for cid, score in chunk_score.items()),
-            key=lambda item: (-item[1], -item[2]),
-        )
-        ranked = [(cid, unit) for cid, unit, _ in ranked]
+            exact_rel[chunk.chunk_id] = rel
 
-        hits = self._diverse(
-            [Hit(snapshot.by_id[cid], score, dense_sim.get(cid), exact_rel.get(cid)) for cid, score in ranked],
-            k,
-        )
-        hits = self._with_lead_ins(snapshot, hits)
+        units = self._rank_units(snapshot, chunk_score, query, k, fusion)
+        hits: list[Hit] = []
+        for key in units:
+            group = sorted(units[key], key=lambda cid: -chunk_score[cid])
+            take = group if any(cid in exact_rel for cid in group) else group[:2]
+            hits += [Hit(snapshot.by_id[cid], chunk_score[cid], dense_sim.get(cid), exact_rel.get(cid))
+                     for cid in take]
         missing = [h.chunk.chunk_id for h in hits if h.dense is None]
         if missing:
             found = self._similarities(snapshot, vector, missing)
             for hit in hits:
                 if hit.dense is None:
                     hit.dense = found.get(hit.chunk.chunk_id)
-        # How close the nearest passage is to the question itself: the relevance signal.
-        best = max([sim for _, sim in dense[:1]] + [h.dense for h in hits if h.dense is not None], default=0.0)
-        return SearchResult(query, hits, references, unresolved, snapshot, vector, best, merge_units(hits))
+        best = max([h.dense for h in hits if h.dense is not None], default=0.0)
+        passages = merge_units(hits)
+        # Lead-ins (the paragraph that states a sub-paragraph's rule, an entry's heading) come
+        # last: the composer may quote them beside their part, but they take no ranking slot.
+        hits = self._with_lead_ins(snapshot, hits)
+        return SearchResult(query, hits, references, unresolved, snapshot, vector, best, passages)
+
+    def _signals(self, snapshot: Snapshot, query: str, filters: Filters, n: int) -> Signals:
+        """Each signal's ranking for a question, before weighting; kept for a few hundred
+        questions so that re-ranking with other weights (tuning, ablation) costs no search."""
+        key = (snapshot.manifest.generation, query, filters, n)
+        cached = self._signal_cache.get(key)
+        if cached is not None:
+            self._signal_cache.move_to_end(key)
+            return cached
+        mask = snapshot.mask(filters)
+        expanded = expand(query)
+        titles = self._title_index(snapshot)
+        title_rank: dict[str, int] = {}
+        for rank, (row, _) in enumerate(titles.search(expanded, n, mask)):
+            for position in titles.members[row]:
+                title_rank.setdefault(snapshot.sparse.ids[position], rank)
+        facet_rankings = []
+        for facet in facets(query)[: self.max_facets]:
+            facet_dense = self.reader.dense_search(snapshot, self.embed(facet), n // 2, filters)
+            facet_rankings += [_ranked(cid for cid, _ in facet_dense),
+                               _ranked(cid for cid, _ in snapshot.sparse.search(facet, n // 2, mask))]
+        signals = Signals(
+            dense=self.reader.dense_search(snapshot, self.embed(query), n, filters),
+            body=_ranked(cid for cid, _ in snapshot.sparse.search(expanded, n, mask)),
+            # Every chunk of a title shares its rank: the title says what the unit is about,
+            # dense and body scores say which of its paragraphs answers.
+            title=list(title_rank.items()),
+            facets=facet_rankings,
+        )
+        self._signal_cache[key] = signals
+        if len(self._signal_cache) > 512:
+            self._signal_cache.popitem(last=False)
+        return signals
+
+    def _rank_units(self, snapshot: Snapshot, chunk_score: dict[str, float], query: str,
+                    k: int, fusion: Fusion) -> dict[tuple[str, str], list[str]]:
+        """The top k citable units (document, label), each ranked on its best chunk; at most a
+        few paragraphs of one section; the best unit of every jurisdiction the question names."""
+        groups: dict[tuple[str, str], list[str]] = {}
+        for cid in sorted(chunk_score, key=lambda c: (-chunk_score[c], c)):
+            chunk = snapshot.by_id[cid]
+            groups.setdefault((chunk.doc_id, f"{chunk.section}\x1f{chunk.unit}"), []).append(cid)
+        chosen: dict[tuple[str, str], list[str]] = {}
+        per_parent: dict[tuple[str, str], int] = {}
+        named = jurisdictions_for(query)
+        if len(named) >= 2:
+            for jurisdiction in named:
+                key = next((key for key, cids in groups.items()
+                            if snapshot.by_id[cids[0]].jurisdiction == jurisdiction), None)
+                if key is not None and len(chosen) < k:
+                    chosen[key] = groups[key]
+        for key, cids in groups.items():
+            if len(chosen) >= k:
+                break
+            if key in chosen:
+                continue
+            parent = unit_of(snapshot.by_id[cids[0]])
+            if per_parent.get(parent, 0) >= fusion.per_parent and chunk_score[cids[0]] < 5:
+                continue
+            per_parent[parent] = per_parent.get(parent, 0) + 1
+            chosen[key] = cids
+        return dict(sorted(chosen.items(), key=lambda item: -chunk_score[item[1][0]]))
 
     # -- pieces ------------------------------------------------------------------------------
+
+    def _title_index(self, snapshot: Snapshot) -> TitleIndex:
+        generation = snapshot.manifest.generation
+        if self._titles is None or self._titles[0] != generation:
+            self._titles = (generation, TitleIndex.build([snapshot.by_id[cid] for cid in snapshot.sparse.ids]))
+        return self._titles[1]
 
     def _resolve(self, snapshot: Snapshot, references: list[Reference],
                  filters: Filters) -> tuple[list[tuple[Chunk, int]], list[Reference]]:
@@ -181,10 +298,13 @@ class HybridRetriever:
                 rel = relation(label, ref)
                 if rel is not None:
                     matches.extend((rel, c) for c in chunks if filters.allows(c))
-            if not matches:
+            matches.sort(key=lambda m: (m[0], m[1].doc_id, m[1].ordinal))
+            if not matches or (matches[0][0] == 2 and _has_parts(sections, matches[0][1].section)):
+                # Nothing by that name; or the entry exists, has labelled parts, and the named
+                # part is not one of them (`5A001.z`, `§ 742.7(z)`): that is a false premise,
+                # not a question about the whole entry.
                 unresolved.append(ref)
                 continue
-            matches.sort(key=lambda m: (m[0], m[1].doc_id, m[1].ordinal))
             found.extend((c, rel) for rel, c in matches[:6])
         return found, unresolved
 
@@ -216,52 +336,13 @@ class HybridRetriever:
             result.append(hit)
         return result
 
-    def _diverse(self, hits: list[Hit], k: int) -> list[Hit]:
-        """Pick whole units, not chunks: first the best units of each jurisdiction (from
-        different documents), then the rest by rank; at most a few chunks per unit and per
-        document, unless the question named them."""
-        units: dict[tuple[str, str], list[Hit]] = {}
-        for hit in hits:
-            units.setdefault(unit_of(hit.chunk), []).append(hit)
-        order = list(units)
-        chosen: list[tuple[str, str]] = []
-        per_doc: dict[str, int] = {}
-        size = 0
+def _has_parts(sections: dict[str, list[Chunk]], label: str) -> bool:
+    parent = Reference("unit", normalise(label))
+    return any(relation(other, parent) == 1 for other in sections)
 
-        def cost(unit: tuple[str, str]) -> int:
-            group = units[unit]
-            return len(group) if group[0].exact is not None else min(len(group), self.per_section)
 
-        def take(unit: tuple[str, str]) -> None:
-            nonlocal size
-            chosen.append(unit)
-            per_doc[unit[0]] = per_doc.get(unit[0], 0) + cost(unit)
-            size += cost(unit)
-
-        for unit in order:  # named references first, whatever they cost
-            if units[unit][0].exact is not None:
-                take(unit)
-        quota: dict[str, list[str]] = {}
-        for unit in order[: k * 3]:
-            jurisdiction = units[unit][0].chunk.jurisdiction
-            docs = quota.setdefault(jurisdiction, [])
-            if unit in chosen or len(docs) >= 2 or unit[0] in docs or size >= k * 0.7:
-                continue
-            docs.append(unit[0])
-            take(unit)
-        doc_cap = max(self.per_document, math.ceil(k / 2))
-        for unit in order:
-            if size >= k:
-                break
-            if unit in chosen or per_doc.get(unit[0], 0) >= doc_cap:
-                continue
-            take(unit)
-        chosen.sort(key=order.index)
-        result: list[Hit] = []
-        for unit in chosen:
-            group = units[unit]
-            result.extend(group if group[0].exact is not None else group[: self.per_section])
-        return result
+def _ranked(chunk_ids: Iterable[str]) -> list[tuple[str, int]]:
+    return [(cid, rank) for rank, cid in enumerate(chunk_ids)]
 
 
 _PARAGRAPHED = re.compile(r"^((?:§ \d+\.\d+[a-z]?|Article \d+[a-z]?))\(")
@@ -270,6 +351,8 @@ _PARAGRAPHED = re.compile(r"^((?:§ \d+\.\d+[a-z]?|Article \d+[a-z]?))\(")
 def unit_of(chunk: Chunk) -> tuple[str, str]:
     """The citable unit a chunk belongs to for ranking: `§ 742.7(a)(1)` counts as `§ 742.7`,
     `Article 5(2)` as `Article 5`; `Recital (2)` or `5A001.j` stand as they are."""
+    if chunk.unit:
+        return chunk.doc_id, chunk.unit
     match = _PARAGRAPHED.match(chunk.section)
     return chunk.doc_id, match.group(1) if match else chunk.section
 

@@ -11,16 +11,18 @@ from typing import Any
 from assistant import llm
 from assistant.citations import citation_for, verify_citations
 from assistant.conversation import is_follow_up, standalone_question
+from assistant.evidence import Selection, SelectionPolicy, select
 from assistant.extractive import compose
+from assistant.not_bundled import missing_for
 from assistant.records import AnswerResponse, Citation, Mode, RetrievedRef, Turn
-from assistant.retrieval import HybridRetriever, Passage, QueryEmbedder, SearchResult
+from assistant.retrieval import HybridRetriever, Passage, QueryEmbedder, SearchResult, lead_in
 from assistant.scope import uses_export_control_vocabulary
 from assistant.sentences import sentence_spans
 from assistant.support import check
 from indexer.reader import Filters, IndexReader
 from regqa.config import Settings
 
-DISCLAIMER = "Not legal advice; verify against the official text"
+DISCLAIMER = "Not legal advice; check the official text"
 
 
 class QuestionError(ValueError):
@@ -38,6 +40,7 @@ class Assistant:
         self.embed = QueryEmbedder(embedder)
         self.reader = reader or IndexReader(settings, embedding=getattr(embedder, "identity", None))
         self.retriever = HybridRetriever(self.reader, self.embed)
+        self.policy = SelectionPolicy.load()
         self.chat_model = chat_model if chat_model is not None else llm.build_chat_model(settings)
 
     # -- public ------------------------------------------------------------------------------
@@ -72,13 +75,15 @@ class Assistant:
         response = AnswerResponse(
             question=question, standalone_question=standalone, answer="", mode=mode,
             retrieved=[RetrievedRef(chunk_id=h.chunk.chunk_id, doc_id=h.chunk.doc_id, section=h.chunk.section,
-                                    score=round(h.score, 6), exact_reference=h.exact is not None)
+                                    score=round(h.score, 6), exact_reference=h.exact is not None,
+                                    unit=h.chunk.unit or h.chunk.section, start=h.chunk.start, end=h.chunk.end)
                        for h in result.hits],
         )
 
-        reason = self._abstain_reason(result)
-        if reason:
-            return self._finish(self._abstain(response, result, reason), result, notices, timings, started)
+        selection = select(result, self.policy)
+        verdict = self._abstain_reason(result, selection)
+        if verdict:
+            return self._finish(self._abstain(response, result, *verdict), result, notices, timings, started)
 
         if result.unresolved:
             names = ", ".join(r.display for r in result.unresolved)
@@ -91,20 +96,26 @@ class Assistant:
                 response.mode = "extractive"
             else:
                 try:
-                    self._llm_answer(response, result, history, timings, on_token)
+                    self._llm_answer(response, result, selection.cited, history, timings, on_token)
                 except llm.LLMUnavailable as exc:
                     notices.append(f"The language model could not be reached ({exc}); this answer was "
                                    "composed from the passages without it.")
                     response.mode = "extractive"
         if response.mode == "extractive":
             t = time.perf_counter()
-            draft = compose(standalone, result.passages, min_similarity=self.settings.min_similarity)
+            retrieved = {h.chunk.chunk_id for h in result.hits}
+
+            def retrieved_lead_in(chunk):  # noqa: ANN001, ANN202 - only a retrieved lead-in may be cited
+                parent = lead_in(result.snapshot, chunk)
+                return parent if parent is not None and parent.chunk_id in retrieved else None
+
+            draft = compose(standalone, selection.cited, lead_in=retrieved_lead_in)
             timings["compose"] = _ms(t)
             response.answer, response.citations = draft.answer, draft.citations
             if not draft.citations:
                 return self._finish(
-                    self._abstain(response, result, "none of the retrieved passages contains a quotable "
-                                  "sentence that matches the question"),
+                    self._abstain(response, result, "out-of-corpus", "none of the retrieved passages contains "
+                                  "a quotable sentence that matches the question"),
                     result, notices, timings, started)
         return self._finish(response, result, notices, timings, started)
 
@@ -119,23 +130,35 @@ class Assistant:
 
     # -- steps -------------------------------------------------------------------------------
 
-    def _abstain_reason(self, result: SearchResult) -> str | None:
+    def _abstain_reason(self, result: SearchResult, selection: Selection) -> tuple[str, str] | None:
+        """(kind, reason) when the corpus does not answer, else None. Three kinds of "no":
+        a named unit that does not exist (false premise), a question outside export control
+        (out of scope), and one the bundled texts do not hold (out of corpus)."""
         resolved_any = any(h.exact is not None for h in result.hits)
         if result.unresolved and not resolved_any:
             names = ", ".join(r.display for r in result.unresolved)
-            return (f"the indexed documents contain no unit named {names}; it may not exist, or it may be "
-                    "in a part of the law the bundled (partial) corpus does not hold")
+            return ("false-premise", f"the indexed documents contain no unit named {names}; check the "
+                    "reference — it does not exist in the bundled text of that instrument")
         if not result.hits:
-            return "nothing in the indexed documents matches the question"
-        if not resolved_any and result.best_dense < self.settings.min_similarity:
-            return "no passage in the indexed documents is close enough to the question to answer it"
-        if not resolved_any and not uses_export_control_vocabulary(result.query) \
-                and result.best_dense < self.settings.in_scope_similarity:
-            return "the question does not appear to be about export controls, which is all this corpus covers"
+            return "out-of-corpus", "nothing in the indexed documents matches the question"
+        if resolved_any:
+            return None
+        if not uses_export_control_vocabulary(result.query) and selection.confidence < self.settings.in_scope_similarity:
+            return ("out-of-scope", "the question does not appear to be about export controls, which is all "
+                    "this corpus covers")
+        missing = missing_for(result.query)
+        if missing:
+            names = "; ".join(f"{m.name} ({m.url})" for m in missing)
+            return "out-of-corpus", f"the answer is in {names}, which the bundled corpus does not hold"
+        floor = self.settings.min_similarity if self.settings.min_similarity is not None else self.policy.min_confidence
+        if selection.confidence < floor or not selection.cited:
+            return ("out-of-corpus", "no passage in the indexed documents is close enough to the question to "
+                    "answer it; the bundled (partial) texts may not hold the provision that does")
         return None
 
-    def _abstain(self, response: AnswerResponse, result: SearchResult, reason: str) -> AnswerResponse:
+    def _abstain(self, response: AnswerResponse, result: SearchResult, kind: str, reason: str) -> AnswerResponse:
         response.abstained = True
+        response.abstain_kind = kind  # type: ignore[assignment]
         response.abstain_reason = reason
         closest: list[Citation] = []
         for passage in result.passages[:3]:
@@ -143,17 +166,22 @@ class Assistant:
             spans = sentence_spans(chunk.text)
             quote = chunk.text[spans[0].start : spans[0].end] if spans else chunk.text
             closest.append(citation_for(len(closest) + 1, chunk, quote))
-        lines = [f"The corpus does not answer this question: {reason}."]
+        lead = {"out-of-scope": "This is outside what RegQA covers",
+                "false-premise": "The reference in the question does not exist",
+                "out-of-corpus": "The bundled texts do not answer this"}[kind]
+        lines = [f"{lead}: {reason}."]
         if closest:
-            lines.append("Closest passages (shown for reference, not as an answer):")
+            lines.append("Closest passages (references, not an answer):")
             lines += [f"- {c.cite_as}, {c.section} [{c.n}]" for c in closest]
         response.answer = "\n".join(lines)
         response.citations = closest
         return response
 
-    def _llm_answer(self, response: AnswerResponse, result: SearchResult, history: list[Turn],
-                    timings: dict[str, float], on_token: Callable[[str], None] | None = None) -> None:
-        passages = result.passages[:8]
+    def _llm_answer(self, response: AnswerResponse, result: SearchResult, selected: list[Passage],
+                    history: list[Turn], timings: dict[str, float],
+                    on_token: Callable[[str], None] | None = None) -> None:
+        # The same selected evidence as an extractive answer: fewer, better passages.
+        passages = selected or result.passages[:3]
         t = time.perf_counter()
         messages = llm.answer_messages(response.standalone_question, passages, history)
         if on_token is None:
@@ -200,22 +228,19 @@ class Assistant:
 
     @staticmethod
     def _provenance_notices(citations: list[Citation], result: SearchResult) -> list[str]:
+        """One line of dates and one of partial copies; the long provenance prose stays in the
+        source details (GET /v1/documents/{id})."""
         manifest = result.snapshot.manifest
-        docs = list(dict.fromkeys(c.doc_id for c in citations))
-        notices = []
-        if docs:
-            dates = "; ".join(f"{manifest.documents[d].meta.cite_as}: {_short(manifest.documents[d].meta.as_of)}"
-                              for d in docs if d in manifest.documents)
-            notices.append(f"{DISCLAIMER} as of the dates of the stored copies ({dates}).")
-        else:
-            notices.append(f"{DISCLAIMER}.")
-        for d in docs:
-            entry = manifest.documents.get(d)
-            if entry and entry.meta.completeness_status != "full":
-                marks = ", ".join(f"[{c.n}]" for c in citations if c.doc_id == d)
-                word = "partial" if entry.meta.completeness_status == "partial" else "of unknown completeness"
-                notices.append(f"{marks} {entry.meta.cite_as} is a {word} copy in this corpus: "
-                               f"{_short(entry.meta.completeness, 160)}")
+        docs = [manifest.documents[d] for d in dict.fromkeys(c.doc_id for c in citations) if d in manifest.documents]
+        if not docs:
+            return [f"{DISCLAIMER}."]
+        dates = "; ".join(f"{e.meta.cite_as} {e.meta.as_of or 'undated'}" for e in docs)
+        notices = [f"{DISCLAIMER}. Texts as of: {dates}."]
+        partial = [e for e in docs if e.meta.completeness_status != "full"]
+        if partial:
+            marks = "; ".join(f"{e.meta.cite_as} ({', '.join(f'[{c.n}]' for c in citations if c.doc_id == e.meta.id)})"
+                              for e in partial)
+            notices.append(f"Partial copies in this corpus (other provisions of these instruments are not bundled): {marks}.")
         return notices
 
 
@@ -223,11 +248,6 @@ def _visible(text: str) -> str:
     """NFC text without control, format, private-use or unpaired surrogate characters."""
     return "".join(ch for ch in unicodedata.normalize("NFC", text)
                    if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
-
-
-def _short(text: str, limit: int = 80) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
 def _ms(start: float) -> float:

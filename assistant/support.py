@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.citations import MARKER
+from assistant.claims import near_miss
 from assistant.retrieval import Passage, QueryEmbedder
 from assistant.sentences import content_terms, sentence_spans
 from indexer.records import Chunk
@@ -99,5 +100,9 @@ def check(answer: str, sources: dict[int, Passage], embed: QueryEmbedder) -> lis
             best_lexical, best_semantic = max(best_lexical, lexical), max(best_semantic, semantic)
         supported = best_lexical >= LEXICAL_ALONE or (
             best_semantic >= SEMANTIC and best_lexical >= LEXICAL_WITH_MEANING)
+        # Overlap and similarity rate a negated, re-numbered or extended copy of a source
+        # sentence as supported; the near-miss rules do not.
+        if supported and near_miss(text, " ".join(without_instructions(sources[n].text) for n in valid)):
+            supported = False
         results.append(SentenceCheck(text, raw, markers, supported, best_lexical, best_semantic, evidence))
     return results

@@ -75,8 +75,9 @@ def check_dataset(questions: Sequence[EvalQuestion], sources: SourceTexts) -> li
 
 
 def units(entries: Iterable[tuple[str, str, int | None, int | None]]) -> list[list[tuple[str, int | None, int | None]]]:
-    """Group (doc, section, start, end) entries into distinct units in order of first
-    appearance: a unit is one (document, section label); its passages keep their spans."""
+    """Group (doc, key, start, end) entries into distinct units in order of first appearance: a
+    unit is one (document, label) — the label plus the unit name where one label holds several
+    units, as § 772.1 holds every definition; its passages keep their spans."""
     order: dict[tuple[str, str], list[tuple[str, int | None, int | None]]] = {}
     for doc, section, start, end in entries:
         order.setdefault((doc, section), []).append((doc, start, end))

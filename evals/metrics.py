@@ -89,8 +89,8 @@ def score_error(q: EvalQuestion, error: str, latency_ms: float) -> QuestionScore
 def score_question(q: EvalQuestion, response: AnswerResponse, latency_ms: float, passage: PassageLookup,
                    embed: Embed, thresholds: Thresholds, sources: SourceTexts) -> QuestionScore:
     spans = gold_spans(q, sources)
-    retrieved = units((r.doc_id, r.section, r.start, r.end) for r in response.retrieved)
-    cited = units((c.doc_id, c.section, c.start, c.end) for c in response.citations)
+    retrieved = units((r.doc_id, f"{r.section}\x1f{r.unit}", r.start, r.end) for r in response.retrieved)
+    cited = units((c.doc_id, f"{c.section}\x1f{c.unit}", c.start, c.end) for c in response.citations)
     body = answer_body(response.answer)
     score = QuestionScore(
         id=q.id, type=q.type, question=q.question, answerable=q.answerable, abstained=response.abstained,

@@ -41,7 +41,8 @@ def retrieval_scores(assistant: Assistant, questions: Sequence[EvalQuestion], so
             continue
         spans = gold_spans(q, sources)
         found = assistant.retriever.search(q.question, None, K, fusion=fusion)
-        ranked = units((h.chunk.doc_id, h.chunk.section, h.chunk.start, h.chunk.end) for h in found.hits)
+        ranked = units((h.chunk.doc_id, f"{h.chunk.section}\x1f{h.chunk.unit}", h.chunk.start, h.chunk.end)
+                       for h in found.hits)
         def recall(k: int) -> float:
             got: set[int] = set()
             for unit in ranked[:k]:
@@ -86,9 +87,9 @@ def main() -> None:
     answerable = [q for q in questions if q.answerable]
 
     # -- retrieval: fusion weights ---------------------------------------------------------
-    grid = [Fusion(dense=d, body=b, title=t, facet=f, per_parent=p)
-            for d, b, t, f, p in itertools.product((0.5, 1.0, 1.5, 2.0), (0.5, 1.0, 1.5), (0.0, 0.5, 1.0, 1.5, 2.0),
-                                                   (0.0, 0.25, 0.5), (2, 3))]
+    grid = [Fusion(dense=d, body=b, title=t, facet=f, per_parent=p, other_jurisdiction=j)
+            for d, b, t, f, p, j in itertools.product((0.5, 1.0, 1.5), (0.5, 1.0), (0.0, 0.5, 1.0, 2.0),
+                                                      (0.0, 0.5), (2, 3), (1.0, 0.6, 0.4))]
     cache: dict[Fusion, dict[str, tuple[float, float, float]]] = {}
 
     def per_question(fusion: Fusion) -> dict[str, tuple[float, float, float]]:
@@ -108,6 +109,7 @@ def main() -> None:
     for name, fusion in [("chosen", best_fusion), ("no dense", replace(best_fusion, dense=0.0)),
                          ("no body BM25", replace(best_fusion, body=0.0)), ("no title", replace(best_fusion, title=0.0)),
                          ("no glossary facets", replace(best_fusion, facet=0.0)),
+                         ("no jurisdiction factor", replace(best_fusion, other_jurisdiction=1.0)),
                          ("dense only", Fusion(dense=1.0, body=0.0, title=0.0, facet=0.0, per_parent=99))]:
         rows = list(per_question(fusion).values())
         print(f"| {name} | {np.mean([r[0] for r in rows]):.3f} | {np.mean([r[1] for r in rows]):.3f} | "
@@ -117,8 +119,8 @@ def main() -> None:
     assistant.retriever.fusion = best_fusion
     thresholds = Thresholds.load()
     policies = [SelectionPolicy(score_ratio=r, similarity_margin=m, max_units=u, min_confidence=floor)
-                for r, m, u, floor in itertools.product((0.4, 0.5, 0.6, 0.7, 0.8), (0.05, 0.1, 0.15, 0.2), (2, 3, 4),
-                                                        (0.3, 0.35, 0.4, 0.45))]
+                for r, m, u, floor in itertools.product((0.6, 0.7, 0.8, 0.9), (0.02, 0.05, 0.1), (2, 3),
+                                                        (0.25, 0.3, 0.35, 0.4))]
     scores_cache: dict[SelectionPolicy, dict[str, object]] = {}
     assistant.settings = settings.model_copy(update={"min_similarity": None})
 

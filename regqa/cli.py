@@ -409,12 +409,17 @@ def evaluate(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for report.json, report.md and the chart.")] = Path("evals/out"),
     fail_under: Annotated[list[str] | None, typer.Option("--fail-under", help="metric=value; exit 1 if missed (latency: exit 1 if over). Repeatable.")] = None,
     baseline: Annotated[Path | None, typer.Option("--baseline", help="A previous report.json to compare with.", exists=True, dir_okay=False)] = None,
+    gate: Annotated[Path | None, typer.Option("--gate", help="Check the CI gate (e.g. evals/gate.json): floors, per type, per kind of unanswerable question, zero errors, and no question that passed in evals/baselines/<dataset>.json may fail. Exit 1 if missed.", exists=True, dir_okay=False)] = None,
+    write_baseline: Annotated[bool, typer.Option("--write-baseline", help="Record which questions pass now as evals/baselines/<dataset>.json (commit it with the reason).")] = False,
 ) -> None:
     """Measure retrieval, citation accuracy, support, abstention and latency on a gold set.
 
+    Citations count only where their quote overlaps the gold evidence in the source file.
     Writes report.json (metrics, per_type, questions), report.md and metrics_by_type.png to --out.
     """
+    from evals import gate as gates_module
     from evals.dataset import DatasetError, load_dataset
+    from evals.gold import SourceTexts, check_dataset
     from evals.metrics import LOWER_IS_BETTER, METRIC_KEYS
     from evals.report import build_report, write_reports
     from evals.runner import InProcess, OverHTTP, run
@@ -432,6 +437,10 @@ def evaluate(
     except DatasetError as exc:
         raise _fail(exc, 2, "[red]Invalid dataset:[/red]") from None
     settings = _settings()
+    sources = SourceTexts(settings.default_corpus)
+    problems = check_dataset(questions, sources)
+    if problems:
+        raise _fail("\n".join(problems[:20]), 2, "[red]Invalid gold evidence:[/red]")
     if api:
         backend = OverHTTP(api, api_key)
         from indexer.embeddings import load_embedder
@@ -443,7 +452,7 @@ def evaluate(
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, disable=not console.is_terminal) as bar:
         task = bar.add_task("Evaluating", total=len(questions))
-        result = run(questions, backend, embedder.encode, mode=mode,  # type: ignore[arg-type]
+        result = run(questions, backend, embedder.encode, sources, mode=mode,  # type: ignore[arg-type]
                      on_progress=lambda _: bar.advance(task))
     base = json.loads(baseline.read_text(encoding="utf-8")) if baseline else None
     report = build_report(result.scores, dataset=str(dataset), mode=mode, backend=api or "in-process",
@@ -468,6 +477,17 @@ def evaluate(
         table.add_row(*row)
     out.print(table)
     console.print(f"Reports: {paths['json']}, {paths['markdown']}, {paths['chart']}")
+    if result.errors:
+        failed.append(f"{len(result.errors)} question(s) raised an error: {result.errors[0]}")
+    if gate:
+        base_path = gates_module.baseline_path(dataset)
+        base_record = json.loads(base_path.read_text(encoding="utf-8")) if base_path.exists() else None
+        failed += gates_module.check(report, gates_module.load_gate(gate), base_record)
+    if write_baseline:
+        path = gates_module.baseline_path(dataset)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(gates_module.baseline_record(report), indent=1) + "\n", encoding="utf-8")
+        console.print(f"Baseline written: {path}")
     if failed:
         console.print(f"[red]Gate missed:[/red] {'; '.join(failed)}")
         raise typer.Exit(1)

@@ -74,8 +74,10 @@ class Settings(BaseSettings):
         default="extractive", description="Default answer mode; extractive needs no LLM."
     )
     top_k: int = Field(default=10, ge=1, le=50, description="Passages retrieved per question.")
-    min_similarity: float = Field(
-        default=0.35, description="Below this cosine similarity the corpus is taken not to answer."
+    min_similarity: float | None = Field(
+        default=None,
+        description="Below this cosine similarity of the best passage the corpus is taken not to answer; "
+        "unset = the value chosen by cross-validation (assistant/fusion.json, `python -m evals.tune`).",
     )
     in_scope_similarity: float = Field(
         default=0.62,

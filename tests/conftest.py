@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -90,7 +91,9 @@ def corpus_index(base_settings: Settings, embedder) -> Settings:  # noqa: ANN001
     """
     from indexer.pipeline import Indexer
 
-    settings = Settings(data_dir=PROJECT / ".pytest_cache" / "regqa-index", corpus_dir=CORPUS)
+    # REGQA_TEST_INDEX_DIR lets several checkouts or developers on one machine keep their own.
+    index_dir = os.environ.get("REGQA_TEST_INDEX_DIR") or PROJECT / ".pytest_cache" / "regqa-index"
+    settings = Settings(data_dir=Path(index_dir), corpus_dir=CORPUS)
     Indexer(settings, embedder_factory=lambda: embedder).run()
     return settings
 

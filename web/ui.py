@@ -59,6 +59,7 @@ def render_sources(response: AnswerResponse | None, assistant: Assistant) -> str
     if response is None or not response.citations:
         return '<div id="sources-empty"><p>Sources of the answer appear here.</p></div>'
     snapshot = assistant.reader.snapshot()
+    documents = snapshot.manifest.documents
     cards = ['<div class="sources-list">']
     for c in response.citations:
         chunk = snapshot.by_id.get(c.chunk_id)
@@ -76,11 +77,29 @@ def render_sources(response: AnswerResponse | None, assistant: Assistant) -> str
             f"<blockquote>{html.escape(c.quote)}</blockquote>"
             f'<div class="meta">As of: {html.escape(c.as_of[:120])}{page}{link}</div>'
             f'<details class="passage"><summary>Open the full passage</summary>'
-            f'<div class="meta">{html.escape(c.heading_path)}</div><pre>{html.escape(passage)}</pre></details>'
+            f'<div class="meta">{html.escape(c.heading_path)}</div><pre>{html.escape(passage)}</pre>'
+            f"{_provenance(documents.get(c.doc_id))}</details>"
             "</div>"
         )
+    cited = {(c.doc_id, c.section) for c in response.citations}
+    others = list(dict.fromkeys((r.doc_id, r.section) for r in response.retrieved if (r.doc_id, r.section) not in cited))
+    if others:
+        names = {d: e.meta.cite_as for d, e in documents.items()}
+        items = "".join(f"<li>{html.escape(names.get(d, d))}, {html.escape(s)}</li>" for d, s in others)
+        cards.append(f'<details class="retrieved"><summary>Also retrieved, not cited ({len(others)})</summary>'
+                     f"<ul>{items}</ul></details>")
     cards.append("</div>")
     return "".join(cards)
+
+
+def _provenance(entry) -> str:  # noqa: ANN001 - indexer.store manifest entry
+    """The long provenance prose, only where a reader opens a source's details."""
+    if entry is None:
+        return ""
+    meta = entry.meta
+    rows = [("Completeness", meta.completeness), ("About the date", getattr(meta, "as_of_note", "")),
+            ("Obtained from", meta.obtained_from)]
+    return "".join(f'<div class="meta"><b>{label}:</b> {html.escape(text[:1500])}</div>' for label, text in rows if text)
 
 
 def _turns(history: list[dict]) -> list[Turn]:

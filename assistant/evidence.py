@@ -1,0 +1,81 @@
+"""Evidence selection: which retrieved units carry the answer, and whether any does.
+
+Retrieval ranks ten or more units; an answer should cite the two to four that answer. A unit
+is cited when the question named it, or when it is close to the best unit on both the fused
+rank score and the embedding similarity — a unit whose only link to the question is a shared
+word ranks on BM25 alone and fails the similarity test. The thresholds are relative to the
+best unit (so they do not depend on how wordy a question is) plus an absolute floor on the
+best unit's similarity, below which the corpus is taken not to answer. They are chosen by
+cross-validation on the dev set (`python -m evals.tune`), stored in assistant/fusion.json.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.retrieval import FUSION, Passage, SearchResult, jurisdictions_for
+
+
+@dataclass(frozen=True)
+class SelectionPolicy:
+    score_ratio: float = 0.6  # a unit's fused score against the best unit's
+    similarity_margin: float = 0.12  # how far below the best unit's similarity a unit may be
+    max_units: int = 3  # cited units in the usual case
+    max_units_multi: int = 4  # when the question names several jurisdictions
+    min_confidence: float = 0.35  # the best unit's similarity below which the corpus does not answer
+
+    @classmethod
+    def load(cls, path: Path = FUSION) -> SelectionPolicy:
+        if not path.exists():
+            return cls()
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(**{k: v for k, v in data.get("selection", {}).items() if k in cls.__dataclass_fields__})
+
+
+@dataclass
+class Selection:
+    cited: list[Passage]  # best first
+    confidence: float  # the best unit's similarity to the question (1.0 for a named unit)
+
+
+def select(result: SearchResult, policy: SelectionPolicy) -> Selection:
+    passages = result.passages
+    if not passages:
+        return Selection([], 0.0)
+    named = [p for p in passages if p.exact]
+    fuzzy = [p for p in passages if not p.exact]
+    best = fuzzy[0] if fuzzy else None
+    confidence = 1.0 if named else (best.dense or 0.0) if best else 0.0
+    jurisdictions = jurisdictions_for(result.query)
+    limit = policy.max_units_multi if len(jurisdictions) >= 2 else policy.max_units
+    cited: list[Passage] = named[:limit]
+    if best is None:
+        return Selection(cited, confidence)
+    best_similarity = best.dense or 0.0
+
+    def close(p: Passage, ratio: float) -> bool:
+        return p.score >= ratio * best.score and (p.dense or 0.0) >= best_similarity - policy.similarity_margin
+
+    if not named:
+        cited.append(best)
+    # When the question names units, others join only if nearly as close in meaning.
+    ratio = policy.score_ratio if not named else max(policy.score_ratio, 0.9)
+    # Several jurisdictions named: the best close unit of each first, so none is crowded out.
+    if len(jurisdictions) >= 2:
+        for jurisdiction in jurisdictions:
+            if any(p.first.jurisdiction == jurisdiction for p in cited):
+                continue
+            candidate = next((p for p in fuzzy if p.first.jurisdiction == jurisdiction), None)
+            if candidate is not None and len(cited) < limit and \
+                    (candidate.dense or 0.0) >= best_similarity - 2 * policy.similarity_margin:
+                cited.append(candidate)
+    for p in fuzzy:
+        if len(cited) >= limit:
+            break
+        if p not in cited and close(p, ratio):
+            cited.append(p)
+    order = {id(p): i for i, p in enumerate(passages)}
+    cited.sort(key=lambda p: order[id(p)])
+    return Selection(cited, confidence)

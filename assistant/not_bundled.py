@@ -1,0 +1,45 @@
+"""Instruments the bundled corpus does not hold, as its MANIFEST files record, and where to read
+them. An honest "not covered" names what would answer and links the official source.
+
+A question that asks what such an instrument *contains* (is a company on the Entity List,
+what the Country Chart says for a destination) cannot be answered from the bundled texts,
+however close the rules *about* that instrument are; a question about those rules can.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Missing:
+    name: str
+    url: str
+    asks_content: re.Pattern[str]  # a question about what the instrument lists or says
+
+
+_ECFR = "https://www.ecfr.gov/current/title-15/subtitle-B/chapter-VII/subchapter-C"
+MISSING: tuple[Missing, ...] = (
+    Missing("the Commerce Country Chart (Supplement No. 1 to Part 738)", f"{_ECFR}/part-738/appendix-Supplement%20No.%201%20to%20Part%20738",
+            re.compile(r"\bcountry chart\b|\b(?:CC|NS|RS|AT|NP|MT|CB|EI|FC|SL|SI) column \d\b|\bcolumn \d of\b", re.I)),
+    Missing("the Entity List (Supplement No. 4 to Part 744)", f"{_ECFR}/part-744/appendix-Supplement%20No.%204%20to%20Part%20744",
+            re.compile(r"\b(?:is|are|was|were|been|get|got)\b[^?.]{0,80}\b(?:on|in|to|from)\s+the\s+entity\s+list\b"
+                       r"|\bentity list (?:entry|entries) for\b|\blisted on the entity list\b", re.I)),
+    Missing("the Military End-User List (Supplement No. 7 to Part 744)", f"{_ECFR}/part-744/appendix-Supplement%20No.%207%20to%20Part%20744",
+            re.compile(r"\b(?:on|in)\s+the\s+(?:MEU|military end[- ]user)\s+list\b", re.I)),
+    Missing("the Unverified List (Supplement No. 6 to Part 744)", f"{_ECFR}/part-744/appendix-Supplement%20No.%206%20to%20Part%20744",
+            re.compile(r"\b(?:on|in)\s+the\s+unverified\s+list\b", re.I)),
+    Missing("the Country Groups (Supplement No. 1 to Part 740)", f"{_ECFR}/part-740/appendix-Supplement%20No.%201%20to%20Part%20740",
+            re.compile(r"\b(?:is|are)\b[^?.]{0,60}\bin\s+country\s+group\s+[A-E]", re.I)),
+    Missing("the Member States' national control lists", "https://policy.trade.ec.europa.eu/help-exporters-and-importers/exporting-dual-use-items_en",
+            re.compile(r"\bnational (?:control )?list of (?:Germany|France|Italy|Spain|the Netherlands|Sweden|Poland|Belgium|Austria|Ireland|Denmark|Finland)\b"
+                       r"|\b(?:German|French|Italian|Spanish|Dutch|Swedish|Polish|Belgian)\s+national\s+(?:control\s+)?list\b", re.I)),
+    Missing("sanctions regulations (OFAC, EU restrictive measures)", "https://sanctionssearch.ofac.treas.gov/",
+            re.compile(r"\bOFAC\b|\bSDN list\b|\bsanctions? (?:regulation|package|list)s? (?:on|against) (?:Russia|Iran|Belarus|Syria|North Korea)\b", re.I)),
+)
+
+
+def missing_for(question: str) -> list[Missing]:
+    """The unbundled instruments whose contents the question asks about."""
+    return [m for m in MISSING if m.asks_content.search(question)]
