@@ -39,12 +39,31 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-def near_miss(sentence: str, passage: str) -> str | None:
+def _compact(reference: str) -> str:
+    """`Art. 5 (2)` and `Article 5(2)` alike."""
+    text = re.sub(r"[\s.]+", "", reference.lower())
+    return "article" + text[3:] if text.startswith("art") and not text.startswith("article") else text
+
+
+def _extends(longer: str, shorter: str) -> bool:
+    """`article5(2)` extends `article5`; `article97` does not extend `article9`."""
+    return longer == shorter or (longer.startswith(shorter) and longer[len(shorter)] in "(.")
+
+
+def near_miss(sentence: str, passage: str, labels: tuple[str, ...] = ()) -> str | None:
     """Why a sentence that looks like its passage does not say what it says, or None.
 
     Changed numbers and dates, a negation added or dropped, a changed actor ("the exporter
     shall" where the passage says "the competent authority shall"), and words the passage
-    does not have (an appended clause, a country it never names)."""
+    does not have (an appended clause, a country it never names). A legal reference in the
+    sentence must be one the passage names, or the cited unit's own label or instrument
+    (`labels`): "Article 97(4)" where the source says "Article 9(4)" is a near miss too."""
+    known = [_compact(r) for r in [*_REFERENCE.findall(passage), *labels] if r]
+    for reference in _REFERENCE.findall(sentence):
+        ref = _compact(reference)
+        if ref.startswith("[") or any(_extends(k, ref) or _extends(ref, k) for k in known):
+            continue
+        return f"a reference the passage does not have: '{reference}'"
     sentence = _REFERENCE.sub(" ", sentence)
     s_words, p_words = words(sentence), words(passage)
     p_set = set(p_words)
@@ -52,6 +71,15 @@ def near_miss(sentence: str, passage: str) -> str | None:
     numbers = {w for w in s_words if w.isdigit() or w in _NUMBER_WORDS}
     if numbers - p_set:
         return f"number not in the passage: {sorted(numbers - p_set)}"
+    # A number or an actor must stand beside the same words as in the passage: "Column 17"
+    # is not "Column 1" because 17 occurs elsewhere; "the competent authority has been
+    # informed" is not "the exporter has been informed" because both actors occur.
+    actor_words = {w for a in _ACTORS for w in a.split()}
+    for i, w in enumerate(s_words):
+        if w in numbers or w in actor_words:
+            for pair in ((s_words[i - 1], w) if i else None, (w, s_words[i + 1]) if i + 1 < len(s_words) else None):
+                if pair and pair not in p_bigrams:
+                    return f"'{' '.join(pair)}' is not in the passage"
     for a, b in zip(s_words, s_words[1:]):
         if a in _NEGATION and (a, b) not in p_bigrams:
             return f"negation not in the passage: '{a} {b}'"

@@ -114,6 +114,10 @@ def _name(passage: Passage, *, with_instrument: bool = True) -> str:
 def _pick(passage: Passage, terms: set[str], limit: int, lead_in: LeadIn | None) -> list[_Quote]:
     candidates: list[_Quote] = []
     position = 0
+    # The unit's own designation in the question ("ECCN 3A981") says which unit, not which
+    # sentence: a note that repeats the code is not a better answer than the entry's heading.
+    first = passage.first
+    terms = terms - content_terms(f"eccn article section {first.section} {first.unit}")
     for chunk in passage.chunks:
         for span in sentence_spans(chunk.text):
             sentence = chunk.text[span.start : span.end]
@@ -121,7 +125,7 @@ def _pick(passage: Passage, terms: set[str], limit: int, lead_in: LeadIn | None)
                 continue
             overlap = len(terms & content_terms(sentence)) / max(1, len(terms))
             # The opening sentence states a unit's rule or names its items.
-            score = overlap + (0.15 if position == 0 else 0.0) - (0.3 if _FRAGMENT.match(sentence) else 0.0)
+            score = overlap + (0.3 if position == 0 else 0.0) - (0.3 if _FRAGMENT.match(sentence) else 0.0)
             candidates.append(_Quote(chunk, span.start, span.end, score))
             position += 1
     if not candidates:

@@ -408,5 +408,5 @@ class RegQARetriever(BaseRetriever):
                     "exact_reference": hit.exact is not None,
                 },
             )
-            for hit in result.hits
+            for hit in result.hits[: self.k]  # lead-ins appended for quoting are not results
         ]

@@ -89,10 +89,15 @@ def check(answer: str, sources: dict[int, Passage], embed: QueryEmbedder) -> lis
             passage_terms = content_terms(without_instructions(sources[n].text))
             lexical = len(terms & passage_terms) / max(1, len(terms))
             best_span, semantic = None, 0.0
+            best_score = -1.0
             for chunk, a, b in candidates[n]:
-                score = float(np.dot(sentence_vec[text], source_vec[chunk.text[a:b]]))
-                if score > semantic:
-                    best_span, semantic = (chunk, a, b), score
+                similarity = float(np.dot(sentence_vec[text], source_vec[chunk.text[a:b]]))
+                # The span the sentence says, not a neighbouring paragraph that sounds alike:
+                # shared words count as much as closeness in meaning.
+                score = similarity + len(terms & content_terms(chunk.text[a:b])) / max(1, len(terms))
+                semantic = max(semantic, similarity)
+                if score > best_score:
+                    best_span, best_score = (chunk, a, b), score
             if best_span is None:
                 chunk = sources[n].first
                 best_span = (chunk, 0, len(chunk.text))
@@ -102,7 +107,9 @@ def check(answer: str, sources: dict[int, Passage], embed: QueryEmbedder) -> lis
             best_semantic >= SEMANTIC and best_lexical >= LEXICAL_WITH_MEANING)
         # Overlap and similarity rate a negated, re-numbered or extended copy of a source
         # sentence as supported; the near-miss rules do not.
-        if supported and near_miss(text, " ".join(without_instructions(sources[n].text) for n in valid)):
+        labels = tuple(label for n in valid for c in sources[n].chunks
+                       for label in (c.section, c.unit, c.cite_as, c.heading_path))
+        if supported and near_miss(text, " ".join(without_instructions(sources[n].text) for n in valid), labels):
             supported = False
         results.append(SentenceCheck(text, raw, markers, supported, best_lexical, best_semantic, evidence))
     return results

@@ -57,6 +57,11 @@ def check(report: dict, gate: dict, baseline: dict | None = None) -> list[str]:
     return failures
 
 
+def for_dataset(gate: dict, dataset: Path) -> dict:
+    """The floors for one gold set: its own section of the gate (`datasets.<name>`), if any."""
+    return gate.get("datasets", {}).get(dataset.stem, gate)
+
+
 def baseline_path(dataset: Path) -> Path:
     return BASELINES / f"{dataset.stem}.json"
 

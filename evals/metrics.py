@@ -154,26 +154,27 @@ def _score_quotes(score: QuestionScore, response: AnswerResponse, passage: Passa
 def _score_support(score: QuestionScore, response: AnswerResponse, passage: PassageLookup, embed: Embed,
                    thresholds: Thresholds) -> None:
     passages = {c.n: passage(c.chunk_id) for c in response.citations}
+    labels = {c.n: (c.section, c.unit, c.cite_as) for c in response.citations}
     sentences = answer_sentences(answer_body(response.answer))
     score.sentences = len(sentences)
-    pending: list[tuple[int, str, str]] = []
+    pending: list[tuple[int, str, str, tuple[str, ...]]] = []
     ok = [False] * len(sentences)
     for i, (sentence, markers) in enumerate(sentences):
         for n in markers:
             text = passages.get(n)
             if not text:
                 continue
-            decided = verdict(sentence, text, None, thresholds)
+            decided = verdict(sentence, text, None, thresholds, labels[n])
             if decided is True:
                 ok[i] = True
                 break
             if decided is None:
-                pending.append((i, sentence, text))
+                pending.append((i, sentence, text, labels[n]))
     pending = [p for p in pending if not ok[p[0]]]
     if pending:
         vectors = embed([p[1] for p in pending] + [p[2] for p in pending])
-        for j, (i, sentence, text) in enumerate(pending):
-            if verdict(sentence, text, cosine(vectors[j], vectors[len(pending) + j]), thresholds):
+        for j, (i, sentence, text, names) in enumerate(pending):
+            if verdict(sentence, text, cosine(vectors[j], vectors[len(pending) + j]), thresholds, names):
                 ok[i] = True
     for (sentence, _), good in zip(sentences, ok):
         if good:

@@ -19,9 +19,10 @@ from assistant.claims import near_miss, novel_words, words
 CALIBRATION = Path(__file__).with_name("support_calibration.json")
 _WORD = re.compile(r"[a-z0-9]+")
 _MARKER = re.compile(r"\[\d{1,3}\]")
-_QUOTED = re.compile(r"“([^”]+)”")
+# A quotation runs to the closing mark just before its citation marker (quoted law has quotes inside).
+_QUOTED = re.compile(r"“(.*?)”…?\s*(?=\[\d{1,3}\])")
 _FRAMING = re.compile(r"^(The indexed texts that bear on this question|The corpus does not answer|Closest passages"
-                      r"|Also relevant:)")
+                      r"|Also relevant:|The sources do not (?:answer|say))")
 
 
 @dataclass(frozen=True)
@@ -52,10 +53,11 @@ def supported(unigram: float, bigram: float, similarity: float, t: Thresholds) -
     return bigram >= t.bigram_recall or (similarity >= t.similarity and unigram >= t.unigram_floor)
 
 
-def verdict(sentence: str, passage: str, similarity: float | None, t: Thresholds) -> bool | None:
+def verdict(sentence: str, passage: str, similarity: float | None, t: Thresholds,
+            labels: tuple[str, ...] = ()) -> bool | None:
     """True supported, False not; None: the words do not settle it and the embedding
     similarity (not given yet) must."""
-    if near_miss(sentence, passage):
+    if near_miss(sentence, passage, labels):
         return False
     uni, bi = lexical(sentence, passage)
     # A sentence with a word of its own is judged by meaning, not by the words it shares.

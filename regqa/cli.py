@@ -482,7 +482,8 @@ def evaluate(
     if gate:
         base_path = gates_module.baseline_path(dataset)
         base_record = json.loads(base_path.read_text(encoding="utf-8")) if base_path.exists() else None
-        failed += gates_module.check(report, gates_module.load_gate(gate), base_record)
+        floors = gates_module.for_dataset(gates_module.load_gate(gate), dataset)
+        failed += gates_module.check(report, floors, base_record)
     if write_baseline:
         path = gates_module.baseline_path(dataset)
         path.parent.mkdir(parents=True, exist_ok=True)

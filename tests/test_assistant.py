@@ -30,17 +30,33 @@ def _assert_citations_are_real(assistant, response) -> None:  # noqa: ANN001
     assert markers == {c.n for c in response.citations}
 
 
-def test_facial_recognition_question_cites_eu_and_us_provisions(assistant) -> None:  # noqa: ANN001
+@pytest.mark.xfail(strict=True, reason=(
+    "issue 13's seed criterion is not met yet: with the fusion weights chosen by cross-validation on the "
+    "dev set (glossary facets off: they cost 7 points of recall@10), the unqualified seed question ranks "
+    "§ 748.10(a)(1) (cameras to the PRC) first and neither Article 5 nor § 742.7 reaches the top units"))
+def test_seed_question_cites_article_5_and_742_7_and_nothing_about_shotguns(assistant) -> None:  # noqa: ANN001
     response = assistant.ask(FACIAL)
-    assert not response.abstained
     cited = _sections(response)
     assert any(doc == "eu-2021-821-dual-use-regulation" and s.startswith("Article 5") for doc, s in cited), cited
-    assert any(doc == "15-cfr-part-742" and s.startswith("§ 742.7") for doc, s in cited) or \
-        any(doc == "15-cfr-part-744" and s.startswith("§ 744.11") for doc, s in cited), cited
+    assert any(doc == "15-cfr-part-742" and s.startswith("§ 742.7") for doc, s in cited), cited
+    assert not any(s.startswith(("§ 742.7(a)(3)", "§ 742.6")) for _, s in cited), cited
+
+
+def test_licence_question_answers_first_in_the_laws_words(assistant) -> None:  # noqa: ANN001
+    response = assistant.ask("Under Regulation (EU) 2021/821, does exporting facial recognition cameras to a "
+                             "public security bureau in China need an authorisation?")
+    assert not response.abstained
+    cited = _sections(response)
+    first = response.citations[0]
+    assert (first.doc_id, first.section) == ("eu-2021-821-dual-use-regulation", "Article 5(1)"), cited
+    assert 1 <= len({s for _, s in cited}) <= 4
+    # The answer opens with the unit's name and its own words, quoted and cited.
+    first_line = response.answer.splitlines()[0]
+    assert first_line.startswith("**Regulation (EU) 2021/821, Article 5") and "“1. An authorisation shall be required" in first_line
     _assert_citations_are_real(assistant, response)
-    assert any("Not legal advice" in n for n in response.notices)
-    assert any("partial copy" in n for n in response.notices)
-    assert response.answer.startswith("The indexed texts that bear on this question:")
+    assert any(n.startswith("Not legal advice") and "Texts as of: Regulation (EU) 2021/821 2023-05-26" in n
+               for n in response.notices), response.notices
+    assert len(response.notices) <= 3 and all(len(n) < 400 for n in response.notices)
     assert {"retrieve", "compose", "verify", "total"} <= set(response.timings_ms)
 
 
@@ -49,8 +65,9 @@ def test_definition_of_intrusion_software(assistant) -> None:  # noqa: ANN001
     assert not response.abstained
     assert any("intrusion software" in c.section.lower() or "intrusion software" in c.quote.lower()
                for c in response.citations)
-    assert any(c.doc_id == "wassenaar-2025-dual-use-list-cat4-cat5p1" and "intrusion" in c.section.lower()
-               for c in response.citations), _sections(response)
+    # The definition itself, in the law's words, comes first (any of the bundled definitions).
+    assert "intrusion software" in (response.citations[0].unit + response.citations[0].unit_title).lower()
+    assert "avoid detection" in response.answer
     _assert_citations_are_real(assistant, response)
 
 
@@ -78,15 +95,23 @@ def test_exact_references_resolve_first(assistant, question: str, section: str) 
 
 def test_out_of_scope_question_abstains(assistant) -> None:  # noqa: ANN001
     response = assistant.ask("What is a good recipe for sourdough bread?")
-    assert response.abstained and "does not answer" in response.answer
+    assert response.abstained and response.abstain_kind == "out-of-scope"
+    assert response.answer.startswith("This is outside what RegQA covers")
     _assert_citations_are_real(assistant, response)
 
 
-@pytest.mark.parametrize("question", ["What does ECCN 9Z999 control?", "What does Article 97 of Regulation 2021/821 say?"])
+@pytest.mark.parametrize("question", ["What does ECCN 9Z999 control?", "What does Article 97 of Regulation 2021/821 say?",
+                                      "What does 5A001.z of the EU control list cover?", "What does § 742.7(z) require?"])
 def test_false_premise_abstains(assistant, question: str) -> None:  # noqa: ANN001
     response = assistant.ask(question)
-    assert response.abstained
+    assert response.abstained and response.abstain_kind == "false-premise"
     assert "no unit named" in response.abstain_reason
+
+
+def test_a_question_about_an_unbundled_list_says_which_instrument_would_answer(assistant) -> None:  # noqa: ANN001
+    response = assistant.ask("Is Hangzhou Hikvision on the Entity List?")
+    assert response.abstained and response.abstain_kind == "out-of-corpus"
+    assert "Entity List (Supplement No. 4 to Part 744)" in response.abstain_reason and "ecfr.gov" in response.abstain_reason
 
 
 def test_filters_restrict_the_sources(assistant) -> None:  # noqa: ANN001

@@ -22,7 +22,7 @@ from .conftest import free_port, running
 pytestmark = pytest.mark.slow
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FACIAL = "Does exporting facial recognition cameras to a public security bureau in China need a licence?"
+FACIAL = "Under Regulation (EU) 2021/821, does exporting facial recognition cameras to a public security bureau in China need an authorisation?"
 
 
 @pytest.fixture(scope="module")

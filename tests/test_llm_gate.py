@@ -24,6 +24,9 @@ SOURCE = re.compile(r"<<<SOURCE (\d+)\n(.*?)\nSOURCE \1>>>", re.S)
 SENTENCE = re.compile(r"[A-Z][^.;:]{40,300}[.;]")
 
 
+LIES: list[list[str]] = []  # the near misses of each reply, in call order
+
+
 def deceitful_model(messages: list[dict]) -> str:
     """For the first source: its first full sentence, then each near miss of it, all cited."""
     sources = SOURCE.findall(messages[-1]["content"])
@@ -31,12 +34,15 @@ def deceitful_model(messages: list[dict]) -> str:
         match = SENTENCE.search(" ".join(text.split()))
         if match:
             true = match.group(0).rstrip(".;")
-            lies = near_misses(true)
-            return " ".join([f"{true} [{n}]."] + [f"{lie.rstrip('.')} [{n}]." for lie in lies.values()])
+            lies = [lie.rstrip(".") for lie in near_misses(true).values()]
+            LIES.append(lies)
+            return " ".join([f"{true} [{n}]."] + [f"{lie} [{n}]." for lie in lies])
+    LIES.append([])
     return "The sources do not answer this question."
 
 
 def test_near_misses_are_removed_and_the_rest_is_supported(corpus_index, embedder) -> None:  # noqa: ANN001
+    LIES.clear()
     questions = [q for q in load_dataset(PROJECT / "evals" / "datasets" / "dev.jsonl") if q.answerable][:15]
     with OpenAIStub(deceitful_model) as stub:
         settings = corpus_index.model_copy(update={"llm_base_url": stub.base_url, "llm_model": "stub",
@@ -55,11 +61,11 @@ def test_near_misses_are_removed_and_the_rest_is_supported(corpus_index, embedde
     assert not result.errors
     llm_answers = [r for r in responses if r.mode == "llm"]
     assert len(llm_answers) >= 10, "the stub model was not used"
-    removed = sum(len(r.unsupported_sentences) for r in llm_answers)
-    assert removed >= 2 * len(llm_answers), "near misses survived verification"
-    for response in llm_answers:
-        for lie in ("but cameras are exempt", " not not "):
-            assert lie not in response.answer
+    told = [lie for lies in LIES for lie in lies]
+    assert len(told) > len(llm_answers)  # every reply lies at least once (the appended clause), most more
+    for response in responses:
+        for lie in told:
+            assert lie not in response.answer, f"a near miss survived verification: {lie!r}"
     sentences = sum(s.sentences for s in result.scores)
     supported = sum(s.supported_sentences for s in result.scores)
     assert sentences and supported / sentences >= 0.98, [s.unsupported for s in result.scores if s.unsupported]

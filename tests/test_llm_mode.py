@@ -15,7 +15,7 @@ from .openai_stub import OpenAIStub
 
 pytestmark = pytest.mark.slow
 
-QUESTION = "Does exporting facial recognition cameras to a public security bureau in China need a licence?"
+QUESTION = "Under Regulation (EU) 2021/821, does exporting facial recognition cameras to a public security bureau in China need an authorisation?"
 
 
 def _source_number(messages: list[dict], needle: str) -> int:

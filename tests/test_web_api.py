@@ -12,7 +12,7 @@ from web.app import create_app
 
 pytestmark = pytest.mark.slow
 
-FACIAL = "Does exporting facial recognition cameras to a public security bureau in China need a licence?"
+FACIAL = "Under Regulation (EU) 2021/821, does exporting facial recognition cameras to a public security bureau in China need an authorisation?"
 READ_KEY, ADMIN_KEY = "read-key-0123456789abcdef", "admin-key-0123456789abcdef"
 
 
@@ -79,7 +79,7 @@ def test_search_documents_and_passages(client: TestClient) -> None:
     hits = client.post("/v1/search", json={"query": "What does ECCN 3A981 control?", "top_k": 3}).json()["hits"]
     assert hits[0]["passage"]["section"] == "ECCN 3A981" and hits[0]["exact_reference"]
     documents = client.get("/v1/documents").json()
-    assert len(documents) == 31 and all(d["completeness"] == "partial" for d in documents)
+    assert len(documents) == 32 and all(d["completeness"] == "partial" for d in documents)
     one = client.get("/v1/documents/eu-2021-821-dual-use-regulation").json()
     assert one["cite_as"] == "Regulation (EU) 2021/821" and one["chunks"] > 0 and one["as_of"]
     assert client.get("/v1/documents/nope").status_code == 404
