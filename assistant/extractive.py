@@ -70,14 +70,14 @@ def compose(question: str, passages: list[Passage], *, lead_in: LeadIn | None = 
 
     lines: list[str] = []
     first, first_quotes = blocks[0]
-    lines.append(f"**{_name(first)}:** " + " ".join(cite(q) for q in first_quotes))
+    lines.append(f"**{_name(first_quotes[-1].chunk)}:** " + " ".join(cite(q) for q in first_quotes))
     rest = blocks[1:]
     if rest:
         jurisdictions = list(dict.fromkeys(p.first.jurisdiction for p, _ in blocks))
         lines.append("")
         if len(jurisdictions) == 1:
             lines.append("Also relevant:")
-            lines += [f"- {_name(p, with_instrument=True)}: " + " ".join(cite(q) for q in qs) for p, qs in rest]
+            lines += [f"- {_name(qs[-1].chunk)}: " + " ".join(cite(q) for q in qs) for p, qs in rest]
         else:
             for jurisdiction in jurisdictions:
                 group = [(p, qs) for p, qs in rest if p.first.jurisdiction == jurisdiction]
@@ -86,7 +86,7 @@ def compose(question: str, passages: list[Passage], *, lead_in: LeadIn | None = 
                 if lines[-1]:
                     lines.append("")
                 lines.append(f"**{JURISDICTION_NAMES.get(jurisdiction, jurisdiction)}**")
-                lines += [f"- {_name(p, with_instrument=True)}: " + " ".join(cite(q) for q in qs) for p, qs in group]
+                lines += [f"- {_name(qs[-1].chunk)}: " + " ".join(cite(q) for q in qs) for p, qs in group]
     return Draft("\n".join(lines), citations)
 
 
@@ -103,12 +103,12 @@ def unit_title(chunk: Chunk) -> str:
     return heading.strip(" .—-:")
 
 
-def _name(passage: Passage, *, with_instrument: bool = True) -> str:
-    chunk = passage.first
+def _name(chunk: Chunk) -> str:
+    """The instrument and the label of the chunk quoted (not of its unit's first paragraph)."""
     title = unit_title(chunk)
     title = title if len(title) <= 70 else title[:69].rsplit(" ", 1)[0] + "…"
     name = f"{chunk.section} ({title})" if title and title.lower() not in chunk.section.lower() else chunk.section
-    return f"{chunk.cite_as}, {name}" if with_instrument else name
+    return f"{chunk.cite_as}, {name}"
 
 
 def _pick(passage: Passage, terms: set[str], limit: int, lead_in: LeadIn | None) -> list[_Quote]:
