@@ -11,11 +11,10 @@ cross-validation on the dev set (`python -m evals.tune`), stored in assistant/fu
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.retrieval import FUSION, Passage, SearchResult, jurisdictions_for
+from assistant.retrieval import FUSION, Passage, SearchResult, jurisdictions_for, tuned
 
 
 @dataclass(frozen=True)
@@ -28,10 +27,7 @@ class SelectionPolicy:
 
     @classmethod
     def load(cls, path: Path = FUSION) -> SelectionPolicy:
-        if not path.exists():
-            return cls()
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return cls(**{k: v for k, v in data.get("selection", {}).items() if k in cls.__dataclass_fields__})
+        return tuned(cls, "selection", path)
 
 
 @dataclass

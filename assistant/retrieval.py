@@ -112,10 +112,15 @@ class Fusion:
 
     @classmethod
     def load(cls, path: Path = FUSION) -> Fusion:
-        if not path.exists():
-            return cls()
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return cls(**{k: v for k, v in data.get("weights", {}).items() if k in cls.__dataclass_fields__})
+        return tuned(cls, "weights", path)
+
+
+def tuned(cls: type, section: str, path: Path = FUSION):  # noqa: ANN201 - an instance of cls
+    """A settings dataclass from its section of the tuned-values file (defaults where absent)."""
+    if not path.exists():
+        return cls()
+    data = json.loads(path.read_text(encoding="utf-8")).get(section, {})
+    return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
 @dataclass
