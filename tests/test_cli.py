@@ -39,7 +39,9 @@ def test_index_then_docs_json(env: dict[str, str], small_corpus: Path) -> None:
     result = run("index", str(small_corpus), "--json", env=env)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert summary["documents"] == 5 and summary["chunks"] == summary["chunks_embedded"] > 0
+    # Each distinct passage is embedded once (Annex III of 2021/821 repeats one form row verbatim).
+    # (and the UK Order repeats its ". . . ." lines for revoked Articles): a few fewer embeddings.
+    assert summary["documents"] == 5 and 0 < summary["chunks"] - 5 <= summary["chunks_embedded"] <= summary["chunks"]
     assert summary["skipped"] == [{"path": str(small_corpus / "bad.pdf"), "reason": "not a PDF file (no %PDF- header)"}]
 
     docs = json.loads(run("docs", "--json", env=env).stdout)
