@@ -79,7 +79,8 @@ def test_search_documents_and_passages(client: TestClient) -> None:
     hits = client.post("/v1/search", json={"query": "What does ECCN 3A981 control?", "top_k": 3}).json()["hits"]
     assert hits[0]["passage"]["section"] == "ECCN 3A981" and hits[0]["exact_reference"]
     documents = client.get("/v1/documents").json()
-    assert len(documents) == 32 and all(d["completeness"] == "partial" for d in documents)
+    assert len(documents) == 32 and all(d["completeness"] in ("full", "partial") for d in documents)
+    assert sum(d["completeness"] == "partial" for d in documents) >= 25  # most bundled copies are partial
     one = client.get("/v1/documents/eu-2021-821-dual-use-regulation").json()
     assert one["cite_as"] == "Regulation (EU) 2021/821" and one["chunks"] > 0 and one["as_of"]
     assert client.get("/v1/documents/nope").status_code == 404
