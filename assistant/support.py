@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.citations import MARKER
-from assistant.claims import near_miss
+from assistant.claims import near_miss, words
 from assistant.retrieval import Passage, QueryEmbedder
 from assistant.sentences import content_terms, sentence_spans
 from indexer.records import Chunk
@@ -45,6 +45,11 @@ class SentenceCheck:
     lexical: float = 0.0
     semantic: float = 0.0
     evidence: dict[int, tuple[Chunk, int, int]] | None = None  # marker -> best quote span
+
+
+def _bigrams(text: str) -> set[tuple[str, str]]:
+    tokens = words(text)
+    return set(zip(tokens, tokens[1:]))
 
 
 def split_sentences(answer: str) -> list[str]:
@@ -83,6 +88,7 @@ def check(answer: str, sources: dict[int, Passage], embed: QueryEmbedder) -> lis
             results.append(SentenceCheck(text, raw, markers, bool(_NO_ANSWER.search(text)) and not markers))
             continue
         terms = content_terms(text)
+        pairs = _bigrams(text)
         evidence: dict[int, tuple[Chunk, int, int]] = {}
         best_lexical = best_semantic = 0.0
         for n in valid:
@@ -93,8 +99,11 @@ def check(answer: str, sources: dict[int, Passage], embed: QueryEmbedder) -> lis
             for chunk, a, b in candidates[n]:
                 similarity = float(np.dot(sentence_vec[text], source_vec[chunk.text[a:b]]))
                 # The span the sentence says, not a neighbouring paragraph that sounds alike:
-                # shared words count as much as closeness in meaning.
-                score = similarity + len(terms & content_terms(chunk.text[a:b])) / max(1, len(terms))
+                # shared words and word pairs count as much as closeness in meaning, so the span
+                # that contains a quoted fragment beats one that shares its vocabulary.
+                span = chunk.text[a:b]
+                score = (similarity + len(terms & content_terms(span)) / max(1, len(terms))
+                         + len(pairs & _bigrams(span)) / max(1, len(pairs)))
                 semantic = max(semantic, similarity)
                 if score > best_score:
                     best_span, best_score = (chunk, a, b), score
