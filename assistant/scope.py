@@ -1,25 +1,103 @@
 """Is a question about export control at all? RegQA answers only within its subject.
 
-A question counts as in scope when it uses the vocabulary of export control (exporting,
-licences, control lists, end users, destinations, controlled technologies) or is very close in
-meaning to a passage of the corpus. Questions about VAT, data protection or recipes are not,
-even when they mention a camera."""
+Two tests, because neither alone is enough. Words: a question that uses the vocabulary of
+export control (exporting, licences, control lists, end users, destinations, a control-list
+code) is in scope. Meaning: a question without those words is out of scope when the embedding
+model places it nearer a neighbouring field of law (import duties and VAT, tax, data
+protection, product certification, employment, food and drugs) than export control — VAT on
+imported CCTV cameras, or FCC certification before *selling* cameras in US stores, mention
+cameras and selling but are not export-control questions. Words such as "sell", "ship" or
+"customers" are common to both, so they decide only when the meaning test is not clear.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
+import numpy as np
+
+# Words that only an export-control question uses (or that name its instruments and parties).
 _EXPORT_CONTROL_WORDS = re.compile(
-    r"\b(export\w*|re-?export\w*|licen[cs]\w*|authori[sz]ation\w*|permits?|control(?:led)? lists?|"
-    r"controlled|eccns?|ear|cfr|bis|wassenaar|dual[- ]use|end[- ]users?|end[- ]uses?|entity list|"
-    r"sanction\w*|embargo\w*|ship\w*|sell\w*|sales?|customers?|buyers?|abroad|foreign|overseas|"
-    r"destinations?|transfer\w*|deemed|classif\w*|annex i|catch-all|regulation \(eu\)|2021/821|"
-    r"cyber-?surveillance|intrusion software|surveillance|intercept\w*|encryption|"
-    r"record-?keeping|compliance|violations?|penalt\w*|hikvision|dahua|human rights|echri|"
-    r"country groups?|lists?|entry|entries|caught by|covered by)\b",
+    r"\b(export\w*|re-?export\w*|licen[cs]\w*|eccns?|ear|cfr|bis|wassenaar|dual[- ]use|end[- ]users?|"
+    r"end[- ]uses?|entity list|sanction\w*|embargo\w*|deemed|classif\w*|annex [iv]+|catch-all|"
+    r"regulation \(eu\)|2021/821|cyber-?surveillance|intrusion software|intercept\w*|encryption|"
+    r"country (?:chart|groups?)|control(?:led)? lists?|controlled|destinations?|brokering|"
+    r"human rights|echri|hikvision|dahua|record-?keeping|technical assistance)\b"
+    # An export-control instrument named by its jurisdiction: "the EU regulation", "the US entry".
+    r"|\b(?:EU|E\.U\.|US|U\.S\.|UK|Union|dual-use)\s+(?:regulation|control list|list|entry|entries)\b"
+    # A control-list code or a legal reference: `6A003`, `5A001.j`, `§ 742.7`, `Article 5`.
+    r"|\b\d[A-E]\d{3}\b|§\s*\d|\bArticle\s+\d",
     re.I,
 )
+# Words both fields use: they keep a question in scope only when its meaning is not clearly
+# nearer another field.
+_SHARED_WORDS = re.compile(
+    r"\b(authori[sz]ation\w*|permits?|ship\w*|sell\w*|sales?|customers?|buyers?|abroad|foreign|overseas|"
+    r"transfer\w*|surveillance|compliance|violations?|penalt\w*|lists?|entry|entries|caught by|covered by)\b",
+    re.I,
+)
+
+# Short descriptions of export control and of the fields most often confused with it.
+IN_SCOPE = (
+    "export controls: a licence or authorisation needed to export, re-export or transfer items",
+    "control list classification of dual-use items: ECCN, Annex I entries, the Wassenaar list",
+    "end-user and end-use controls, catch-all clauses, embargoed destinations, restricted parties",
+    "export of surveillance technology, intrusion software, interception, facial recognition",
+    "export compliance: record keeping, penalties for export violations, licence exceptions",
+)
+NEIGHBOURING_FIELDS = (
+    "customs duties, tariffs and import VAT on goods brought into a country",
+    "sales tax, income tax, tax credits and tax returns",
+    "data protection and privacy law: GDPR, personal data, consent, retention of recordings",
+    "product safety and conformity: FCC equipment authorization, CE marking, UL certification, labelling",
+    "employment law: wages, holidays, working time, dismissal",
+    "food, drugs, cosmetics and dietary supplement regulation",
+    "cooking, recipes, travel, sports and entertainment",
+    "patents, trademarks, copyright and licensing of intellectual property",
+    "company law, contracts, insurance and accounting",
+)
+# How much nearer another field a question must be: a small margin, so that a question that
+# sits between the two fields stays in scope and is judged by retrieval.
+MARGIN = 0.05
+
+
+_QUOTED = re.compile(r"['‘\"“]([^'’\"”]{4,120})['’\"”]")
 
 
 def uses_export_control_vocabulary(question: str) -> bool:
     return bool(_EXPORT_CONTROL_WORDS.search(question))
+
+
+def quotes_the_texts(question: str, texts: list[str]) -> bool:
+    """Does the question quote words that the retrieved texts contain ("what does the US list
+    mean by 'electronic monitoring restraint devices'")? Then it asks about those texts."""
+    quoted = [q.strip().lower() for q in _QUOTED.findall(question) if len(q.split()) >= 2]
+    haystack = " ".join(" ".join(t.split()) for t in texts).lower()
+    return any(q in haystack for q in quoted)
+
+
+class ScopeCheck:
+    """Decides out-of-scope questions; the description vectors are embedded once, on first use."""
+
+    def __init__(self, embed: Callable[[str], np.ndarray]) -> None:
+        self._embed = embed
+        self._prototypes: tuple[np.ndarray, np.ndarray] | None = None
+
+    def nearer_other_field(self, question: str) -> bool:
+        if self._prototypes is None:
+            self._prototypes = (np.vstack([self._embed(t) for t in IN_SCOPE]),
+                                np.vstack([self._embed(t) for t in NEIGHBOURING_FIELDS]))
+        inside, outside = self._prototypes
+        vector = self._embed(question)
+        return float((outside @ vector).max()) - float((inside @ vector).max()) > MARGIN
+
+    def out_of_scope(self, question: str, confidence: float, floor: float, texts: list[str]) -> bool:
+        """`confidence`: the best passage's similarity; below `floor` a question with no export
+        words at all is taken to be about something else even when no other field is nearer.
+        `texts`: the retrieved passages, for a question that quotes them."""
+        if uses_export_control_vocabulary(question) or quotes_the_texts(question, texts):
+            return False
+        if self.nearer_other_field(question):
+            return True
+        return not _SHARED_WORDS.search(question) and confidence < floor

@@ -16,7 +16,7 @@ from assistant.extractive import compose
 from assistant.not_bundled import missing_for
 from assistant.records import AnswerResponse, Citation, Mode, RetrievedRef, Turn
 from assistant.retrieval import HybridRetriever, Passage, QueryEmbedder, SearchResult, lead_in
-from assistant.scope import uses_export_control_vocabulary
+from assistant.scope import ScopeCheck
 from assistant.sentences import sentence_spans
 from assistant.support import check
 from indexer.reader import Filters, IndexReader
@@ -40,6 +40,7 @@ class Assistant:
         self.embed = QueryEmbedder(embedder)
         self.reader = reader or IndexReader(settings, embedding=getattr(embedder, "identity", None))
         self.retriever = HybridRetriever(self.reader, self.embed)
+        self.scope = ScopeCheck(self.embed)
         self.policy = SelectionPolicy.load()
         self.chat_model = chat_model if chat_model is not None else llm.build_chat_model(settings)
 
@@ -143,7 +144,8 @@ class Assistant:
             return "out-of-corpus", "nothing in the indexed documents matches the question"
         if resolved_any:
             return None
-        if not uses_export_control_vocabulary(result.query) and selection.confidence < self.settings.in_scope_similarity:
+        if self.scope.out_of_scope(result.query, selection.confidence, self.settings.in_scope_similarity,
+                                   [h.chunk.text for h in result.hits]):
             return ("out-of-scope", "the question does not appear to be about export controls, which is all "
                     "this corpus covers")
         missing = missing_for(result.query)

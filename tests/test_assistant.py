@@ -100,6 +100,27 @@ def test_out_of_scope_question_abstains(assistant) -> None:  # noqa: ANN001
     _assert_citations_are_real(assistant, response)
 
 
+@pytest.mark.parametrize("question", [
+    # A neighbouring field of law, in words export questions also use ("sell", "authorization").
+    "Which import tariff does Canada charge on surveillance cameras we bring in from Korea?",
+    "Does our doorbell camera need CE marking before we can sell it in French shops?",
+    "How long may a police customer keep the recordings our body cameras make under data protection law?",
+])
+def test_questions_from_a_neighbouring_field_are_out_of_scope(assistant, question: str) -> None:  # noqa: ANN001
+    response = assistant.ask(question)
+    assert response.abstained and response.abstain_kind == "out-of-scope", response.answer
+
+
+@pytest.mark.parametrize("question", [
+    "Do we need a licence to sell our body cameras to a police force abroad?",
+    # No export words, but it quotes the control list's own words.
+    "We make ankle tags for offenders on probation. What is meant by 'electronic monitoring restraint devices'?",
+])
+def test_export_questions_stay_in_scope(assistant, question: str) -> None:  # noqa: ANN001
+    response = assistant.ask(question)
+    assert response.abstain_kind != "out-of-scope", response.answer
+
+
 @pytest.mark.parametrize("question", ["What does ECCN 9Z999 control?", "What does Article 97 of Regulation 2021/821 say?",
                                       "What does 5A001.z of the EU control list cover?", "What does § 742.7(z) require?"])
 def test_false_premise_abstains(assistant, question: str) -> None:  # noqa: ANN001
