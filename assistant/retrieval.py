@@ -151,11 +151,16 @@ _LICENCE_QUESTION = re.compile(
     r"|\b(?:can|may) (?:we|i) (?:export|ship|sell)\b", re.I)
 
 
+def licence_question(question: str) -> bool:
+    """Does the question ask whether a licence (authorisation, permit) is needed?"""
+    return bool(_LICENCE_QUESTION.search(question))
+
+
 def jurisdictions_for(question: str) -> list[str]:
     """The jurisdictions an answer should cover: those the question names; for a licence
     question that names none, the EU and the US — a compliance officer needs each one's rule."""
     named = jurisdictions_named(question)
-    if not named and _LICENCE_QUESTION.search(question):
+    if not named and licence_question(question):
         return ["EU", "US"]
     return named
 

@@ -16,13 +16,16 @@ from assistant.extractive import compose
 from assistant.not_bundled import missing_for
 from assistant.records import AnswerResponse, Citation, Mode, RetrievedRef, Turn
 from assistant.retrieval import HybridRetriever, Passage, QueryEmbedder, SearchResult, lead_in
+from assistant.provenance import provenance_notices
 from assistant.scope import ScopeCheck
 from assistant.sentences import sentence_spans
 from assistant.support import check
+from determination.engine import Determiner
+from determination.from_question import ReadFacts, read_facts
+from determination.render import as_markdown
 from indexer.reader import Filters, IndexReader
 from regqa.config import Settings
 
-DISCLAIMER = "Not legal advice; check the official text"
 
 
 class QuestionError(ValueError):
@@ -41,6 +44,7 @@ class Assistant:
         self.reader = reader or IndexReader(settings, embedding=getattr(embedder, "identity", None))
         self.retriever = HybridRetriever(self.reader, self.embed)
         self.scope = ScopeCheck(self.embed)
+        self.determiner = Determiner(self.retriever)
         self.policy = SelectionPolicy.load()
         self.chat_model = chat_model if chat_model is not None else llm.build_chat_model(settings)
 
@@ -80,6 +84,13 @@ class Assistant:
                                     unit=h.chunk.unit or h.chunk.section, start=h.chunk.start, end=h.chunk.end)
                        for h in result.hits],
         )
+
+        read = read_facts(standalone) if self.settings.licence_check_in_chat and not result.unresolved else None
+        if read is not None:
+            t = time.perf_counter()
+            self._determination_answer(response, read)
+            timings["determine"] = _ms(t)
+            return self._finish(response, result, notices, timings, started)
 
         selection = select(result, self.policy)
         verdict = self._abstain_reason(result, selection)
@@ -158,6 +169,17 @@ class Assistant:
                     "answer it; the bundled (partial) texts may not hold the provision that does")
         return None
 
+    def _determination_answer(self, response: AnswerResponse, read: ReadFacts) -> None:
+        """A licence question with its facts: the cited decision path is the answer. The units it
+        cites join `retrieved`, being what the answer was composed from."""
+        determination = self.determiner.determine(read.facts)
+        response.answer = as_markdown(determination, read.clarifying_question)
+        response.citations = determination.citations
+        have = {r.chunk_id for r in response.retrieved}
+        response.retrieved += [RetrievedRef(chunk_id=c.chunk_id, doc_id=c.doc_id, section=c.section, score=0.0,
+                                            exact_reference=True, unit=c.unit, start=c.start, end=c.end)
+                               for c in determination.citations if c.chunk_id not in have]
+
     def _abstain(self, response: AnswerResponse, result: SearchResult, kind: str, reason: str) -> AnswerResponse:
         response.abstained = True
         response.abstain_kind = kind  # type: ignore[assignment]
@@ -217,34 +239,16 @@ class Assistant:
                 timings: dict[str, float], started: float) -> AnswerResponse:
         t = time.perf_counter()
         checked = verify_citations(response.answer, response.citations, result.snapshot,
-                                   {h.chunk.chunk_id for h in result.hits})
+                                   {r.chunk_id for r in response.retrieved})
         response.answer, response.citations = checked.answer, checked.citations
         if checked.dropped_markers:
             notices.append(f"Removed {len(checked.dropped_markers)} citation(s) that did not resolve to a "
                            "retrieved passage.")
         timings["verify"] = _ms(t)
-        response.notices = notices + self._provenance_notices(response.citations, result)
+        response.notices = notices + provenance_notices(response.citations, result.snapshot.manifest)
         timings["total"] = _ms(started)
         response.timings_ms = timings
         return response
-
-    @staticmethod
-    def _provenance_notices(citations: list[Citation], result: SearchResult) -> list[str]:
-        """One line of dates and one of partial copies; the long provenance prose stays in the
-        source details (GET /v1/documents/{id})."""
-        manifest = result.snapshot.manifest
-        docs = [manifest.documents[d] for d in dict.fromkeys(c.doc_id for c in citations) if d in manifest.documents]
-        if not docs:
-            return [f"{DISCLAIMER}."]
-        dates = "; ".join(f"{e.meta.cite_as} {e.meta.as_of or 'undated'}" for e in docs)
-        notices = [f"{DISCLAIMER}. Texts as of: {dates}."]
-        partial = [e for e in docs if e.meta.completeness_status != "full"]
-        if partial:
-            marks = "; ".join(f"{e.meta.cite_as} ({', '.join(f'[{c.n}]' for c in citations if c.doc_id == e.meta.id)})"
-                              for e in partial)
-            notices.append(f"Partial copies in this corpus (other provisions of these instruments are not bundled): {marks}.")
-        return notices
-
 
 def _visible(text: str) -> str:
     """NFC text without control, format, private-use or unpaired surrogate characters."""

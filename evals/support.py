@@ -22,7 +22,9 @@ _MARKER = re.compile(r"\[\d{1,3}\]")
 # A quotation runs to the closing mark just before its citation marker (quoted law has quotes inside).
 _QUOTED = re.compile(r"“(.*?)”…?\s*(?=\[\d{1,3}\])")
 _FRAMING = re.compile(r"^(The indexed texts that bear on this question|The corpus does not answer|Closest passages"
-                      r"|Also relevant:|The sources do not (?:answer|say))")
+                      r"|Also relevant:|The sources do not (?:answer|say)"
+                      # A licence check's statement of what the corpus lacks, and its question back.
+                      r"|\*\*What the bundled texts cannot decide:\*\*|To narrow this down:)")
 
 
 @dataclass(frozen=True)

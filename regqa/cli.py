@@ -298,22 +298,28 @@ def _render(response) -> None:  # noqa: ANN001 - assistant.records.AnswerRespons
 
     title = "No answer in the corpus" if response.abstained else f"Answer ({response.mode})"
     out.print(Panel(Markdown(response.answer), title=title, border_style="yellow" if response.abstained else "green"))
-    if response.citations:
-        table = Table(title="Sources", show_lines=True, expand=True)
-        table.add_column("#", width=3)
-        table.add_column("instrument and section", ratio=2, overflow="fold")
-        table.add_column("quoted text", ratio=5, overflow="fold")
-        for c in response.citations:
-            where = f"{c.cite_as}\n[bold]{c.section}[/bold]" + (f"\npage {c.page}" if c.page else "")
-            if c.completeness != "full":
-                where += f"\n[yellow]{c.completeness} document[/yellow]"
-            where += f"\n[link={c.source_url}]{c.source_url}[/link]" if c.source_url else ""
-            table.add_row(str(c.n), where, c.quote)
-        out.print(table)
+    _sources(response.citations)
     for sentence in response.unsupported_sentences:
         out.print(f"[red]Removed, not supported by the sources:[/red] {sentence}")
     for notice in response.notices:
         out.print(f"[dim]{notice}[/dim]")
+
+
+def _sources(citations) -> None:  # noqa: ANN001 - list[assistant.records.Citation]
+    """The numbered sources under an answer or a determination, each with its quote."""
+    if not citations:
+        return
+    table = Table(title="Sources", show_lines=True, expand=True)
+    table.add_column("#", width=3)
+    table.add_column("instrument and section", ratio=2, overflow="fold")
+    table.add_column("quoted text", ratio=5, overflow="fold")
+    for c in citations:
+        where = f"{c.cite_as}\n[bold]{c.section}[/bold]" + (f"\npage {c.page}" if c.page else "")
+        if c.completeness != "full":
+            where += f"\n[yellow]{c.completeness} document[/yellow]"
+        where += f"\n[link={c.source_url}]{c.source_url}[/link]" if c.source_url else ""
+        table.add_row(str(c.n), where, c.quote)
+    out.print(table)
 
 
 def _assistant(settings: Settings):  # noqa: ANN202
@@ -364,6 +370,57 @@ def ask(
         out.print_json(response.model_dump_json())
     else:
         _render(response)
+
+
+@app.command()
+def determine(
+    item: Annotated[str, typer.Option("--item", help="What is exported, in words.")],
+    to: Annotated[str | None, typer.Option("--to", help="Destination country: ISO code (CN) or English name.")] = None,
+    end_user: Annotated[str | None, typer.Option("--end-user", help="The end user's name (screened when a list "
+                                                                     "is imported).")] = None,
+    end_user_type: Annotated[str | None, typer.Option(
+        "--end-user-type", help="government, police, military, telecom, company or individual.")] = None,
+    end_use: Annotated[str | None, typer.Option("--end-use", help="What the end user will do with the item.")] = None,
+    code: Annotated[list[str] | None, typer.Option("--code", help="A known classification: Annex I entry "
+                                                    "(5A001.j), ECCN (3A981) or Wassenaar entry; repeatable.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the determination record as JSON.")] = False,
+) -> None:
+    """Walk the licence decision path for one export, EU and US, citing each step.
+
+    Each step says what it asks, what the bundled texts and your facts give, and an outcome:
+    licence required; licence may be required (and on what it depends); no licence required on
+    the bundled texts; or cannot determine (a source not bundled, a fact missing).
+
+    Example: regqa determine --item "facial recognition cameras" --to CN
+    --end-user "Urumqi Municipal Public Security Bureau" --end-user-type police
+    """
+    from pydantic import ValidationError
+    from rich.markdown import Markdown
+    from rich.panel import Panel
+
+    from determination.facts import EndUserType, Facts, end_user_type_of
+    from determination.render import as_markdown
+
+    try:
+        kind = EndUserType(end_user_type.lower()) if end_user_type else end_user_type_of(end_user or "")
+    except ValueError:
+        raise _fail(f"--end-user-type must be one of {', '.join(t.value for t in EndUserType)}", 2) from None
+    try:
+        facts = Facts(item=item, codes=code or [], destination=to, end_user=end_user, end_user_type=kind,
+                      end_use=end_use)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+                             for e in exc.errors())
+        raise _fail(problems, 2) from None
+    assistant = _assistant(_settings())
+    determination = assistant.determiner.determine(facts)
+    if as_json:
+        out.print_json(determination.model_dump_json())
+        return
+    out.print(Panel(Markdown(as_markdown(determination)), title="Licence check", border_style="cyan"))
+    _sources(determination.citations)
+    for notice in determination.notices:
+        out.print(f"[dim]{notice}[/dim]")
 
 
 @app.command()

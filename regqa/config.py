@@ -83,6 +83,11 @@ class Settings(BaseSettings):
         default=0.62,
         description="A question without export-control vocabulary needs a passage this close to be answered.",
     )
+    licence_check_in_chat: bool = Field(
+        default=True,
+        description="Answer a licence question that names an item and a destination or end user with the "
+        "licence check (the cited decision path, as `regqa determine` gives it) instead of quoted passages.",
+    )
     max_question_chars: int = Field(default=2000, ge=10)
     max_history_turns: int = Field(default=20, ge=0)
     llm_provider: Literal["openai", "ollama"] = Field(

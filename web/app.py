@@ -15,7 +15,7 @@ from assistant.service import Assistant
 from web import errors, mcp_server
 from web.auth import KeyRing
 from web.observability import Metrics, RequestGuard
-from web.routes import answer, documents, health, openai_compat, search
+from web.routes import answer, determine, documents, health, openai_compat, search
 from web.ui import CSS, build_ui
 from regqa.config import Settings
 
@@ -79,7 +79,8 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
         settings, assistant, keyring, metrics)
     errors.install(app)
     configure_audit_log()
-    for router in (answer.router, search.router, documents.router, health.router, openai_compat.router):
+    for router in (answer.router, search.router, determine.router, documents.router, health.router,
+                   openai_compat.router):
         app.include_router(router)
     mcp_server.mount_http(app, assistant, keyring, metrics, settings.host)  # the MCP tools at /mcp
     # Always installed, even with no origins listed: Gradio then leaves CORS to it, where on its

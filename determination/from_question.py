@@ -1,0 +1,75 @@
+"""Reading a licence check's facts from a chat question.
+
+"Does exporting facial recognition cameras to a public security bureau in China need a
+licence?" names an item, an end user and a destination: enough to walk the decision path. A
+question that does not name the item, or is not a licence question, is left to the ordinary
+answerer. What is missing becomes one clarifying question at the end of the determination.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from assistant.retrieval import licence_question
+from determination.facts import Facts, country, end_user_type_of
+
+_MOVE = r"(?:export(?:ing|s|ed)?|re-?export(?:ing)?|ship(?:ping|s)?|sell(?:ing|s)?|send(?:ing|s)?|supply(?:ing)?)"
+# "exporting <item> to <rest>", "export our <item> to <rest>"
+_ITEM = re.compile(rf"\b{_MOVE}\s+(?:our|my|an?|the|some|these|this)?\s*(?P<item>[^?,;]{{3,120}}?)\s+"
+                   rf"(?:to|into)\s+(?P<rest>[^?;]{{2,200}})", re.I)
+_TAIL = re.compile(r"\s+(?:need|needs|require|requires|required|without|under|from|\bso\b|,).*$", re.I)
+_IN = re.compile(r"\b(?:in|to)\s+(?:the\s+)?([A-Z][A-Za-z]+(?:\s+[A-Z][A-Za-z]+)?)\b")
+_CODE = re.compile(r"\b(?:ECCN\s+)?(\d[A-E]\d{3}(?:\.[a-z0-9]+)*)\b")
+
+
+@dataclass
+class ReadFacts:
+    facts: Facts
+    missing: list[str]  # deciding facts the question does not give
+
+    @property
+    def clarifying_question(self) -> str | None:
+        if "destination" in self.missing:
+            return "To narrow this down: which country is the item going to?"
+        if "classification" in self.missing:
+            return "To narrow this down: which ECCN or Annex I entry is the item classified under, if you know it?"
+        return None
+
+
+def read_facts(question: str) -> ReadFacts | None:
+    """The facts of a licence question, or None when it is not one or names no item."""
+    if not licence_question(question):
+        return None
+    match = _ITEM.search(question)
+    if not match:
+        return None
+    item = match.group("item").strip()
+    if re.match(r"^(?:one|it|them|they|those|this|that|these|some|any|anything|something)\b", item, re.I):
+        return None  # a pronoun: the item is named elsewhere in the question, not read here
+    rest = _TAIL.sub("", match.group("rest")).strip()
+    destination = None
+    for candidate in [rest, *_IN.findall(question)]:
+        try:
+            destination = country(candidate).code
+            break
+        except ValueError:
+            continue
+    end_user_type = end_user_type_of(rest) or end_user_type_of(question)
+    end_user = None
+    if destination is None or end_user_type is not None:
+        # "to a public security bureau (in China)": the phrase after "to" names the end user.
+        end_user = re.sub(r"\s+in\s+[A-Z].*$", "", rest).strip() or None
+        if end_user and re.match(r"^(?:an?|the)\s", end_user, re.I) and end_user_type is not None:
+            end_user = None  # a kind of end user ("a public security bureau"), not a name to screen
+    codes = list(dict.fromkeys(_CODE.findall(question)))
+    try:
+        facts = Facts(item=item, codes=codes, destination=destination, end_user=end_user, end_user_type=end_user_type)
+    except ValidationError:
+        return None
+    if facts.destination is None and facts.end_user_type is None:
+        return None  # neither where nor to whom: not enough to walk the path
+    missing = [name for name, value in (("destination", facts.destination), ("classification", facts.codes)) if not value]
+    return ReadFacts(facts, missing)

@@ -1,0 +1,51 @@
+"""A determination as Markdown with [n] markers: the same text in the CLI, the chat and the API."""
+
+from __future__ import annotations
+
+from assistant.records import Citation
+from determination.records import Determination, Step
+
+_MARK = {"licence required": "⛔", "licence may be required": "⚠️", "no licence required on the bundled texts": "✅",
+         "cannot determine — source not bundled": "❔", "cannot determine — fact missing": "❔",
+         "not applicable": "·"}
+
+
+QUOTE_WORDS = 45
+
+
+def quoted(citation: Citation) -> str:
+    """The law's own words for a step, cut at a word boundary and marked when long."""
+    words = citation.quote.split()
+    shown = " ".join(words[:QUOTE_WORDS]) + ("…" if len(words) > QUOTE_WORDS else "")
+    return f"“{shown}” [{citation.n}]"
+
+
+def step_line(step: Step, citations: dict[int, Citation]) -> str:
+    outcome = step.outcome + (f" — depends on {step.depends_on}" if step.outcome == "licence may be required"
+                              and step.depends_on else "")
+    quotes = " ".join(quoted(citations[n]) for n in step.citations if n in citations)
+    return f"- {_MARK[step.outcome]} **{step.question}** {outcome}. {step.finding} {quotes}".rstrip()
+
+
+def as_markdown(det: Determination, clarify: str | None = None) -> str:
+    facts = det.facts
+    by_n = {c.n: c for c in det.citations}
+    given = [f"item: {facts.item}"]
+    if facts.codes:
+        given.append(f"classified as {', '.join(facts.codes)}")
+    if facts.country:
+        given.append(f"to {facts.country.name}")
+    if facts.end_user or facts.end_user_type:
+        who = " ".join(x for x in (facts.end_user, f"({facts.end_user_type.value})" if facts.end_user_type else None) if x)
+        given.append(f"end user: {who}")
+    if facts.end_use:
+        given.append(f"end use: {facts.end_use}")
+    lines = [f"**Licence check — {'; '.join(given)}**", ""]
+    for jurisdiction in det.jurisdictions:
+        lines.append(f"**{jurisdiction.name} — {jurisdiction.instrument}: {jurisdiction.summary}**")
+        lines += [step_line(step, by_n) for step in jurisdiction.steps]
+        lines.append("")
+    lines.append("**What the bundled texts cannot decide:** " + " ".join(det.not_covered))
+    if clarify:
+        lines += ["", clarify]
+    return "\n".join(lines).strip()

@@ -1,0 +1,162 @@
+"""The licence check on the real index of the bundled corpus: each step's outcome follows from the
+facts and a cited provision, and every citation is a verified quote of a stored passage."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+
+from determination.facts import EndUserType, Facts, country
+from determination.provisions import equivalents
+from determination.records import Determination
+from web.app import create_app
+
+pytestmark = pytest.mark.slow
+SEED = Facts(item="facial recognition cameras with IP network features", destination="China",
+             end_user="Urumqi Municipal Public Security Bureau", end_user_type=EndUserType.police)
+
+
+def _steps(det: Determination) -> dict[str, object]:
+    return {step.key: step for j in det.jurisdictions for step in j.steps}
+
+
+def _cited(det: Determination, step) -> list[tuple[str, str]]:  # noqa: ANN001
+    by_n = {c.n: c for c in det.citations}
+    return [(by_n[n].doc_id, by_n[n].section) for n in step.citations]
+
+
+def _assert_verified(assistant, det: Determination) -> None:  # noqa: ANN001
+    snapshot = assistant.reader.snapshot()
+    assert [c.n for c in det.citations] == list(range(1, len(det.citations) + 1))
+    used = {n for j in det.jurisdictions for s in j.steps for n in s.citations}
+    assert used == {c.n for c in det.citations}, "a citation no step uses, or a step citing nothing listed"
+    for c in det.citations:
+        chunk = snapshot.by_id[c.chunk_id]
+        assert c.quote and c.quote in chunk.text
+        assert (c.doc_id, c.section) == (chunk.doc_id, chunk.section)
+
+
+def test_seed_case_walks_both_jurisdictions(assistant) -> None:  # noqa: ANN001
+    det = assistant.determiner.determine(SEED)
+    _assert_verified(assistant, det)
+    steps = _steps(det)
+    eu = steps["eu.classification"]
+    assert eu.outcome == "licence may be required" and "Not found in Annex I as such" in eu.finding
+    assert eu.candidates, "the closest Annex I entries are shown"
+    five = _cited(det, steps["eu.cyber-surveillance"])
+    assert ("eu-2021-821-dual-use-regulation", "Article 5(1)") in five
+    assert ("eu-2021-821-dual-use-regulation", "Article 5(2)") in five
+    assert "police or public-security body" in steps["eu.cyber-surveillance"].finding
+    assert steps["eu.national"].outcome == "cannot determine — source not bundled"
+    assert ("eu-2021-821-dual-use-regulation", "Article 9(1)") in _cited(det, steps["eu.national"])
+    assert steps["us.classification"].candidates
+    assert ("15-cfr-part-742", "§ 742.7(a)") in _cited(det, steps["us.crime-control"])
+    end_user = steps["us.end-user"]
+    assert end_user.outcome == "cannot determine — source not bundled"
+    assert "No screening list imported" in end_user.finding and det.screening.status == "no-list"
+    assert any("Country Chart" in line for line in det.not_covered)
+    # Nothing about shotguns or thermal imaging is quoted for a facial-recognition camera.
+    assert not any("shotgun" in c.quote.lower() or "thermal" in c.quote.lower() for c in det.citations)
+
+
+def test_listed_item_needs_an_authorisation(assistant) -> None:  # noqa: ANN001
+    det = assistant.determiner.determine(Facts(item="IP network communications surveillance system",
+                                               codes=["5A001.j"], destination="BR"))
+    _assert_verified(assistant, det)
+    steps = _steps(det)
+    listed = steps["eu.classification"]
+    assert listed.outcome == "licence required"
+    assert ("eu-2021-821-dual-use-regulation", "Article 3(1)") in _cited(det, listed)
+    assert ("eu-2021-821-annex-i-control-list", "5A001.j") in _cited(det, listed)
+    assert steps["eu.destination"].outcome == "licence required"  # Brazil is not an EU001 destination
+    assert "eu.cyber-surveillance" not in steps  # a listed item is decided by Article 3, not the catch-all
+    assert det.jurisdictions[0].summary == "licence required"
+    assert steps["us.classification"].candidates == ["ECCN 5A001"]
+
+
+@pytest.mark.parametrize(("destination", "cited", "phrase"), [
+    ("Japan", ("eu-2021-821-dual-use-regulation", "EU001"), "Japan"),
+    ("Germany", ("eu-2021-821-dual-use-regulation", "Article 11(1)"), "Member State"),
+])
+def test_destination_decides_the_eu_route(assistant, destination: str, cited: tuple[str, str],  # noqa: ANN001
+                                          phrase: str) -> None:
+    det = assistant.determiner.determine(Facts(item="IP network surveillance system", codes=["5A001.j"],
+                                               destination=destination))
+    step = _steps(det)["eu.destination"]
+    assert step.outcome == "licence may be required" and cited in _cited(det, step)
+    assert phrase in step.finding
+    if cited[1] == "EU001":
+        quote = next(c.quote for c in det.citations if c.n in step.citations)
+        assert "JAPAN" in quote.upper()
+
+
+def test_an_eccn_named_by_the_crime_control_section(assistant) -> None:  # noqa: ANN001
+    det = assistant.determiner.determine(Facts(item="automated fingerprint identification system", codes=["3A981"],
+                                               destination="Brazil", end_user_type=EndUserType.police))
+    _assert_verified(assistant, det)
+    step = _steps(det)["us.crime-control"]
+    assert "ECCN 3A981 is named in § 742.7(a)(1)" in step.finding
+    assert any("3A981" in c.quote for c in det.citations if c.n in step.citations)
+    assert "Brazil" in step.finding  # the destination question is left to the (unbundled) Country Chart
+
+
+def test_military_rules_only_when_the_facts_name_them(assistant) -> None:  # noqa: ANN001
+    civil = _steps(assistant.determiner.determine(Facts(item="thermal imaging camera", destination="China",
+                                                        end_user_type=EndUserType.company)))
+    assert "us.military-end-use" not in civil and "us.military-cameras" not in civil
+    det = assistant.determiner.determine(Facts(item="thermal imaging camera", destination="China",
+                                               end_user_type=EndUserType.military))
+    _assert_verified(assistant, det)
+    steps = _steps(det)
+    assert steps["us.military-end-use"].outcome == "licence may be required"
+    assert "China" in steps["us.military-end-use"].finding
+    assert ("15-cfr-part-744", "§ 744.9(a)") in _cited(det, steps["us.military-cameras"])
+
+
+@pytest.mark.parametrize("fields", [
+    {"item": ""}, {"item": "   "}, {"item": "x" * 10_000}, {"item": "camera", "destination": "Atlantis"},
+    {"item": "camera", "codes": ["XYZ"]}, {"item": "camera", "end_user_type": "alien"},
+])
+def test_hostile_facts_are_refused(fields: dict) -> None:
+    with pytest.raises(ValidationError):
+        Facts(**fields)
+
+
+def test_codes_and_countries_normalise() -> None:
+    assert Facts(item="camera", codes=["eccn 3a981", "5a001.J", "5.a.1.J"]).codes == ["3A981", "5A001.j", "5.A.1.j"]
+    assert country("uk").code == "GB" and country("Russia").name == "Russia" and country("cn").code == "CN"
+    assert equivalents("5A001.j") == {"EU": "5A001.j", "Wassenaar": "5.A.1.j", "US": "ECCN 5A001"}
+    assert equivalents("5.A.1.j")["EU"] == "5A001.j"
+
+
+def test_api_determines_and_refuses_bad_facts(corpus_index, assistant) -> None:  # noqa: ANN001
+    with TestClient(create_app(corpus_index, assistant=assistant)) as client:
+        ok = client.post("/v1/determine", json=SEED.model_dump(mode="json"))
+        assert ok.status_code == 200
+        body = Determination.model_validate(ok.json())
+        assert [j.name for j in body.jurisdictions] == ["EU", "US"]
+        for bad in ({"item": ""}, {"item": "camera", "destination": "Atlantis"}, {"item": "x" * 10_000},
+                    {"destination": "CN"}, {"item": "camera", "codes": ["not-a-code"]}):
+            response = client.post("/v1/determine", json=bad)
+            assert response.status_code == 422, bad
+            assert response.json()["error"]["code"] == "invalid_request"
+        assert "/v1/determine" in client.get("/openapi.json").json()["paths"]
+
+
+def test_cli_determine(corpus_index) -> None:  # noqa: ANN001
+    regqa = Path(sys.executable).with_name("regqa")
+    env = {**os.environ, "REGQA_DATA_DIR": str(corpus_index.data_dir), "COLUMNS": "200"}
+    bad = subprocess.run([str(regqa), "determine", "--item", "camera", "--to", "Atlantis"], capture_output=True,
+                         text=True, env=env, timeout=600)
+    assert bad.returncode == 2 and "unknown country" in bad.stderr
+    good = subprocess.run([str(regqa), "determine", "--item", "IP network surveillance system", "--code", "5A001.j",
+                           "--to", "BR", "--json"], capture_output=True, text=True, env=env, timeout=600)
+    assert good.returncode == 0, good.stderr
+    det = Determination.model_validate_json(good.stdout)
+    assert det.jurisdictions[0].summary == "licence required"
