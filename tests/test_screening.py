@@ -1,4 +1,4 @@
-"""Restricted-party screening: import, matching, the stored list's states.
+"""Restricted-party screening: import, matching, the stored list's states and `lists update`.
 
 Every list here is a small file written in the published Consolidated Screening List layout
 (tests/screening_fixtures.py). No test needs the corpus index or the embedding model.
@@ -7,8 +7,12 @@ Every list here is a small file written in the published Consolidated Screening 
 from __future__ import annotations
 
 import hashlib
+import http.server
 import json
 import os
+import socket
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +21,7 @@ from regqa.config import Settings
 from screening import ScreeningInputError, ScreeningStore
 from screening.importer import CSV_COLUMNS, ListFormatError
 from screening.matching import NameForm, similarity, tokens
+from screening.update import ListDownloadError, update
 
 from .screening_fixtures import (
     COLUMNS, DECOYS, HELD_OUT_DECOYS, HELD_OUT_VARIANTS, NSO, ROWS, URUMQI, VARIANTS, full_row, write_csv,
@@ -330,3 +335,73 @@ def test_the_fast_search_finds_what_scoring_every_name_finds(loaded: ScreeningSt
         for threshold in (0, 40, 60, 75, 85, 95):
             fast = [(m.entry, m.field, m.score) for m in index.search(query, threshold)]
             assert fast == [t for t in ranked if t[2] >= threshold], (query, threshold)
+
+
+# -- lists update against a loopback server ----------------------------------------------------------
+
+class _ListServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    files: dict[str, tuple[int, str, bytes]]
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - http.server's API
+        status, content_type, body = self.server.files.get(self.path, (404, "text/plain", b"not found"))
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def list_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    for variable in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(variable, raising=False)
+    server = _ListServer(("127.0.0.1", 0), _Handler)
+    server.files = {
+        "/v1/consolidated.csv": (200, "text/csv", write_csv(tmp_path / "served.csv").read_bytes()),
+        "/v1/consolidated": (200, "application/json", write_json(tmp_path / "served.json").read_bytes()),
+        "/v1/error": (500, "text/plain", b"internal error"),
+        "/v1/page.csv": (200, "text/html", b"<html><body>Service unavailable</body></html>"),
+    }
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_lists_update_downloads_and_imports(store: ScreeningStore, list_server: str) -> None:
+    summary = update(store, f"{list_server}/v1/consolidated.csv")
+    assert summary.list_info.source_url == f"{list_server}/v1/consolidated.csv"
+    assert summary.list_info.file_name == "consolidated.csv" and summary.list_info.entries == len(ROWS)
+    assert store.screen("Hik Vision").hits[0].entry.name == ROWS[0]["name"]
+    # no extension in the URL: the content type says JSON
+    assert update(store, f"{list_server}/v1/consolidated").list_info.format == "json"
+    assert store.status().info.source_url.endswith("/v1/consolidated")
+
+
+def test_lists_update_failures_keep_the_previous_import(loaded: ScreeningStore, list_server: str) -> None:
+    before = loaded.path.read_bytes()
+    with pytest.raises(ListDownloadError, match="ConnectError"):
+        update(loaded, f"http://127.0.0.1:{_closed_port()}/consolidated.csv", timeout=10)
+    with pytest.raises(ListDownloadError, match="HTTP 500"):
+        update(loaded, f"{list_server}/v1/error")
+    with pytest.raises(ListDownloadError, match="HTTP 404"):
+        update(loaded, f"{list_server}/v1/missing.csv")
+    with pytest.raises(ListFormatError, match="missing: _id"):  # an HTML error page served as the file
+        update(loaded, f"{list_server}/v1/page.csv")
+    with pytest.raises(ListDownloadError, match="not an http"):
+        update(loaded, "ftp://example.org/list.csv")
+    assert loaded.path.read_bytes() == before
