@@ -1,4 +1,4 @@
-"""Restricted-party screening: import, matching, the stored list's states and `lists update`.
+"""Restricted-party screening: import, matching, the stored list's states, CLI and `lists update`.
 
 Every list here is a small file written in the published Consolidated Screening List layout
 (tests/screening_fixtures.py). No test needs the corpus index or the embedding model.
@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from regqa.config import Settings
 from screening import ScreeningInputError, ScreeningStore
@@ -337,6 +338,74 @@ def test_the_fast_search_finds_what_scoring_every_name_finds(loaded: ScreeningSt
             assert fast == [t for t in ranked if t[2] >= threshold], (query, threshold)
 
 
+# -- command line --------------------------------------------------------------------------------------
+
+@pytest.fixture
+def cli(settings: Settings) -> Iterator[tuple[CliRunner, dict[str, str]]]:
+    from regqa.cli import app
+
+    runner = CliRunner()
+    env = {"REGQA_DATA_DIR": str(settings.index_dir), "COLUMNS": "200", "REGQA_SCREENING_THRESHOLD": "85"}
+
+    def run(*args: str):  # noqa: ANN202
+        return runner.invoke(app, list(args), env=env)
+
+    yield run, env
+
+
+def test_cli_screen_lists_and_exit_codes(cli, tmp_path: Path, settings: Settings) -> None:  # noqa: ANN001
+    run, _ = cli
+    status = run("lists", "status")
+    assert status.exit_code == 3 and "No screening list imported" in status.output
+    not_screened = run("screen", "Huawei")
+    assert not_screened.exit_code == 3 and "Not screened" in not_screened.output
+    as_json = run("screen", "Huawei", "--json")
+    assert as_json.exit_code == 3 and json.loads(as_json.stdout)["status"] == "no-list"
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text(_csv_text(_renamed("name", "party_name"), ROWS), encoding="utf-8")
+    refused = run("lists", "import", str(bad))
+    assert refused.exit_code == 2 and "Not imported" in refused.output and "party_name" in refused.output
+    assert "unchanged" in refused.output
+    assert run("lists", "import", str(tmp_path / "missing.csv")).exit_code == 2
+
+    imported = run("lists", "import", str(write_json(tmp_path / "consolidated.json")))
+    assert imported.exit_code == 0, imported.output
+    assert "18 entries" in imported.output and "last updated 2025-03-25" in imported.output
+    listed = run("lists", "status", "--json")
+    assert listed.exit_code == 0 and json.loads(listed.stdout)["list"]["entries"] == 18
+
+    hit = run("screen", "Urumqi City PSB", "--country", "CN")
+    assert hit.exit_code == 0
+    for shown in ("alt_names[0]", "Urumqi Municipal Public Security Bureau", "84 FR 54005",
+                  "For all items subject to the EAR.", "Presumption of denial.", "threshold 85", "2025-03-25",
+                  "50 % rule"):
+        assert shown in hit.output, shown
+    record = json.loads(run("screen", "Urumqi City PSB", "--json").stdout)
+    assert record["status"] == "screened" and record["hits"][0]["matched_field"] == "alt_names[0]"
+    assert record["hits"][0]["entry"]["license_policy"] == "Presumption of denial."
+    none = run("screen", "Bosch Security Systems")
+    assert none.exit_code == 0 and "No name or alias scored 85" in none.output
+    assert run("screen", "Huawei", "--country", "China").exit_code == 2
+    assert run("screen", "Huawei", "--threshold", "150").exit_code == 2
+    assert run("screen", "   ").exit_code == 2
+
+    (settings.index_dir / "screening" / "list.json").write_text("{broken", encoding="utf-8")
+    unreadable = run("screen", "Huawei")
+    assert unreadable.exit_code == 4 and "cannot be read" in unreadable.output
+    assert run("lists", "status").exit_code == 4
+
+
+def test_cli_help_explains_screening(cli) -> None:  # noqa: ANN001
+    run, _ = cli
+    top = run("--help").output
+    assert "screen" in top and "lists" in top
+    screen_help = run("screen", "--help").output
+    for words in ("alias", "--country", "--threshold", "--json", "ownership", "Exit codes"):
+        assert words in screen_help, words
+    assert "29 published columns" in run("lists", "import", "--help").output
+
+
 # -- lists update against a loopback server ----------------------------------------------------------
 
 class _ListServer(http.server.ThreadingHTTPServer):
@@ -405,3 +474,13 @@ def test_lists_update_failures_keep_the_previous_import(loaded: ScreeningStore, 
     with pytest.raises(ListDownloadError, match="not an http"):
         update(loaded, "ftp://example.org/list.csv")
     assert loaded.path.read_bytes() == before
+
+
+def test_cli_lists_update(cli, list_server: str) -> None:  # noqa: ANN001
+    run, _ = cli
+    failed = run("lists", "update", "--url", f"http://127.0.0.1:{_closed_port()}/x.csv")
+    assert failed.exit_code == 5 and "Download failed" in failed.output and "unchanged" in failed.output
+    done = run("lists", "update", "--url", f"{list_server}/v1/consolidated.csv", "--json")
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["list_info"]["source_url"].endswith("/v1/consolidated.csv")
+    assert run("lists", "update", "--url", f"{list_server}/v1/page.csv").exit_code == 2
