@@ -1,4 +1,4 @@
-"""Restricted-party screening: import, matching, the stored list's states, CLI and `lists update`.
+"""Restricted-party screening: import, matching, the stored list's states, CLI, API and `lists update`.
 
 Every list here is a small file written in the published Consolidated Screening List layout
 (tests/screening_fixtures.py). No test needs the corpus index or the embedding model.
@@ -484,3 +484,106 @@ def test_cli_lists_update(cli, list_server: str) -> None:  # noqa: ANN001
     assert done.exit_code == 0, done.output
     assert json.loads(done.stdout)["list_info"]["source_url"].endswith("/v1/consolidated.csv")
     assert run("lists", "update", "--url", f"{list_server}/v1/page.csv").exit_code == 2
+
+
+# -- POST /v1/screen -------------------------------------------------------------------------------------
+
+class _NoEmbedder:
+    """The app needs an assistant; screening never embeds anything, so a stub stands in."""
+
+    identity = "none"
+
+
+def _client(settings: Settings):  # noqa: ANN202
+    from fastapi.testclient import TestClient
+
+    from assistant.service import Assistant
+    from web.app import create_app
+
+    return TestClient(create_app(settings, assistant=Assistant(settings, embedder=_NoEmbedder(), chat_model=None)))
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[object, ScreeningStore]]:
+    """The real app (routes, auth, body guard, error handlers) over an empty index: nothing is embedded."""
+    root = tmp_path_factory.mktemp("api")
+    settings = Settings(data_dir=root / "data", corpus_dir=root / "corpus")
+    with _client(settings) as client:
+        yield client, ScreeningStore(settings)
+
+
+def test_api_without_a_list_says_not_screened(api) -> None:  # noqa: ANN001
+    client, store = api
+    if store.path.exists():
+        store.path.unlink()
+    response = client.post("/v1/screen", json={"name": "Huawei"})
+    assert response.status_code == 409
+    body = response.json()["error"]
+    assert body["code"] == "no_screening_list" and body["message"].startswith("Not screened")
+
+
+def test_api_screens_and_reports_the_hit(api, tmp_path: Path) -> None:  # noqa: ANN001
+    client, store = api
+    store.import_file(write_json(tmp_path / "consolidated.json"))
+    response = client.post("/v1/screen", json={"name": "Urumqi City Public Security Bureau", "country": "cn",
+                                               "threshold": 90})
+    assert response.status_code == 200
+    record = response.json()
+    assert record["status"] == "screened" and record["country"] == "CN" and record["threshold"] == 90
+    hit = record["hits"][0]
+    assert hit["matched_field"] == "alt_names[0]" and hit["score"] == 100 and hit["threshold"] == 90
+    assert hit["entry"]["federal_register_notice"] == "84 FR 54005"
+    assert hit["entry"]["license_requirement"] == "For all items subject to the EAR."
+    assert hit["source_last_updated"] == "2025-03-25T12:00:00-04:00"
+    assert record["list_info"]["sha256"] and "50 %" in record["reminder"]
+    assert client.post("/v1/screen", json={"name": "Bosch Security Systems"}).json()["hits"] == []
+    assert "/v1/screen" in client.get("/openapi.json").json()["paths"]
+
+
+@pytest.mark.parametrize(("body", "where"), [
+    ({"name": ""}, "body.name"),
+    ({"name": "   "}, "body.name"),
+    ({"name": "x" * 301}, "body.name"),
+    ({"name": "Huawei", "country": "CHN"}, "body.country"),
+    ({"name": "Huawei", "country": "1"}, "body.country"),
+    ({"name": "Huawei", "threshold": 100.1}, "body.threshold"),
+    ({"name": "Huawei", "threshold": -5}, "body.threshold"),
+    ({"name": "Huawei", "threshold": "high"}, "body.threshold"),
+    ({"name": 42}, "body.name"),
+    ({}, "body.name"),
+    ({"name": "Huawei", "fuzzy": True}, "body.fuzzy"),
+])
+def test_api_refuses_bad_requests_with_a_clear_4xx(api, body: dict, where: str) -> None:  # noqa: ANN001
+    client, _ = api
+    response = client.post("/v1/screen", json=body)
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "invalid_request" and where in [d["location"] for d in error["details"]]
+
+
+def test_api_refuses_a_name_without_letters_and_a_non_json_body(api) -> None:  # noqa: ANN001
+    client, _ = api
+    response = client.post("/v1/screen", json={"name": "?!"})
+    assert response.status_code == 422 and "no letters" in response.json()["error"]["message"]
+    assert client.post("/v1/screen", content=b"name=Huawei",
+                       headers={"content-type": "application/x-www-form-urlencoded"}).status_code == 422
+
+
+def test_api_with_an_unreadable_list_says_not_screened(api, tmp_path: Path) -> None:  # noqa: ANN001
+    client, store = api
+    store.import_file(write_csv(tmp_path / "consolidated.csv"))
+    store.path.write_text("{broken", encoding="utf-8")
+    response = client.post("/v1/screen", json={"name": "Huawei"})
+    assert response.status_code == 503 and response.json()["error"]["code"] == "screening_list_unreadable"
+
+
+def test_api_screening_needs_a_key_when_keys_are_set(tmp_path: Path) -> None:
+    from pydantic import SecretStr
+
+    key = "read-key-0123456789abcdef"
+    settings = Settings(data_dir=tmp_path / "data", api_keys=SecretStr(f"{key}:read"))
+    ScreeningStore(settings).import_file(write_csv(tmp_path / "consolidated.csv"))
+    with _client(settings) as client:
+        assert client.post("/v1/screen", json={"name": "Huawei"}).status_code == 401
+        allowed = client.post("/v1/screen", json={"name": "Huawei"}, headers={"Authorization": f"Bearer {key}"})
+        assert allowed.status_code == 200 and allowed.json()["hits"][0]["entry"]["name"] == ROWS[14]["name"]
