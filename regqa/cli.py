@@ -551,6 +551,228 @@ def evaluate(
         raise typer.Exit(1)
 
 
+# -- party screening ------------------------------------------------------------------------------
+
+# Exit codes of `regqa screen` and `regqa lists`: a list that is missing or unreadable is never a
+# clean "no match" (0), and scripts can tell the cases apart.
+SCREEN_BAD_INPUT = 2  # an unusable name, country or threshold; a list file that was refused
+SCREEN_NO_LIST = 3  # no screening list imported
+SCREEN_UNREADABLE = 4  # the imported list cannot be read
+SCREEN_DOWNLOAD_FAILED = 5  # `lists update` could not download the list
+
+_EXIT_CODES = (
+    "Exit codes: 0 screened (with or without hits), 2 bad input or a refused list file, "
+    "3 no screening list imported, 4 the imported list cannot be read, 5 download failed (lists update)."
+)
+
+lists_app = typer.Typer(
+    name="lists",
+    help=(
+        "Import, update and inspect the restricted-party list that `regqa screen` uses.\n\n"
+        "The list is the US Consolidated Screening List (Entity List, MEU and Unverified Lists, Denied "
+        "Persons, OFAC SDN and non-SDN lists, State's debarred and nonproliferation lists) in its "
+        "published CSV or JSON layout, or a list of your "
+        "own in the same layout. It is stored beside the index (<data dir>/screening/).\n\n" + _EXIT_CODES
+    ),
+    no_args_is_help=True,
+)
+app.add_typer(lists_app)
+
+
+def _list_line(info) -> str:  # noqa: ANN001 - screening.records.ListInfo
+    dated = [f"{s.source.split(' - ')[0]} {s.source_last_updated[:10]}" for s in info.sources_used if s.source_last_updated]
+    when = f"sources as of: {'; '.join(dated)}" if dated else "the file gives no source dates"
+    return (f"{info.file_name} ({info.format}, {info.entries:,} entries, imported {info.imported_at}, "
+            f"sha256 {info.sha256[:12]}…; {when})")
+
+
+def _print_import(summary, as_json: bool) -> None:  # noqa: ANN001 - screening.records.ImportSummary
+    if as_json:
+        out.print_json(summary.model_dump_json())
+        return
+    info = summary.list_info
+    out.print(f"Imported {info.file_name}: {info.entries:,} entries → {summary.stored_at}", soft_wrap=True)
+    for source in info.sources_used:
+        date = f", last updated {source.source_last_updated}" if source.source_last_updated else ""
+        out.print(f"  {source.entries or 0:>6,}  {source.source}{date}", soft_wrap=True, highlight=False)
+    if summary.replaced_sha256:
+        out.print(f"[dim]Replaced the previous import (sha256 {summary.replaced_sha256[:12]}…).[/dim]")
+
+
+@lists_app.command("import")
+def lists_import(
+    file: Annotated[Path, typer.Argument(help="The list file: .csv, .tsv or .json in the published layout.",
+                                         exists=True, dir_okay=False, readable=True)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the import summary as JSON.")] = False,
+) -> None:
+    """Import a screening list file, replacing the previous import only if the new file is valid.
+
+    Download the Consolidated Screening List from trade.gov (CSV or JSON) or use `regqa lists update`.
+    The CSV must have exactly the 29 published columns (_id, source, entity_number, ..., ids); a file
+    whose columns differ is refused, as are files that are not UTF-8, empty, without entries, with
+    invalid JSON or with an entry without a name. A refused file changes nothing. Columns may come in
+    any order (they are read by name); a .tsv file is read tab-separated.
+
+    Exit codes: 0 imported, 2 the file was refused or cannot be read.
+    """
+    from screening import ScreeningStore
+    from screening.importer import ListFormatError
+
+    store = ScreeningStore(_settings())
+    try:
+        summary = store.import_file(file)
+    except ListFormatError as exc:
+        raise _fail(f"{exc}\nThe previous import, if any, is unchanged.", SCREEN_BAD_INPUT,
+                    "[red]Not imported:[/red]") from None
+    except OSError as exc:
+        raise _fail(f"cannot read {file}: {exc.strerror or exc}", SCREEN_BAD_INPUT) from None
+    _print_import(summary, as_json)
+
+
+@lists_app.command("update")
+def lists_update(
+    url: Annotated[str | None, typer.Option(
+        "--url", help="Where to download from (default REGQA_SCREENING_LIST_URL, the official CSV).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the import summary as JSON.")] = False,
+) -> None:
+    """Download the Consolidated Screening List and import it (the same checks as `lists import`).
+
+    Needs network access to data.trade.gov (or --url). A failed download or a refused file keeps the
+    previous import.
+
+    Exit codes: 0 imported, 2 the downloaded file was refused, 5 the download failed.
+    """
+    from screening import ScreeningStore
+    from screening.importer import ListFormatError
+    from screening.update import ListDownloadError, update
+
+    settings = _settings()
+    target = url or settings.screening_list_url
+    if not as_json:
+        console.print(f"Downloading {target} …", soft_wrap=True)
+    try:
+        summary = update(ScreeningStore(settings), target)
+    except ListDownloadError as exc:
+        raise _fail(f"{exc}\nThe previous import, if any, is unchanged.", SCREEN_DOWNLOAD_FAILED,
+                    "[red]Download failed:[/red]") from None
+    except ListFormatError as exc:
+        raise _fail(f"{exc}\nThe previous import, if any, is unchanged.", SCREEN_BAD_INPUT,
+                    "[red]Downloaded file refused:[/red]") from None
+    _print_import(summary, as_json)
+
+
+@lists_app.command("status")
+def lists_status(as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False) -> None:
+    """Say whether a screening list is imported, where it came from and how old its sources are.
+
+    Exit code 0 when a list is imported and readable, 3 when none is imported, 4 when it cannot be read.
+    """
+    from screening import ScreeningStore
+
+    state = ScreeningStore(_settings()).status()
+    code = {"loaded": 0, "no-list": SCREEN_NO_LIST, "unreadable": SCREEN_UNREADABLE}[state.status]
+    if as_json:
+        out.print_json(json.dumps({"status": state.status, "path": str(state.path), "problem": state.problem,
+                                   "list": state.info.model_dump(mode="json") if state.info else None}))
+    elif state.status == "no-list":
+        console.print(f"No screening list imported ({state.path}). Run `regqa lists import FILE` or "
+                      "`regqa lists update`.", soft_wrap=True)
+    elif state.status == "unreadable":
+        console.print(f"[red]The imported screening list cannot be read:[/red] {state.problem}\n"
+                      "Import it again with `regqa lists import FILE`.", soft_wrap=True)
+    else:
+        info = state.info
+        out.print(f"Screening list: {state.path}", soft_wrap=True)
+        out.print(f"File: {info.file_name} ({info.format}), sha256 {info.sha256}", soft_wrap=True)
+        if info.source_url:
+            out.print(f"Downloaded from: {info.source_url}", soft_wrap=True)
+        out.print(f"Imported: {info.imported_at}; entries: {info.entries:,}")
+        table = Table(title="Sources in the list")
+        for column in ("source", "entries", "last updated", "imported by trade.gov"):
+            table.add_column(column, overflow="fold")
+        for source in info.sources_used:
+            table.add_row(source.source, f"{source.entries or 0:,}", source.source_last_updated or "-",
+                          source.last_imported or "-")
+        out.print(table)
+    raise typer.Exit(code)
+
+
+def _render_screening(result) -> None:  # noqa: ANN001 - screening.records.ScreeningResult
+    from rich.markup import escape
+
+    if result.status != "screened":
+        console.print(f"[red]{escape(result.message)}[/red]", soft_wrap=True)
+        return
+    scope = f", country {result.country}" if result.country else ""
+    out.print(f"Screened [bold]{escape(result.query)}[/bold] (threshold {result.threshold:g}{scope}) against "
+              f"{escape(_list_line(result.list_info))}", soft_wrap=True, highlight=False)
+    if result.hits:
+        table = Table(title=f"Possible matches ({len(result.hits)})", show_lines=True, expand=True)
+        table.add_column("score", justify="right", width=6)
+        table.add_column("matched", ratio=2, overflow="fold")
+        table.add_column("listed party", ratio=3, overflow="fold")
+        table.add_column("list, licence requirement and policy", ratio=4, overflow="fold")
+        for hit in result.hits:
+            entry = hit.entry
+            party = f"[bold]{escape(entry.name)}[/bold]" + (f" ({escape(entry.type)})" if entry.type else "")
+            if entry.alt_names:
+                party += "\n[dim]a.k.a.[/dim] " + escape("; ".join(entry.alt_names))
+            for address in entry.addresses:
+                party += f"\n{escape(address.text)}"
+            listed = escape(entry.source) + (f", as of {hit.source_last_updated[:10]}" if hit.source_last_updated else "")
+            for label, value in (("Federal Register", entry.federal_register_notice), ("since", entry.start_date),
+                                 ("programs", "; ".join(entry.programs)),
+                                 ("licence requirement", entry.license_requirement),
+                                 ("licence policy", entry.license_policy), ("remarks", entry.remarks),
+                                 ("source", entry.source_list_url)):
+                if value:
+                    listed += f"\n[dim]{label}:[/dim] {escape(value)}"
+            table.add_row(f"{hit.score:.1f}", f"{hit.matched_field}\n{escape(hit.matched_text)}", party, listed)
+        out.print(table)
+    else:
+        out.print(escape(result.message), highlight=False)
+    out.print(f"[dim]{escape(result.reminder)}[/dim]", soft_wrap=True)
+
+
+@app.command()
+def screen(
+    name: Annotated[str, typer.Argument(help="The party's name (company, authority or person), in quotes.")],
+    country: Annotated[str | None, typer.Option(
+        "--country", "-c", help="Only entries with an address in this country (ISO-2, e.g. CN); entries "
+                                "without any address country are kept.")] = None,
+    threshold: Annotated[float | None, typer.Option(
+        "--threshold", "-t", help="Lowest score reported, 0-100 (default 85, REGQA_SCREENING_THRESHOLD).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the full result record as JSON.")] = False,
+) -> None:
+    """Screen a party name against the imported restricted-party list.
+
+    Compares the name with every listed name and alias, tolerating word order, spacing, punctuation,
+    corporate forms (Co., Ltd., JSC ...), accents, abbreviations (PSB, Tech) and transliteration
+    variants. Each possible match shows its score, the field that matched (`name`, or `alt_names[2]` for the third alias)
+    and its text, the threshold, the list and its date, the listed name, addresses, Federal Register
+    citation, licence requirement and licence review policy.
+
+    Names only: ownership and control (e.g. OFAC's 50 % rule) are not visible to name screening.
+
+    Example: regqa screen "Urumqi Public Security Bureau" --country CN
+
+    Exit codes: 0 screened (hits or not), 2 bad input, 3 no list imported, 4 the list cannot be read.
+    """
+    from screening import ScreeningInputError, ScreeningStore
+
+    store = ScreeningStore(_settings())
+    try:
+        result = store.screen(name, country=country, threshold=threshold)
+    except ScreeningInputError as exc:
+        raise _fail(exc, SCREEN_BAD_INPUT) from None
+    if as_json:
+        out.print_json(result.model_dump_json())
+    else:
+        _render_screening(result)
+    if result.status != "screened":
+        raise typer.Exit(SCREEN_NO_LIST if result.status == "no-list" else SCREEN_UNREADABLE)
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option("--host", help="Interface to bind (default 127.0.0.1, REGQA_HOST).")] = None,

@@ -98,6 +98,17 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     llm_timeout: float = Field(default=60.0, gt=0)
 
+    # -- party screening ----------------------------------------------------------------------
+    screening_threshold: float = Field(
+        default=85.0, ge=0, le=100,
+        description="Lowest name score (0-100) reported as a possible match by `regqa screen` and "
+        "POST /v1/screen; lower finds more spelling variants and more false alarms.",
+    )
+    screening_list_url: str = Field(
+        default="https://data.trade.gov/downloadable_consolidated_screening_list/v1/consolidated.csv",
+        description="Where `regqa lists update` downloads the Consolidated Screening List (CSV or JSON).",
+    )
+
     # -- serving ------------------------------------------------------------------------------
     api_keys: SecretStr | None = Field(
         default=None,

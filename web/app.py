@@ -15,9 +15,10 @@ from assistant.service import Assistant
 from web import errors, mcp_server
 from web.auth import KeyRing
 from web.observability import Metrics, RequestGuard
-from web.routes import answer, determine, documents, health, openai_compat, search
+from web.routes import answer, determine, documents, health, openai_compat, screen, search
 from web.ui import CSS, build_ui
 from regqa.config import Settings
+from screening import ScreeningStore
 
 DESCRIPTION = """Answers to export-control questions on surveillance technology, with citations to the exact
 article, CFR section or control-list entry, quoted from the stored official text.
@@ -77,9 +78,10 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
                   redoc_url=None, openapi_url="/openapi.json")
     app.state.settings, app.state.assistant, app.state.keyring, app.state.metrics = (
         settings, assistant, keyring, metrics)
+    app.state.screening = ScreeningStore(settings)  # the list imported beside the index, read on first use
     errors.install(app)
     configure_audit_log()
-    for router in (answer.router, search.router, determine.router, documents.router, health.router,
+    for router in (answer.router, search.router, determine.router, screen.router, documents.router, health.router,
                    openai_compat.router):
         app.include_router(router)
     mcp_server.mount_http(app, assistant, keyring, metrics, settings.host)  # the MCP tools at /mcp

@@ -6,12 +6,17 @@ from fastapi import Request
 
 from assistant.service import Assistant
 from indexer.records import Chunk
+from screening import ScreeningStore
 from web.observability import Metrics
 from web.schemas import PassageInfo
 
 
 def get_assistant(request: Request) -> Assistant:
     return request.app.state.assistant
+
+
+def get_screening(request: Request) -> ScreeningStore:
+    return request.app.state.screening
 
 
 def get_metrics(request: Request) -> Metrics:

@@ -21,10 +21,10 @@ _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_f
 
 
 def error(status: int, message: str, details: list[dict] | None = None,
-          headers: dict[str, str] | None = None) -> JSONResponse:
+          headers: dict[str, str] | None = None, code: str | None = None) -> JSONResponse:
     # `type` as OpenAI's errors have it: the 413 the body-size guard sends before any route runs
     # then also parses in OpenAI clients of /v1/chat/completions.
-    body: dict = {"error": {"code": _CODES.get(status, "error"), "message": message,
+    body: dict = {"error": {"code": code or _CODES.get(status, "error"), "message": message,
                             "type": "server_error" if status >= 500 else "invalid_request_error"}}
     if details:
         body["error"]["details"] = details

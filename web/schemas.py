@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from assistant.records import Turn
 from indexer.reader import Filters
@@ -38,6 +38,27 @@ class SearchRequest(BaseModel):
     query: str = Field(min_length=1, examples=["intrusion software"])
     filters: FilterSpec | None = None
     top_k: int = Field(default=10, ge=1, le=50)
+
+
+class ScreenRequest(BaseModel):
+    """A party name to screen against the imported restricted-party list."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=300, examples=["Urumqi Public Security Bureau"],
+                      description="Company, authority or person; word order, spacing, accents and corporate "
+                                  "forms do not matter.")
+    country: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$", examples=["CN"],
+                                description="ISO-2 code: only entries with an address there (or none on file).")
+    threshold: float | None = Field(default=None, ge=0, le=100,
+                                    description="Lowest score reported (default REGQA_SCREENING_THRESHOLD, 85).")
+
+    @field_validator("name")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the name is blank")
+        return value
 
 
 class PassageInfo(BaseModel):
