@@ -23,6 +23,8 @@ from assistant.support import check
 from determination.engine import Determiner
 from determination.from_question import ReadFacts, read_facts
 from determination.render import as_markdown
+from determination.screening_step import screen_with
+from screening import ScreeningStore
 from indexer.reader import Filters, IndexReader
 from regqa.config import Settings
 
@@ -44,7 +46,9 @@ class Assistant:
         self.reader = reader or IndexReader(settings, embedding=getattr(embedder, "identity", None))
         self.retriever = HybridRetriever(self.reader, self.embed)
         self.scope = ScopeCheck(self.embed)
-        self.determiner = Determiner(self.retriever)
+        # The party list the user imported beside the index; the licence check screens end users with it.
+        self.screening = ScreeningStore(settings)
+        self.determiner = Determiner(self.retriever, screen=screen_with(self.screening))
         self.policy = SelectionPolicy.load()
         self.chat_model = chat_model if chat_model is not None else llm.build_chat_model(settings)
 

@@ -271,7 +271,7 @@ class Determiner:
         if screening.status == "screened":
             return Step(key="us.end-user", question=question, finding=screening.detail,
                         outcome="no licence required on the bundled texts", citations=cites)
-        outcome: Outcome = "cannot determine — fact missing" if screening.status == "no-name" \
+        outcome: Outcome = "cannot determine — fact missing" if screening.status in ("no-name", "refused") \
             else "cannot determine — source not bundled"
         return Step(key="us.end-user", question=question, finding=screening.detail, outcome=outcome, citations=cites)
 

@@ -34,7 +34,7 @@ class Jurisdiction(BaseModel):
 
 
 class ScreeningSummary(BaseModel):
-    status: Literal["screened", "no-list", "unreadable", "no-name"]
+    status: Literal["screened", "no-list", "unreadable", "no-name", "refused"]
     detail: str
     hits: list[dict] = Field(default_factory=list)
 

@@ -18,7 +18,6 @@ from web.observability import Metrics, RequestGuard
 from web.routes import answer, determine, documents, health, openai_compat, screen, search
 from web.ui import CSS, build_ui
 from regqa.config import Settings
-from screening import ScreeningStore
 
 DESCRIPTION = """Answers to export-control questions on surveillance technology, with citations to the exact
 article, CFR section or control-list entry, quoted from the stored official text.
@@ -78,7 +77,7 @@ def create_app(settings: Settings | None = None, *, assistant: Assistant | None 
                   redoc_url=None, openapi_url="/openapi.json")
     app.state.settings, app.state.assistant, app.state.keyring, app.state.metrics = (
         settings, assistant, keyring, metrics)
-    app.state.screening = ScreeningStore(settings)  # the list imported beside the index, read on first use
+    app.state.screening = assistant.screening  # one store for /v1/screen and the licence check
     errors.install(app)
     configure_audit_log()
     for router in (answer.router, search.router, determine.router, screen.router, documents.router, health.router,
