@@ -89,7 +89,10 @@ class Assistant:
                        for h in result.hits],
         )
 
-        read = read_facts(standalone) if self.settings.licence_check_in_chat and not result.unresolved else None
+        # A licence question with its facts gets the licence check, unless the caller restricted the
+        # sources (filters) or named a unit (a false premise is answered as such).
+        routed = self.settings.licence_check_in_chat and not result.unresolved and (filters is None or filters.empty)
+        read = read_facts(standalone) if routed else None
         if read is not None:
             t = time.perf_counter()
             self._determination_answer(response, read)

@@ -187,7 +187,7 @@ class Determiner:
         embargo = self._embargo(destination, p)
         if embargo is not None:
             steps.append(embargo)
-        steps.append(self._crime_control(facts, eccns, destination, p))
+        steps += self._part_742(facts, eccns, destination, p)
         chart = p.first("15-cfr-part-738", "§ 738.4(a)")
         steps.append(Step(
             key="us.country-chart", question="Does the Country Chart require a licence for the destination?",
@@ -227,39 +227,54 @@ class Determiner:
                     depends_on=None if whole else f"whether the item falls under the controls of {section}",
                     citations=[cite])
 
-    def _crime_control(self, facts: Facts, eccns: list[Candidate], destination: Country | None,
-                       p: Provisions) -> Step:
-        lead = p.first("15-cfr-part-742", "§ 742.7(a)")
-        question = "Do the crime-control licence requirements (§ 742.7) apply?"
-        codes = [c.code.removeprefix("ECCN ") for c in eccns]
-        named = []
+    def _part_742(self, facts: Facts, eccns: list[Candidate], destination: Country | None,
+                  p: Provisions) -> list[Step]:
+        """The Part 742 sections that name the item's code (its most specific form first:
+        `6A003.b.4.b` before `ECCN 6A003`), each quoted where it names it. Codes count when the
+        user gave them, or when a candidate entry is close to the description; a distant
+        candidate (a camera entry for a face-recognition system) would cite rules about other
+        items. With none, § 742.7 is still shown for police and government end users."""
+        codes = [c for c in facts.codes if re.match(r"^\d[A-E]\d{3}", c)]
+        codes += [c.code.removeprefix("ECCN ") for c in eccns if c.similarity >= NAMED_SIMILARITY]
+        codes = list(dict.fromkeys(codes + [c[:5] for c in codes]))
+        steps: list[Step] = []
+        seen: set[str] = set()
         for code in codes:
-            pattern = re.compile(rf"\b{re.escape(code)}\b")
-            where = next((c for c in p.chunks("15-cfr-part-742", "§ 742.7") if pattern.search(c.text)), None)
-            if where is not None:
-                named.append((code, where, pattern))
-        cites = [p.cite(lead)] if lead else []
-        if named:
-            code, where, pattern = named[0]
-            rule = next((c for c in p.chunks("15-cfr-part-742", where.section) if "license is required" in c.text), None)
-            cites += [p.cite(rule, "license is required")] if rule else []
-            cites.append(p.cite(where, pattern))
-            to = f" Whether {destination.name} is one of them is in the Country Chart, which is not bundled." \
-                if destination else ""
-            return Step(key="us.crime-control", question=question,
-                        finding=f"ECCN {code} is named in {where.section}: a licence is required to the countries in "
-                                f"CC Column 1 of the Country Chart.{to}",
-                        outcome="licence may be required",
-                        depends_on="whether the item is classified under that ECCN and the destination is in CC Column 1",
-                        citations=cites)
-        police = facts.end_user_type in (EndUserType.police, EndUserType.government)
-        finding = ("None of the candidate ECCNs is among those § 742.7(a) names; the crime-control requirement applies "
-                   "only if the item is classified under one of them.")
-        if police:
-            finding += " The end user is a police or government body, the case these controls were written for."
-        return Step(key="us.crime-control", question=question, finding=finding,
+            pattern = re.compile(rf"(?<![\w.]){re.escape(code)}(?![\w]|\.[a-z0-9])" if len(code) > 5 else
+                                 rf"(?<![\w.]){re.escape(code)}\b")
+            for chunk in p.chunks_of_doc("15-cfr-part-742"):
+                unit = chunk.unit or chunk.section
+                if unit in seen or not pattern.search(chunk.text):
+                    continue
+                seen.add(unit)
+                title = chunk.unit_title or unit
+                cites = [p.cite(chunk, pattern)]
+                to = f" Whether it reaches {destination.name} turns on the quoted conditions and the Country " \
+                    "Chart (not bundled)." if destination else ""
+                steps.append(Step(
+                    key="us.crime-control" if unit == "§ 742.7" else f"us.part-742:{unit}",
+                    question=f"Do the licence requirements of {unit} ({title}) apply?",
+                    finding=f"{code if len(code) > 5 else 'ECCN ' + code} is named in {chunk.section}, which sets "
+                            f"licence requirements for it.{to}",
+                    outcome="licence may be required",
+                    depends_on="the conditions the quoted text states and the destination", citations=cites))
+                if len(steps) >= 3:
+                    return steps
+        if "§ 742.7" not in seen:
+            lead = p.first("15-cfr-part-742", "§ 742.7(a)")
+            police = facts.end_user_type in (EndUserType.police, EndUserType.government)
+            finding = ("None of the item's codes is among the ECCNs § 742.7(a) names; the crime-control requirement "
+                       "applies only if the item is classified under one of them.")
+            if police:
+                finding += " The end user is a police or government body, the case these controls were written for."
+            if police or not steps:
+                steps.append(Step(
+                    key="us.crime-control", question="Do the crime-control licence requirements (§ 742.7) apply?",
+                    finding=finding,
                     outcome="licence may be required" if police else "no licence required on the bundled texts",
-                    depends_on="whether the item is classified under an ECCN § 742.7(a) names", citations=cites)
+                    depends_on="whether the item is classified under an ECCN § 742.7(a) names",
+                    citations=[p.cite(lead)] if lead else []))
+        return steps
 
     def _end_user(self, facts: Facts, screening: ScreeningSummary, p: Provisions) -> Step:
         rule = p.first("15-cfr-part-744", "§ 744.11(a)")

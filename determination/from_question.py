@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from assistant.retrieval import licence_question
+from assistant.retrieval import jurisdictions_named, licence_question
 from determination.facts import Facts, country, end_user_type_of
 
 _MOVE = r"(?:export(?:ing|s|ed)?|re-?export(?:ing)?|ship(?:ping|s)?|sell(?:ing|s)?|send(?:ing|s)?|supply(?:ing)?)"
@@ -22,6 +22,11 @@ _ITEM = re.compile(rf"\b{_MOVE}\s+(?:our|my|an?|the|some|these|this)?\s*(?P<item
                    rf"(?:to|into)\s+(?P<rest>[^?;]{{2,200}})", re.I)
 _TAIL = re.compile(r"\s+(?:need|needs|require|requires|required|without|under|from|\bso\b|,).*$", re.I)
 _IN = re.compile(r"\b(?:in|to)\s+(?:the\s+)?([A-Z][A-Za-z]+(?:\s+[A-Z][A-Za-z]+)?)\b")
+_STAND_IN = re.compile(r"^(?:(?:a|an|the|one|some|this|that|these|those)\s+)?(?:one|it|them|they|batch|shipment|"
+                       r"consignment|order|lot|units?|samples?|products?|goods|items?|some|any|anything|"
+                       r"something)\b", re.I)
+_OUR = re.compile(r"\b(?:our|we (?:make|sell|build|produce|manufacture|develop|design))\s+(?P<item>[^.?,;]{3,80}?)"
+                  r"\s+(?:are|is|was|were|have|has|run|runs|can|could|use|uses|[,.;(])", re.I)
 _CODE = re.compile(r"\b(?:ECCN\s+)?(\d[A-E]\d{3}(?:\.[a-z0-9]+)*)\b")
 
 
@@ -40,15 +45,21 @@ class ReadFacts:
 
 
 def read_facts(question: str) -> ReadFacts | None:
-    """The facts of a licence question, or None when it is not one or names no item."""
-    if not licence_question(question):
+    """The facts of a licence question, or None when it is not one, names no item, or asks
+    under one named jurisdiction ("Under Regulation (EU) 2021/821, ...": that instrument's own
+    words answer it more precisely than the two-jurisdiction path)."""
+    if not licence_question(question) or len(jurisdictions_named(question)) == 1:
         return None
     match = _ITEM.search(question)
     if not match:
         return None
     item = match.group("item").strip()
-    if re.match(r"^(?:one|it|them|they|those|this|that|these|some|any|anything|something)\b", item, re.I):
-        return None  # a pronoun: the item is named elsewhere in the question, not read here
+    if _STAND_IN.match(item):
+        # "ship a batch", "export them": the item is named elsewhere ("Our uncooled thermal cameras are…").
+        named = _OUR.search(question)
+        if named is None:
+            return None
+        item = named.group("item").strip()
     rest = _TAIL.sub("", match.group("rest")).strip()
     destination = None
     for candidate in [rest, *_IN.findall(question)]:

@@ -33,6 +33,9 @@ class Provisions:
         """The chunks labelled `section` (or belonging to unit `section`), in document order."""
         return [c for c in self.snapshot.by_doc.get(doc_id, []) if c.section == section or c.unit == section]
 
+    def chunks_of_doc(self, doc_id: str) -> list[Chunk]:
+        return self.snapshot.by_doc.get(doc_id, [])
+
     def first(self, doc_id: str, section: str) -> Chunk | None:
         found = self.chunks(doc_id, section)
         return found[0] if found else None
