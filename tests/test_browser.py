@@ -54,18 +54,26 @@ def test_serve_prints_its_url_and_binds_to_loopback(served: tuple[str, int, Path
         socket.create_connection(("127.0.0.2", port), timeout=30).close()
 
 
-def test_chat_answers_with_citations_and_opens_a_passage(server: str, tmp_path: Path) -> None:
+def _require_chromium() -> None:
     if not Path(CHROMIUM).exists():
         message = f"no Chromium at {CHROMIUM}: install Debian's chromium (scripts/test.sh does as root)"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"CI=true and {message}; the chat would go untested")
         pytest.skip(message)
+
+
+def _launch(p):  # noqa: ANN001, ANN202 - playwright's sync API
+    return p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"])
+
+
+def test_chat_answers_with_citations_and_opens_a_passage(server: str, tmp_path: Path) -> None:
+    _require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+        browser = _launch(p)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(server + "/", wait_until="networkidle")
@@ -92,3 +100,32 @@ def test_chat_answers_with_citations_and_opens_a_passage(server: str, tmp_path: 
         finally:
             browser.close()
     assert (tmp_path / "chat-answer.png").stat().st_size > 50_000
+
+
+def test_licence_check_tab_walks_the_steps(server: str, tmp_path: Path) -> None:
+    _require_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = _launch(p)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(server + "/", wait_until="networkidle")
+            page.get_by_role("tab", name="Licence check").click()
+            page.locator("#lc-check").click()  # nothing filled in: the form says what to correct
+            expect(page.locator("#lc-result")).to_contain_text("Please correct the form")
+            page.locator("#lc-item textarea").fill("facial recognition cameras with IP network features")
+            page.locator("#lc-to textarea").fill("China")
+            page.locator("#lc-check").click()
+            result = page.locator("#lc-result")
+            expect(result).to_contain_text("EU — Regulation (EU) 2021/821", timeout=90_000)
+            expect(result).to_contain_text("Article 5")
+            expect(result).to_contain_text("What the bundled texts cannot decide")
+            expect(page.locator("#lc-sources")).to_contain_text("Article 5(1)")
+            marker = result.locator("a.cite").first
+            number = marker.inner_text().strip("[]")
+            marker.click()
+            expect(page.locator(f"#lc-source-{number}")).to_be_visible()
+            page.screenshot(path=str(tmp_path / "licence-check.png"), full_page=True)
+        finally:
+            browser.close()

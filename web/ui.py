@@ -11,11 +11,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 import gradio as gr
 
-from assistant.records import AnswerResponse, Turn
+from assistant.records import AnswerResponse, Citation, RetrievedRef, Turn
 from assistant.retrieval import unit_of
 from assistant.service import Assistant, QuestionError
+from determination.facts import EndUserType, Facts
+from determination.render import as_markdown
 from indexer.pipeline import Indexer, IndexBusy
 from indexer.reader import Filters
 from web.auth import KeyRing, Role, audit
@@ -34,13 +38,13 @@ DISCLAIMER = ("**Not legal advice.** Answers quote stored copies of official tex
               "check the official source before you rely on an answer.")
 
 CSS = """
-#sources .source {border:1px solid #d0d7de; border-radius:8px; padding:10px 12px; margin-bottom:10px;}
-#sources .source:target {border-color:#0969da; box-shadow:0 0 0 2px #0969da33;}
-#sources .n {font-weight:700; color:#0969da;}
-#sources .partial {background:#fff8c5; color:#7d4e00; border-radius:4px; padding:0 6px; font-size:0.85em;}
-#sources blockquote {margin:6px 0; padding-left:10px; border-left:3px solid #d0d7de;}
-#sources .meta {font-size:0.85em; color:#57606a;}
-#sources pre {white-space:pre-wrap; font-size:0.85em; max-height:320px; overflow:auto;}
+:is(#sources, #lc-sources) .source {border:1px solid #d0d7de; border-radius:8px; padding:10px 12px; margin-bottom:10px;}
+:is(#sources, #lc-sources) .source:target {border-color:#0969da; box-shadow:0 0 0 2px #0969da33;}
+:is(#sources, #lc-sources) .n {font-weight:700; color:#0969da;}
+:is(#sources, #lc-sources) .partial {background:#fff8c5; color:#7d4e00; border-radius:4px; padding:0 6px; font-size:0.85em;}
+:is(#sources, #lc-sources) blockquote {margin:6px 0; padding-left:10px; border-left:3px solid #d0d7de;}
+:is(#sources, #lc-sources) .meta {font-size:0.85em; color:#57606a;}
+:is(#sources, #lc-sources) pre {white-space:pre-wrap; font-size:0.85em; max-height:320px; overflow:auto;}
 a.cite {font-weight:700; text-decoration:none;}
 """
 
@@ -58,10 +62,16 @@ def render_answer(response: AnswerResponse) -> str:
 def render_sources(response: AnswerResponse | None, assistant: Assistant) -> str:
     if response is None or not response.citations:
         return '<div id="sources-empty"><p>Sources of the answer appear here.</p></div>'
+    return render_citations(response.citations, response.retrieved, assistant)
+
+
+def render_citations(citations: list[Citation], retrieved: list[RetrievedRef], assistant: Assistant,
+                     anchor: str = "source") -> str:
+    """One card per numbered source, each opening its full passage; then what was retrieved but not cited."""
     snapshot = assistant.reader.snapshot()
     documents = snapshot.manifest.documents
     cards = ['<div class="sources-list">']
-    for c in response.citations:
+    for c in citations:
         chunk = snapshot.by_id.get(c.chunk_id)
         # The passage and its neighbours inside the same unit (not the end of the previous section).
         neighbours = [n for n in snapshot.neighbours(c.chunk_id) if unit_of(n) == unit_of(chunk)] if chunk else []
@@ -71,7 +81,7 @@ def render_sources(response: AnswerResponse | None, assistant: Assistant) -> str
         link = (f' · <a href="{html.escape(c.source_url, quote=True)}" target="_blank" rel="noopener noreferrer">'
                 "official source</a>") if c.source_url.startswith(("http://", "https://")) else ""
         cards.append(
-            f'<div class="source" id="source-{c.n}">'
+            f'<div class="source" id="{anchor}-{c.n}">'
             f'<div class="head"><span class="n">[{c.n}]</span> <b>{html.escape(c.cite_as)}</b> — '
             f'<span class="section">{html.escape(c.section)}</span> {partial}</div>'
             f"<blockquote>{html.escape(c.quote)}</blockquote>"
@@ -81,8 +91,8 @@ def render_sources(response: AnswerResponse | None, assistant: Assistant) -> str
             f"{_provenance(documents.get(c.doc_id))}</details>"
             "</div>"
         )
-    cited = {(c.doc_id, c.section) for c in response.citations}
-    others = list(dict.fromkeys((r.doc_id, r.section) for r in response.retrieved if (r.doc_id, r.section) not in cited))
+    cited = {(c.doc_id, c.section) for c in citations}
+    others = list(dict.fromkeys((r.doc_id, r.section) for r in retrieved if (r.doc_id, r.section) not in cited))
     if others:
         names = {d: e.meta.cite_as for d, e in documents.items()}
         items = "".join(f"<li>{html.escape(names.get(d, d))}, {html.escape(s)}</li>" for d, s in others)
@@ -183,9 +193,54 @@ def build_ui(assistant: Assistant, keyring: KeyRing) -> gr.Blocks:
             question.submit(respond, inputs, [chat, sources, question])
             clear.click(lambda: ([], render_sources(None, assistant), ""), None, [chat, sources, question])
 
+        _licence_tab(assistant)
         if keyring.has_admin:
             _admin_tab(assistant, keyring)
     return ui
+
+
+def _licence_tab(assistant: Assistant) -> None:
+    """A short form, then the EU and US steps with outcomes; the quotes open in the sources panel."""
+
+    def check(item: str, codes: str, destination: str, end_user: str, end_user_type: str | None,
+              end_use: str) -> tuple[str, str]:
+        try:
+            facts = Facts(item=item, codes=[c for c in re.split(r"[,;\s]+", codes or "") if c],
+                          destination=destination.strip() or None, end_user=end_user.strip() or None,
+                          end_user_type=end_user_type or None, end_use=end_use.strip() or None)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+                                 for e in exc.errors())
+            return f"**Please correct the form:** {html.escape(problems)}", render_sources(None, assistant)
+        determination = assistant.determiner.determine(facts)
+        text = _MARKER.sub(lambda m: f'<a class="cite" href="#lc-source-{m.group(1)}">[{m.group(1)}]</a>',
+                           as_markdown(determination))
+        notes = "\n".join(f"> {html.escape(n)}" for n in determination.notices)
+        return f"{text}\n\n{notes}", render_citations(determination.citations, [], assistant, "lc-source")
+
+    with gr.Tab("Licence check"):
+        gr.Markdown("Walk the licence decision path for one export, EU and US. Each step says what it asks, what "
+                    "the bundled texts and your facts give, and cites the law; what the texts cannot decide is "
+                    "said plainly.")
+        with gr.Row():
+            with gr.Column(scale=3):
+                item = gr.Textbox(label="Item (required)", placeholder="e.g. facial recognition cameras with IP "
+                                  "network features", elem_id="lc-item", max_length=2000)
+                codes = gr.Textbox(label="Known classification (optional)", placeholder="e.g. 5A001.j or 3A981",
+                                   elem_id="lc-codes", max_length=100)
+                destination = gr.Textbox(label="Destination country", placeholder="ISO code or name, e.g. CN",
+                                         elem_id="lc-to", max_length=100)
+                end_user = gr.Textbox(label="End user's name (screened when a party list is imported)",
+                                      elem_id="lc-end-user", max_length=300)
+                end_user_type = gr.Dropdown([t.value for t in EndUserType], value=None, label="End-user type",
+                                            elem_id="lc-end-user-type")
+                end_use = gr.Textbox(label="End use (optional)", lines=2, elem_id="lc-end-use", max_length=2000)
+                run = gr.Button("Check", variant="primary", elem_id="lc-check")
+                result = gr.Markdown(elem_id="lc-result")
+            with gr.Column(scale=2):
+                gr.Markdown("### Sources")
+                sources = gr.HTML(render_sources(None, assistant), elem_id="lc-sources")
+        run.click(check, [item, codes, destination, end_user, end_user_type, end_use], [result, sources])
 
 
 def _admin_tab(assistant: Assistant, keyring: KeyRing) -> None:
