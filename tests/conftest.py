@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 from regqa.config import Settings, apply_offline_environment
@@ -37,11 +38,76 @@ def base_settings() -> Settings:
     return Settings()
 
 
+class MemoEmbedder:
+    """The real embedder, each distinct text embedded once per test session.
+
+    Dozens of tests index the same few real documents into fresh stores; embedding them again
+    each time was most of the suite's run time. The vectors are the model's own (computed by the
+    wrapped embedder the first time a text is seen), so what the tests check is unchanged:
+    wrappers such as CountingEmbedder still see every text the indexer asks for. Tests that start
+    `regqa` in a subprocess embed for themselves."""
+
+    def __init__(self, inner) -> None:  # noqa: ANN001
+        self.inner = inner
+        self.identity = inner.identity
+        self.dimension = inner.dimension
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def encode(self, texts, on_batch=None):  # noqa: ANN001, ANN201
+        missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        known = len(texts) - len(missing)
+        if known and on_batch:
+            on_batch(known)
+        if missing:
+            for text, vector in zip(missing, self.inner.encode(missing, on_batch=on_batch)):
+                self._vectors[text] = vector
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.vstack([self._vectors[t] for t in texts])
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.encode(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.encode([text])[0].tolist()
+
+    def fresh(self) -> FreshEmbedder:
+        """Embeds every text anew (as a clean machine would) and remembers the vectors."""
+        return FreshEmbedder(self)
+
+    def __getattr__(self, name: str):  # noqa: ANN204 - anything else the real embedder has
+        return getattr(self.inner, name)
+
+
+class FreshEmbedder:
+    """For the shared corpus index: its vectors must not depend on which tests ran before it
+    (the eval gate's baselines come from a fresh index), so nothing is looked up; the vectors
+    are kept for the tests that index the same documents later."""
+
+    def __init__(self, memo: MemoEmbedder) -> None:
+        self.memo = memo
+        self.identity = memo.identity
+
+    def encode(self, texts, on_batch=None):  # noqa: ANN001, ANN201
+        vectors = self.memo.inner.encode(texts, on_batch=on_batch)
+        for text, vector in zip(texts, vectors):
+            self.memo._vectors.setdefault(text, vector)
+        return vectors
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(self.memo.inner, name)
+
+
 @pytest.fixture(scope="session")
-def embedder(base_settings: Settings):
+def raw_embedder(base_settings: Settings):
     from indexer.embeddings import load_embedder
 
     return load_embedder(base_settings)
+
+
+@pytest.fixture(scope="session")
+def embedder(raw_embedder):  # noqa: ANN001, ANN201
+    return MemoEmbedder(raw_embedder)
 
 
 @pytest.fixture
@@ -94,7 +160,7 @@ def corpus_index(base_settings: Settings, embedder) -> Settings:  # noqa: ANN001
     # REGQA_TEST_INDEX_DIR lets several checkouts or developers on one machine keep their own.
     index_dir = os.environ.get("REGQA_TEST_INDEX_DIR") or PROJECT / ".pytest_cache" / "regqa-index"
     settings = Settings(data_dir=Path(index_dir), corpus_dir=CORPUS)
-    Indexer(settings, embedder_factory=lambda: embedder).run()
+    Indexer(settings, embedder_factory=embedder.fresh).run()
     return settings
 
 
