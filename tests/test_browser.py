@@ -12,6 +12,7 @@ import shutil
 import socket
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -54,78 +55,72 @@ def test_serve_prints_its_url_and_binds_to_loopback(served: tuple[str, int, Path
         socket.create_connection(("127.0.0.2", port), timeout=30).close()
 
 
-def _require_chromium() -> None:
+@contextmanager
+def chat_page(server: str):  # noqa: ANN201 - yields playwright's Page
+    """The chat's front page in headless Chromium (a missing browser skips here, fails in CI)."""
     if not Path(CHROMIUM).exists():
         message = f"no Chromium at {CHROMIUM}: install Debian's chromium (scripts/test.sh does as root)"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"CI=true and {message}; the chat would go untested")
         pytest.skip(message)
-
-
-def _launch(p):  # noqa: ANN001, ANN202 - playwright's sync API
-    return p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"])
-
-
-def test_chat_answers_with_citations_and_opens_a_passage(server: str, tmp_path: Path) -> None:
-    _require_chromium()
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = _launch(p)
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(server + "/", wait_until="networkidle")
-            expect(page.get_by_text("Not legal advice.").first).to_be_visible()
-            page.locator("#question textarea").fill(FACIAL)
-            page.locator("#ask").click()
-            marker = page.locator("#chat a.cite").first
-            marker.wait_for(timeout=90_000)
-            expect(page.locator("#sources")).to_contain_text("Article 5(1)")
-            expect(page.locator("#sources")).to_contain_text("Regulation (EU) 2021/821")
-            page.screenshot(path=str(tmp_path / "chat-answer.png"), full_page=True)
-
-            # A marker jumps to its source card; the card opens the full stored passage.
-            number = marker.inner_text().strip("[]")
-            marker.click()
-            card = page.locator(f"#source-{number}")
-            expect(card).to_be_visible()
-            card.locator("summary").click()
-            passage = card.locator("details.passage pre")
-            expect(passage).to_be_visible()
-            quote = card.locator("blockquote").inner_text().strip()
-            assert quote[:60] in passage.inner_text()
-            page.screenshot(path=str(tmp_path / "chat-passage.png"))
+            yield page
         finally:
             browser.close()
+
+
+def test_chat_answers_with_citations_and_opens_a_passage(server: str, tmp_path: Path) -> None:
+    with chat_page(server) as page:
+        from playwright.sync_api import expect
+
+        expect(page.get_by_text("Not legal advice.").first).to_be_visible()
+        page.locator("#question textarea").fill(FACIAL)
+        page.locator("#ask").click()
+        marker = page.locator("#chat a.cite").first
+        marker.wait_for(timeout=90_000)
+        expect(page.locator("#sources")).to_contain_text("Article 5(1)")
+        expect(page.locator("#sources")).to_contain_text("Regulation (EU) 2021/821")
+        page.screenshot(path=str(tmp_path / "chat-answer.png"), full_page=True)
+
+        # A marker jumps to its source card; the card opens the full stored passage.
+        number = marker.inner_text().strip("[]")
+        marker.click()
+        card = page.locator(f"#source-{number}")
+        expect(card).to_be_visible()
+        card.locator("summary").click()
+        passage = card.locator("details.passage pre")
+        expect(passage).to_be_visible()
+        quote = card.locator("blockquote").inner_text().strip()
+        assert quote[:60] in passage.inner_text()
+        page.screenshot(path=str(tmp_path / "chat-passage.png"))
     assert (tmp_path / "chat-answer.png").stat().st_size > 50_000
 
 
 def test_licence_check_tab_walks_the_steps(server: str, tmp_path: Path) -> None:
-    _require_chromium()
-    from playwright.sync_api import expect, sync_playwright
+    with chat_page(server) as page:
+        from playwright.sync_api import expect
 
-    with sync_playwright() as p:
-        browser = _launch(p)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(server + "/", wait_until="networkidle")
-            page.get_by_role("tab", name="Licence check").click()
-            page.locator("#lc-check").click()  # nothing filled in: the form says what to correct
-            expect(page.locator("#lc-result")).to_contain_text("Please correct the form")
-            page.locator("#lc-item textarea").fill("facial recognition cameras with IP network features")
-            page.locator("#lc-to textarea").fill("China")
-            page.locator("#lc-check").click()
-            result = page.locator("#lc-result")
-            expect(result).to_contain_text("EU — Regulation (EU) 2021/821", timeout=90_000)
-            expect(result).to_contain_text("Article 5")
-            expect(result).to_contain_text("What the bundled texts cannot decide")
-            expect(page.locator("#lc-sources")).to_contain_text("Article 5(1)")
-            marker = result.locator("a.cite").first
-            number = marker.inner_text().strip("[]")
-            marker.click()
-            expect(page.locator(f"#lc-source-{number}")).to_be_visible()
-            page.screenshot(path=str(tmp_path / "licence-check.png"), full_page=True)
-        finally:
-            browser.close()
+        page.get_by_role("tab", name="Licence check").click()
+        page.locator("#lc-check").click()  # nothing filled in: the form says what to correct
+        expect(page.locator("#lc-result")).to_contain_text("Please correct the form")
+        page.locator("#lc-item textarea").fill("facial recognition cameras with IP network features")
+        page.locator("#lc-to textarea").fill("China")
+        page.locator("#lc-check").click()
+        result = page.locator("#lc-result")
+        expect(result).to_contain_text("EU — Regulation (EU) 2021/821", timeout=90_000)
+        expect(result).to_contain_text("Article 5")
+        expect(result).to_contain_text("What the bundled texts cannot decide")
+        expect(page.locator("#lc-sources")).to_contain_text("Article 5(1)")
+        marker = result.locator("a.cite").first
+        number = marker.inner_text().strip("[]")
+        marker.click()
+        expect(page.locator(f"#lc-source-{number}")).to_be_visible()
+        page.screenshot(path=str(tmp_path / "licence-check.png"), full_page=True)
