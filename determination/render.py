@@ -11,6 +11,25 @@ _MARK = {"licence required": "⛔", "licence may be required": "⚠️", "no lic
 
 
 QUOTE_WORDS = 45
+_LABELS = {"eu.classification": "Annex I listing", "eu.destination": "destination (EU001, Article 11)",
+           "eu.cyber-surveillance": "Article 5 catch-all", "eu.catch-all": "Article 4 catch-all",
+           "eu.national": "Article 9 national measures", "us.classification": "classification",
+           "us.embargo": "Part 746", "us.crime-control": "§ 742.7", "us.country-chart": "Country Chart",
+           "us.end-user": "end-user screening", "us.military-end-use": "§ 744.21", "us.military-cameras": "§ 744.9"}
+
+
+def _label(step: Step) -> str:
+    return _LABELS.get(step.key) or step.key.partition(":")[2] or step.key
+
+
+def in_short(det: Determination) -> str:
+    """The answer first: each jurisdiction's outcome and the steps that decide it."""
+    parts = []
+    for jurisdiction in det.jurisdictions:
+        deciding = [_label(s) + "".join(f" [{n}]" for n in s.citations[:2])
+                    for s in jurisdiction.steps if s.outcome == jurisdiction.summary]
+        parts.append(f"{jurisdiction.name}: {jurisdiction.summary} ({'; '.join(deciding)})")
+    return "**In short:** " + " · ".join(parts) + "."
 
 
 def quoted(citation: Citation) -> str:
@@ -40,7 +59,7 @@ def as_markdown(det: Determination, clarify: str | None = None) -> str:
         given.append(f"end user: {who}")
     if facts.end_use:
         given.append(f"end use: {facts.end_use}")
-    lines = [f"**Licence check — {'; '.join(given)}**", ""]
+    lines = [f"**Licence check — {'; '.join(given)}**", "", in_short(det), ""]
     for jurisdiction in det.jurisdictions:
         lines.append(f"**{jurisdiction.name} — {jurisdiction.instrument}: {jurisdiction.summary}**")
         lines += [step_line(step, by_n) for step in jurisdiction.steps]

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from determination.facts import EndUserType, Facts, country
+from regqa.config import Settings
 from determination.provisions import equivalents
 from determination.records import Determination
 from web.app import create_app
@@ -173,7 +174,9 @@ def test_seed_case_with_an_imported_list_requires_a_licence(assistant, corpus_in
 
     from .screening_fixtures import write_csv
 
-    store = ScreeningStore(corpus_index.model_copy(update={"data_dir": tmp_path / "data"}))
+    # A new Settings, not a model_copy: index_dir is a cached property a copy would keep.
+    store = ScreeningStore(Settings(data_dir=tmp_path / "data", corpus_dir=corpus_index.corpus_dir))
+    assert store.directory.is_relative_to(tmp_path)
     determiner = Determiner(assistant.retriever, screen=screen_with(store))
     assert _steps(determiner.determine(SEED))["us.end-user"].outcome == "cannot determine — source not bundled"
     store.import_file(write_csv(tmp_path / "csl.csv"))
