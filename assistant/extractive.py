@@ -70,7 +70,7 @@ def compose(question: str, passages: list[Passage], *, lead_in: LeadIn | None = 
 
     lines: list[str] = []
     first, first_quotes = blocks[0]
-    lines.append(f"**{_name(first_quotes[-1].chunk)}:** " + " ".join(cite(q) for q in first_quotes))
+    lines.append(f"**{_names([q.chunk for q in first_quotes])}:** " + " ".join(cite(q) for q in first_quotes))
     rest = blocks[1:]
     if rest:
         jurisdictions = list(dict.fromkeys(p.first.jurisdiction for p, _ in blocks))
@@ -109,6 +109,16 @@ def _name(chunk: Chunk) -> str:
     title = title if len(title) <= 70 else title[:69].rsplit(" ", 1)[0] + "…"
     name = f"{chunk.section} ({title})" if title and title.lower() not in chunk.section.lower() else chunk.section
     return f"{chunk.cite_as}, {name}"
+
+
+def _names(chunks: list[Chunk]) -> str:
+    """The label for one or more quoted paragraphs of a unit: each paragraph quoted is named
+    ("Article 5(1) and Article 5(2)"), not only the last one."""
+    sections = list(dict.fromkeys(c.section for c in chunks))
+    if len(sections) == 1:
+        return _name(chunks[-1])
+    last = _name(chunks[-1]).removeprefix(f"{chunks[-1].cite_as}, ")
+    return f"{chunks[-1].cite_as}, {' and '.join(sections[:-1])} and {last}"
 
 
 def _pick(passage: Passage, terms: set[str], limit: int, lead_in: LeadIn | None) -> list[_Quote]:
