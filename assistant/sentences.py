@@ -12,7 +12,9 @@ import Stemmer
 # inside a paragraph (PDF layout) does not end anything.
 _BOUNDARY = re.compile(
     r"(?<=[.;!?])\s+(?=[\"“‘'(\[A-Z0-9§])|\n[ \t]*\n\s*|\n(?=[ \t]*(?:[-*•>]|\(\w{1,4}\)|\w{1,3}\.)[ \t])")
-_LEAD = re.compile(r"^(?:[>\-*•]\s*)+|^[\"“‘']+(?=\S)")
+# A list bullet or block-quote mark before a sentence is not part of it; an asterisk that opens
+# emphasis ("*Intrusion software.* …", a defined term) is.
+_LEAD = re.compile(r"^(?:[>\-•]\s*|\*\s+)+|^[\"“‘']+(?=\S)")
 _TRAIL_QUOTES = re.compile(r"[\"”’']+$")
 _WORD = re.compile(r"[a-z0-9]+(?:\.[a-z0-9]+)*")
 STOPWORDS = frozenset(
