@@ -23,7 +23,15 @@ from dataclasses import dataclass
 from assistant.retrieval import HybridRetriever
 from assistant.provenance import provenance_notices
 from determination.facts import Country, EndUserType, Facts
-from determination.provisions import CCL, EU_ANNEX_I, EU_REGULATION, WASSENAAR, Provisions, equivalents
+from determination.provisions import (
+    CCL,
+    EU_ANNEX_I,
+    EU_REGULATION,
+    UK_ORDER,
+    WASSENAAR,
+    Provisions,
+    equivalents,
+)
 from determination.records import Determination, Jurisdiction, Outcome, ScreeningSummary, Step
 from indexer.reader import Filters
 from indexer.records import Chunk
@@ -65,14 +73,26 @@ class Determiner:
         provisions = Provisions(snapshot)
         destination = facts.country
         screening = self._screening(facts)
-        jurisdictions = [self._eu(facts, destination, provisions), self._us(facts, destination, provisions, screening)]
+        # The export control law of the place of export, then the EAR (which follows US-origin items
+        # anywhere): the EU Regulation by default, the UK Order for exports from the UK.
+        jurisdictions = []
+        if facts.origin == "GB":
+            jurisdictions.append(self._uk(facts, provisions))
+        elif facts.origin != "US":
+            jurisdictions.append(self._eu(facts, destination, provisions))
+        jurisdictions.append(self._us(facts, destination, provisions, screening))
+        names = [j.name for j in jurisdictions]
         not_covered = [
             "The Commerce Country Chart (Supplement No. 1 to Part 738) is not bundled: which destinations the "
             "reasons for control of an ECCN reach cannot be read here.",
-            "Member States' national control lists and measures under Article 9 of Regulation (EU) 2021/821 are "
-            "not bundled.",
             "The CCL text bundled here has each ECCN's heading and items, not its License Requirements section.",
         ]
+        if "EU" in names:
+            not_covered.append("Member States' national control lists and measures under Article 9 of Regulation "
+                               "(EU) 2021/821 are not bundled.")
+        if "UK" in names:
+            not_covered.append("The Export Control Order 2008's Schedules (the UK Military List, the UK dual-use "
+                               "list, the prohibited and embargoed destinations) are not bundled.")
         if screening.status != "screened":
             not_covered.append("The Entity List and other restricted-party lists (Supplement No. 4 to Part 744, "
                                "the Consolidated Screening List) are not bundled; import one with `regqa lists import`.")
@@ -168,6 +188,42 @@ class Determiner:
                     outcome="licence may be required" if military else "no licence required on the bundled texts",
                     depends_on="whether the competent authority informs you of a use listed in Article 4(1)",
                     citations=[p.cite(article_4)] if article_4 else [])
+
+    # -- UK ----------------------------------------------------------------------------------
+
+    def _uk(self, facts: Facts, p: Provisions) -> Jurisdiction:
+        """The Export Control Order 2008 as bundled: its articles without its Schedules (the UK
+        Military List, the UK dual-use list and the destination lists), so listing and
+        destination steps say what is missing, and the WMD end-use control is stated."""
+        steps: list[Step] = []
+        military = p.first(UK_ORDER, "Article 3(a)")
+        if military is not None:
+            steps.append(Step(
+                key="uk.military", question="Is the item military goods (Article 3)?",
+                finding="The Order prohibits exporting military goods without a licence; which goods those are is in "
+                        "Schedule 2 (the UK Military List), which is not bundled.",
+                outcome="cannot determine — source not bundled", citations=[p.cite(military)]))
+        dual = [c for c in (p.first(UK_ORDER, "Article 4(1)(a)"), p.first(UK_ORDER, "Article 4(2)")) if c is not None]
+        if dual:
+            steps.append(Step(
+                key="uk.dual-use", question="Is it a UK controlled dual-use good going to a prohibited destination "
+                                           "(Article 4)?",
+                finding="The UK controlled dual-use goods and their prohibited destinations are in the Schedules, "
+                        "which are not bundled; nor is the dual-use Regulation as it applies in the UK (the EU "
+                        "Annex I entries are the closest guide in this corpus).",
+                outcome="cannot determine — source not bundled", citations=[p.cite(c) for c in dual]))
+        wmd = [c for c in (p.first(UK_ORDER, "Article 6(1)(a)"), p.first(UK_ORDER, "Article 6(2)")) if c is not None]
+        if wmd:
+            steps.append(Step(
+                key="uk.wmd", question="Does the WMD end-use control (Article 6) apply?",
+                finding="If you have grounds for suspecting that unlisted dual-use items are or may be intended for "
+                        "WMD purposes, you may not export them unless reasonable enquiries satisfy you they will not "
+                        "be so used.",
+                outcome="licence may be required",
+                depends_on="whether you have grounds for suspecting a WMD purpose",
+                citations=[p.cite(c) for c in wmd]))
+        return Jurisdiction(name="UK", instrument="Export Control Order 2008 (articles; Schedules not bundled)",
+                            steps=steps, summary=_summary(steps))
 
     # -- US ----------------------------------------------------------------------------------
 

@@ -74,6 +74,9 @@ class Facts(BaseModel):
                              "(3A981) or a Wassenaar entry (5.A.1.j).")
     destination: str | None = Field(default=None, max_length=100,
                                     description="Country of destination: ISO code (CN) or English name.")
+    origin: str | None = Field(default=None, max_length=100,
+                               description="Country the export leaves from (ISO code or name): GB adds the UK Order's "
+                               "steps in place of the EU's; US leaves the EAR alone.")
     end_user: str | None = Field(default=None, max_length=300, description="The end user's name, for screening.")
     end_user_type: EndUserType | None = None
     end_use: str | None = Field(default=None, max_length=MAX_TEXT, description="What the end user will do with it.")
@@ -105,9 +108,9 @@ class Facts(BaseModel):
                 result.append(f"{head}.{letter.upper()}.{tail.lower()}")
         return result
 
-    @field_validator("destination")
+    @field_validator("destination", "origin")
     @classmethod
-    def _destination(cls, value: str | None) -> str | None:
+    def _country_code(cls, value: str | None) -> str | None:
         return None if value is None else country(value).code
 
     @property

@@ -27,6 +27,8 @@ _STAND_IN = re.compile(r"^(?:(?:a|an|the|one|some|this|that|these|those)\s+)?(?:
                        r"something)\b", re.I)
 _OUR = re.compile(r"\b(?:our|we (?:make|sell|build|produce|manufacture|develop|design))\s+(?P<item>[^.?,;]{3,80}?)"
                   r"\s+(?:are|is|was|were|have|has|run|runs|can|could|use|uses|[,.;(])", re.I)
+# "from the UK", "from Germany": the country of export.
+_FROM = re.compile(r"\bfrom\s+(?:the\s+)?([A-Z][A-Za-z]+(?:\s+[A-Z][A-Za-z]+)?)\b")
 _CODE = re.compile(r"\b(?:ECCN\s+)?(\d[A-E]\d{3}(?:\.[a-z0-9]+)*)\b")
 
 
@@ -48,12 +50,22 @@ def read_facts(question: str) -> ReadFacts | None:
     """The facts of a licence question, or None when it is not one, names no item, or asks
     under one named jurisdiction ("Under Regulation (EU) 2021/821, ...": that instrument's own
     words answer it more precisely than the two-jurisdiction path)."""
-    if not licence_question(question) or len(jurisdictions_named(question)) == 1:
+    if not licence_question(question):
+        return None
+    origin = None
+    for found in _FROM.findall(question):
+        try:
+            origin = country(found).code
+            break
+        except ValueError:
+            continue
+    named = jurisdictions_named(question)
+    if len(named) == 1 and not (origin == "GB" and named == ["UK"]):
         return None
     match = _ITEM.search(question)
     if not match:
         return None
-    item = match.group("item").strip()
+    item = re.sub(r"\s+from\s+(?:the\s+)?[A-Z].*$", "", match.group("item")).strip()  # "… from the UK"
     if _STAND_IN.match(item):
         # "ship a batch", "export them": the item is named elsewhere ("Our uncooled thermal cameras are…").
         named = _OUR.search(question)
@@ -77,7 +89,8 @@ def read_facts(question: str) -> ReadFacts | None:
             end_user = None  # a kind of end user ("a public security bureau"), not a name to screen
     codes = list(dict.fromkeys(_CODE.findall(question)))
     try:
-        facts = Facts(item=item, codes=codes, destination=destination, end_user=end_user, end_user_type=end_user_type)
+        facts = Facts(item=item, codes=codes, destination=destination, origin=origin, end_user=end_user,
+                      end_user_type=end_user_type)
     except ValidationError:
         return None
     if facts.destination is None and facts.end_user_type is None:

@@ -18,6 +18,7 @@ EU_REGULATION = "eu-2021-821-dual-use-regulation"
 EU_ANNEX_I = "eu-2021-821-annex-i-control-list"
 WASSENAAR = "wassenaar-2025-dual-use-list-cat4-cat5p1"
 CCL = "15-cfr-part-774-supp-1-ccl"
+UK_ORDER = "uk-export-control-order-2008"
 MAX_QUOTE = 420  # characters: a long sentence is quoted around the words that matter
 
 

@@ -27,7 +27,7 @@ class Step(BaseModel):
 
 
 class Jurisdiction(BaseModel):
-    name: Literal["EU", "US"]
+    name: Literal["EU", "UK", "US"]
     instrument: str
     steps: list[Step]
     summary: Outcome  # the strongest outcome of its steps

@@ -15,7 +15,9 @@ _LABELS = {"eu.classification": "Annex I listing", "eu.destination": "destinatio
            "eu.cyber-surveillance": "Article 5 catch-all", "eu.catch-all": "Article 4 catch-all",
            "eu.national": "Article 9 national measures", "us.classification": "classification",
            "us.embargo": "Part 746", "us.crime-control": "§ 742.7", "us.country-chart": "Country Chart",
-           "us.end-user": "end-user screening", "us.military-end-use": "§ 744.21", "us.military-cameras": "§ 744.9"}
+           "us.end-user": "end-user screening", "us.military-end-use": "§ 744.21", "us.military-cameras": "§ 744.9",
+           "uk.military": "Article 3, UK Military List", "uk.dual-use": "Article 4, UK dual-use list",
+           "uk.wmd": "Article 6 WMD control"}
 
 
 def _label(step: Step) -> str:
@@ -52,6 +54,8 @@ def as_markdown(det: Determination, clarify: str | None = None) -> str:
     given = [f"item: {facts.item}"]
     if facts.codes:
         given.append(f"classified as {', '.join(facts.codes)}")
+    if facts.origin:
+        given.append(f"from {facts.origin}")
     if facts.country:
         given.append(f"to {facts.country.name}")
     if facts.end_user or facts.end_user_type:

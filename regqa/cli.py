@@ -376,6 +376,8 @@ def ask(
 def determine(
     item: Annotated[str, typer.Option("--item", help="What is exported, in words.")],
     to: Annotated[str | None, typer.Option("--to", help="Destination country: ISO code (CN) or English name.")] = None,
+    origin: Annotated[str | None, typer.Option("--from", help="Country of export (default: the EU). GB walks the "
+                                                "UK Order instead of the EU Regulation; US only the EAR.")] = None,
     end_user: Annotated[str | None, typer.Option("--end-user", help="The end user's name (screened when a list "
                                                                      "is imported).")] = None,
     end_user_type: Annotated[str | None, typer.Option(
@@ -385,7 +387,7 @@ def determine(
                                                     "(5A001.j), ECCN (3A981) or Wassenaar entry; repeatable.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the determination record as JSON.")] = False,
 ) -> None:
-    """Walk the licence decision path for one export, EU and US, citing each step.
+    """Walk the licence decision path for one export, EU (or UK) and US, citing each step.
 
     Each step says what it asks, what the bundled texts and your facts give, and an outcome:
     licence required; licence may be required (and on what it depends); no licence required on
@@ -406,8 +408,8 @@ def determine(
     except ValueError:
         raise _fail(f"--end-user-type must be one of {', '.join(t.value for t in EndUserType)}", 2) from None
     try:
-        facts = Facts(item=item, codes=code or [], destination=to, end_user=end_user, end_user_type=kind,
-                      end_use=end_use)
+        facts = Facts(item=item, codes=code or [], destination=to, origin=origin, end_user=end_user,
+                      end_user_type=kind, end_use=end_use)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
                              for e in exc.errors())

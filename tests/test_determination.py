@@ -193,3 +193,32 @@ def test_seed_case_with_an_imported_list_requires_a_licence(assistant, corpus_in
     clean = determiner.determine(SEED.model_copy(update={"end_user": "Acme Optics GmbH"}))
     assert _steps(clean)["us.end-user"].outcome == "no licence required on the bundled texts"
     assert "ownership or control" in _steps(clean)["us.end-user"].finding  # the reminder name screening needs
+
+
+def test_exports_from_the_uk_walk_the_order_not_the_eu_regulation(assistant) -> None:  # noqa: ANN001
+    det = assistant.determiner.determine(Facts(item="thermal cameras", origin="United Kingdom", destination="BR"))
+    _assert_verified(assistant, det)
+    assert [j.name for j in det.jurisdictions] == ["UK", "US"]
+    steps = _steps(det)
+    assert steps["uk.military"].outcome == "cannot determine — source not bundled"
+    assert ("uk-export-control-order-2008", "Article 6(1)(a)") in _cited(det, steps["uk.wmd"])
+    assert any("Schedules" in line for line in det.not_covered)
+    assert not any("Article 9" in line for line in det.not_covered)
+    us_only = assistant.determiner.determine(Facts(item="thermal cameras", origin="US", destination="BR"))
+    assert [j.name for j in us_only.jurisdictions] == ["US"]
+
+
+def test_chat_reads_the_facts_of_a_licence_question() -> None:
+    from determination.from_question import read_facts
+
+    seed = read_facts("Does exporting facial recognition cameras to a public security bureau in China need a licence?")
+    assert seed is not None and seed.facts.item == "facial recognition cameras"
+    assert (seed.facts.destination, seed.facts.end_user_type) == ("CN", EndUserType.police)
+    assert seed.clarifying_question and "ECCN or Annex I entry" in seed.clarifying_question
+    uk = read_facts("Do we need a licence to export our thermal cameras from the UK to Brazil?")
+    assert uk is not None and (uk.facts.item, uk.facts.origin, uk.facts.destination) == ("thermal cameras", "GB", "BR")
+    batch = read_facts("Our uncooled thermal cameras are classed 6A003.b.4.b. Can we ship a batch to a customer in "
+                       "Brazil without an export licence?")
+    assert batch is not None and batch.facts.item == "uncooled thermal cameras" and batch.facts.codes == ["6A003.b.4.b"]
+    assert read_facts("What is intrusion software?") is None
+    assert read_facts("Under Regulation (EU) 2021/821, does exporting cameras to China need an authorisation?") is None

@@ -202,10 +202,11 @@ def build_ui(assistant: Assistant, keyring: KeyRing) -> gr.Blocks:
 def _licence_tab(assistant: Assistant) -> None:
     """A short form, then the EU and US steps with outcomes; the quotes open in the sources panel."""
 
-    def check(item: str, codes: str, destination: str, end_user: str, end_user_type: str | None,
+    def check(item: str, codes: str, origin: str, destination: str, end_user: str, end_user_type: str | None,
               end_use: str) -> tuple[str, str]:
         try:
             facts = Facts(item=item, codes=[c for c in re.split(r"[,;\s]+", codes or "") if c],
+                          origin=origin.strip() or None,
                           destination=destination.strip() or None, end_user=end_user.strip() or None,
                           end_user_type=end_user_type or None, end_use=end_use.strip() or None)
         except ValidationError as exc:
@@ -228,6 +229,8 @@ def _licence_tab(assistant: Assistant) -> None:
                                   "network features", elem_id="lc-item", max_length=2000)
                 codes = gr.Textbox(label="Known classification (optional)", placeholder="e.g. 5A001.j or 3A981",
                                    elem_id="lc-codes", max_length=100)
+                origin = gr.Textbox(label="Exporting from (optional; default the EU, GB for the UK Order)",
+                                    placeholder="e.g. DE, GB or US", elem_id="lc-from", max_length=100)
                 destination = gr.Textbox(label="Destination country", placeholder="ISO code or name, e.g. CN",
                                          elem_id="lc-to", max_length=100)
                 end_user = gr.Textbox(label="End user's name (screened when a party list is imported)",
@@ -240,7 +243,7 @@ def _licence_tab(assistant: Assistant) -> None:
             with gr.Column(scale=2):
                 gr.Markdown("### Sources")
                 sources = gr.HTML(render_sources(None, assistant), elem_id="lc-sources")
-        run.click(check, [item, codes, destination, end_user, end_user_type, end_use], [result, sources])
+        run.click(check, [item, codes, origin, destination, end_user, end_user_type, end_use], [result, sources])
 
 
 def _admin_tab(assistant: Assistant, keyring: KeyRing) -> None:
