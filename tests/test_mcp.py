@@ -22,7 +22,7 @@ from .test_openai_compat import PROHIBITIONS, READ_KEY, UK_LICENCE, compat_index
 
 pytestmark = pytest.mark.slow
 
-TOOLS = {"search", "answer", "get_passage", "list_documents"}
+TOOLS = {"search", "answer", "get_passage", "list_documents", "licence_check"}
 
 
 async def _exercise(session: ClientSession) -> dict[str, Any]:
@@ -39,6 +39,9 @@ async def _exercise(session: ClientSession) -> dict[str, Any]:
     results["search"] = await session.call_tool(
         "search", {"query": UK_LICENCE, "jurisdictions": ["UK"], "top_k": 3})
     results["documents"] = await session.call_tool("list_documents", {})
+    results["licence"] = await session.call_tool("licence_check", {
+        "item": "facial recognition cameras", "destination": "China", "end_user_type": "police"})
+    results["bad_licence"] = await session.call_tool("licence_check", {"item": "camera", "destination": "Atlantis"})
     results["missing"] = await session.call_tool("get_passage", {"chunk_id": "no-such-passage"})
     results["too_many"] = await session.call_tool("search", {"query": "licence", "top_k": 500})
     return results
@@ -77,6 +80,14 @@ def _check(results: dict[str, Any], compat_index: Settings) -> None:  # noqa: F8
     assert all(d["as_of"] and d["completeness"] in ("full", "partial", "unknown") for d in documents)
 
     assert results["missing"].is_error and "no passage" in results["missing"].content[0].text
+    licence = results["licence"]
+    assert not licence.is_error, licence.content
+    record = licence.structured_content
+    assert [j["name"] for j in record["jurisdictions"]] == ["EU", "US"]
+    # This small index lacks most of the instruments: the steps still come, citing what is there.
+    assert record["not_covered"] and all(c["quote"] for c in record["citations"])
+    assert all(step["outcome"] for j in record["jurisdictions"] for step in j["steps"])
+    assert results["bad_licence"].is_error and "unknown country" in results["bad_licence"].content[0].text
     assert results["too_many"].is_error
 
 

@@ -28,6 +28,8 @@ from starlette.types import Receive, Scope, Send
 
 from assistant.records import AnswerResponse, Turn
 from assistant.service import Assistant, QuestionError
+from determination.facts import EndUserType, Facts
+from determination.records import Determination
 from indexer.reader import IndexMissing
 from web.auth import KeyRing, presented_key
 from web.errors import error
@@ -78,7 +80,7 @@ async def _as_tool_errors() -> AsyncIterator[None]:
 
 
 def build_server(assistant: Assistant, metrics: Metrics | None = None) -> MCPServer:
-    """The four read-only tools over one assistant (and its index)."""
+    """The five read-only tools over one assistant (and its index)."""
     metrics = metrics or Metrics()
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
@@ -134,6 +136,29 @@ def build_server(assistant: Assistant, metrics: Metrics | None = None) -> MCPSer
         a citation in context or check that a quote is really there."""
         async with _as_tool_errors():
             return await _in_thread(documents_route.get_passage, chunk_id, assistant=assistant)
+
+    @server.tool(title="Licence check", annotations=READ_ONLY)
+    async def licence_check(
+        item: Annotated[str, Field(min_length=3, max_length=2000, description="What is exported, in words.")],
+        destination: Annotated[str | None, Field(description="Destination country: ISO code or name.")] = None,
+        origin: Annotated[str | None, Field(description="Country of export (default the EU; GB: the UK Order; "
+                                                        "US: the EAR alone).")] = None,
+        end_user: Annotated[str | None, Field(description="The end user's name (screened when a party list "
+                                                          "is imported).")] = None,
+        end_user_type: Annotated[EndUserType | None, Field(description="The kind of end user.")] = None,
+        end_use: Annotated[str | None, Field(description="What the end user will do with the item.")] = None,
+        codes: Annotated[list[str] | None, Field(description="Known classifications: Annex I entry (5A001.j), "
+                                                             "ECCN (3A981) or Wassenaar entry (5.A.1.j).")] = None,
+    ) -> Determination:
+        """Walk the licence decision path for one export — EU Regulation 2021/821 (or, with
+        origin GB, the UK Order) and the US EAR — step by step: each step has its question, the
+        finding, an outcome (licence required / may be required, depending on what / no licence
+        required on the bundled texts / cannot determine) and numbered citations whose quotes are
+        exact stored text. `not_covered` says what the bundled texts cannot decide."""
+        async with _as_tool_errors():
+            facts = Facts(item=item, destination=destination, origin=origin, end_user=end_user,
+                          end_user_type=end_user_type, end_use=end_use, codes=codes or [])
+            return await _in_thread(assistant.determiner.determine, facts)
 
     @server.tool(title="List indexed documents", annotations=READ_ONLY)
     async def list_documents() -> DocumentList:
