@@ -19,7 +19,13 @@ _CODE = re.compile(r"^(?:ECCN\s*)?(\d[A-E]\d{3}(?:\.[a-z0-9]+)*)$|^(\d\.[A-E]\.\
 _ALIASES = {"uk": "GB", "britain": "GB", "great britain": "GB", "england": "GB", "usa": "US",
             "america": "US", "united states of america": "US", "south korea": "KR", "north korea": "KP",
             "russia": "RU", "turkey": "TR", "iran": "IR", "syria": "SY", "venezuela": "VE",
-            "burma": "MM", "vietnam": "VN", "taiwan": "TW", "prc": "CN", "mainland china": "CN"}
+            "burma": "MM", "vietnam": "VN", "taiwan": "TW", "prc": "CN", "mainland china": "CN", "laos": "LA",
+            "ivory coast": "CI", "czech republic": "CZ", "holland": "NL", "moldova": "MD", "bolivia": "BO",
+            "tanzania": "TZ", "uae": "AE", "emirates": "AE"}
+# Names that stand for more than one country: asked back, never guessed.
+_AMBIGUOUS = {"korea": "South Korea (KR) or North Korea (KP)", "congo": "the Republic of the Congo (CG) or the "
+              "Democratic Republic of the Congo (CD)", "guinea": "Guinea (GN), Guinea-Bissau (GW) or Equatorial "
+              "Guinea (GQ)"}
 
 
 class EndUserType(str, Enum):
@@ -43,17 +49,16 @@ def country(value: str) -> Country:
     if not text:
         raise ValueError("the destination is empty")
     key = text.lower().removeprefix("the ")
+    if key in _AMBIGUOUS:
+        raise ValueError(f"{value!r} is ambiguous: say {_AMBIGUOUS[key]}")
     found = None
     if key in _ALIASES:
         found = pycountry.countries.get(alpha_2=_ALIASES[key])
     if found is None:
+        # Exact codes and names only (official, common, ISO short): a fuzzy match would turn a
+        # typo or "Korea" into some country, and the destination decides licence requirements.
         try:
-            found = pycountry.countries.lookup(text)
-        except LookupError:
-            found = None
-    if found is None and len(text) > 3:
-        try:
-            found = pycountry.countries.search_fuzzy(text)[0]
+            found = pycountry.countries.lookup(key)
         except LookupError:
             found = None
     if found is None:

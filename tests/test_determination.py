@@ -132,6 +132,9 @@ def test_hostile_facts_are_refused(fields: dict) -> None:
 def test_codes_and_countries_normalise() -> None:
     assert Facts(item="camera", codes=["eccn 3a981", "5a001.J", "5.a.1.J"]).codes == ["3A981", "5A001.j", "5.A.1.j"]
     assert country("uk").code == "GB" and country("Russia").name == "Russia" and country("cn").code == "CN"
+    for unclear in ("Korea", "Congo", "Republic of"):  # asked back, never guessed
+        with pytest.raises(ValueError):
+            country(unclear)
     assert equivalents("5A001.j") == {"EU": "5A001.j", "Wassenaar": "5.A.1.j", "US": "ECCN 5A001"}
     assert equivalents("5.A.1.j")["EU"] == "5A001.j"
 
