@@ -118,8 +118,7 @@ class Determiner:
         else:
             candidates = self._candidates(facts.item, EU_ANNEX_I)
             steps.append(self._classification_step("eu.classification", "Is the item listed in Annex I?",
-                                                   candidates, facts, p, cite_3, "Annex I"))
-        if not listed:
+                                                   candidates, p, cite_3, "Annex I"))
             steps.append(self._article_5(facts, p))
         steps.append(self._article_4(facts, p))
         article_9 = p.first(EU_REGULATION, "Article 9(1)")
@@ -178,7 +177,7 @@ class Determiner:
 
     def _article_4(self, facts: Facts, p: Provisions) -> Step:
         article_4 = p.first(EU_REGULATION, "Article 4(1)")
-        military = facts.end_user_type is EndUserType.military or bool(facts.end_use and _MILITARY_USE.search(facts.end_use))
+        military = _military(facts)
         finding = ("An authorisation is required for unlisted items when the competent authority informs you that "
                    "they are or may be intended for weapons of mass destruction, a military end use in a country "
                    "under an arms embargo, or use in illegally exported military items.")
@@ -239,7 +238,7 @@ class Determiner:
         else:
             eccns = self._candidates(facts.item, CCL)
             steps.append(self._classification_step("us.classification", "Which ECCN on the Commerce Control List?",
-                                                   eccns, facts, p, [], "the Commerce Control List"))
+                                                   eccns, p, [], "the Commerce Control List"))
         embargo = self._embargo(destination, p)
         if embargo is not None:
             steps.append(embargo)
@@ -348,7 +347,7 @@ class Determiner:
 
     def _military(self, facts: Facts, destination: Country | None, p: Provisions) -> list[Step]:
         """§ 744.21 and § 744.9 only where the facts name a military end user or end use."""
-        military = facts.end_user_type is EndUserType.military or bool(facts.end_use and _MILITARY_USE.search(facts.end_use))
+        military = _military(facts)
         if not military:
             return []
         steps = []
@@ -402,8 +401,8 @@ class Determiner:
             found.append(Candidate(code, heading, round(passage.dense or 0.0, 3)))
         return found[:CANDIDATES]
 
-    def _classification_step(self, key: str, question: str, candidates: list[Candidate], facts: Facts,
-                             p: Provisions, extra: list[int], where: str) -> Step:
+    def _classification_step(self, key: str, question: str, candidates: list[Candidate], p: Provisions,
+                             extra: list[int], where: str) -> Step:
         if not candidates:
             return Step(key=key, question=question, finding=f"No entry of {where} resembles the description.",
                         outcome="no licence required on the bundled texts", citations=extra)
@@ -433,6 +432,11 @@ def _same_entry(p: Provisions, entry: Candidate) -> str:
     return "; ".join(found)
 
 
+def _military(facts: Facts) -> bool:
+    """Do the facts name a military end user or end use (what Article 4 and § 744.21 turn on)?"""
+    return facts.end_user_type is EndUserType.military or bool(facts.end_use and _MILITARY_USE.search(facts.end_use))
+
+
 def _heading(chunk: Chunk) -> str:
     """An entry's heading as a label (its quotation marks dropped: it names, it does not quote)."""
     title = (chunk.unit_title or chunk.text.split("\n", 1)[0]).translate(str.maketrans("", "", "“”\"‘’"))
@@ -442,5 +446,3 @@ def _heading(chunk: Chunk) -> str:
 def _summary(steps: list[Step]) -> Outcome:
     return max((s.outcome for s in steps), key=lambda o: _STRENGTH[o], default="not applicable")
 
-
-__all__ = ["WASSENAAR", "Determiner"]

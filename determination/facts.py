@@ -11,7 +11,7 @@ import re
 from enum import Enum
 
 import pycountry
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 MAX_TEXT = 2000
 _CODE = re.compile(r"^(?:ECCN\s*)?(\d[A-E]\d{3}(?:\.[a-z0-9]+)*)$|^(\d\.[A-E]\.\d{1,3}(?:\.[a-z0-9]+)*)$", re.I)
@@ -134,6 +134,13 @@ _END_USER_WORDS: tuple[tuple[EndUserType, re.Pattern[str]], ...] = (
     (EndUserType.individual, re.compile(r"\b(individual|private person|consumer)\b", re.I)),
     (EndUserType.company, re.compile(r"\b(company|distributor|reseller|firm|corporation|integrator)\b", re.I)),
 )
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """Invalid facts in one readable line ("destination: unknown country 'Atlantis': …"), for the
+    CLI and the chat form alike."""
+    return "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+                     for e in exc.errors())
 
 
 def end_user_type_of(text: str) -> EndUserType | None:

@@ -400,7 +400,7 @@ def determine(
     from rich.markdown import Markdown
     from rich.panel import Panel
 
-    from determination.facts import EndUserType, Facts, end_user_type_of
+    from determination.facts import EndUserType, Facts, describe_errors, end_user_type_of
     from determination.render import as_markdown
 
     try:
@@ -411,8 +411,7 @@ def determine(
         facts = Facts(item=item, codes=code or [], destination=to, origin=origin, end_user=end_user,
                       end_user_type=kind, end_use=end_use)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
-                             for e in exc.errors())
+        problems = describe_errors(exc)
         raise _fail(problems, 2) from None
     assistant = _assistant(_settings())
     determination = assistant.determiner.determine(facts)

@@ -18,7 +18,7 @@ import gradio as gr
 from assistant.records import AnswerResponse, Citation, RetrievedRef, Turn
 from assistant.retrieval import unit_of
 from assistant.service import Assistant, QuestionError
-from determination.facts import EndUserType, Facts
+from determination.facts import EndUserType, Facts, describe_errors
 from determination.render import as_markdown
 from indexer.pipeline import Indexer, IndexBusy
 from indexer.reader import Filters
@@ -210,8 +210,7 @@ def _licence_tab(assistant: Assistant) -> None:
                           destination=destination.strip() or None, end_user=end_user.strip() or None,
                           end_user_type=end_user_type or None, end_use=end_use.strip() or None)
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
-                                 for e in exc.errors())
+            problems = describe_errors(exc)
             return f"**Please correct the form:** {html.escape(problems)}", render_sources(None, assistant)
         determination = assistant.determiner.determine(facts)
         text = _MARKER.sub(lambda m: f'<a class="cite" href="#lc-source-{m.group(1)}">[{m.group(1)}]</a>',
