@@ -61,4 +61,9 @@ class AnswerResponse(BaseModel):
     notices: list[str] = Field(default_factory=list)
     retrieved: list[RetrievedRef] = Field(default_factory=list)
     mode: Mode = "extractive"
+    signals: list[str] = Field(default_factory=list, description="The retrieval signals this answer used: "
+                               "`exact reference`, `keywords`, `titles`, `dense`.")
+    dense_coverage: float = Field(default=1.0, description="Share of passages dense search could find: "
+                                  "below 1 while a first index is still warming up (keywords and titles "
+                                  "answer from the start, dense vectors arrive as they are embedded).")
     timings_ms: dict[str, float] = Field(default_factory=dict)

@@ -228,7 +228,7 @@ class HybridRetriever:
     def _signals(self, snapshot: Snapshot, query: str, filters: Filters, n: int) -> Signals:
         """Each signal's ranking for a question, before weighting; kept for a few hundred
         questions so that re-ranking with other weights (tuning, ablation) costs no search."""
-        key = (snapshot.manifest.generation, query, filters, n)
+        key = (snapshot.manifest.generation, snapshot.dense_count, query, filters, n)
         cached = self._signal_cache.get(key)
         if cached is not None:
             self._signal_cache.move_to_end(key)

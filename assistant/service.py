@@ -252,10 +252,24 @@ class Assistant:
             notices.append(f"Removed {len(checked.dropped_markers)} citation(s) that did not resolve to a "
                            "retrieved passage.")
         timings["verify"] = _ms(t)
+        response.signals, response.dense_coverage = _signals(result)
+        if response.dense_coverage < 1.0:
+            notices.append(f"The index is still warming up: dense (meaning-based) search covers "
+                           f"{int(100 * response.dense_coverage)} % of the passages so far, so this answer rests "
+                           "mostly on exact references, keywords and titles. Ask again in a minute or two for "
+                           "the full search.")
         response.notices = notices + provenance_notices(response.citations, result.snapshot.manifest)
         timings["total"] = _ms(started)
         response.timings_ms = timings
         return response
+
+def _signals(result: SearchResult) -> tuple[list[str], float]:
+    """The retrieval signals behind the answer, and how much of the index dense search covered."""
+    coverage = round(result.snapshot.dense_coverage, 3)
+    signals = ["exact reference"] if any(h.exact is not None for h in result.hits) else []
+    signals += ["keywords", "titles"] + (["dense"] if coverage > 0 else [])
+    return signals, coverage
+
 
 def _visible(text: str) -> str:
     """NFC text without control, format, private-use or unpaired surrogate characters."""

@@ -212,7 +212,13 @@ def _inspect_dense(settings: Settings, store: IndexStore, manifest: Manifest, fo
     found.report.vectors = len(stored & expected)
     found.missing_vectors = [c for c in found.chunks if c.chunk_id not in stored]
     found.orphan_vectors = stored - expected
-    if found.missing_vectors and manifest.collection in names:
+    if found.missing_vectors and manifest.collection in names and not manifest.dense_ready:
+        missing = [c.chunk_id for c in found.missing_vectors]
+        found.add("vectors_pending", "drift", f"{len(missing)} of {len(expected)} chunks await their vectors: "
+                  "a first indexing run is still embedding, or was stopped; answers use exact references, "
+                  "keywords and titles for them meanwhile. `regqa index` (or --repair) completes it",
+                  repairable=found.can_embed, items=missing)
+    elif found.missing_vectors and manifest.collection in names:
         missing = [c.chunk_id for c in found.missing_vectors]
         found.add("vectors_missing", "corrupt", f"{len(missing)} chunks have no vector in Chroma "
                   f"({_some(missing)}), so BM25 and dense search disagree; --repair re-embeds them",
@@ -250,7 +256,7 @@ def _inspect_leftovers(store: IndexStore, manifest: Manifest, found: _Findings) 
     for path in found.stale_generations:
         found.add("stale_generation", "leftover", f"generation {path.name!r} is not committed (left by "
                   "an interrupted or superseded run); --repair removes it", repairable=True, items=[path.name])
-    temp = [store.manifest_path.with_suffix(".json.tmp")]
+    temp = [store.manifest_path.with_suffix(".json.tmp"), *sorted(store.root.glob(".progress.json.*.tmp"))]
     uploads = store.root / "uploads"
     found.temp_files = [p for p in temp if p.exists()]
     if uploads.exists():
@@ -304,6 +310,8 @@ def _repair(settings: Settings, store: IndexStore, found: _Findings,
                                found.missing_vectors, summary, lambda *_: None)
         done.append(f"re-embedded {len(found.missing_vectors)} missing vectors "
                     f"({summary.chunks_from_cache} from the embedding cache, {summary.chunks_embedded} by the model)")
+        if not manifest.dense_ready:  # a stopped warm start, now whole
+            store.commit(manifest.model_copy(update={"dense_ready": True}))
     return done
 
 

@@ -25,6 +25,7 @@ from indexer.embeddings import embedding_identity, load_embedder
 from indexer.loaders import LoadError, discover, load_document
 from indexer.loaders.metadata import sidecar_path
 from indexer.pause import pause_point
+from indexer.progress import ProgressRecorder
 from indexer.records import Chunk
 from indexer.sparse import SPARSE_VERSION, SparseIndex
 from indexer.store import DocumentEntry, IndexBusy, IndexStore, Manifest, now  # noqa: F401 - IndexBusy re-exported
@@ -83,7 +84,14 @@ class Indexer:
             if not root.exists():
                 raise FileNotFoundError(f"no such file or folder: {root}")
         with self.store.writing():
-            return self._run(roots, rebuild, progress or _no_progress)
+            recorder = ProgressRecorder(self.store.root, progress or _no_progress)
+            try:
+                summary = self._run(roots, rebuild, recorder)
+            except BaseException as exc:
+                recorder.finish("failed", f"{type(exc).__name__}: {exc}")
+                raise
+            recorder.finish("done")
+            return summary
 
     def remove(self, doc_ids: Sequence[str]) -> IndexSummary:
         """Drop documents from the index by id (the files themselves are not touched)."""
@@ -97,13 +105,14 @@ class Indexer:
             keep = [c for c in old_chunks if c.doc_id not in doc_ids]
             summary = IndexSummary(removed=list(doc_ids))
             documents = {k: v for k, v in manifest.documents.items() if k not in doc_ids}
-            self._commit(manifest, documents, keep, old_chunks, manifest.collection, summary)
+            self._commit(manifest, documents, keep, old_chunks, manifest.collection, summary,
+                         dense_ready=manifest.dense_ready)
             summary.seconds = time.perf_counter() - started
             return summary
 
     # -- the run -----------------------------------------------------------------------------
 
-    def _run(self, roots: list[Path], rebuild: bool, progress: ProgressCallback) -> IndexSummary:
+    def _run(self, roots: list[Path], rebuild: bool, progress: ProgressRecorder) -> IndexSummary:
         started = time.perf_counter()
         summary = IndexSummary()
         manifest = self._committed_manifest(rebuild)
@@ -207,29 +216,47 @@ class Indexer:
         all_chunks = [c for doc_id in sorted(new_chunks) if doc_id in documents for c in new_chunks[doc_id]]
         summary.documents = len(documents)
         summary.chunks = len(all_chunks)
-        if not start_over and not summary.changed and manifest.generation:
+        unchanged = not start_over and not summary.changed and bool(manifest.generation)
+        if unchanged and manifest.dense_ready:
             if self._has_leftovers(manifest.generation):  # a run killed after its commit
                 self._clean_up(manifest.collection, manifest.collection, all_chunks,
                                manifest.generation, manifest.embedding)
             summary.seconds = time.perf_counter() - started
             return summary
 
-        self._embed_missing(collection, embedding, all_chunks, summary, progress)
-        self._commit(manifest, documents, all_chunks, old_chunks, collection, summary,
-                     chunking=chunking, embedding=embedding, progress=progress)
+        # Warm start: with no usable index yet (a first run, or one whose vectors are still
+        # arriving), commit the chunks and BM25 before embedding, so that a server answers from
+        # exact references, keywords and titles in seconds, and from dense search as the vectors
+        # are stored. With a usable index, the old one keeps serving until the new one is whole.
+        warm = not manifest.generation or not manifest.dense_ready
+        if warm and not unchanged:
+            self._commit(manifest, documents, all_chunks, old_chunks, collection, summary,
+                         chunking=chunking, embedding=embedding, progress=progress, dense_ready=False)
+            manifest = self.store.read_manifest()
+        self._embed_missing(collection, embedding, all_chunks, summary, progress, progress.vectors)
+        if warm:
+            self.store.commit(manifest.model_copy(update={"dense_ready": True}))
+            summary.committed = True
+        else:
+            self._commit(manifest, documents, all_chunks, old_chunks, collection, summary,
+                         chunking=chunking, embedding=embedding, progress=progress)
         summary.seconds = time.perf_counter() - started
         return summary
 
     def _embed_missing(self, collection: str, identity: str, chunks: list[Chunk],
-                       summary: IndexSummary, progress: ProgressCallback) -> None:
+                       summary: IndexSummary, progress: ProgressCallback,
+                       on_vectors: Callable[[int, int], None] = lambda *_: None) -> None:
         """Store a vector for every chunk the collection lacks: from the embedding cache when the
-        text was embedded before, else from the model — once per distinct text."""
+        text was embedded before, else from the model — once per distinct text. The progress
+        file counts the stored vectors after every batch (readers load them as they arrive)."""
         dense = self._dense()
         present = dense.existing_ids(collection, [c.chunk_id for c in chunks])
+        stored = sum(c.chunk_id in present for c in chunks)
         by_text: dict[str, list[Chunk]] = {}
         for chunk in chunks:
             if chunk.chunk_id not in present:
                 by_text.setdefault(chunk.embed_text, []).append(chunk)
+        on_vectors(stored, len(chunks))
         if not by_text:
             return
         step = 256  # upsert as we go, so an interrupted run keeps what it has embedded
@@ -240,6 +267,8 @@ class Indexer:
             part = [c for t in texts[i : i + step] for c in by_text[t]]
             dense.upsert(collection, part, np.vstack([cached[c.embed_text] for c in part]))
             summary.chunks_from_cache += len(part)
+            stored += len(part)
+            on_vectors(stored, len(chunks))
         # Shortest first across the whole run, not just within one call: batches of similar
         # length waste little work on padding.
         todo = sorted((t for t in by_text if t not in cached), key=len)
@@ -262,12 +291,14 @@ class Indexer:
             part = [c for t in texts for c in by_text[t]]
             dense.upsert(collection, part, np.vstack([rows[c.embed_text] for c in part]))
             summary.chunks_embedded += len(texts)
+            stored += len(part)
+            on_vectors(stored, len(chunks))
             pause_point("after-first-upsert-batch")  # some vectors stored, the rest not embedded yet
 
     def _commit(self, manifest: Manifest, documents: dict[str, DocumentEntry], chunks: list[Chunk],
                 old_chunks: list[Chunk], collection: str, summary: IndexSummary, *,
                 chunking: str | None = None, embedding: str | None = None,
-                progress: ProgressCallback = lambda *_: None) -> None:
+                progress: ProgressCallback = lambda *_: None, dense_ready: bool = True) -> None:
         progress("write", 0, 1)
         generation = self.store.new_generation()
         sparse = SparseIndex.build([c.chunk_id for c in chunks], [c.embed_text for c in chunks])
@@ -279,6 +310,7 @@ class Indexer:
             collection=collection,
             generation=generation,
             documents=documents,
+            dense_ready=dense_ready,
         )
         pause_point("before-manifest-commit")  # the new generation is complete, not committed
         self.store.commit(committed)

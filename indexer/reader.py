@@ -4,6 +4,7 @@ interrupted run, or of a document removed a moment ago) are never returned."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from indexer.dense import DenseIndex
+from indexer.progress import IndexProgress
 from indexer.records import Chunk
 from indexer.sparse import SparseIndex
 from indexer.store import IndexStore, Manifest
@@ -77,6 +79,17 @@ class Snapshot:
     # when the index is too large and Chroma's approximate (HNSW) search is used instead.
     vectors: np.ndarray | None = None
     masks: dict[Filters, np.ndarray] = field(default_factory=dict)
+    # While a warm start is still storing vectors: which rows of `vectors` hold one (None = all),
+    # and how many chunks have a vector (the dense search's coverage).
+    present: np.ndarray | None = None
+    dense_count: int | None = None
+
+    @property
+    def dense_coverage(self) -> float:
+        """The share of chunks that dense search can find: 1.0 once the index is whole."""
+        if self.dense_count is None or not self.chunks:
+            return 1.0
+        return min(1.0, self.dense_count / len(self.chunks))
 
     @classmethod
     def build(cls, manifest: Manifest, chunks: list[Chunk], sparse: SparseIndex) -> Snapshot:
@@ -126,6 +139,7 @@ class IndexReader:
         self._checked = 0.0
         self._recheck = recheck_seconds
         self._stamp: tuple[int, int] | None = None
+        self._progress_seen = 0.0  # updated_at of the progress report the vectors were loaded after
 
     def invalidate(self) -> None:
         """Look at the manifest again on the next call (after this process wrote the index)."""
@@ -140,6 +154,10 @@ class IndexReader:
             try:
                 stat = self.store.manifest_path.stat()
             except FileNotFoundError:
+                progress = IndexProgress.read(self.store.root)
+                if progress is not None and progress.alive:
+                    raise IndexMissing(f"the index is being built ({progress.describe()}); answers "
+                                       "start as soon as the documents are read, in a few seconds") from None
                 raise IndexMissing(
                     f"no index at {self.settings.index_dir}; run `regqa index` first"
                 ) from None
@@ -153,7 +171,10 @@ class IndexReader:
                         f"{self.embedding!r} (REGQA_EMBEDDING_BACKEND); run `regqa index` to "
                         "re-embed the corpus, or set the backend the index was built with"
                     )
-                if self._snapshot is None or manifest.generation != self._snapshot.manifest.generation:
+                if self._snapshot is not None and manifest.generation == self._snapshot.manifest.generation \
+                        and manifest.dense_ready != self._snapshot.manifest.dense_ready:
+                    self._snapshot = self._with_new_vectors(self._snapshot, manifest)  # warm-up done
+                elif self._snapshot is None or manifest.generation != self._snapshot.manifest.generation:
                     try:
                         self._snapshot = self._load(manifest)
                     except Exception:
@@ -165,17 +186,50 @@ class IndexReader:
                                     self._snapshot.manifest.generation, exc_info=True)
                         return self._snapshot
                 self._stamp = stamp
+            elif not self._snapshot.manifest.dense_ready:
+                progress = IndexProgress.read(self.store.root)
+                if progress is not None and progress.updated_at > self._progress_seen and (
+                        progress.finished or progress.vectors != self._snapshot.dense_count):
+                    self._snapshot = self._with_new_vectors(self._snapshot, self._snapshot.manifest)
             return self._snapshot
 
     def _load(self, manifest: Manifest) -> Snapshot:
         chunks = self.store.read_chunks(manifest.generation)
         sparse = self.store.read_sparse(manifest.generation)
         snapshot = Snapshot.build(manifest, chunks, sparse)
+        return self._with_new_vectors(snapshot, manifest)
+
+    def _with_new_vectors(self, snapshot: Snapshot, manifest: Manifest) -> Snapshot:
+        """The snapshot with every vector stored so far. A new object, never a mutation: a query
+        running on the previous one keeps a consistent view. During a warm start this runs when
+        the progress report says more vectors were stored, and fetches only the new ones."""
+        progress = IndexProgress.read(self.store.root)
+        self._progress_seen = progress.updated_at if progress else time.time()
         # Another process may have written this generation's vectors: read them afresh.
         self._dense = DenseIndex.fresh(self.settings.chroma_url, self.store.chroma_dir)
-        if len(chunks) <= self.settings.exact_search_limit:
-            snapshot.vectors = self._load_vectors(manifest.collection, sparse.ids)
-        return snapshot
+        ids = snapshot.sparse.ids
+        if len(snapshot.chunks) > self.settings.exact_search_limit:
+            count = None if manifest.dense_ready else self.dense.count(manifest.collection)
+            return dataclasses.replace(snapshot, manifest=manifest, dense_count=count)
+        vectors, present = snapshot.vectors, snapshot.present
+        if vectors is None or present is None:
+            vectors, present = None, np.zeros(len(ids), dtype=bool)
+        rows = self._fetch_vectors(manifest.collection, [cid for cid, have in zip(ids, present) if not have])
+        if rows:
+            dimension = len(next(iter(rows.values())))
+            vectors = np.zeros((len(ids), dimension), np.float32) if vectors is None else vectors.copy()
+            present = present.copy()
+            for cid, row in rows.items():
+                position = snapshot.positions[cid]
+                vectors[position], present[position] = row, True
+        missing = len(ids) - int(present.sum())
+        if missing and manifest.dense_ready:
+            example = next(cid for cid, have in zip(ids, present) if not have)
+            raise RuntimeError(f"{missing} chunks of the committed index have no vector in Chroma "
+                               f"(e.g. {example}); run `regqa index --rebuild`")
+        return dataclasses.replace(snapshot, manifest=manifest, vectors=vectors,
+                                   present=present if missing else None,
+                                   dense_count=int(present.sum()) if missing else None)
 
     @property
     def dense(self) -> DenseIndex:
@@ -183,17 +237,16 @@ class IndexReader:
             self._dense = DenseIndex(self.settings.chroma_url, self.store.chroma_dir)
         return self._dense
 
-    def _load_vectors(self, collection_name: str, ids: list[str]) -> np.ndarray:
+    def _fetch_vectors(self, collection_name: str, ids: list[str]) -> dict[str, np.ndarray]:
+        """The vectors Chroma holds for these ids (absent ones are simply not in the result)."""
+        if not ids:
+            return {}
         collection = self.dense.collection(collection_name)
         rows: dict[str, np.ndarray] = {}
         for i in range(0, len(ids), 2000):
             got = collection.get(ids=ids[i : i + 2000], include=["embeddings"])
-            rows.update(zip(got["ids"], got["embeddings"]))
-        missing = [cid for cid in ids if cid not in rows]
-        if missing:
-            raise RuntimeError(f"{len(missing)} chunks of the committed index have no vector in Chroma "
-                               f"(e.g. {missing[0]}); run `regqa index --rebuild`")
-        return np.asarray([rows[cid] for cid in ids], dtype=np.float32)
+            rows.update(zip(got["ids"], np.asarray(got["embeddings"], dtype=np.float32)))
+        return rows
 
     def dense_search(self, snapshot: Snapshot, vector: np.ndarray, k: int,
                      filters: Filters) -> list[tuple[str, float]]:
@@ -208,6 +261,8 @@ class IndexReader:
             mask = snapshot.mask(filters)
             if mask is not None:
                 scores = np.where(mask > 0, scores, -np.inf)
+            if snapshot.present is not None:  # warm start: chunks without a vector yet
+                scores = np.where(snapshot.present, scores, -np.inf)
             k = min(k, len(scores))
             top = np.argpartition(-scores, k - 1)[:k]
             top = top[np.lexsort((top, -scores[top]))]  # by score, ties by position: deterministic

@@ -43,6 +43,9 @@ class Manifest(BaseModel):
     collection: str = ""
     generation: str = ""
     committed_at: str = ""
+    # False while a warm start's vectors are still being stored: chunks and BM25 are committed,
+    # the collection is filling up (see indexer/pipeline.py); readers search what is there.
+    dense_ready: bool = True
     documents: dict[str, DocumentEntry] = Field(default_factory=dict)
 
 

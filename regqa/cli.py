@@ -232,10 +232,17 @@ def status() -> None:
     """Say where the index is and what it holds."""
     from indexer.store import IndexStore
 
+    from indexer.progress import IndexProgress
+
     settings = _settings()
     manifest = IndexStore(settings.index_dir).read_manifest()
+    progress = IndexProgress.read(settings.index_dir)
+    running = progress if progress is not None and progress.alive else None
     if not manifest.documents:
-        console.print(f"No index at {settings.index_dir}. Run `regqa index` to build one.")
+        if running is not None:
+            console.print(f"No index at {settings.index_dir} yet: an indexing run is {running.describe()}.")
+        else:
+            console.print(f"No index at {settings.index_dir}. Run `regqa index` to build one.")
         raise typer.Exit(1)
     chunks = sum(e.chunk_count for e in manifest.documents.values())
     partial = sum(e.meta.completeness_status == "partial" for e in manifest.documents.values())
@@ -243,6 +250,12 @@ def status() -> None:
     out.print(f"Vectors: {settings.chroma_url or 'embedded Chroma'} (collection {manifest.collection})")
     out.print(f"Documents: {len(manifest.documents)} ({partial} partial), chunks: {chunks}")
     out.print(f"Committed: {manifest.committed_at}")
+    if not manifest.dense_ready:
+        stored = f"{progress.vectors:,} of {progress.chunks:,}" if progress is not None else "some"
+        out.print(f"Dense vectors: {stored} stored (warming up; keywords, titles and exact references answer "
+                  f"meanwhile){'' if running else ' — the run stopped: `regqa index` completes it'}")
+    if running is not None:
+        out.print(f"Indexing now: {running.describe()} (pid {running.pid})")
 
 
 @app.command()
@@ -778,8 +791,15 @@ def screen(
 def serve(
     host: Annotated[str | None, typer.Option("--host", help="Interface to bind (default 127.0.0.1, REGQA_HOST).")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Port (default 8000, REGQA_PORT).")] = None,
+    index_first: Annotated[bool, typer.Option(
+        "--index", help="Also bring the index of the bundled corpus up to date, in a background process: "
+        "answers start as soon as the documents are read (keywords, titles, exact references) and dense "
+        "search fills in as passages are embedded; progress at /readyz and in the chat.")] = False,
 ) -> None:
-    """Serve the chat (at /) and the answer API (at /v1, documented at /docs) on one server."""
+    """Serve the chat (at /) and the answer API (at /v1, documented at /docs) on one server.
+
+    `./scripts/start.sh` runs `regqa serve --index`: on a first start the server answers within
+    a minute while the corpus is still being embedded; later starts re-index only what changed."""
     import uvicorn
 
     from web.auth import KeyRing
@@ -798,14 +818,32 @@ def serve(
                           soft_wrap=True)
         note = " (no API keys in REGQA_API_KEYS: on 127.0.0.1 only, without auth)"
         host = "127.0.0.1"
-    assistant = _assistant(settings)
-    from web.app import create_app
+    background = None
+    if index_first:
+        from regqa.background_index import BackgroundIndexer
 
-    application = create_app(settings, assistant=assistant)
-    shown = f"[{host}]" if ":" in host else host
-    console.print(f"RegQA is running: chat at [bold]http://{shown}:{port}/[/bold], API docs at http://{shown}:{port}/docs"
-                  f"{note}", soft_wrap=True)
-    uvicorn.run(application, host=host, port=port, log_level="warning", server_header=False)
+        background = BackgroundIndexer(settings.index_dir / "logs" / "index.log",
+                                       lambda line: console.print(line, soft_wrap=True))
+        background.start()  # reads and chunks the corpus while this process prepares the model
+        console.print(f"Indexing {settings.default_corpus} in the background (log: {background.log_path}).",
+                      soft_wrap=True)
+    try:
+        if background is None:
+            assistant = _assistant(settings)
+        else:
+            from assistant.service import Assistant
+
+            assistant = Assistant(settings)  # no index yet is fine: it is on its way
+        from web.app import create_app
+
+        application = create_app(settings, assistant=assistant)
+        shown = f"[{host}]" if ":" in host else host
+        console.print(f"RegQA is running: chat at [bold]http://{shown}:{port}/[/bold], API docs at "
+                      f"http://{shown}:{port}/docs{note}", soft_wrap=True)
+        uvicorn.run(application, host=host, port=port, log_level="warning", server_header=False)
+    finally:
+        if background is not None:
+            background.stop()
 
 
 @app.command()

@@ -5,6 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/bootstrap.sh
 export HF_HUB_OFFLINE=1
-# Incremental: a no-op in about a second when nothing changed.
-.venv/bin/regqa index
-exec .venv/bin/regqa serve "$@"
+# Serve at once and index in the background: incremental (a no-op in about a second when
+# nothing changed); on a first start answers begin while the corpus is still being embedded.
+exec .venv/bin/regqa serve --index "$@"

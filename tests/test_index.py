@@ -203,3 +203,72 @@ def test_real_wassenaar_pdf_entries_come_back_with_pages(settings: Settings, cou
     assert manifest.documents["wa-cat5p1"].meta.jurisdiction == "Wassenaar"
     j = [c for c in indexed if c.section == "5.A.1.j"]
     assert j and j[0].page == 5 and j[0].cite_as == "Wassenaar Arrangement Dual-Use List (2025)"
+
+
+def test_a_first_run_answers_while_its_vectors_are_still_being_stored(
+        settings: Settings, small_corpus: Path, counting_embedder) -> None:  # noqa: ANN001
+    """Warm start: chunks and BM25 are committed before embedding; a reader searches them at
+    once and finds dense vectors as they are stored, never a chunk without one."""
+    from indexer.progress import IndexProgress
+    from indexer.reader import Filters, IndexReader
+
+    reader = IndexReader(settings, recheck_seconds=0)
+    query = np.asarray(counting_embedder.encode(["authorisation for the export of dual-use items"])[0], np.float32)
+    seen: list[tuple[bool, float, int]] = []
+
+    def watch(stage: str, done: int, total: int) -> None:
+        if stage != "embed" or not done:
+            return
+        manifest = IndexStore(settings.index_dir).read_manifest()
+        snapshot = reader.snapshot()
+        assert snapshot.sparse.search("authorisation export", 3)  # keywords answer from the start
+        hits = reader.dense_search(snapshot, query, 20, Filters())
+        present = snapshot.present if snapshot.present is not None else np.ones(len(snapshot.chunks), bool)
+        assert all(present[snapshot.positions[cid]] for cid, _ in hits)
+        assert len(hits) == min(20, int(present.sum()))
+        seen.append((manifest.dense_ready, snapshot.dense_coverage, len(hits)))
+
+    summary = Indexer(settings, embedder_factory=lambda: counting_embedder).run(progress=watch)
+    assert summary.chunks_embedded > 256, "the small corpus must span two upsert batches for this test"
+    assert seen[0] == (False, 0.0, 0)  # committed, no vector stored yet
+    coverages = [coverage for _, coverage, _ in seen]
+    assert coverages == sorted(coverages) and any(0 < c < 1 for c in coverages)
+    assert not any(ready for ready, _, _ in seen)
+    store, manifest, chunks = _committed(settings)
+    assert manifest.dense_ready
+    snapshot = reader.snapshot()
+    assert snapshot.dense_coverage == 1.0 and snapshot.present is None
+    assert len(reader.dense_search(snapshot, query, 20, Filters())) == 20
+    progress = IndexProgress.read(settings.index_dir)
+    assert progress is not None and progress.stage == "done" and progress.vectors == len(chunks)
+
+
+def test_a_stopped_first_run_serves_what_it_has_and_the_next_run_completes_it(
+        settings: Settings, small_corpus: Path, counting_embedder) -> None:  # noqa: ANN001
+    from indexer.check import check_index
+    from indexer.progress import IndexProgress
+    from indexer.reader import IndexReader
+
+    def stop_after_one_batch(stage: str, done: int, total: int) -> None:
+        if stage == "embed" and done > 256:
+            raise KeyboardInterrupt  # Ctrl-C with the first upsert batch stored
+
+    with pytest.raises(KeyboardInterrupt):
+        Indexer(settings, embedder_factory=lambda: counting_embedder).run(progress=stop_after_one_batch)
+    store, manifest, chunks = _committed(settings)
+    assert not manifest.dense_ready and chunks
+    progress = IndexProgress.read(settings.index_dir)
+    assert progress is not None and progress.stage == "failed" and not progress.alive
+    snapshot = IndexReader(settings).snapshot()
+    assert 0 < snapshot.dense_coverage < 1
+    report = check_index(settings)
+    assert "vectors_pending" in report.kinds() and report.usable
+
+    counting_embedder.texts.clear()
+    summary = Indexer(settings, embedder_factory=lambda: counting_embedder).run()
+    # Only what the stopped run had not stored is embedded (the first batch, 256 texts, was).
+    assert summary.chunks_embedded == len({c.embed_text for c in chunks}) - 256
+    _, after, _ = _committed(settings)
+    assert after.dense_ready and after.generation == manifest.generation
+    assert IndexReader(settings).snapshot().dense_coverage == 1.0
+    assert check_index(settings).healthy

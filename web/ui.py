@@ -23,6 +23,7 @@ from determination.render import as_markdown
 from indexer.pipeline import Indexer, IndexBusy
 from indexer.reader import Filters
 from web.auth import KeyRing, Role, audit
+from web.index_status import index_state
 from web.uploads import UploadRejected, stage_and_index
 
 EXAMPLES = [
@@ -167,6 +168,17 @@ def build_ui(assistant: Assistant, keyring: KeyRing) -> gr.Blocks:
         gr.Markdown("# RegQA\nExport-control answers on surveillance technology, quoted from the law with "
                     "numbered sources.\n\n" + DISCLAIMER)
         with gr.Tab("Ask"):
+            state = index_state(assistant)
+            status = gr.Markdown(state.line(), elem_id="index-status")
+            # Polls only while there is something to report; stops once the index is whole.
+            timer = gr.Timer(2.0, active=state.status != "ready")
+
+            def refresh_status() -> tuple[str, gr.Timer]:
+                now = index_state(assistant)
+                return now.line(), gr.Timer(active=now.status != "ready")
+
+            timer.tick(refresh_status, None, [status, timer], api_visibility="private")
+            ui.load(refresh_status, None, [status, timer], api_visibility="private")
             with gr.Row():
                 with gr.Column(scale=3):
                     chat = gr.Chatbot(label="Conversation", height=520, elem_id="chat", sanitize_html=True,

@@ -9,6 +9,7 @@ from assistant.service import Assistant
 from indexer.reader import IndexMissing
 from web.auth import Role, require
 from web.deps import get_assistant, get_metrics
+from web.index_status import index_state
 from web.observability import Metrics
 
 router = APIRouter(tags=["health"])
@@ -20,14 +21,17 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", summary="The index is loaded and answers can be given",
-            responses={503: {"description": "no index yet"}})
+            responses={503: {"description": "no index yet (`indexing` says how far a running indexer got)"}})
 def readyz(assistant: Assistant = Depends(get_assistant)) -> JSONResponse:
-    try:
-        snapshot = assistant.reader.snapshot()
-    except IndexMissing as exc:
-        return JSONResponse({"status": "not ready", "reason": str(exc)}, status_code=503)
-    return JSONResponse({"status": "ready", "documents": len(snapshot.manifest.documents),
-                         "chunks": len(snapshot.chunks), "generation": snapshot.manifest.generation})
+    """`ready` with the whole index; `warming` while a first index is still storing its vectors
+    (answers work, dense search covers `dense_coverage` of the passages); 503 before that."""
+    state = index_state(assistant)
+    if state.status == "not ready":
+        return JSONResponse({"status": state.status, "reason": state.reason, "indexing": state.indexing},
+                            status_code=503)
+    return JSONResponse({"status": state.status, "dense_coverage": state.dense_coverage,
+                         "documents": state.documents, "chunks": state.chunks, "generation": state.generation,
+                         "indexing": state.indexing})
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response,
