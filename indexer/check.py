@@ -193,7 +193,9 @@ def _inspect_dense(settings: Settings, store: IndexStore, manifest: Manifest, fo
     dense = DenseIndex.fresh(settings.chroma_url, store.chroma_dir)  # what is on disk, not a cached view
     names = dense.collection_names()
     prefix = f"{settings.collection}-"
-    found.stale_collections = sorted(n for n in names if n != manifest.collection and n.startswith(prefix))
+    vectors = dense.store(manifest.collection, manifest.partitioned)
+    current = {manifest.collection, *vectors.collection_names()}
+    found.stale_collections = sorted(n for n in names if n not in current and n.startswith(prefix))
     for name in found.stale_collections:
         found.add("stale_collection", "leftover", f"Chroma collection {name!r} is not used by the "
                   "committed index (an earlier model, or an interrupted rebuild); --repair drops it",
@@ -201,24 +203,25 @@ def _inspect_dense(settings: Settings, store: IndexStore, manifest: Manifest, fo
     if found.chunks is None:
         return
     expected = {c.chunk_id for c in found.chunks}
-    if manifest.collection not in names:
+    exists = bool(vectors.collection_names())  # the collection, or at least one partition
+    if not exists:
         stored: set[str] = set()
         if expected:
             found.add("collection_missing", "corrupt", f"the Chroma collection {manifest.collection!r} "
                       f"named by the manifest does not exist; --repair re-embeds all {len(expected)} chunks",
                       repairable=found.can_embed)
     else:
-        stored = dense.all_ids(manifest.collection)
+        stored = vectors.all_ids()
     found.report.vectors = len(stored & expected)
     found.missing_vectors = [c for c in found.chunks if c.chunk_id not in stored]
     found.orphan_vectors = stored - expected
-    if found.missing_vectors and manifest.collection in names and not manifest.dense_ready:
+    if found.missing_vectors and exists and not manifest.dense_ready:
         missing = [c.chunk_id for c in found.missing_vectors]
         found.add("vectors_pending", "drift", f"{len(missing)} of {len(expected)} chunks await their vectors: "
                   "a first indexing run is still embedding, or was stopped; answers use exact references, "
                   "keywords and titles for them meanwhile. `regqa index` (or --repair) completes it",
                   repairable=found.can_embed, items=missing)
-    elif found.missing_vectors and manifest.collection in names:
+    elif found.missing_vectors and exists:
         missing = [c.chunk_id for c in found.missing_vectors]
         found.add("vectors_missing", "corrupt", f"{len(missing)} chunks have no vector in Chroma "
                   f"({_some(missing)}), so BM25 and dense search disagree; --repair re-embeds them",
@@ -287,7 +290,7 @@ def _repair(settings: Settings, store: IndexStore, found: _Findings,
         dense.drop(name)
         done.append(f"dropped the unused Chroma collection {name!r}")
     if found.orphan_vectors:
-        dense.delete(manifest.collection, found.orphan_vectors)
+        dense.store(manifest.collection, manifest.partitioned).delete(found.orphan_vectors)
         done.append(f"deleted {len(found.orphan_vectors)} orphan vectors")
     for path in found.stale_generations:
         shutil.rmtree(path, ignore_errors=True)
@@ -306,7 +309,7 @@ def _repair(settings: Settings, store: IndexStore, found: _Findings,
         indexer = Indexer(settings, embedder_factory)
         summary = IndexSummary()
         # The indexer's own embedding path: cached vectors first, the model for the rest.
-        indexer._embed_missing(manifest.collection, manifest.embedding or embedding_identity(settings),
+        indexer._embed_missing(dense.store(manifest.collection, manifest.partitioned), manifest.embedding or embedding_identity(settings),
                                found.missing_vectors, summary, lambda *_: None)
         done.append(f"re-embedded {len(found.missing_vectors)} missing vectors "
                     f"({summary.chunks_from_cache} from the embedding cache, {summary.chunks_embedded} by the model)")

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.chunker import CHUNKER_VERSION, Chunker
-from indexer.dense import DenseIndex
+from indexer.dense import PARTITION_MARK, DenseIndex, VectorStore
 from indexer.embedding_cache import EmbeddingCache
 from indexer.embeddings import embedding_identity, load_embedder
 from indexer.loaders import LoadError, discover, load_document
@@ -106,7 +106,7 @@ class Indexer:
             summary = IndexSummary(removed=list(doc_ids))
             documents = {k: v for k, v in manifest.documents.items() if k not in doc_ids}
             self._commit(manifest, documents, keep, old_chunks, manifest.collection, summary,
-                         dense_ready=manifest.dense_ready)
+                         dense_ready=manifest.dense_ready, partitioned=manifest.partitioned)
             summary.seconds = time.perf_counter() - started
             return summary
 
@@ -128,11 +128,7 @@ class Indexer:
         start_over = rebuild or manifest.chunking != chunking or manifest.embedding != embedding \
             or old_chunks is None
         old_chunks = old_chunks or []
-        # One collection per embedding model, so an interrupted first run resumes where it
-        # stopped; a rebuild writes a fresh collection and switches to it at the commit.
-        collection = f"{self.settings.collection}-{embedding.replace(':', '-').replace('_', '-').lower()}"
-        if rebuild:
-            collection = f"{collection}-r{self.store.new_generation().split('-')[0].lower()}"
+        rebuild_tag = f"-r{self.store.new_generation().split('-')[0].lower()}" if rebuild else ""
 
         old_by_doc: dict[str, list[Chunk]] = {}
         for chunk in old_chunks:
@@ -216,11 +212,17 @@ class Indexer:
         all_chunks = [c for doc_id in sorted(new_chunks) if doc_id in documents for c in new_chunks[doc_id]]
         summary.documents = len(documents)
         summary.chunks = len(all_chunks)
-        unchanged = not start_over and not summary.changed and bool(manifest.generation)
+        # Above the in-memory limit, vectors live in one collection per (jurisdiction, doc_type):
+        # Chroma's own filter grows with the collection. Crossing the limit either way writes
+        # the other layout from the embedding cache (nothing is embedded again) at the commit.
+        partitioned = len(all_chunks) > self.settings.exact_search_limit
+        collection = self._collection_name(manifest, embedding, partitioned, rebuild_tag)
+        unchanged = not start_over and not summary.changed and bool(manifest.generation) \
+            and collection == manifest.collection
         if unchanged and manifest.dense_ready:
             if self._has_leftovers(manifest.generation):  # a run killed after its commit
                 self._clean_up(manifest.collection, manifest.collection, all_chunks,
-                               manifest.generation, manifest.embedding)
+                               manifest.generation, manifest.embedding, manifest.partitioned)
             summary.seconds = time.perf_counter() - started
             return summary
 
@@ -229,28 +231,45 @@ class Indexer:
         # exact references, keywords and titles in seconds, and from dense search as the vectors
         # are stored. With a usable index, the old one keeps serving until the new one is whole.
         warm = not manifest.generation or not manifest.dense_ready
+        vectors = self._dense().store(collection, partitioned)
+        changed_ids = {c.chunk_id for d in summary.added + summary.updated for c in new_chunks.get(d, [])}
+        misplaced = vectors.misplaced([c for c in all_chunks if c.chunk_id in changed_ids]) if changed_ids else set()
+        if misplaced:  # a document's jurisdiction or type changed: its vectors move (from the cache)
+            vectors.delete(misplaced)
         if warm and not unchanged:
-            self._commit(manifest, documents, all_chunks, old_chunks, collection, summary,
-                         chunking=chunking, embedding=embedding, progress=progress, dense_ready=False)
+            self._commit(manifest, documents, all_chunks, old_chunks, collection, summary, chunking=chunking,
+                         embedding=embedding, progress=progress, dense_ready=False, partitioned=partitioned)
             manifest = self.store.read_manifest()
-        self._embed_missing(collection, embedding, all_chunks, summary, progress, progress.vectors)
+        self._embed_missing(vectors, embedding, all_chunks, summary, progress, progress.vectors)
         if warm:
             self.store.commit(manifest.model_copy(update={"dense_ready": True}))
             summary.committed = True
         else:
-            self._commit(manifest, documents, all_chunks, old_chunks, collection, summary,
-                         chunking=chunking, embedding=embedding, progress=progress)
+            self._commit(manifest, documents, all_chunks, old_chunks, collection, summary, chunking=chunking,
+                         embedding=embedding, progress=progress, partitioned=partitioned)
         summary.seconds = time.perf_counter() - started
         return summary
 
-    def _embed_missing(self, collection: str, identity: str, chunks: list[Chunk],
+    def _collection_name(self, manifest: Manifest, embedding: str, partitioned: bool, rebuild_tag: str) -> str:
+        """One collection (or set of partitions) per embedding model and layout, so an interrupted
+        first run resumes where it stopped; a rebuild writes a fresh one and switches at the
+        commit; an index keeps the one it has while its model and layout stay the same."""
+        base = f"{self.settings.collection}-{embedding.replace(':', '-').replace('_', '-').lower()}"
+        base += "-parts" if partitioned else ""
+        if rebuild_tag:
+            return base + rebuild_tag
+        same = manifest.embedding == embedding and manifest.partitioned == partitioned
+        if same and (manifest.collection == base or manifest.collection.startswith(f"{base}-r")):
+            return manifest.collection
+        return base
+
+    def _embed_missing(self, vectors: VectorStore, identity: str, chunks: list[Chunk],
                        summary: IndexSummary, progress: ProgressCallback,
                        on_vectors: Callable[[int, int], None] = lambda *_: None) -> None:
         """Store a vector for every chunk the collection lacks: from the embedding cache when the
         text was embedded before, else from the model — once per distinct text. The progress
         file counts the stored vectors after every batch (readers load them as they arrive)."""
-        dense = self._dense()
-        present = dense.existing_ids(collection, [c.chunk_id for c in chunks])
+        present = vectors.existing_ids([c.chunk_id for c in chunks])
         stored = sum(c.chunk_id in present for c in chunks)
         by_text: dict[str, list[Chunk]] = {}
         for chunk in chunks:
@@ -265,7 +284,7 @@ class Indexer:
         texts = list(cached)
         for i in range(0, len(texts), step):
             part = [c for t in texts[i : i + step] for c in by_text[t]]
-            dense.upsert(collection, part, np.vstack([cached[c.embed_text] for c in part]))
+            vectors.upsert(part, np.vstack([cached[c.embed_text] for c in part]))
             summary.chunks_from_cache += len(part)
             stored += len(part)
             on_vectors(stored, len(chunks))
@@ -285,11 +304,11 @@ class Indexer:
                 done += n
                 progress("embed", done, len(todo))
 
-            vectors = np.asarray(embedder.encode(texts, on_batch=tick), dtype=np.float32)
-            cache.put_many(texts, vectors)
-            rows = dict(zip(texts, vectors))
+            embedded = np.asarray(embedder.encode(texts, on_batch=tick), dtype=np.float32)
+            cache.put_many(texts, embedded)
+            rows = dict(zip(texts, embedded))
             part = [c for t in texts for c in by_text[t]]
-            dense.upsert(collection, part, np.vstack([rows[c.embed_text] for c in part]))
+            vectors.upsert(part, np.vstack([rows[c.embed_text] for c in part]))
             summary.chunks_embedded += len(texts)
             stored += len(part)
             on_vectors(stored, len(chunks))
@@ -298,7 +317,8 @@ class Indexer:
     def _commit(self, manifest: Manifest, documents: dict[str, DocumentEntry], chunks: list[Chunk],
                 old_chunks: list[Chunk], collection: str, summary: IndexSummary, *,
                 chunking: str | None = None, embedding: str | None = None,
-                progress: ProgressCallback = lambda *_: None, dense_ready: bool = True) -> None:
+                progress: ProgressCallback = lambda *_: None, dense_ready: bool = True,
+                partitioned: bool = False) -> None:
         progress("write", 0, 1)
         generation = self.store.new_generation()
         sparse = SparseIndex.build([c.chunk_id for c in chunks], [c.embed_text for c in chunks])
@@ -311,27 +331,32 @@ class Indexer:
             generation=generation,
             documents=documents,
             dense_ready=dense_ready,
+            partitioned=partitioned,
         )
         pause_point("before-manifest-commit")  # the new generation is complete, not committed
         self.store.commit(committed)
         summary.committed = True
         pause_point("after-manifest-commit")  # committed, the old generation not yet cleaned up
-        self._clean_up(collection, old_collection, chunks, generation, committed.embedding)
+        self._clean_up(collection, old_collection, chunks, generation, committed.embedding, partitioned)
         progress("write", 1, 1)
 
     def _clean_up(self, collection: str, old_collection: str, chunks: list[Chunk], generation: str,
-                  embedding: str) -> None:
-        """After the commit point: stale vectors, old generations, an old collection. A run killed
-        in here leaves them for the next run, which repeats this even when nothing changed."""
+                  embedding: str, partitioned: bool = False) -> None:
+        """After the commit point: stale vectors, old generations, an old collection (or its
+        partitions). A run killed in here leaves them for the next run, which repeats this even
+        when nothing changed."""
         dense = self._dense()
+        vectors = dense.store(collection, partitioned)
+        current = {collection, *vectors.collection_names()}
         prefix = f"{self.settings.collection}-"
         for name in dense.collection_names():
-            if name != collection and (name == old_collection or name.startswith(prefix)):
-                dense.drop(name)  # the previous model's vectors, or an interrupted rebuild's
+            old = name == old_collection or name.startswith(old_collection + PARTITION_MARK)
+            if name not in current and (old or name.startswith(prefix)):
+                dense.drop(name)  # the previous model's or layout's vectors, or an interrupted rebuild's
         keep = {c.chunk_id for c in chunks}
-        stale = dense.all_ids(collection) - keep
+        stale = vectors.all_ids() - keep
         if stale:
-            dense.delete(collection, stale)
+            vectors.delete(stale)
         self.store.remove_other_generations(generation)
         if embedding:
             self._cache(embedding).keep_only(c.embed_text for c in chunks)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from indexer.dense import DenseIndex
+from indexer.dense import DenseIndex, VectorStore
 from indexer.progress import IndexProgress
 from indexer.records import Chunk
 from indexer.sparse import SparseIndex
@@ -54,16 +54,6 @@ class Filters:
             and (not self.doc_ids or chunk.doc_id in self.doc_ids)
         )
 
-    def chroma_where(self) -> dict | None:
-        clauses = []
-        for key, values in (("jurisdiction", self.jurisdictions), ("doc_type", self.doc_types),
-                            ("doc_id", self.doc_ids)):
-            if values:
-                clauses.append({key: {"$in": list(values)}})
-        if not clauses:
-            return None
-        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
 
 @dataclass
 class Snapshot:
@@ -83,6 +73,8 @@ class Snapshot:
     # and how many chunks have a vector (the dense search's coverage).
     present: np.ndarray | None = None
     dense_count: int | None = None
+    # Where this generation's vectors are in Chroma (one collection, or partitions).
+    store: VectorStore | None = None
 
     @property
     def dense_coverage(self) -> float:
@@ -208,13 +200,14 @@ class IndexReader:
         # Another process may have written this generation's vectors: read them afresh.
         self._dense = DenseIndex.fresh(self.settings.chroma_url, self.store.chroma_dir)
         ids = snapshot.sparse.ids
+        store = self.dense.store(manifest.collection, manifest.partitioned)
         if len(snapshot.chunks) > self.settings.exact_search_limit:
-            count = None if manifest.dense_ready else self.dense.count(manifest.collection)
-            return dataclasses.replace(snapshot, manifest=manifest, dense_count=count)
+            count = None if manifest.dense_ready else store.count()
+            return dataclasses.replace(snapshot, manifest=manifest, dense_count=count, store=store)
         vectors, present = snapshot.vectors, snapshot.present
         if vectors is None or present is None:
             vectors, present = None, np.zeros(len(ids), dtype=bool)
-        rows = self._fetch_vectors(manifest.collection, [cid for cid, have in zip(ids, present) if not have])
+        rows = store.get_vectors([cid for cid, have in zip(ids, present) if not have])
         if rows:
             dimension = len(next(iter(rows.values())))
             vectors = np.zeros((len(ids), dimension), np.float32) if vectors is None else vectors.copy()
@@ -229,24 +222,13 @@ class IndexReader:
                                f"(e.g. {example}); run `regqa index --rebuild`")
         return dataclasses.replace(snapshot, manifest=manifest, vectors=vectors,
                                    present=present if missing else None,
-                                   dense_count=int(present.sum()) if missing else None)
+                                   dense_count=int(present.sum()) if missing else None, store=store)
 
     @property
     def dense(self) -> DenseIndex:
         if self._dense is None:
             self._dense = DenseIndex(self.settings.chroma_url, self.store.chroma_dir)
         return self._dense
-
-    def _fetch_vectors(self, collection_name: str, ids: list[str]) -> dict[str, np.ndarray]:
-        """The vectors Chroma holds for these ids (absent ones are simply not in the result)."""
-        if not ids:
-            return {}
-        collection = self.dense.collection(collection_name)
-        rows: dict[str, np.ndarray] = {}
-        for i in range(0, len(ids), 2000):
-            got = collection.get(ids=ids[i : i + 2000], include=["embeddings"])
-            rows.update(zip(got["ids"], np.asarray(got["embeddings"], dtype=np.float32)))
-        return rows
 
     def dense_search(self, snapshot: Snapshot, vector: np.ndarray, k: int,
                      filters: Filters) -> list[tuple[str, float]]:
@@ -267,15 +249,8 @@ class IndexReader:
             top = np.argpartition(-scores, k - 1)[:k]
             top = top[np.lexsort((top, -scores[top]))]  # by score, ties by position: deterministic
             return [(snapshot.sparse.ids[i], float(scores[i])) for i in top if np.isfinite(scores[i])]
-        collection = self.dense.collection(snapshot.manifest.collection)
-        result = collection.query(
-            query_embeddings=[np.asarray(vector, dtype=np.float32)],
-            n_results=min(k, len(snapshot.chunks)),
-            where=filters.chroma_where(),
-            include=["distances"],
-        )
-        hits = []
-        for chunk_id, distance in zip(result["ids"][0], result["distances"][0]):
-            if chunk_id in snapshot.by_id:
-                hits.append((chunk_id, 1.0 - float(distance)))
-        return hits
+        store = snapshot.store or self.dense.store(snapshot.manifest.collection, snapshot.manifest.partitioned)
+        # Above the limit: Chroma's HNSW search, in the partitions the filter allows (or the one
+        # collection with its `where`, for an index built before partitions).
+        return [(cid, sim) for cid, sim in store.query(vector, min(k, len(snapshot.chunks)), filters)
+                if cid in snapshot.by_id]

@@ -46,6 +46,9 @@ class Manifest(BaseModel):
     # False while a warm start's vectors are still being stored: chunks and BM25 are committed,
     # the collection is filling up (see indexer/pipeline.py); readers search what is there.
     dense_ready: bool = True
+    # Vectors in one Chroma collection per (jurisdiction, doc_type), named `<collection>--p-…`:
+    # the layout above REGQA_EXACT_SEARCH_LIMIT chunks (indexer/dense.py).
+    partitioned: bool = False
     documents: dict[str, DocumentEntry] = Field(default_factory=dict)
 
 

@@ -24,7 +24,7 @@ def test_help_lists_every_benchmark(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    for word in ("index", "query", "load", "scale", "all", "--quick", "--out"):
+    for word in ("index", "query", "load", "scale", "start", "all", "--quick", "--out"):
         assert word in text
 
 

@@ -272,3 +272,56 @@ def test_a_stopped_first_run_serves_what_it_has_and_the_next_run_completes_it(
     assert after.dense_ready and after.generation == manifest.generation
     assert IndexReader(settings).snapshot().dense_coverage == 1.0
     assert check_index(settings).healthy
+
+
+def test_above_the_exact_search_limit_vectors_are_partitioned_and_switching_embeds_nothing(
+        settings: Settings, small_corpus: Path, counting_embedder) -> None:  # noqa: ANN001
+    """Past REGQA_EXACT_SEARCH_LIMIT dense search runs in Chroma, one collection per
+    (jurisdiction, doc_type); a filtered search reads only the allowed partitions and finds what
+    exact search finds. Crossing the limit either way re-stores vectors from the embedding cache."""
+    from indexer.check import check_index
+    from indexer.reader import Filters, IndexReader
+
+    Indexer(settings, embedder_factory=lambda: counting_embedder).run()
+    _, single, chunks = _committed(settings)
+    assert not single.partitioned
+
+    big = Settings(**{**settings.model_dump(), "exact_search_limit": 10})
+    counting_embedder.texts.clear()
+    summary = Indexer(big, embedder_factory=lambda: counting_embedder).run()
+    assert (summary.chunks_embedded, counting_embedder.texts) == (0, [])
+    assert summary.chunks_from_cache == len(chunks)
+    store, parted, _ = _committed(big)
+    assert parted.partitioned and parted.collection != single.collection
+    dense = DenseIndex(None, store.chroma_dir)
+    names = dense.collection_names()
+    assert single.collection not in names  # the old layout is gone
+    layout = dense.store(parted.collection, partitioned=True)
+    expected = {(c.jurisdiction, c.doc_type) for c in chunks}
+    assert set(layout.sizes()) == expected and len(expected) >= 3
+    assert layout.all_ids() == {c.chunk_id for c in chunks}
+    assert check_index(big).healthy
+
+    reader = IndexReader(big)
+    snapshot = reader.snapshot()
+    assert snapshot.vectors is None  # Chroma's HNSW, not the in-memory matrix
+    exact = np.vstack([v for _, v in sorted(layout.get_vectors([c.chunk_id for c in chunks]).items())])
+    ids = sorted(c.chunk_id for c in chunks)
+    by_id = {c.chunk_id: c for c in chunks}
+    query = np.asarray(counting_embedder.encode(["export authorisation for cyber-surveillance items"])[0])
+    for filters in (Filters(), Filters.of(jurisdictions=["EU"]), Filters.of(jurisdictions=["US"], doc_types=["regulation"]),
+                    Filters.of(doc_ids=["eu-2021-821-dual-use-regulation"])):
+        hits = reader.dense_search(snapshot, query, 10, filters)
+        allowed = [i for i, cid in enumerate(ids) if filters.allows(by_id[cid])]
+        scores = exact[allowed] @ query
+        truth = {ids[allowed[i]] for i in np.argsort(-scores)[:10]}
+        assert hits and all(filters.allows(by_id[cid]) for cid, _ in hits)
+        assert len({cid for cid, _ in hits} & truth) >= 9, filters  # HNSW: near-exact at this size
+
+    counting_embedder.texts.clear()
+    summary = Indexer(settings, embedder_factory=lambda: counting_embedder).run()  # back under the limit
+    assert summary.chunks_embedded == 0 and summary.chunks_from_cache == len(chunks)
+    _, back, _ = _committed(settings)
+    assert not back.partitioned
+    assert not [n for n in DenseIndex(None, store.chroma_dir).collection_names() if "--p-" in n]
+    assert IndexReader(settings).snapshot().vectors is not None

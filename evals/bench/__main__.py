@@ -1,4 +1,4 @@
-"""`python -m evals.bench {index,query,load,scale,all} [--quick] [--out DIR]`."""
+"""`python -m evals.bench {index,query,load,scale,start,all} [--quick] [--out DIR]`."""
 
 from __future__ import annotations
 
@@ -22,9 +22,13 @@ and writes <name>.json and <name>.png to --out. The latest numbers are in evals/
   load   `regqa serve` on loopback under N concurrent clients for a fixed time against
          /v1/search and /v1/answer: requests/s, p50/p95/p99, errors, server RSS before/after
   scale  a `chroma run` server with 10k, 100k (and 1M if it fits the time budget) synthetic
-         vectors: latency unfiltered / filtered / over-fetch-then-filter / one collection per
-         jurisdiction, next to RegQA's exact in-memory search
-  all    the four, in that order
+         vectors: latency and recall unfiltered / one filter / two filters, for one collection
+         with `where`, over-fetch-then-filter, and RegQA's partitioned layout (one collection
+         per jurisdiction and doc_type), next to RegQA's exact in-memory search
+  start  time to first answer from a fresh data folder and model cache: `regqa index` then
+         `regqa serve` (before) vs `regqa serve --index` (the warm start); seconds to the
+         first answer and to full hybrid quality, identical vectors, the token budget
+  all    the five, in that order
 
 Indexes are cached in evals/bench/.cache/ and reused by query and load (index rebuilds them).
 Everything runs offline; timings on a shared machine are noisy (the JSON records the load)."""
@@ -40,7 +44,7 @@ def _runner(name: str) -> Callable[..., Any]:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m evals.bench", description=DESCRIPTION,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("benchmark", choices=("index", "query", "load", "scale", "all"),
+    p.add_argument("benchmark", choices=("index", "query", "load", "scale", "start", "all"),
                    help="which benchmark to run")
     p.add_argument("--quick", action="store_true",
                    help="a smoke-check size: 8 documents of the corpus, 10 s load phases, "
@@ -52,6 +56,11 @@ def parser() -> argparse.ArgumentParser:
                    help="load: seconds per endpoint (default 60; quick 10)")
     p.add_argument("--max-insert-minutes", type=float, default=25.0,
                    help="scale: run the 1M step only if its extrapolated insert time fits (default 25)")
+    p.add_argument("--partitions-only", action="store_true",
+                   help="scale: skip the single `where` collection (half the inserts; numpy exact "
+                        "search is then the only baseline)")
+    p.add_argument("--ef-search", type=int, default=None,
+                   help="scale: HNSW ef_search of the collections (default: Chroma's, 100)")
     return p
 
 
@@ -61,10 +70,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     apply_offline_environment()
     variant = Variant(quick=args.quick)
-    names = ("index", "query", "load", "scale") if args.benchmark == "all" else (args.benchmark,)
+    names = ("index", "query", "load", "scale", "start") if args.benchmark == "all" else (args.benchmark,)
     options: dict[str, dict[str, Any]] = {
         "load": {"clients": args.clients, "duration": args.duration},
-        "scale": {"max_insert_minutes": args.max_insert_minutes},
+        "scale": {"max_insert_minutes": args.max_insert_minutes,
+                  "partitions_only": args.partitions_only, "ef_search": args.ef_search},
     }
     for name in names:
         _runner(name)(variant, args.out, **options.get(name, {}))
