@@ -330,8 +330,8 @@ class HybridRetriever:
     def _similarities(self, snapshot: Snapshot, vector: np.ndarray, chunk_ids: list[str]) -> dict[str, float]:
         if snapshot.vectors is not None:
             return {cid: float(snapshot.vectors[snapshot.positions[cid]] @ vector) for cid in chunk_ids}
-        store = snapshot.store or self.reader.dense.store(snapshot.manifest.collection, snapshot.manifest.partitioned)
-        return {cid: float(np.dot(vector, emb)) for cid, emb in store.get_vectors(chunk_ids).items()}
+        assert snapshot.store is not None  # set whenever a snapshot is loaded
+        return {cid: float(np.dot(vector, emb)) for cid, emb in snapshot.store.get_vectors(chunk_ids).items()}
 
     @staticmethod
     def _with_lead_ins(snapshot: Snapshot, hits: list[Hit]) -> list[Hit]:

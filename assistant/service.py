@@ -263,6 +263,7 @@ class Assistant:
         response.timings_ms = timings
         return response
 
+
 def _signals(result: SearchResult) -> tuple[list[str], float]:
     """The retrieval signals behind the answer, and how much of the index dense search covered."""
     coverage = round(result.snapshot.dense_coverage, 3)

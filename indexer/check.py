@@ -286,11 +286,12 @@ def _repair(settings: Settings, store: IndexStore, found: _Findings,
     if manifest is None:
         return done  # without a readable manifest nothing tells committed from leftover
     dense = DenseIndex.fresh(settings.chroma_url, store.chroma_dir)
+    vectors = dense.store(manifest.collection, manifest.partitioned)
     for name in found.stale_collections:
         dense.drop(name)
         done.append(f"dropped the unused Chroma collection {name!r}")
     if found.orphan_vectors:
-        dense.store(manifest.collection, manifest.partitioned).delete(found.orphan_vectors)
+        vectors.delete(found.orphan_vectors)
         done.append(f"deleted {len(found.orphan_vectors)} orphan vectors")
     for path in found.stale_generations:
         shutil.rmtree(path, ignore_errors=True)
@@ -309,7 +310,7 @@ def _repair(settings: Settings, store: IndexStore, found: _Findings,
         indexer = Indexer(settings, embedder_factory)
         summary = IndexSummary()
         # The indexer's own embedding path: cached vectors first, the model for the rest.
-        indexer._embed_missing(dense.store(manifest.collection, manifest.partitioned), manifest.embedding or embedding_identity(settings),
+        indexer._embed_missing(vectors, manifest.embedding or embedding_identity(settings),
                                found.missing_vectors, summary, lambda *_: None)
         done.append(f"re-embedded {len(found.missing_vectors)} missing vectors "
                     f"({summary.chunks_from_cache} from the embedding cache, {summary.chunks_embedded} by the model)")

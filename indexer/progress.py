@@ -62,6 +62,12 @@ class IndexProgress:
 
     # -- the file ----------------------------------------------------------------------------
 
+    @classmethod
+    def running(cls, root: Path) -> IndexProgress | None:
+        """The report of a run that is still going, else None."""
+        progress = cls.read(root)
+        return progress if progress is not None and progress.alive else None
+
     @staticmethod
     def path(root: Path) -> Path:
         return root / FILE_NAME

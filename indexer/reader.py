@@ -146,8 +146,8 @@ class IndexReader:
             try:
                 stat = self.store.manifest_path.stat()
             except FileNotFoundError:
-                progress = IndexProgress.read(self.store.root)
-                if progress is not None and progress.alive:
+                progress = IndexProgress.running(self.store.root)
+                if progress is not None:
                     raise IndexMissing(f"the index is being built ({progress.describe()}); answers "
                                        "start as soon as the documents are read, in a few seconds") from None
                 raise IndexMissing(
@@ -182,7 +182,7 @@ class IndexReader:
                 progress = IndexProgress.read(self.store.root)
                 if progress is not None and progress.updated_at > self._progress_seen and (
                         progress.finished or progress.vectors != self._snapshot.dense_count):
-                    self._snapshot = self._with_new_vectors(self._snapshot, self._snapshot.manifest)
+                    self._snapshot = self._with_new_vectors(self._snapshot, self._snapshot.manifest, progress)
             return self._snapshot
 
     def _load(self, manifest: Manifest) -> Snapshot:
@@ -191,11 +191,12 @@ class IndexReader:
         snapshot = Snapshot.build(manifest, chunks, sparse)
         return self._with_new_vectors(snapshot, manifest)
 
-    def _with_new_vectors(self, snapshot: Snapshot, manifest: Manifest) -> Snapshot:
+    def _with_new_vectors(self, snapshot: Snapshot, manifest: Manifest,
+                          progress: IndexProgress | None = None) -> Snapshot:
         """The snapshot with every vector stored so far. A new object, never a mutation: a query
         running on the previous one keeps a consistent view. During a warm start this runs when
         the progress report says more vectors were stored, and fetches only the new ones."""
-        progress = IndexProgress.read(self.store.root)
+        progress = progress or IndexProgress.read(self.store.root)
         self._progress_seen = progress.updated_at if progress else time.time()
         # Another process may have written this generation's vectors: read them afresh.
         self._dense = DenseIndex.fresh(self.settings.chroma_url, self.store.chroma_dir)
@@ -204,9 +205,10 @@ class IndexReader:
         if len(snapshot.chunks) > self.settings.exact_search_limit:
             count = None if manifest.dense_ready else store.count()
             return dataclasses.replace(snapshot, manifest=manifest, dense_count=count, store=store)
-        vectors, present = snapshot.vectors, snapshot.present
-        if vectors is None or present is None:
-            vectors, present = None, np.zeros(len(ids), dtype=bool)
+        # Only a warming snapshot is refreshed: start from its rows, or from none.
+        warming = snapshot.present is not None
+        vectors = snapshot.vectors if warming else None
+        present = snapshot.present if warming else np.zeros(len(ids), dtype=bool)
         rows = store.get_vectors([cid for cid, have in zip(ids, present) if not have])
         if rows:
             dimension = len(next(iter(rows.values())))
@@ -236,8 +238,8 @@ class IndexReader:
 
         Exact and deterministic over the vectors held in memory when the index is small
         enough (it is for the bundled corpus); Chroma's HNSW search otherwise."""
-        if not snapshot.chunks:
-            return []
+        if not snapshot.chunks or (snapshot.present is not None and snapshot.vectors is None):
+            return []  # nothing, or a warm start with no vector stored yet
         if snapshot.vectors is not None:
             scores = snapshot.vectors @ np.asarray(vector, dtype=np.float32)
             mask = snapshot.mask(filters)
@@ -249,8 +251,8 @@ class IndexReader:
             top = np.argpartition(-scores, k - 1)[:k]
             top = top[np.lexsort((top, -scores[top]))]  # by score, ties by position: deterministic
             return [(snapshot.sparse.ids[i], float(scores[i])) for i in top if np.isfinite(scores[i])]
-        store = snapshot.store or self.dense.store(snapshot.manifest.collection, snapshot.manifest.partitioned)
+        assert snapshot.store is not None  # set whenever a snapshot is loaded
         # Above the limit: Chroma's HNSW search, in the partitions the filter allows (or the one
         # collection with its `where`, for an index built before partitions).
-        return [(cid, sim) for cid, sim in store.query(vector, min(k, len(snapshot.chunks)), filters)
+        return [(cid, sim) for cid, sim in snapshot.store.query(vector, min(k, len(snapshot.chunks)), filters)
                 if cid in snapshot.by_id]

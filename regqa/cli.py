@@ -230,14 +230,13 @@ def remove(doc_ids: Annotated[list[str], typer.Argument(help="Document ids, as `
 @app.command()
 def status() -> None:
     """Say where the index is and what it holds."""
-    from indexer.store import IndexStore
-
     from indexer.progress import IndexProgress
+    from indexer.store import IndexStore
 
     settings = _settings()
     manifest = IndexStore(settings.index_dir).read_manifest()
     progress = IndexProgress.read(settings.index_dir)
-    running = progress if progress is not None and progress.alive else None
+    running = IndexProgress.running(settings.index_dir)
     if not manifest.documents:
         if running is not None:
             console.print(f"No index at {settings.index_dir} yet: an indexing run is {running.describe()}.")

@@ -32,8 +32,8 @@ class IndexState:
 
 
 def index_state(assistant: Assistant) -> IndexState:
-    progress = IndexProgress.read(assistant.settings.index_dir)
-    running = progress.describe() if progress is not None and progress.alive else None
+    progress = IndexProgress.running(assistant.settings.index_dir)
+    running = progress.describe() if progress is not None else None
     try:
         snapshot = assistant.reader.snapshot()
     except IndexMissing as exc:
