@@ -79,6 +79,10 @@ CHUNKS_PER_DOC = 500  # synthetic doc_id metadata, as RegQA stores it
 INSERT_SLICE = 50_000  # chunks per store.upsert call (the store batches them for Chroma)
 HNSW_M = 16  # Chroma's default; used in the memory arithmetic
 SEED = 6
+# A mode stops after this many seconds once it has MIN_QUERIES answers: Chroma's `where` at 1M
+# takes seconds per query, and 200 of them per kind would be most of the run.
+MODE_BUDGET_S = 60.0
+MIN_QUERIES = 50
 TARGET_P95_MS = 50.0
 TARGET_RECALL = 0.95
 
@@ -157,12 +161,14 @@ def run(variant: Variant, out_dir: Path, max_insert_minutes: float = 25.0,
             step["load_average_1m"] = load_average()
             result["steps"].append(step)
             _print_step(step)
+            write_json(out_dir, "scale", {**result, "complete": False})  # a killed run keeps its steps
         result["hnsw_configuration"] = str(partitioned.partitions[("US", "regulation")].configuration_json)
         partitioned.close()
         one_thread.close()
     result["comparison"] = _comparison(result["steps"])
     result["targets"] = _targets(result["steps"])
     result["load_average_1m_at_end"] = load_average()
+    result["complete"] = True
     write_json(out_dir, "scale", result)
     _plot(result, out_dir)
     return result
@@ -325,7 +331,10 @@ def _timed(queries: np.ndarray, truth: list[list[int]], search: Callable[[np.nda
     latencies: list[float] = []
     recalls: list[float] = []
     short = 0
+    began = time.perf_counter()
     for q, expected in zip(queries, truth):
+        if len(latencies) >= MIN_QUERIES and time.perf_counter() - began > MODE_BUDGET_S:
+            break
         started = time.perf_counter()
         got = search(q)
         latencies.append((time.perf_counter() - started) * 1000)
@@ -340,7 +349,7 @@ def _disk_bytes(path: Path) -> int:
 
 
 def _print_step(step: dict[str, Any]) -> None:
-    rows = [(mode, m["latency_ms"]["p50"], m["latency_ms"]["p95"], m["recall_at_10"],
+    rows = [(mode, m["latency_ms"]["n"], m["latency_ms"]["p50"], m["latency_ms"]["p95"], m["recall_at_10"],
              m["queries_with_fewer_than_k"]) for mode, m in step["modes"].items()]
     single = (f"single {step['insert_s_single']:.0f} s ({step['insert_vectors_per_s_single']:,}/s), "
               if step["insert_s_single"] is not None else "")
@@ -348,7 +357,7 @@ def _print_step(step: dict[str, Any]) -> None:
                 f"{step['insert_s_partitioned']:.0f} s ({step['insert_vectors_per_s_partitioned']:,}/s); "
                 f"settled in {step['settle_s']:.0f} s; Chroma RSS {step['chroma_rss_mib']:,.0f} MiB, "
                 f"disk {step['chroma_disk_mib']:,.0f} MiB; load average {step['load_average_1m']}",
-                ["mode", "p50 ms", "p95 ms", "recall@10", "short answers"], rows)
+                ["mode", "queries", "p50 ms", "p95 ms", "recall@10", "short answers"], rows)
     modes = step["modes"]
     for kind in KINDS:
         baseline = "single" if f"single {kind}" in modes else "numpy exact"
