@@ -212,8 +212,10 @@ def _inspect_dense(settings: Settings, store: IndexStore, manifest: Manifest, fo
                       repairable=found.can_embed)
     else:
         stored = vectors.all_ids()
-    found.report.vectors = len(stored & expected)
-    found.missing_vectors = [c for c in found.chunks if c.chunk_id not in stored]
+    # Complete: stored wherever the layout keeps it (a partition and the whole collection).
+    complete = vectors.existing_ids(sorted(expected & stored)) if stored else set()
+    found.report.vectors = len(complete)
+    found.missing_vectors = [c for c in found.chunks if c.chunk_id not in complete]
     found.orphan_vectors = stored - expected
     if found.missing_vectors and exists and not manifest.dense_ready:
         missing = [c.chunk_id for c in found.missing_vectors]

@@ -28,6 +28,14 @@ from indexer.records import Chunk
 
 SPACE = {"hnsw:space": "cosine"}
 PARTITION_MARK = "--p-"
+# The name after PARTITION_MARK of the collection holding every vector; a partition's name
+# always has a hyphen there (`{slug(j)}-{slug(t)}`), so the two cannot collide.
+WHOLE = "all"
+# HNSW search breadth of the collections a partitioned store creates (Chroma's default is 100).
+# Measured with `python -m evals.bench scale` (synthetic clustered vectors, quiet machine): at
+# 100k, 100 gave recall@10 0.93-1.0 against exact search and 200 gave 0.97-1.0, for 1-8 ms more
+# p95 (7-14 ms in all). Fixed at creation: Chroma 1.5 ignores a later change (see scale.py).
+PARTITION_EF_SEARCH = 200
 # Per-value part of a partition name: readable ASCII, cut so any jurisdiction/doc_type pair fits
 # Chroma's 512-character limit beside the index's own name.
 SLUG_WORDS = 40
@@ -98,8 +106,10 @@ class DenseIndex:
         return cls(chroma_url, persist_dir)
 
     def store(self, name: str, partitioned: bool, *, ef_search: int | None = None) -> VectorStore:
-        """The vectors of the index `name` in one layout. `ef_search` (HNSW's search breadth,
-        Chroma's default 100) applies to collections this store creates."""
+        """The vectors of the index `name` in one layout. `ef_search` (HNSW's search breadth;
+        default PARTITION_EF_SEARCH for partitions, Chroma's 100 for one collection, which
+        RegQA searches only below the exact-search limit, in memory) applies to collections
+        this store creates."""
         if partitioned:
             return PartitionedCollections(self.client, name, ef_search=ef_search)
         return SingleCollection(self.client, name, ef_search=ef_search)
@@ -199,20 +209,31 @@ class SingleCollection:
 
 class PartitionedCollections:
     """One collection per (jurisdiction, doc_type), named `{name}--p-{slug(j)}-{slug(t)}`, with
-    the real values in its metadata. A filter picks partitions instead of filtering vectors;
-    an unfiltered query asks every partition (in parallel) and merges by similarity.
+    the real values in its metadata, plus one whole collection `{name}--p-all` holding every
+    vector. A filter picks partitions instead of filtering vectors; an unfiltered query asks
+    the whole collection — one request instead of a fan-out over every partition, which costs
+    a round trip per partition (~100 ms over 12 at any size, `evals/bench/scale.py`). The price
+    is each vector stored twice (twice Chroma's memory and insert time). While the whole
+    collection lags the partitions (an index written before it existed, until `regqa check
+    --repair`), an unfiltered query fans out over the partitions instead, in parallel.
 
     The partitions (and their sizes, to skip empty ones) are listed once and cached: after this
     object's own writes the list is refreshed, another process's new partitions are seen after
-    `refresh()` (RegQA's reader takes a fresh `DenseIndex` per committed generation anyway)."""
+    `refresh()` (RegQA's reader takes a fresh `DenseIndex` per committed generation anyway).
+
+    `whole=False` leaves the whole collection out (the fan-out layout; benchmarks compare)."""
 
     def __init__(self, client: Any, name: str, *, ef_search: int | None = None,
-                 max_workers: int = 4) -> None:
+                 max_workers: int = 4, whole: bool = True) -> None:
         self.client = client
         self.name = name
         self.prefix = f"{name}{PARTITION_MARK}"
-        self._metadata = _space(ef_search)
+        self.whole_name = f"{self.prefix}{WHOLE}"
+        self._metadata = _space(ef_search or PARTITION_EF_SEARCH)
         self._max_workers = max_workers
+        self._use_whole = whole
+        # The whole collection and its size at the last refresh (None: absent or not used).
+        self._whole: tuple[Any, int] | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         # (jurisdiction, doc_type) → (collection, vectors in it at the last refresh); replaced
@@ -235,11 +256,15 @@ class PartitionedCollections:
     def refresh(self) -> None:
         """List the partitions again (Chroma's listing carries their metadata) and count them."""
         found: dict[tuple[str, str], tuple[Any, int]] = {}
+        whole: tuple[Any, int] | None = None
         for collection in self.client.list_collections():
             meta = collection.metadata or {}
-            if collection.name.startswith(self.prefix) and "jurisdiction" in meta and "doc_type" in meta:
+            if self._use_whole and collection.name == self.whole_name:
+                whole = (collection, int(collection.count()))
+            elif collection.name.startswith(self.prefix) and "jurisdiction" in meta and "doc_type" in meta:
                 key = (str(meta["jurisdiction"]), str(meta["doc_type"]))
                 found[key] = (collection, int(collection.count()))
+        self._whole = whole
         self._listing = found
 
     def _partitions(self) -> dict[tuple[str, str], tuple[Any, int]]:
@@ -253,16 +278,22 @@ class PartitionedCollections:
         groups: dict[tuple[str, str], list[int]] = {}
         for i, chunk in enumerate(chunks):
             groups.setdefault((chunk.jurisdiction, chunk.doc_type), []).append(i)
+        if self._use_whole:  # first: a vector in its partition is then in the whole one too
+            _upsert(self._open_whole(), chunks, vectors, self._batch)
         for (jurisdiction, doc_type), rows in groups.items():
             collection = self._open(jurisdiction, doc_type)
             _upsert(collection, [chunks[i] for i in rows], vectors[rows], self._batch)
         self.refresh()
 
     def existing_ids(self, ids: Iterable[str]) -> set[str]:
+        """Ids stored completely: in a partition and (when used) in the whole collection."""
         ids = list(ids)
         found: set[str] = set()
         for collection in self.partitions.values():
             found |= _existing(collection, ids)
+        if self._use_whole:
+            self._partitions()
+            found &= _existing(self._whole[0], sorted(found)) if self._whole else set()
         return found
 
     def misplaced(self, chunks: Sequence[Chunk]) -> set[str]:
@@ -276,17 +307,19 @@ class PartitionedCollections:
         return stale
 
     def all_ids(self) -> set[str]:
+        """Ids stored anywhere (a partition or the whole collection): what a clean-up deletes."""
         found: set[str] = set()
-        for collection in self.partitions.values():
+        for collection in self._collections():
             found |= _all_ids(collection)
         return found
 
     def delete(self, ids: Iterable[str]) -> None:
-        """From every partition: an id alone does not say where its vector is."""
+        """From every partition and the whole collection: an id alone does not say where its
+        vector is."""
         ids = list(ids)
         if not ids:
             return
-        for collection in self.partitions.values():
+        for collection in self._collections():
             _delete(collection, sorted(_existing(collection, ids)))
         self.refresh()
 
@@ -306,6 +339,10 @@ class PartitionedCollections:
             return []
         where = {"doc_id": {"$in": list(filters.doc_ids)}} if filters and filters.doc_ids else None
         ask = partial(_query, vector=np.asarray(vector, dtype=np.float32), k=k, where=where)
+        whole = self.whole_collection()
+        every = sum(size > 0 for _, size in self._partitions().values())
+        if whole is not None and where is None and len(chosen) == every:
+            return _merge([ask(whole)], k)
         if len(chosen) == 1:
             return _merge([ask(chosen[0])], k)
         return _merge(self._executor().map(ask, chosen), k)
@@ -318,6 +355,14 @@ class PartitionedCollections:
                 if size > 0 and (not jurisdictions or j in jurisdictions)
                 and (not doc_types or t in doc_types)]
 
+    def whole_collection(self) -> Any | None:
+        """The whole collection when it is used and holds at least what the partitions hold
+        (it is written first), as of the last refresh; else None."""
+        partitions = self._partitions()
+        if self._whole is None or self._whole[1] < sum(size for _, size in partitions.values()):
+            return None
+        return self._whole[0]
+
     def count(self) -> int:
         return sum(int(c.count()) for c in self.partitions.values())
 
@@ -329,7 +374,7 @@ class PartitionedCollections:
         self.refresh()
 
     def collection_names(self) -> list[str]:
-        return sorted(c.name for c in self.partitions.values())
+        return sorted(c.name for c in self._collections())
 
     def close(self) -> None:
         """Stop the query threads (they also stop when this object is garbage-collected)."""
@@ -346,6 +391,17 @@ class PartitionedCollections:
         collection = _open(self.client, self.partition_name(jurisdiction, doc_type), metadata)
         self._listing = {**self._partitions(), (jurisdiction, doc_type): (collection, 0)}
         return collection
+
+    def _open_whole(self) -> Any:
+        self._partitions()
+        if self._whole is None:
+            self._whole = (_open(self.client, self.whole_name, dict(self._metadata)), 0)
+        return self._whole[0]
+
+    def _collections(self) -> list[Any]:
+        """Every collection of this store: the partitions, then the whole one if present."""
+        partitions = list(self.partitions.values())
+        return partitions + [self._whole[0]] if self._whole is not None else partitions
 
     def _executor(self) -> ThreadPoolExecutor:
         """One small pool per store, made on the first fan-out. Chroma's clients may be shared

@@ -279,7 +279,7 @@ def test_above_the_exact_search_limit_vectors_are_partitioned_and_switching_embe
     """Past REGQA_EXACT_SEARCH_LIMIT dense search runs in Chroma, one collection per
     (jurisdiction, doc_type); a filtered search reads only the allowed partitions and finds what
     exact search finds. Crossing the limit either way re-stores vectors from the embedding cache."""
-    from indexer.check import check_index
+    from indexer.check import check_index, repair_index
     from indexer.reader import Filters, IndexReader
 
     Indexer(settings, embedder_factory=lambda: counting_embedder).run()
@@ -300,7 +300,19 @@ def test_above_the_exact_search_limit_vectors_are_partitioned_and_switching_embe
     expected = {(c.jurisdiction, c.doc_type) for c in chunks}
     assert set(layout.sizes()) == expected and len(expected) >= 3
     assert layout.all_ids() == {c.chunk_id for c in chunks}
+    assert layout.whole_collection() is not None  # unfiltered queries: one request
     assert check_index(big).healthy
+
+    # An index written before the whole collection existed (or one that lost it): check finds
+    # the vectors incomplete, unfiltered queries fan out meanwhile, repair re-stores from cache.
+    dense.drop(layout.whole_name)
+    assert dense.store(parted.collection, partitioned=True).whole_collection() is None
+    report = check_index(big)
+    assert "vectors_missing" in report.kinds() and report.vectors == 0
+    counting_embedder.texts.clear()
+    assert repair_index(big, embedder_factory=lambda: counting_embedder).healthy
+    assert counting_embedder.texts == []
+    assert dense.store(parted.collection, partitioned=True).whole_collection() is not None
 
     reader = IndexReader(big)
     snapshot = reader.snapshot()

@@ -1,5 +1,6 @@
 """Partitioned dense search (issue 15): one Chroma collection per (jurisdiction, doc_type), a
-filter picks partitions, an unfiltered query fans out and merges. Real embedded Chroma with
+filter picks partitions; an unfiltered query asks the whole collection kept beside them (or,
+while that lags, fans out over the partitions and merges). Real embedded Chroma with
 synthetic unit vectors; one test against a real `chroma run` server."""
 
 from __future__ import annotations
@@ -164,8 +165,8 @@ def test_round_trips(tmp_path: Path, data: Data, partitioned: bool) -> None:
     store.delete([])
     names = store.collection_names()
     if partitioned:
-        assert len(names) == len({(c.jurisdiction, c.doc_type) for c in chunks})
-        assert all(n.startswith("rt-index--p-") for n in names)
+        assert len(names) == len({(c.jurisdiction, c.doc_type) for c in chunks}) + 1
+        assert all(n.startswith("rt-index--p-") for n in names) and "rt-index--p-all" in names
     else:
         assert names == ["rt-index"]
     # The pipeline's single-collection API still works beside the stores.
@@ -198,6 +199,50 @@ def test_a_chunk_whose_document_changed_jurisdiction_is_found_misplaced(tmp_path
 AWKWARD = ["US", "us", "U.S.", "U S", "", " ", "-", "..", "_", "Wassenaar Arrangement", "Wassenaar-Arrangement",
            "EU/2021/821", "Côte d'Ivoire", "Cote d'Ivoire", "中华人民共和国", "日本", "🇪🇺", "a" * 600,
            "a" * 600 + "b", "x" * 40 + "-tail", "x" * 40 + "_tail", "control_list", "control-list", "Control List"]
+
+
+def test_unfiltered_queries_ask_the_whole_collection_once_it_holds_every_vector(
+        tmp_path: Path, data: Data, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One request instead of a round trip per partition; a partition filter still reads only
+    its partitions. An index without the whole collection (written before it existed) answers
+    by fan-out, is reported incomplete, and is whole again after the next upsert."""
+    import indexer.dense as dense_module
+
+    asked: list[str] = []
+    real = dense_module._query
+    monkeypatch.setattr(dense_module, "_query", lambda collection, **kw: asked.append(collection.name)
+                        or real(collection, **kw))
+    dense = DenseIndex(None, tmp_path)
+    store = dense.store("w", partitioned=True)
+    assert isinstance(store, PartitionedCollections)
+    chunks, vectors = data.chunks[:600], data.vectors[:600]
+    store.upsert(chunks, vectors)
+    assert store.whole_collection() is not None
+    subset = Data.__new__(Data)
+    subset.chunks, subset.vectors, subset.ids = chunks, vectors, data.ids[:600]
+    for filters, reads in ((FILTERS["none"], {store.whole_name}),
+                           (Filters.of(jurisdictions=list(JURISDICTIONS)), {store.whole_name}),
+                           (FILTERS["jurisdiction and doc type"], {store.partition_name("US", "control_list")}),
+                           (FILTERS["doc ids"], {c.name for c in store.chosen(None)})):
+        asked.clear()
+        assert [c for c, _ in store.query(data.queries[0], K, filters)] == \
+            [c for c, _ in subset.exact(data.queries[0], filters)]
+        assert set(asked) == reads, filters
+
+    dense.drop(store.whole_name)
+    old = dense.store("w", partitioned=True)
+    assert old.whole_collection() is None  # type: ignore[attr-defined]
+    assert old.existing_ids(subset.ids) == set() and old.all_ids() == set(subset.ids)
+    asked.clear()
+    assert [c for c, _ in old.query(data.queries[0], K, Filters())] == \
+        [c for c, _ in subset.exact(data.queries[0], Filters())]
+    assert len(asked) == len(old.chosen(None)) > 1
+    old.upsert(chunks[:300], vectors[:300])
+    assert old.whole_collection() is None  # lags the partitions: still the fan-out
+    old.upsert(chunks[300:], vectors[300:])
+    assert old.whole_collection() is not None and old.existing_ids(subset.ids) == set(subset.ids)
+    old.close()
+    store.close()
 
 
 def test_partition_names_are_valid_and_distinct() -> None:

@@ -15,10 +15,13 @@ jurisdiction (US 50 %, Wassenaar 5 %: filter cost depends on selectivity) and tw
                   (2·k/share), the hits that do not match dropped client-side
   partitioned     RegQA's `PartitionedCollections` (indexer/dense.py), the code RegQA runs:
                   one collection per (jurisdiction, doc_type), a filter picks partitions,
-                  several partitions are queried in parallel and merged by similarity
-  partitioned 1-thread   the same partitions asked one after another (what the thread pool buys)
+                  several partitions are queried in parallel and merged by similarity; an
+                  unfiltered query asks the whole collection kept beside the partitions
+  partitioned fan-out   unfiltered only: the same partitions without the whole collection,
+                  all asked in parallel and merged (the layout before; what the copy buys)
 
-`--ef-search N` creates every collection with that HNSW search breadth (Chroma's default 100).
+`--ef-search N` creates every collection with that HNSW search breadth (default: RegQA's,
+PARTITION_EF_SEARCH = 200 for the partitions and the whole collection, Chroma's 100 for `single`).
 It has to be set at creation: in chromadb 1.5.9 `collection.modify(configuration={"hnsw":
 {"ef_search": N}})` is stored but does not change the search of the loaded index (measured).
 
@@ -97,7 +100,7 @@ def run(variant: Variant, out_dir: Path, max_insert_minutes: float = 25.0,
         "benchmark": "scale", "variant": variant.name, "machine": machine(), "dim": DIM, "k": K,
         "shares": SHARES, "doc_type_shares": DOC_TYPE_SHARES, "kinds": KINDS,
         "queries_per_mode": queries_per_mode, "max_insert_minutes": max_insert_minutes,
-        "partitions_only": partitions_only, "ef_search": ef_search or "chroma default (100)",
+        "partitions_only": partitions_only, "ef_search": ef_search or "RegQA default (partitions 200, single 100)",
         "steps": [], "skipped": [],
     }
     console.rule(f"[bold]scale[/bold] — sizes {', '.join(f'{s:,}' for s in sizes)}"
@@ -118,7 +121,7 @@ def run(variant: Variant, out_dir: Path, max_insert_minutes: float = 25.0,
         single = None if partitions_only else dense.store("bench-all", partitioned=False, ef_search=ef_search)
         partitioned = dense.store("bench", partitioned=True, ef_search=ef_search)
         assert isinstance(partitioned, PartitionedCollections)
-        one_thread = PartitionedCollections(dense.client, "bench", max_workers=1)
+        fan_out = PartitionedCollections(dense.client, "bench", whole=False)
         vectors = np.zeros((0, DIM), dtype=np.float32)
         jurisdictions = np.zeros(0, dtype="<U16")
         doc_types = np.zeros(0, dtype="<U16")
@@ -145,18 +148,18 @@ def run(variant: Variant, out_dir: Path, max_insert_minutes: float = 25.0,
             step["insert_vectors_per_s_partitioned"] = round(new / step["insert_s_partitioned"])
             if single is not None:
                 step["insert_vectors_per_s_single"] = round(new / step["insert_s_single"])
-            one_thread.refresh()
+            fan_out.refresh()
             vectors = np.vstack([vectors, add])
             jurisdictions = np.concatenate([jurisdictions, add_j])
             doc_types = np.concatenate([doc_types, add_t])
             step["settle_s"] = _wait_idle(server.pid)
             truth = _truth(vectors, jurisdictions, doc_types, queries)
-            step["modes"] = _measure(single, partitioned, one_thread, vectors, truth, queries)
+            step["modes"] = _measure(single, partitioned, fan_out, vectors, truth, queries)
             step["partition_sizes"] = {f"{j} / {t}": n for (j, t), n in sorted(partitioned.sizes().items())}
             step["chroma_rss_mib"] = mib(rss_bytes(server.pid))
             step["chroma_disk_mib"] = mib(_disk_bytes(data_dir))
             step["numpy_vectors_mib"] = mib(vectors.nbytes)
-            step["vectors_in_server"] = size * (1 if single is None else 2)
+            step["vectors_in_server"] = size * (2 if single is None else 3)  # partitions + whole copy
             step["memory_model_mib"] = mib(hnsw_bytes(step["vectors_in_server"]))
             step["load_average_1m"] = load_average()
             result["steps"].append(step)
@@ -164,7 +167,7 @@ def run(variant: Variant, out_dir: Path, max_insert_minutes: float = 25.0,
             write_json(out_dir, "scale", {**result, "complete": False})  # a killed run keeps its steps
         result["hnsw_configuration"] = str(partitioned.partitions[("US", "regulation")].configuration_json)
         partitioned.close()
-        one_thread.close()
+        fan_out.close()
     result["comparison"] = _comparison(result["steps"])
     result["targets"] = _targets(result["steps"])
     result["load_average_1m_at_end"] = load_average()
@@ -268,7 +271,7 @@ def _truth(vectors: np.ndarray, jurisdictions: np.ndarray, doc_types: np.ndarray
             for kind in KINDS}
 
 
-def _measure(single: Any, partitioned: Any, one_thread: Any, vectors: np.ndarray,
+def _measure(single: Any, partitioned: Any, fan_out: Any, vectors: np.ndarray,
              exact: dict[str, Any], queries: np.ndarray) -> dict[str, Any]:
     """Every strategy and kind over the same queries. The numpy modes run first, while the
     Chroma server is idle: its worker threads, still spinning after a query series, would slow
@@ -281,7 +284,7 @@ def _measure(single: Any, partitioned: Any, one_thread: Any, vectors: np.ndarray
         time.sleep(0.5)
         modes[f"numpy exact {kind}"] = _timed(queries, truth[kind],
                                               lambda q, m=masks[kind]: _exact(vectors, q, m))
-    stores = {"single": single, "partitioned": partitioned, "partitioned 1-thread": one_thread}
+    stores = {"single": single, "partitioned": partitioned, "partitioned fan-out": fan_out}
     for store in (s for s in stores.values() if s is not None):
         for q in queries[:10]:  # warm-up: the first queries after inserts load the indexes
             store.query(q, K, None)
@@ -298,7 +301,7 @@ def _measure(single: Any, partitioned: Any, one_thread: Any, vectors: np.ndarray
         modes[f"partitioned {kind}"] = _timed(queries, truth[kind], _searcher(partitioned, filters))
         modes[f"partitioned {kind}"]["partitions_read"] = len(partitioned.chosen(filters))
         if kind == "unfiltered":
-            modes[f"partitioned 1-thread {kind}"] = _timed(queries, truth[kind], _searcher(one_thread, filters))
+            modes[f"partitioned fan-out {kind}"] = _timed(queries, truth[kind], _searcher(fan_out, filters))
         for mode in modes:
             if mode.endswith(f" {kind}"):
                 modes[mode]["share"] = round(share, 4)
@@ -365,10 +368,10 @@ def _print_step(step: dict[str, Any]) -> None:
                     ratio(modes[f"{baseline} {kind}"]["latency_ms"]["p95"],
                           modes[f"partitioned {kind}"]["latency_ms"]["p95"]),
                     "higher = partitions faster")
-    print_ratio("1-thread / parallel fan-out p95, unfiltered",
-                ratio(modes["partitioned 1-thread unfiltered"]["latency_ms"]["p95"],
+    print_ratio("fan-out / whole collection p95, unfiltered",
+                ratio(modes["partitioned fan-out unfiltered"]["latency_ms"]["p95"],
                       modes["partitioned unfiltered"]["latency_ms"]["p95"]),
-                "higher = the thread pool helps")
+                "higher = the whole collection helps")
 
 
 def _comparison(steps: list[dict[str, Any]]) -> dict[str, Any]:
@@ -387,18 +390,22 @@ def _comparison(steps: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _targets(steps: list[dict[str, Any]]) -> list[dict[str, object]]:
-    """Issue 15: every filtered kind under 50 ms p95 with recall@10 ≥ 0.95 at the largest size."""
+    """Issue 15: every filtered kind under 50 ms p95 with recall@10 ≥ 0.95 at the largest size.
+    Unfiltered: under 50 ms as well, and no less recall than one collection where it was built
+    (the whole collection *is* one collection: HNSW's own recall, 0.91 at 1M with ef_search 100)."""
     if not steps:
         return []
     last = steps[-1]
     found = []
-    for kind in FILTERED:
+    for kind in KINDS:
         mode = last["modes"][f"partitioned {kind}"]
         p95, recall = mode["latency_ms"]["p95"], mode["recall_at_10"]
+        single = last["modes"].get(f"single {kind}")
+        floor = TARGET_RECALL if kind in FILTERED or single is None else min(TARGET_RECALL, single["recall_at_10"])
         found.append(target(f"partitioned {kind} at {last['size']:,}",
-                            p95 < TARGET_P95_MS and recall >= TARGET_RECALL,
+                            p95 < TARGET_P95_MS and recall >= floor,
                             f"p95 {p95:.1f} ms (< {TARGET_P95_MS:.0f}), recall@10 {recall:.3f} "
-                            f"(≥ {TARGET_RECALL})"))
+                            f"(≥ {floor})"))
     return found
 
 
