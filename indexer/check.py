@@ -190,7 +190,7 @@ def _inspect_dense(settings: Settings, store: IndexStore, manifest: Manifest, fo
                   f"the index was embedded with {manifest.embedding!r} but these settings embed with "
                   f"{identity!r}, so queries are refused; run `regqa index` to re-embed, or use the "
                   "settings (REGQA_EMBEDDING_BACKEND, model) it was built with")
-    dense = DenseIndex.fresh(settings.chroma_url, store.chroma_dir)  # what is on disk, not a cached view
+    dense = DenseIndex.fresh(settings.chroma_server, store.chroma_dir)  # what is on disk, not a cached view
     names = dense.collection_names()
     prefix = f"{settings.collection}-"
     vectors = dense.store(manifest.collection, manifest.partitioned)
@@ -287,7 +287,7 @@ def _repair(settings: Settings, store: IndexStore, found: _Findings,
     manifest = found.manifest
     if manifest is None:
         return done  # without a readable manifest nothing tells committed from leftover
-    dense = DenseIndex.fresh(settings.chroma_url, store.chroma_dir)
+    dense = DenseIndex.fresh(settings.chroma_server, store.chroma_dir)
     vectors = dense.store(manifest.collection, manifest.partitioned)
     for name in found.stale_collections:
         dense.drop(name)

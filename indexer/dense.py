@@ -25,6 +25,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from indexer.records import Chunk
+from regqa.config import ChromaServer
 
 SPACE = {"hnsw:space": "cosine"}
 PARTITION_MARK = "--p-"
@@ -73,37 +74,56 @@ class VectorStore(Protocol):
     def collection_names(self) -> list[str]: ...
 
 
+class ChromaUnavailable(RuntimeError):
+    """The configured Chroma server has no such tenant or database (the message says which)."""
+
+
 class DenseIndex:
-    def __init__(self, chroma_url: str | None, persist_dir: Path) -> None:
+    def __init__(self, chroma: str | ChromaServer | None, persist_dir: Path) -> None:
+        """`chroma`: a server (or just its URL), or None for embedded Chroma in `persist_dir`."""
         import chromadb
+        from chromadb.config import DEFAULT_DATABASE, DEFAULT_TENANT
         from chromadb.config import Settings as ChromaSettings
+        from chromadb.errors import NotFoundError
 
         settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-        if chroma_url:
-            url = urlparse(chroma_url)
-            self.client = chromadb.HttpClient(
-                host=url.hostname or "127.0.0.1",
-                port=url.port or (443 if url.scheme == "https" else 8000),
-                ssl=url.scheme == "https",
-                settings=settings,
-            )
-            self.location = chroma_url
+        server = ChromaServer(chroma) if isinstance(chroma, str) else chroma
+        if server:
+            url = urlparse(server.url)
+            try:
+                self.client = chromadb.HttpClient(
+                    host=url.hostname or "127.0.0.1",
+                    port=url.port or (443 if url.scheme == "https" else 8000),
+                    ssl=url.scheme == "https",
+                    headers={"x-chroma-token": server.token} if server.token else None,
+                    settings=settings,
+                    tenant=server.tenant or DEFAULT_TENANT,
+                    database=server.database or DEFAULT_DATABASE,
+                )
+            except NotFoundError as exc:  # the client checks both when it is made
+                raise ChromaUnavailable(
+                    f"the Chroma server at {server.url} answered \"{exc}\" (tenant "
+                    f"{server.tenant or DEFAULT_TENANT!r}, database {server.database or DEFAULT_DATABASE!r}). "
+                    "Create the tenant or database there "
+                    "(chromadb.AdminClient: create_tenant / create_database), or unset REGQA_CHROMA_TENANT "
+                    "and REGQA_CHROMA_DATABASE to use Chroma's defaults") from None
+            self.location = server.describe()
         else:
             persist_dir.mkdir(parents=True, exist_ok=True)
             self.client = chromadb.PersistentClient(path=str(persist_dir), settings=settings)
             self.location = str(persist_dir)
 
     @classmethod
-    def fresh(cls, chroma_url: str | None, persist_dir: Path) -> DenseIndex:
+    def fresh(cls, chroma: str | ChromaServer | None, persist_dir: Path) -> DenseIndex:
         """A client that sees every write made so far, by any process. Embedded Chroma keeps one
         client state per folder and process, and that state never notices another process's
         writes (`regqa index` while `regqa serve` runs: "Error finding id"), so readers take a
         fresh one per committed generation. Clients made earlier keep working."""
-        if not chroma_url:
+        if not chroma:
             from chromadb.api.shared_system_client import SharedSystemClient
 
             SharedSystemClient.clear_system_cache()
-        return cls(chroma_url, persist_dir)
+        return cls(chroma, persist_dir)
 
     def store(self, name: str, partitioned: bool, *, ef_search: int | None = None) -> VectorStore:
         """The vectors of the index `name` in one layout. `ef_search` (HNSW's search breadth;

@@ -385,7 +385,7 @@ class Indexer:
 
     def _dense(self) -> DenseIndex:
         if not hasattr(self, "_dense_index"):
-            self._dense_index = DenseIndex(self.settings.chroma_url, self.store.chroma_dir)
+            self._dense_index = DenseIndex(self.settings.chroma_server, self.store.chroma_dir)
         return self._dense_index
 
     def _cache(self, identity: str) -> EmbeddingCache:

@@ -199,7 +199,7 @@ class IndexReader:
         progress = progress or IndexProgress.read(self.store.root)
         self._progress_seen = progress.updated_at if progress else time.time()
         # Another process may have written this generation's vectors: read them afresh.
-        self._dense = DenseIndex.fresh(self.settings.chroma_url, self.store.chroma_dir)
+        self._dense = DenseIndex.fresh(self.settings.chroma_server, self.store.chroma_dir)
         ids = snapshot.sparse.ids
         store = self.dense.store(manifest.collection, manifest.partitioned)
         if len(snapshot.chunks) > self.settings.exact_search_limit:
@@ -229,7 +229,7 @@ class IndexReader:
     @property
     def dense(self) -> DenseIndex:
         if self._dense is None:
-            self._dense = DenseIndex(self.settings.chroma_url, self.store.chroma_dir)
+            self._dense = DenseIndex(self.settings.chroma_server, self.store.chroma_dir)
         return self._dense
 
     def dense_search(self, snapshot: Snapshot, vector: np.ndarray, k: int,

