@@ -328,8 +328,16 @@ class HybridRetriever:
         return self._sections[1]
 
     def _similarities(self, snapshot: Snapshot, vector: np.ndarray, chunk_ids: list[str]) -> dict[str, float]:
+        """Dense similarity of hits that dense search did not return. While the index warms up,
+        only vectors already in memory count: a chunk without one has no similarity (not 0.0),
+        and Chroma is not read from a request — another process is writing the collection, and
+        embedded Chroma can fail to read a segment mid-write ("Nothing found on disk")."""
+        present = snapshot.present
         if snapshot.vectors is not None:
-            return {cid: float(snapshot.vectors[snapshot.positions[cid]] @ vector) for cid in chunk_ids}
+            return {cid: float(snapshot.vectors[snapshot.positions[cid]] @ vector) for cid in chunk_ids
+                    if present is None or present[snapshot.positions[cid]]}
+        if present is not None:
+            return {}  # a warm start with no vector stored yet
         assert snapshot.store is not None  # set whenever a snapshot is loaded
         return {cid: float(np.dot(vector, emb)) for cid, emb in snapshot.store.get_vectors(chunk_ids).items()}
 

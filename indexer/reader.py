@@ -209,7 +209,17 @@ class IndexReader:
         warming = snapshot.present is not None
         vectors = snapshot.vectors if warming else None
         present = snapshot.present if warming else np.zeros(len(ids), dtype=bool)
-        rows = store.get_vectors([cid for cid, have in zip(ids, present) if not have])
+        try:
+            rows = store.get_vectors([cid for cid, have in zip(ids, present) if not have])
+        except Exception:
+            if manifest.dense_ready:
+                raise
+            # Warming: the indexer is writing this collection, and embedded Chroma can fail to
+            # read a segment mid-write ("Nothing found on disk"). Serve the vectors already in
+            # memory; the next progress report retries.
+            log.warning("cannot read the new vectors yet; serving the %d in memory", int(present.sum()),
+                        exc_info=True)
+            rows = {}
         if rows:
             dimension = len(next(iter(rows.values())))
             vectors = np.zeros((len(ids), dimension), np.float32) if vectors is None else vectors.copy()

@@ -209,10 +209,12 @@ def test_a_first_run_answers_while_its_vectors_are_still_being_stored(
         settings: Settings, small_corpus: Path, counting_embedder) -> None:  # noqa: ANN001
     """Warm start: chunks and BM25 are committed before embedding; a reader searches them at
     once and finds dense vectors as they are stored, never a chunk without one."""
+    from assistant.retrieval import HybridRetriever, QueryEmbedder
     from indexer.progress import IndexProgress
     from indexer.reader import Filters, IndexReader
 
     reader = IndexReader(settings, recheck_seconds=0)
+    retriever = HybridRetriever(reader, QueryEmbedder(counting_embedder))
     query = np.asarray(counting_embedder.encode(["authorisation for the export of dual-use items"])[0], np.float32)
     seen: list[tuple[bool, float, int]] = []
 
@@ -226,6 +228,14 @@ def test_a_first_run_answers_while_its_vectors_are_still_being_stored(
         present = snapshot.present if snapshot.present is not None else np.ones(len(snapshot.chunks), bool)
         assert all(present[snapshot.positions[cid]] for cid, _ in hits)
         assert len(hits) == min(20, int(present.sum()))
+        # The answer path reads no vector from Chroma while another process writes them (embedded
+        # Chroma can fail mid-write): only what the snapshot holds, and no score for the rest.
+        def no_chroma(ids: object) -> dict:
+            raise AssertionError("a warming snapshot read Chroma from a request")
+        snapshot.store.get_vectors = no_chroma  # type: ignore[union-attr,method-assign]
+        found = retriever.search("Article 3 authorisation for the export of dual-use items", Filters(), 10)
+        assert found.hits and all(h.dense is None or present[snapshot.positions[h.chunk.chunk_id]]
+                                  for h in found.hits)
         seen.append((manifest.dense_ready, snapshot.dense_coverage, len(hits)))
 
     summary = Indexer(settings, embedder_factory=lambda: counting_embedder).run(progress=watch)
@@ -241,6 +251,38 @@ def test_a_first_run_answers_while_its_vectors_are_still_being_stored(
     assert len(reader.dense_search(snapshot, query, 20, Filters())) == 20
     progress = IndexProgress.read(settings.index_dir)
     assert progress is not None and progress.stage == "done" and progress.vectors == len(chunks)
+
+
+def test_a_warming_reader_keeps_serving_when_chroma_fails_mid_write(
+        settings: Settings, small_corpus: Path, counting_embedder, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """Embedded Chroma can fail to read a collection another process is writing ("Error
+    creating hnsw segment reader: Nothing found on disk", seen by the start benchmark): a
+    warming reader serves the vectors it has and reads again at the next progress report."""
+    from indexer.dense import SingleCollection
+    from indexer.reader import IndexReader
+
+    reader = IndexReader(settings, recheck_seconds=0)
+    real = SingleCollection.get_vectors
+    failures: list[int] = []
+
+    def flaky(self: SingleCollection, ids: object) -> dict:
+        ids = list(ids)  # type: ignore[call-overload]
+        if len(failures) < 2 and ids:
+            failures.append(len(ids))
+            raise RuntimeError("Error executing plan: Internal error: Error creating hnsw segment reader: "
+                               "Nothing found on disk")
+        return real(self, ids)
+
+    coverages: list[float] = []
+
+    def watch(stage: str, done: int, total: int) -> None:
+        if stage == "embed" and done:
+            coverages.append(reader.snapshot().dense_coverage)
+
+    monkeypatch.setattr(SingleCollection, "get_vectors", flaky)
+    Indexer(settings, embedder_factory=lambda: counting_embedder).run(progress=watch)
+    assert len(failures) == 2 and coverages == sorted(coverages)
+    assert reader.snapshot().dense_coverage == 1.0  # the commit of dense_ready reads them all
 
 
 def test_a_stopped_first_run_serves_what_it_has_and_the_next_run_completes_it(

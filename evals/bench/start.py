@@ -83,8 +83,6 @@ def run(variant: Any, out_dir: Path, **_: Any) -> dict[str, Any]:  # noqa: ANN40
 
 
 def _leg(leg: str, regqa: str, env: dict[str, str], folder: Path) -> dict[str, Any]:
-    import httpx
-
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -104,7 +102,7 @@ def _leg(leg: str, regqa: str, env: dict[str, str], folder: Path) -> dict[str, A
             while True:
                 state = _ready(base)
                 if state is not None:
-                    answer = httpx.post(f"{base}/v1/answer", json={"question": QUESTION}, timeout=600).json()
+                    answer = _answer(base, leg)
                     record["first_answer_s"] = round(time.perf_counter() - started, 1)
                     record["first_answer_dense_coverage"] = answer.get("dense_coverage", 1.0)
                     record["first_answer_citations"] = [c["section"] for c in answer["citations"]]
@@ -116,7 +114,7 @@ def _leg(leg: str, regqa: str, env: dict[str, str], folder: Path) -> dict[str, A
             while (state := _ready(base)) is None or state["status"] != "ready":
                 time.sleep(1.0)
         record["ready_s"] = round(time.perf_counter() - started, 1)
-        answer = httpx.post(f"{base}/v1/answer", json={"question": QUESTION}, timeout=600).json()
+        answer = _answer(base, leg)
         record["ready_answer_citations"] = [c["section"] for c in answer["citations"]]
     finally:
         server.terminate()
@@ -124,6 +122,17 @@ def _leg(leg: str, regqa: str, env: dict[str, str], folder: Path) -> dict[str, A
         log.close()
     console.print(f"{leg}: first answer at {record['first_answer_s']} s, full quality at {record['ready_s']} s")
     return record
+
+
+def _answer(base: str, leg: str) -> dict[str, Any]:
+    """The answer to QUESTION; a failed request ends the run with what the server said (a
+    server that errors while warming up is a finding, not a slow answer)."""
+    import httpx
+
+    response = httpx.post(f"{base}/v1/answer", json={"question": QUESTION}, timeout=600)
+    if response.status_code != 200:
+        raise RuntimeError(f"{leg}: /v1/answer answered {response.status_code}: {response.text[:500]}")
+    return response.json()
 
 
 def _ready(base: str) -> dict[str, Any] | None:
