@@ -18,6 +18,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from assistant.references import Reference, find_references, normalise, relation
+from assistant.superseded import drop_superseded
 from assistant.titles import TitleIndex
 from assistant.vocabulary import expand, facets
 from indexer.reader import Filters, IndexReader, Snapshot
@@ -200,6 +201,7 @@ class HybridRetriever:
             chunk_score[cid] *= AUTHORITY.get(chunk.doc_type, 0.9)
             if len(named) == 1 and chunk.jurisdiction != named[0]:
                 chunk_score[cid] *= fusion.other_jurisdiction
+        drop_superseded(chunk_score, snapshot.by_id)  # an older instrument's copy of a newer text
         exact_rel: dict[str, int] = {}
         for order, (chunk, rel) in enumerate(exact):
             chunk_score[chunk.chunk_id] = 10.0 - rel - order * 1e-3
