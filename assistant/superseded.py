@@ -36,7 +36,9 @@ def drop_superseded(chunk_score: dict[str, float], by_id: Mapping[str, Chunk],
     removed: dict[str, str] = {}
     for i, a in enumerate(top):
         for b in top[i + 1:]:
-            if a in removed or b in removed:
+            if a in removed:
+                break
+            if b in removed:
                 continue
             older, newer = _ordered(by_id[a], by_id[b])
             if older is None or newer is None or not _near_identical(words[a], words[b]):

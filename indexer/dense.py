@@ -311,8 +311,7 @@ class PartitionedCollections:
         found: set[str] = set()
         for collection in self.partitions.values():
             found |= _existing(collection, ids)
-        if self._use_whole:
-            self._partitions()
+        if self._use_whole:  # `self.partitions` above has listed the whole collection too
             found &= _existing(self._whole[0], sorted(found)) if self._whole else set()
         return found
 

@@ -76,7 +76,6 @@ class _Terminal(logging.Handler):
     """Printed through the console, so that a message lands above a progress bar, not inside it."""
 
     def emit(self, record: logging.LogRecord) -> None:
-
         text = record.getMessage() if _own(record) else f"{record.levelname} {record.name}: {record.getMessage()}"
         console.print(escape(text), soft_wrap=True, highlight=False)
 
@@ -236,7 +235,7 @@ def status() -> None:
     settings = _settings()
     manifest = IndexStore(settings.index_dir).read_manifest()
     progress = IndexProgress.read(settings.index_dir)
-    running = IndexProgress.running(settings.index_dir)
+    running = progress if progress is not None and progress.alive else None  # one read of the report
     if not manifest.documents:
         if running is not None:
             console.print(f"No index at {settings.index_dir} yet: an indexing run is {running.describe()}.")
@@ -274,7 +273,6 @@ def check(
     queries). Exit code 0 when healthy, 1 when problems remain, 75 when an indexing run is
     writing the index.
     """
-
     from indexer.check import check_index, repair_index
     from indexer.pipeline import IndexBusy
 
@@ -711,7 +709,6 @@ def lists_status(as_json: Annotated[bool, typer.Option("--json", help="Print the
 
 
 def _render_screening(result) -> None:  # noqa: ANN001 - screening.records.ScreeningResult
-
     if result.status != "screened":
         console.print(f"[red]{escape(result.message)}[/red]", soft_wrap=True)
         return
