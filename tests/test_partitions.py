@@ -20,7 +20,11 @@ from indexer.records import Chunk
 
 from .test_chroma_server import chroma_server  # noqa: F401 - the fixture, reused
 
-DIM = 32  # low enough that HNSW over a few hundred vectors per partition is exact
+DIM = 32
+# HNSW is approximate, and Chroma builds its graph in parallel (not the same graph every run):
+# with ef_search at least the number of vectors a search visits every reachable one, so the
+# stores compared with numpy exact search here are exhaustive, run after run.
+EXHAUSTIVE = 4096
 JURISDICTIONS = ("US", "EU", "UK", "Wassenaar")
 DOC_TYPES = ("regulation", "control_list", "guidance")
 DOCS = 12
@@ -73,7 +77,8 @@ def data() -> Data:
 def loaded(data: Data, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, VectorStore]]:
     """Both layouts of the same chunks, in one embedded Chroma folder."""
     dense = DenseIndex(None, tmp_path_factory.mktemp("chroma"))
-    stores = {"single": dense.store(NAME, partitioned=False), "partitioned": dense.store(NAME, partitioned=True)}
+    stores = {"single": dense.store(NAME, partitioned=False, ef_search=EXHAUSTIVE),
+              "partitioned": dense.store(NAME, partitioned=True, ef_search=EXHAUSTIVE)}
     for store in stores.values():
         store.upsert(data.chunks, data.vectors)
     yield stores
@@ -213,7 +218,7 @@ def test_unfiltered_queries_ask_the_whole_collection_once_it_holds_every_vector(
     monkeypatch.setattr(dense_module, "_query", lambda collection, **kw: asked.append(collection.name)
                         or real(collection, **kw))
     dense = DenseIndex(None, tmp_path)
-    store = dense.store("w", partitioned=True)
+    store = dense.store("w", partitioned=True, ef_search=EXHAUSTIVE)
     assert isinstance(store, PartitionedCollections)
     chunks, vectors = data.chunks[:600], data.vectors[:600]
     store.upsert(chunks, vectors)
@@ -294,7 +299,7 @@ def test_drop_removes_partitions_made_by_another_store_object(tmp_path: Path, da
 @pytest.mark.server
 def test_partitions_on_a_chroma_server(chroma_server: str, tmp_path: Path, data: Data) -> None:  # noqa: F811
     dense = DenseIndex(chroma_server, tmp_path / "unused")
-    store = dense.store(NAME, partitioned=True)
+    store = dense.store(NAME, partitioned=True, ef_search=EXHAUSTIVE)
     store.upsert(data.chunks[:1000], data.vectors[:1000])
     subset = Data.__new__(Data)
     subset.chunks, subset.vectors, subset.ids = data.chunks[:1000], data.vectors[:1000], data.ids[:1000]
