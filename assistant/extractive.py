@@ -29,6 +29,9 @@ _FRAGMENT = re.compile(r"^(?:[a-z]|\(\w{1,5}\)\s*[a-z]|(?:and|or|but|does|do|is|
 JURISDICTION_NAMES = {"EU": "EU", "US": "US", "UK": "UK", "Wassenaar": "Wassenaar Arrangement",
                       "multilateral": "Multilateral"}
 MAX_QUOTE_WORDS = 70
+# How much retrieval's score of a sentence's paragraph (against the unit's best paragraph) counts
+# beside the share of question terms the sentence has: as much as the whole word overlap.
+CHUNK_WEIGHT = 1.0
 PATH_SEPARATOR = " › "
 
 LeadIn = Callable[[Chunk], Chunk | None]
@@ -128,14 +131,17 @@ def _pick(passage: Passage, terms: set[str], limit: int, lead_in: LeadIn | None)
     # sentence: a note that repeats the code is not a better answer than the entry's heading.
     first = passage.first
     terms = terms - content_terms(f"eccn article section {first.section} {first.unit}")
+    best = max(passage.chunk_scores.values(), default=0.0) or 1.0
     for chunk in passage.chunks:
+        # Retrieval's view of which paragraph answers counts beside the words a sentence shares.
+        weight = CHUNK_WEIGHT * passage.chunk_scores.get(chunk.chunk_id, 0.0) / best
         for span in sentence_spans(chunk.text):
             sentence = chunk.text[span.start : span.end]
             if _NOT_RULE_TEXT.match(sentence) or INSTRUCTION.search(sentence) or not _reads_as_text(sentence):
                 continue
             overlap = len(terms & content_terms(sentence)) / max(1, len(terms))
             # The opening sentence states a unit's rule or names its items.
-            score = overlap + (0.3 if position == 0 else 0.0) - (0.3 if _FRAGMENT.match(sentence) else 0.0)
+            score = overlap + weight + (0.3 if position == 0 else 0.0) - (0.3 if _FRAGMENT.match(sentence) else 0.0)
             candidates.append(_Quote(chunk, span.start, span.end, score))
             position += 1
     if not candidates:

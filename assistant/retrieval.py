@@ -7,7 +7,7 @@ import json
 import re
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from assistant.references import Reference, find_references, normalise, relation
+from assistant.rerank import FEATURES, Candidates, LearnedFusion, candidate_features
 from assistant.superseded import drop_superseded
 from assistant.titles import TitleIndex
 from assistant.vocabulary import expand, facets
@@ -46,6 +47,8 @@ class Passage:
     score: float
     dense: float | None
     exact: bool
+    # Each chunk's own retrieval score (by chunk id): which paragraph of the unit answers.
+    chunk_scores: dict[str, float] = field(default_factory=dict)
 
     @property
     def first(self) -> Chunk:
@@ -110,10 +113,19 @@ class Fusion:
     # Score factor for units of other jurisdictions when the question names exactly one
     # ("under US export rules…"): the EU camera entries are not the answer there.
     other_jurisdiction: float = 1.0
+    # When set, one logistic model over all signals (assistant/rerank.py) replaces the weighted
+    # reciprocal rank fusion above; the weights then only matter for the ablation.
+    learned: LearnedFusion | None = None
 
     @classmethod
-    def load(cls, path: Path = FUSION) -> Fusion:
-        return tuned(cls, "weights", path)
+    def load(cls, path: Path = FUSION, *, strict: bool = True) -> Fusion:
+        """The tuned weights and learned model; `strict=False` (for retraining) skips a learned
+        model whose features are not the code's."""
+        fusion = tuned(cls, "weights", path)
+        data = json.loads(path.read_text(encoding="utf-8")).get("learned") if path.exists() else None
+        if not data or (not strict and tuple(data.get("features", ())) != FEATURES):
+            return fusion
+        return replace(fusion, learned=LearnedFusion.from_dict(data))
 
 
 def tuned(cls: type, section: str, path: Path = FUSION):  # noqa: ANN201 - an instance of cls
@@ -126,12 +138,14 @@ def tuned(cls: type, section: str, path: Path = FUSION):  # noqa: ANN201 - an in
 
 @dataclass
 class Signals:
-    """One question's rankings per signal: (chunk id, rank) lists, dense with similarities."""
+    """One question's rankings per signal: dense (chunk id, similarity) and body (chunk id, BM25
+    score) best first; title and facets (chunk id, rank)."""
 
     dense: list[tuple[str, float]]
-    body: list[tuple[str, int]]
+    body: list[tuple[str, float]]
     title: list[tuple[str, int]]
     facets: list[list[tuple[str, int]]]
+    title_score: dict[str, float] = field(default_factory=dict)  # the heading's BM25 score
 
 
 _JURISDICTION_WORDS = {
@@ -175,6 +189,7 @@ class HybridRetriever:
         self.max_facets = max_facets
         self._sections: tuple[str, dict[str, list[Chunk]]] | None = None
         self._titles: tuple[str, TitleIndex] | None = None
+        self._parent_map: tuple[str, dict[str, str]] | None = None
         self._signal_cache: OrderedDict[tuple, Signals] = OrderedDict()
 
     def search(self, query: str, filters: Filters | None = None, k: int = 8,
@@ -185,22 +200,13 @@ class HybridRetriever:
         vector = self.embed(query)
         references = find_references(query)
         exact, unresolved = self._resolve(snapshot, references, filters)
-        signals = self._signals(snapshot, query, filters, fusion.candidates)
+        signals = self.signals(snapshot, query, filters, fusion.candidates)
         dense_sim = dict(signals.dense)
-        rankings = [(fusion.dense, _ranked(cid for cid, _ in signals.dense)), (fusion.body, signals.body),
-                    (fusion.title, signals.title)] + [(fusion.facet, r) for r in signals.facets]
-        chunk_score: dict[str, float] = {}
-        for weight, ranking in rankings:
-            if not weight:
-                continue
-            for cid, rank in ranking:
-                chunk_score[cid] = chunk_score.get(cid, 0.0) + weight / (RRF_K + rank + 1)
-        named = jurisdictions_named(query)
-        for cid in chunk_score:  # binding text before commentary on it, at otherwise equal rank
-            chunk = snapshot.by_id[cid]
-            chunk_score[cid] *= AUTHORITY.get(chunk.doc_type, 0.9)
-            if len(named) == 1 and chunk.jurisdiction != named[0]:
-                chunk_score[cid] *= fusion.other_jurisdiction
+        if fusion.learned is not None:
+            found = self.candidates(snapshot, query, signals)
+            chunk_score = dict(zip(found.ids, fusion.learned.score(found.matrix).tolist()))
+        else:
+            chunk_score = _rrf(snapshot, signals, fusion, jurisdictions_named(query))
         drop_superseded(chunk_score, snapshot.by_id)  # an older instrument's copy of a newer text
         exact_rel: dict[str, int] = {}
         for order, (chunk, rel) in enumerate(exact):
@@ -227,7 +233,7 @@ class HybridRetriever:
         hits = self._with_lead_ins(snapshot, hits)
         return SearchResult(query, hits, references, unresolved, snapshot, vector, best, passages)
 
-    def _signals(self, snapshot: Snapshot, query: str, filters: Filters, n: int) -> Signals:
+    def signals(self, snapshot: Snapshot, query: str, filters: Filters, n: int) -> Signals:
         """Each signal's ranking for a question, before weighting; kept for a few hundred
         questions so that re-ranking with other weights (tuning, ablation) costs no search."""
         key = (snapshot.manifest.generation, snapshot.dense_count, query, filters, n)
@@ -239,9 +245,11 @@ class HybridRetriever:
         expanded = expand(query)
         titles = self._title_index(snapshot)
         title_rank: dict[str, int] = {}
-        for rank, (row, _) in enumerate(titles.search(expanded, n, mask)):
+        title_score: dict[str, float] = {}
+        for rank, (row, score) in enumerate(titles.search(expanded, n, mask)):
             for position in titles.members[row]:
                 title_rank.setdefault(snapshot.sparse.ids[position], rank)
+                title_score.setdefault(snapshot.sparse.ids[position], score)
         facet_rankings = []
         for facet in facets(query)[: self.max_facets]:
             facet_dense = self.reader.dense_search(snapshot, self.embed(facet), n // 2, filters)
@@ -249,16 +257,34 @@ class HybridRetriever:
                                _ranked(cid for cid, _ in snapshot.sparse.search(facet, n // 2, mask))]
         signals = Signals(
             dense=self.reader.dense_search(snapshot, self.embed(query), n, filters),
-            body=_ranked(cid for cid, _ in snapshot.sparse.search(expanded, n, mask)),
+            body=snapshot.sparse.search(expanded, n, mask),
             # Every chunk of a title shares its rank: the title says what the unit is about,
             # dense and body scores say which of its paragraphs answers.
             title=list(title_rank.items()),
             facets=facet_rankings,
+            title_score=title_score,
         )
         self._signal_cache[key] = signals
         if len(self._signal_cache) > 512:
             self._signal_cache.popitem(last=False)
         return signals
+
+    def candidates(self, snapshot: Snapshot, query: str, signals: Signals) -> Candidates:
+        """Every signal's candidates with their learned-fusion features (also what
+        `python -m evals.tune --learn` trains on)."""
+        return candidate_features(snapshot.by_id, signals.dense, signals.body, dict(signals.title),
+                                  signals.title_score, signals.facets, unit_of=unit_of,
+                                  parents=self._parents(snapshot), authority=AUTHORITY,
+                                  named=jurisdictions_named(query), question=query,
+                                  coverage=lambda ids: self._coverage(snapshot, query, ids))
+
+    def _coverage(self, snapshot: Snapshot, query: str, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Idf-weighted share of the question's terms in each chunk, and in its unit's heading."""
+        expanded = expand(query)
+        positions = [snapshot.positions[cid] for cid in ids]
+        titles = self._title_index(snapshot)
+        rows = titles.row_of[positions] if positions else np.zeros(0, dtype=np.int64)
+        return snapshot.sparse.coverage(expanded, positions), titles.sparse.coverage(expanded, rows.tolist())
 
     def _rank_units(self, snapshot: Snapshot, chunk_score: dict[str, float], query: str,
                     k: int, fusion: Fusion) -> dict[tuple[str, str], list[str]]:
@@ -320,6 +346,12 @@ class HybridRetriever:
             found.extend((c, rel) for rel, c in matches[:6])
         return found, unresolved
 
+    def _parents(self, snapshot: Snapshot) -> dict[str, str]:
+        generation = snapshot.manifest.generation
+        if self._parent_map is None or self._parent_map[0] != generation:
+            self._parent_map = (generation, parent_map(snapshot))
+        return self._parent_map[1]
+
     def _section_index(self, snapshot: Snapshot) -> dict[str, list[Chunk]]:
         generation = snapshot.manifest.generation
         if self._sections is None or self._sections[0] != generation:
@@ -346,14 +378,32 @@ class HybridRetriever:
     @staticmethod
     def _with_lead_ins(snapshot: Snapshot, hits: list[Hit]) -> list[Hit]:
         have = {h.chunk.chunk_id for h in hits}
-        result: list[Hit] = []
+        result: list[Hit] = list(hits)
         for hit in hits:
             parent = lead_in(snapshot, hit.chunk)
             if parent is not None and parent.chunk_id not in have:
                 have.add(parent.chunk_id)
                 result.append(Hit(parent, hit.score, None, None))
-            result.append(hit)
         return result
+
+def _rrf(snapshot: Snapshot, signals: Signals, fusion: Fusion, named: list[str]) -> dict[str, float]:
+    """Weighted reciprocal rank fusion of the signals (the fallback without a learned model)."""
+    rankings = [(fusion.dense, _ranked(cid for cid, _ in signals.dense)),
+                (fusion.body, _ranked(cid for cid, _ in signals.body)),
+                (fusion.title, signals.title)] + [(fusion.facet, r) for r in signals.facets]
+    chunk_score: dict[str, float] = {}
+    for weight, ranking in rankings:
+        if not weight:
+            continue
+        for cid, rank in ranking:
+            chunk_score[cid] = chunk_score.get(cid, 0.0) + weight / (RRF_K + rank + 1)
+    for cid in chunk_score:  # binding text before commentary on it, at otherwise equal rank
+        chunk = snapshot.by_id[cid]
+        chunk_score[cid] *= AUTHORITY.get(chunk.doc_type, 0.9)
+        if len(named) == 1 and chunk.jurisdiction != named[0]:
+            chunk_score[cid] *= fusion.other_jurisdiction
+    return chunk_score
+
 
 def _has_parts(sections: dict[str, list[Chunk]], label: str) -> bool:
     parent = Reference("unit", normalise(label))
@@ -376,6 +426,32 @@ def unit_of(chunk: Chunk) -> tuple[str, str]:
     return chunk.doc_id, match.group(1) if match else chunk.section
 
 
+_LAST_PART = re.compile(r"^(.+?)(?:\([0-9a-zA-Z]+\)|\.[0-9a-zA-Z]+)$")
+
+
+def parent_label(label: str) -> str | None:
+    """The label one level up: `§ 742.7(a)(1)` → `§ 742.7(a)`, `Article 28(1)(a)` →
+    `Article 28(1)`, `5A001.j.2` → `5A001.j`; None at the top (`§ 742.7`, `ECCN 3A981`)."""
+    match = _LAST_PART.match(label)
+    return match.group(1) if match and not match.group(1).endswith(("§", " ")) else None
+
+
+def parent_map(snapshot: Snapshot) -> dict[str, str]:
+    """Chunk id → the first chunk of its nearest labelled ancestor in the same document."""
+    result: dict[str, str] = {}
+    for chunks in snapshot.by_doc.values():
+        first: dict[str, str] = {}
+        for chunk in chunks:
+            first.setdefault(chunk.section, chunk.chunk_id)
+        for chunk in chunks:
+            label = parent_label(chunk.section)
+            while label is not None and label not in first:
+                label = parent_label(label)
+            if label is not None:
+                result[chunk.chunk_id] = first[label]
+    return result
+
+
 def lead_in(snapshot: Snapshot, chunk: Chunk) -> Chunk | None:
     """Where a unit states its rule: the top-level paragraph of a CFR sub-paragraph (`§ 742.7(a)`
     for `§ 742.7(a)(1)`), or the first chunk of a long entry (the heading of ECCN 6A003)."""
@@ -392,8 +468,10 @@ def merge_units(hits: list[Hit]) -> list[Passage]:
         key = unit_of(hit.chunk)
         passage = units.get(key)
         if passage is None:
-            units[key] = Passage([hit.chunk], hit.score, hit.dense, hit.exact is not None)
+            units[key] = Passage([hit.chunk], hit.score, hit.dense, hit.exact is not None,
+                                 {hit.chunk.chunk_id: hit.score})
         else:
+            passage.chunk_scores[hit.chunk.chunk_id] = hit.score
             passage.chunks.append(hit.chunk)
             passage.chunks.sort(key=lambda c: c.ordinal)
             passage.score = max(passage.score, hit.score)

@@ -15,7 +15,7 @@ from assistant.evidence import Selection, SelectionPolicy, select
 from assistant.extractive import compose
 from assistant.not_bundled import missing_for
 from assistant.records import AnswerResponse, Citation, Mode, RetrievedRef, Turn
-from assistant.retrieval import HybridRetriever, Passage, QueryEmbedder, SearchResult, lead_in
+from assistant.retrieval import Fusion, HybridRetriever, Passage, QueryEmbedder, SearchResult, lead_in
 from assistant.provenance import provenance_notices
 from assistant.scope import ScopeCheck
 from assistant.sentences import sentence_spans
@@ -36,7 +36,7 @@ class QuestionError(ValueError):
 
 class Assistant:
     def __init__(self, settings: Settings, *, embedder: Any = None, reader: IndexReader | None = None,  # noqa: ANN401
-                 chat_model: Any = None) -> None:  # noqa: ANN401
+                 chat_model: Any = None, fusion: Fusion | None = None) -> None:  # noqa: ANN401
         self.settings = settings
         if embedder is None:
             from indexer.embeddings import load_embedder
@@ -44,7 +44,7 @@ class Assistant:
             embedder = load_embedder(settings)
         self.embed = QueryEmbedder(embedder)
         self.reader = reader or IndexReader(settings, embedding=getattr(embedder, "identity", None))
-        self.retriever = HybridRetriever(self.reader, self.embed)
+        self.retriever = HybridRetriever(self.reader, self.embed, fusion=fusion)
         self.scope = ScopeCheck(self.embed)
         # The party list the user imported beside the index; the licence check screens end users with it.
         self.screening = ScreeningStore(settings)

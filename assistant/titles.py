@@ -26,7 +26,10 @@ def title_of(chunk: Chunk) -> str:
     path = chunk.heading_path.split(SEPARATOR)
     words = path[1:] if len(path) > 1 else path
     own = getattr(chunk, "unit_title", "") or ""
-    return " ".join(dict.fromkeys([*words, chunk.section, own]))
+    # Not the paragraph's own label: every paragraph of § 740.2 would get a title row of its
+    # own, and the words of a long section's heading would look common to BM25 (low idf) while
+    # a short section's "(TSU)" looked no rarer. One row per heading counts a section once.
+    return " ".join(dict.fromkeys([*words, own])) or chunk.section
 
 
 @dataclass

@@ -6,6 +6,10 @@ training folds, and the reported score of the procedure is the one on held-out f
 frozen test split (evals/datasets/test.jsonl) is never read here.
 
     python -m evals.tune [--dataset evals/datasets/dev.jsonl] [--folds 5] [--write]
+
+The learned fusion (assistant/rerank.py) is trained here too: a logistic model over every
+candidate's features, labelled by whether the chunk overlaps a gold span; its regularisation is
+chosen by cross-validation and its held-out recall and MRR are printed beside the RRF's.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from assistant.evidence import SelectionPolicy
+from assistant.rerank import FEATURES, LearnedFusion
 from assistant.retrieval import FUSION, Fusion
+from indexer.reader import Filters
 from assistant.service import Assistant
 from evals.dataset import EvalQuestion, load_dataset
 from evals.gold import SourceTexts, gold_spans, hits, units
@@ -71,20 +77,141 @@ def cross_validate(ids: list[str], candidates: list, score_of: Callable[[object,
     return max(candidates, key=lambda c: score_of(c, ids)), float(np.mean(held_out))
 
 
+def training_rows(assistant: Assistant, questions: Sequence[EvalQuestion], sources: SourceTexts,
+                  fusion: Fusion) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per question: its candidates' feature matrix and 0/1 labels (overlaps a gold span).
+    Unanswerable questions give only negatives: they teach the model what "nothing here" is."""
+    retriever = assistant.retriever
+    snapshot = retriever.reader.snapshot()
+    rows = {}
+    for q in questions:
+        spans = gold_spans(q, sources) if q.answerable else []
+        signals = retriever.signals(snapshot, q.question, Filters(), fusion.candidates)
+        found = retriever.candidates(snapshot, q.question, signals)
+        chunks = [snapshot.by_id[cid] for cid in found.ids]
+        labels = np.array([any(s.overlaps(c.doc_id, c.start, c.end) for s in spans) for c in chunks], dtype=int)
+        rows[q.id] = (found.matrix, labels)
+    return rows
+
+
+def fit(rows: Sequence[tuple[np.ndarray, np.ndarray]], c: float, drop: frozenset[str] = frozenset()) -> LearnedFusion:
+    """A standardised L2 logistic regression (scikit-learn) as a LearnedFusion; features in
+    `drop` get weight 0 (the ablation)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    x = np.vstack([r[0] for r in rows])
+    y = np.concatenate([r[1] for r in rows])
+    keep = np.array([name not in drop for name in FEATURES])
+    scaler = StandardScaler().fit(x)
+    scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
+    model = LogisticRegression(C=c, max_iter=5000).fit(((x - scaler.mean_) / scale)[:, keep], y)
+    weights = np.zeros(len(FEATURES))
+    weights[keep] = model.coef_[0]
+    return LearnedFusion(FEATURES, tuple(map(float, scaler.mean_)), tuple(map(float, scale)),
+                         tuple(map(float, weights)), float(model.intercept_[0]))
+
+
+# Feature groups for the learned fusion's ablation table (each retrained without its group).
+GROUPS: dict[str, frozenset[str]] = {
+    "dense": frozenset({"dense", "dense_gap", "dense_rr", "unit_dense", "parent_dense"}),
+    "body BM25": frozenset({"body", "body_rr", "unit_body", "parent_body"}),
+    "title / heading": frozenset({"title_rr", "title_score", "title_coverage", "short_title", "named_in_heading"}),
+    "glossary facets": frozenset({"facet_rr"}),
+    "small-to-big (unit, parent)": frozenset({"unit_dense", "unit_body", "unit_coverage", "parent_dense", "parent_body"}),
+    "term coverage": frozenset({"coverage", "title_coverage", "unit_coverage", "short_title"}),
+    "question type": frozenset({"definition_match", "list_match", "other_jurisdiction"}),
+}
+
+
+class Learner:
+    """Cross-validated training of the learned fusion on one dev set's candidates."""
+
+    def __init__(self, assistant: Assistant, questions: Sequence[EvalQuestion], sources: SourceTexts,
+                 base: Fusion, folds: int, seed: int = 13) -> None:
+        self.assistant, self.sources, self.base = assistant, sources, base
+        self.rows = training_rows(assistant, questions, sources, base)
+        self.answerable = [q for q in questions if q.answerable]
+        ids = [q.id for q in questions]
+        random.Random(seed).shuffle(ids)
+        self.parts = [ids[i::folds] for i in range(folds)]
+
+    def held_out(self, c: float, drop: frozenset[str] = frozenset()) -> dict[str, tuple[float, float, float]]:
+        """Per answerable question: (recall@5, recall@10, RR) from a model that never saw it."""
+        scores: dict[str, tuple[float, float, float]] = {}
+        for i, part in enumerate(self.parts):
+            model = fit([self.rows[x] for j, other in enumerate(self.parts) if j != i for x in other], c, drop)
+            test = [q for q in self.answerable if q.id in set(part)]
+            scores |= retrieval_scores(self.assistant, test, self.sources, replace(self.base, learned=model))
+        return scores
+
+    def choose(self) -> tuple[float, dict[str, tuple[float, float, float]]]:
+        """The regularisation with the best held-out recall@10 + RR, and its held-out scores."""
+        best: tuple[float, float, dict] | None = None
+        for c in (0.01, 0.1, 1.0, 10.0):
+            held = self.held_out(c)
+            score = _objective(list(held.values()))
+            print(f"learned fusion C={c}: held-out recall@10+RR {score:.3f}")
+            if best is None or score > best[1]:
+                best = (c, score, held)
+        assert best is not None
+        return best[0], best[2]
+
+    def final(self, c: float) -> LearnedFusion:
+        return fit(list(self.rows.values()), c)
+
+
+def _table_row(name: str, rows: Sequence[tuple[float, float, float]]) -> str:
+    return (f"| {name} | {np.mean([r[0] for r in rows]):.3f} | {np.mean([r[1] for r in rows]):.3f} | "
+            f"{np.mean([r[2] for r in rows]):.3f} |")
+
+
+def learned_fusion(assistant: Assistant, questions: Sequence[EvalQuestion], sources: SourceTexts,
+                   base: Fusion, folds: int) -> tuple[LearnedFusion, float]:
+    """Train, print held-out scores and the ablation; (model on all dev, held-out objective)."""
+    learner = Learner(assistant, questions, sources, base, folds)
+    c, held = learner.choose()
+    rrf = retrieval_scores(assistant, learner.answerable, sources, base)
+    print("\nlearned fusion, held-out folds (each feature group off, retrained)\n"
+          "| setting | recall@5 | recall@10 | MRR |\n|---|---:|---:|---:|")
+    print(_table_row("RRF, weights chosen on all dev (in-sample)", list(rrf.values())))
+    print(_table_row(f"learned, all features (C={c})", list(held.values())))
+    for name, group in GROUPS.items():
+        print(_table_row(f"learned, no {name}", list(learner.held_out(c, group).values())))
+    model = learner.final(c)
+    print("weights:", dict(zip(FEATURES, (round(w, 3) for w in model.weights))))
+    return model, _objective(list(held.values()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", type=Path, default=Path("evals/datasets/dev.jsonl"))
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--write", action="store_true", help="write the chosen settings to assistant/fusion.json")
+    parser.add_argument("--learn-only", action="store_true",
+                        help="only train the learned fusion and print its held-out scores; with --write, "
+                             "replace only the learned model in assistant/fusion.json")
     args = parser.parse_args()
     if "test" in args.dataset.stem:
         raise SystemExit("the frozen test split is never used for tuning")
     apply_offline_environment()
     settings = Settings()
-    assistant = Assistant(settings, chat_model=None)
+    # Not strict: a learned model trained on other features is what this run replaces.
+    assistant = Assistant(settings, chat_model=None, fusion=Fusion.load(strict=False))
     sources = SourceTexts(settings.default_corpus)
     questions = load_dataset(args.dataset)
     answerable = [q for q in questions if q.answerable]
+
+    if args.learn_only:
+        base = replace(Fusion.load(strict=False), learned=None)
+        model, cv_learned = learned_fusion(assistant, questions, sources, base, args.folds)
+        if args.write:  # the learned section only; RRF weights and selection stay as they are
+            record = json.loads(FUSION.read_text(encoding="utf-8"))
+            record["learned"] = model.to_dict()
+            record.setdefault("held_out", {})["learned_retrieval"] = round(cv_learned, 4)
+            FUSION.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+            print(f"written: {FUSION} (learned fusion only)")
+        return
 
     # -- retrieval: fusion weights ---------------------------------------------------------
     grid = [Fusion(dense=d, body=b, title=t, facet=f, per_parent=p, other_jurisdiction=j)
@@ -115,8 +242,11 @@ def main() -> None:
         print(f"| {name} | {np.mean([r[0] for r in rows]):.3f} | {np.mean([r[1] for r in rows]):.3f} | "
               f"{np.mean([r[2] for r in rows]):.3f} |")
 
+    # -- retrieval: the learned fusion that replaces RRF ---------------------------------
+    model, cv_learned = learned_fusion(assistant, questions, sources, best_fusion, args.folds)
+
     # -- evidence selection and the abstention floor --------------------------------------
-    assistant.retriever.fusion = best_fusion
+    assistant.retriever.fusion = replace(best_fusion, learned=model)
     thresholds = Thresholds.load()
     policies = [SelectionPolicy(score_ratio=r, similarity_margin=m, max_units=u, min_confidence=floor)
                 for r, m, u, floor in itertools.product((0.6, 0.7, 0.8, 0.9), (0.02, 0.05, 0.1), (2, 3),
@@ -148,8 +278,10 @@ def main() -> None:
                                    "cited_units_median", "answer_words_median")})
     if args.write:
         record = {"chosen_by": "python -m evals.tune (cross-validation on the dev set)",
-                  "weights": asdict(best_fusion), "selection": asdict(policy),
-                  "held_out": {"retrieval": round(cv, 4), "selection": round(cv_sel, 4)}}
+                  "weights": {k: v for k, v in asdict(best_fusion).items() if k != "learned"},
+                  "learned": model.to_dict(), "selection": asdict(policy),
+                  "held_out": {"retrieval": round(cv, 4), "learned_retrieval": round(cv_learned, 4),
+                               "selection": round(cv_sel, 4)}}
         FUSION.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
         print(f"written: {FUSION}")
 

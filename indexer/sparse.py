@@ -59,6 +59,26 @@ class SparseIndex:
         ids = json.loads((directory / "ids.json").read_text())
         return cls(retriever, tokenizer, ids)
 
+    def coverage(self, query: str, rows: Sequence[int]) -> np.ndarray:
+        """Per row (document position): the share of the query's distinct terms, weighted by
+        idf, that the row contains. BM25 rewards one rare word repeated; this rewards a passage
+        that has all of the question's words. Read from the index's own term-document matrix."""
+        out = np.zeros(len(rows), dtype=np.float32)
+        tokens = self._tokenizer.tokenize([query], update_vocab="never", return_as="ids", show_progress=False)
+        terms = set(tokens[0]) if tokens else set()
+        scores = self._retriever.scores
+        n_docs = max(int(scores["num_docs"]), 1)
+        wanted = np.asarray(rows, dtype=np.int64)
+        total = 0.0
+        for term in terms:
+            docs = scores["indices"][scores["indptr"][term] : scores["indptr"][term + 1]]
+            if not len(docs):
+                continue
+            weight = float(np.log(1 + n_docs / len(docs)))
+            total += weight
+            out += weight * np.isin(wanted, docs)
+        return out / total if total else out
+
     def search(self, query: str, k: int, mask: np.ndarray | None = None) -> list[tuple[str, float]]:
         """Top-k (chunk id, BM25 score); `mask` (0/1 per chunk) restricts the candidates."""
         if not self.ids:

@@ -1,0 +1,212 @@
+"""Learned fusion: one calibrated score per candidate chunk from all ranking signals at once.
+
+Reciprocal rank fusion throws away how strong each signal is (a BM25 score twice the next one,
+a cosine far above the rest) and knows nothing of a chunk's place in its unit. This module
+describes every candidate by a few features — each signal's score and rank, the best evidence
+in its citable unit and in its parent paragraph, its authority and depth — and scores it with a
+logistic model whose weights are learned on the dev set by cross-validation (`python -m
+evals.tune --learn`), stored as plain numbers in assistant/fusion.json. The score is the
+model's probability that the chunk overlaps an answering unit: comparable across questions, so
+the answerer can use the best one as its "is this in the corpus at all" evidence.
+
+Features only use what the candidate lists already hold (no extra vector reads), so a large
+index served by Chroma scores exactly as the in-memory one does.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from indexer.records import Chunk
+
+FEATURES: tuple[str, ...] = (
+    "dense",  # cosine similarity to the question (the list's floor where dense did not return it)
+    "dense_gap",  # how far below the best cosine of the question
+    "dense_rr",  # 1 / (10 + rank) in the dense list, 0 when absent
+    "body",  # BM25 score / the question's best BM25 score
+    "body_rr",
+    "title_rr",  # rank of the unit's heading in the title index
+    "facet_rr",  # summed over the glossary sub-queries
+    "unit_dense",  # best cosine among candidates of the same citable unit (small-to-big)
+    "unit_body",  # best BM25 share among candidates of the same citable unit
+    "parent_dense",  # the parent paragraph's cosine (its lead-in), floor when not a candidate
+    "parent_body",
+    "authority",  # regulation / control list 1.0, guidance lower
+    "other_jurisdiction",  # 1 when the question names one jurisdiction and this is another
+    "depth",  # labelled ancestors: `§ 742.7` 0, `§ 742.7(a)(1)` 2 (capped at 4, divided by 4)
+    "length",  # log of the chunk's characters / 8
+    "agreement",  # share of the signals (dense, body, title, any facet) that returned it
+    "title_score",  # the unit heading's BM25 score / the question's best heading score
+    "definition_match",  # a definition unit, for a question that asks what something means
+    "list_match",  # a control-list entry, for a question that asks which entry covers something
+    "coverage",  # idf-weighted share of the question's terms in the chunk
+    "title_coverage",  # the same, in the unit's heading path and designation
+    "unit_coverage",  # the best coverage among candidates of the same citable unit
+    "short_title",  # title_coverage for a short question ("What is License Exception TSU?"),
+    # where the unit's heading is most of the evidence there is; 0 for longer questions
+    "named_in_heading",  # the question uses a code the unit's heading defines: "TSU" and
+    # "§ 740.13 Technology and software—unrestricted (TSU)"; a passing mention does not count
+)
+_HEADING_CODE = re.compile(r"\(([A-Z][A-Z0-9/]{1,6})\)")
+_QUESTION_CODE = re.compile(r"\b[A-Z][A-Z0-9]{1,6}\b")
+SHORT_QUESTION_WORDS = 12
+
+_ASKS_DEFINITION = re.compile(
+    r"\b(?:what (?:is|are|does|do)\b.{0,80}\b(?:mean|means|meaning)|what (?:is|are) (?:an? |the )?[\w\s'‘’\"“”-]{1,40}\?"
+    r"|defin(?:e|ed|es|ition)|count(?:s)? as|considered (?:an? )?|qualif(?:y|ies) as|mean by)", re.I)
+_ASKS_ENTRY = re.compile(r"\b(?:which|what) (?:\w+ ){0,3}(?:entry|entries|eccn|heading|item|category)"
+                         r"|\b(?:control list|annex i|ccl|eccn|classif\w*|listed|covered by|fall under)", re.I)
+
+
+def asks_definition(question: str) -> bool:
+    return bool(_ASKS_DEFINITION.search(question))
+
+
+def asks_entry(question: str) -> bool:
+    return bool(_ASKS_ENTRY.search(question))
+
+
+def is_definition(chunk: Chunk) -> bool:
+    """A defined term's own unit: `§ 772.1 “Knowledge”`, `Definition of "intrusion software"`,
+    `Article 2(20)` of the Regulation's definitions article."""
+    return (bool(chunk.unit) and chunk.unit != chunk.section and chunk.unit.startswith(chunk.section)) \
+        or chunk.section.startswith("Definition") or bool(re.match(r"Article 2\(\d+\)", chunk.section))
+
+
+def _rr(rank: int | None) -> float:
+    return 0.0 if rank is None else 1.0 / (10 + rank)
+
+
+def depth(chunk_id: str, parents: dict[str, str]) -> int:
+    """How many labelled ancestors a chunk has in its document (`§ 742.7(a)(1)`: 2)."""
+    level, parent = 0, parents.get(chunk_id)
+    while parent is not None and level < 4:
+        level, parent = level + 1, parents.get(parent)
+    return level
+
+
+def _heading_codes(heading_path: str) -> set[str]:
+    """Codes a heading defines in brackets: (TSU), (ENC), (NAC/ACA) gives NAC and ACA."""
+    return {code for group in _HEADING_CODE.findall(heading_path) for code in group.split("/")}
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """One question's candidate chunks and their feature rows (in FEATURES order)."""
+
+    ids: list[str]
+    matrix: np.ndarray
+
+
+def candidate_features(
+    by_id: dict[str, Chunk],
+    dense: Sequence[tuple[str, float]],
+    body: Sequence[tuple[str, float]],
+    title: dict[str, int],
+    title_score: dict[str, float],
+    facets: Sequence[Sequence[tuple[str, int]]],
+    *,
+    unit_of: Callable[[Chunk], tuple[str, str]],
+    parents: dict[str, str],
+    authority: dict[str, float],
+    named: list[str],
+    question: str,
+    coverage: Callable[[list[str]], tuple[np.ndarray, np.ndarray]],
+) -> Candidates:
+    """Feature rows for the union of every signal's candidates."""
+    dense_sim = dict(dense)
+    dense_rank = {cid: r for r, (cid, _) in enumerate(dense)}
+    floor = min(dense_sim.values(), default=0.0)
+    best = max(dense_sim.values(), default=0.0)
+    top_body = max((s for _, s in body), default=0.0) or 1.0
+    body_share = {cid: s / top_body for cid, s in body}
+    body_rank = {cid: r for r, (cid, _) in enumerate(body)}
+    facet_rr: dict[str, float] = {}
+    for ranking in facets:
+        for cid, rank in ranking:
+            facet_rr[cid] = facet_rr.get(cid, 0.0) + _rr(rank)
+    ids = list(dict.fromkeys([*dense_sim, *body_share, *title, *facet_rr]))
+    ids = [cid for cid in ids if cid in by_id]
+    body_cover, title_cover = coverage(ids)
+    unit_dense: dict[tuple[str, str], float] = {}
+    unit_body: dict[tuple[str, str], float] = {}
+    unit_cover: dict[tuple[str, str], float] = {}
+    for i, cid in enumerate(ids):
+        key = unit_of(by_id[cid])
+        unit_dense[key] = max(unit_dense.get(key, floor), dense_sim.get(cid, floor))
+        unit_body[key] = max(unit_body.get(key, 0.0), body_share.get(cid, 0.0))
+        unit_cover[key] = max(unit_cover.get(key, 0.0), float(body_cover[i]))
+    top_title = max(title_score.values(), default=0.0) or 1.0
+    definition, entry = asks_definition(question), asks_entry(question)
+    short = len(question.split()) <= SHORT_QUESTION_WORDS
+    codes = set(_QUESTION_CODE.findall(question))
+    rows = np.zeros((len(ids), len(FEATURES)), dtype=np.float32)
+    for i, cid in enumerate(ids):
+        chunk = by_id[cid]
+        key = unit_of(chunk)
+        parent = parents.get(cid)
+        sim = dense_sim.get(cid, floor)
+        rows[i] = (
+            sim,
+            best - sim,
+            _rr(dense_rank.get(cid)),
+            body_share.get(cid, 0.0),
+            _rr(body_rank.get(cid)),
+            _rr(title.get(cid)),
+            facet_rr.get(cid, 0.0),
+            unit_dense[key],
+            unit_body[key],
+            dense_sim.get(parent, floor) if parent else sim,
+            body_share.get(parent, 0.0) if parent else body_share.get(cid, 0.0),
+            authority.get(chunk.doc_type, 0.9),
+            1.0 if len(named) == 1 and chunk.jurisdiction != named[0] else 0.0,
+            depth(cid, parents) / 4,
+            math.log(max(len(chunk.text), 1)) / 8,
+            (int(cid in dense_sim) + int(cid in body_share) + int(cid in title) + int(cid in facet_rr)) / 4,
+            title_score.get(cid, 0.0) / top_title,
+            1.0 if definition and is_definition(chunk) else 0.0,
+            1.0 if entry and chunk.doc_type == "control_list" else 0.0,
+            body_cover[i],
+            title_cover[i],
+            unit_cover[key],
+            title_cover[i] if short else 0.0,
+            1.0 if codes and codes & _heading_codes(chunk.heading_path) else 0.0,
+        )
+    return Candidates(ids, rows)
+
+
+@dataclass(frozen=True)
+class LearnedFusion:
+    """A logistic model over FEATURES: standardisation, weights and bias as plain numbers."""
+
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+    bias: float
+
+    def __post_init__(self) -> None:
+        if self.features != FEATURES:
+            raise ValueError("the learned fusion was trained on other features; run python -m evals.tune --write")
+
+    def score(self, matrix: np.ndarray) -> np.ndarray:
+        """P(the chunk overlaps an answering unit), per row."""
+        if not len(matrix):
+            return np.zeros(0)
+        z = (matrix - np.asarray(self.mean)) / np.asarray(self.scale)
+        return 1.0 / (1.0 + np.exp(-(z @ np.asarray(self.weights) + self.bias)))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> LearnedFusion:
+        return cls(tuple(data["features"]), tuple(data["mean"]), tuple(data["scale"]),
+                   tuple(data["weights"]), float(data["bias"]))
+
+    def to_dict(self) -> dict:
+        return {"features": list(self.features), "mean": [round(x, 6) for x in self.mean],
+                "scale": [round(x, 6) for x in self.scale], "weights": [round(x, 6) for x in self.weights],
+                "bias": round(self.bias, 6)}

@@ -1,0 +1,141 @@
+"""The learned fusion (assistant/rerank.py) and what it is built from: label parents, idf-weighted
+term coverage, the feature rows of real candidates, and the cross-validated training in evals/tune.py."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from assistant.rerank import FEATURES, LearnedFusion, asks_definition, asks_entry
+from assistant.retrieval import Fusion, parent_label, parent_map
+from evals.tune import GROUPS, fit
+from indexer.reader import Filters
+from indexer.sparse import SparseIndex
+
+
+@pytest.mark.parametrize(("label", "parent"), [
+    ("§ 742.7(a)(1)", "§ 742.7(a)"), ("§ 742.7(a)", "§ 742.7"), ("Article 28(1)(a)", "Article 28(1)"),
+    ("Article 28", None), ("5A001.j.2.b", "5A001.j.2"), ("5A001.j", "5A001"), ("5A001", None),
+    ("ECCN 3A981", None), ("5.A.1.j", "5.A.1"), ("Recital (3)", None),
+    ("50 U.S.C. § 4819(e)(1)", "50 U.S.C. § 4819(e)"),
+])
+def test_parent_label(label: str, parent: str | None) -> None:
+    assert parent_label(label) == parent
+
+
+def test_parents_are_the_nearest_labelled_ancestor_in_the_same_document(assistant) -> None:  # noqa: ANN001
+    snapshot = assistant.retriever.reader.snapshot()
+    parents = parent_map(snapshot)
+
+    def parent_of(doc: str, section: str) -> str | None:
+        chunk = next(c for c in snapshot.by_doc[doc] if c.section == section)
+        parent = parents.get(chunk.chunk_id)
+        return snapshot.by_id[parent].section if parent else None
+
+    assert parent_of("15-cfr-part-742", "§ 742.7(a)(1)") == "§ 742.7(a)"
+    assert parent_of("uk-export-control-order-2008", "Article 28(1)(a)") == "Article 28(1)"
+    assert parent_of("eu-2021-821-annex-i-control-list", "5A001.j.2") == "5A001.j"
+    assert parent_of("15-cfr-part-774-supp-1-ccl", "ECCN 3A981") is None
+    assert all(snapshot.by_id[p].doc_id == snapshot.by_id[c].doc_id for c, p in parents.items())
+
+
+def test_coverage_weights_rare_terms_above_common_ones() -> None:
+    texts = ["export licence required", "export of cameras", "export of goods", "export items",
+             "intrusion software", "nothing relevant here"]
+    index = SparseIndex.build([str(i) for i in range(len(texts))], texts)
+    cover = index.coverage("export licence for intrusion software", list(range(len(texts))))
+    assert cover[5] == 0.0
+    assert cover[4] > cover[1]  # two rare terms outweigh one word every text has
+    assert 0.0 < cover[1] < cover[0] < 1.0
+    full = index.coverage("intrusion software", [4])
+    assert full[0] == pytest.approx(1.0)
+
+
+def test_question_kinds() -> None:
+    assert asks_definition("What does EAR99 mean?")
+    assert asks_definition("Does a repair video count as 'technology'?")
+    assert not asks_definition("Can we ship handcuffs to Canada without a licence?")
+    assert asks_entry("Which ECCN covers voice print equipment?")
+    assert not asks_entry("How long must we keep records?")
+
+
+def test_candidate_features_describe_every_signals_candidates(assistant) -> None:  # noqa: ANN001
+    retriever = assistant.retriever
+    snapshot = retriever.reader.snapshot()
+    question = "Do we need a licence to export intrusion software?"
+    signals = retriever.signals(snapshot, question, Filters(), 50)
+    found = retriever.candidates(snapshot, question, signals)
+    assert found.matrix.shape == (len(found.ids), len(FEATURES))
+    assert np.isfinite(found.matrix).all()
+    expected = {cid for cid, _ in signals.dense} | {cid for cid, _ in signals.body} | {cid for cid, _ in signals.title}
+    assert expected <= set(found.ids)
+    column = FEATURES.index("dense")
+    row = {cid: i for i, cid in enumerate(found.ids)}
+    for cid, similarity in signals.dense[:5]:
+        assert found.matrix[row[cid], column] == pytest.approx(similarity, abs=1e-6)
+
+
+def _synthetic(seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Questions whose answering candidate has a high "coverage" and nothing else tells."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(40):
+        x = rng.normal(size=(30, len(FEATURES)))
+        y = np.zeros(30, dtype=int)
+        y[0] = 1
+        x[0, FEATURES.index("coverage")] += 3.0
+        rows.append((x, y))
+    return rows
+
+
+def test_fit_learns_the_informative_feature_and_ablation_zeroes_a_group() -> None:
+    model = fit(_synthetic(), 1.0)
+    weights = dict(zip(FEATURES, model.weights))
+    assert weights["coverage"] == max(weights.values()) > 0.5
+    ablated = fit(_synthetic(), 1.0, GROUPS["term coverage"])
+    assert all(dict(zip(FEATURES, ablated.weights))[name] == 0.0 for name in GROUPS["term coverage"])
+
+
+def test_learned_fusion_round_trips_and_refuses_other_features() -> None:
+    model = fit(_synthetic(), 1.0)
+    again = LearnedFusion.from_dict(model.to_dict())
+    x = _synthetic(1)[0][0]
+    assert np.allclose(again.score(x), model.score(x), atol=1e-4)
+    assert ((model.score(x) > 0) & (model.score(x) < 1)).all()
+    data = model.to_dict() | {"features": ["dense"]}
+    with pytest.raises(ValueError, match="other features"):
+        LearnedFusion.from_dict(data)
+
+
+def test_the_shipped_fusion_is_learned_and_ranks_on_it(assistant) -> None:  # noqa: ANN001
+    fusion = Fusion.load()
+    assert fusion.learned is not None and fusion.learned.features == FEATURES
+    result = assistant.retriever.search("Is intrusion software controlled in the EU?", None, 10, fusion=fusion)
+    scores = [h.score for h in result.hits if h.exact is None]
+    assert all(0.0 < s < 1.0 for s in scores)  # probabilities, not reciprocal ranks
+
+
+def test_a_sections_paragraphs_share_one_title_row(assistant) -> None:  # noqa: ANN001
+    """One row per heading: the words of § 740.2's heading count once for BM25's idf, not once
+    per paragraph, so they do not look more common than a short section's "(TSU)"."""
+    from assistant.titles import TitleIndex, title_of
+
+    snapshot = assistant.retriever.reader.snapshot()
+    tsu = [c for c in snapshot.by_doc["15-cfr-part-740"] if c.section.startswith("§ 740.13")]
+    assert len(tsu) > 3 and len({title_of(c) for c in tsu}) == 1
+    assert "(TSU)" in title_of(tsu[0]) and "§ 740.13(a)" not in title_of(tsu[0])
+    index = TitleIndex.build([snapshot.by_id[cid] for cid in snapshot.sparse.ids])
+    rows = {int(index.row_of[snapshot.positions[c.chunk_id]]) for c in tsu}
+    assert len(rows) == 1
+
+
+def test_a_code_the_heading_defines_is_a_feature_a_passing_mention_is_not(assistant) -> None:  # noqa: ANN001
+    retriever = assistant.retriever
+    snapshot = retriever.reader.snapshot()
+    question = "What is License Exception TSU?"
+    found = retriever.candidates(snapshot, question, retriever.signals(snapshot, question, Filters(), 100))
+    column = FEATURES.index("named_in_heading")
+    named = {snapshot.by_id[cid].section for cid, row in zip(found.ids, found.matrix) if row[column] == 1.0}
+    assert named and all(section.startswith("§ 740.13") for section in named)
+    mentions = [cid for cid in found.ids if snapshot.by_id[cid].section.startswith("§ 740.2(a)")]
+    assert mentions and all(found.matrix[found.ids.index(cid), column] == 0.0 for cid in mentions)
