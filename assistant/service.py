@@ -15,6 +15,7 @@ from assistant.evidence import Selection, SelectionPolicy, select
 from assistant.extractive import compose
 from assistant.not_bundled import missing_for
 from assistant.records import AnswerResponse, Citation, Mode, RetrievedRef, Turn
+from assistant.bundled import NotBundled, not_bundled
 from assistant.retrieval import Fusion, HybridRetriever, Passage, QueryEmbedder, SearchResult, lead_in
 from assistant.provenance import provenance_notices
 from assistant.scope import ScopeCheck
@@ -105,8 +106,12 @@ class Assistant:
             return self._finish(self._abstain(response, result, *verdict), result, notices, timings, started)
 
         if result.unresolved:
-            names = ", ".join(r.display for r in result.unresolved)
-            notices.append(f"No unit named {names} is in the indexed documents; the answer covers the rest.")
+            gaps = not_bundled(result.snapshot, result.unresolved)
+            absent = [r for r in result.unresolved if all(g.reference != r for g in gaps)]
+            if absent:
+                names = ", ".join(r.display for r in absent)
+                notices.append(f"No unit named {names} is in the indexed documents; the answer covers the rest.")
+            notices += [f"{_not_bundled_text(g)}; the answer covers the rest." for g in gaps]
 
         if mode == "llm":
             if self.chat_model is None:
@@ -155,6 +160,9 @@ class Assistant:
         (out of scope), and one the bundled texts do not hold (out of corpus)."""
         resolved_any = any(h.exact is not None for h in result.hits)
         if result.unresolved and not resolved_any:
+            gaps = not_bundled(result.snapshot, result.unresolved)
+            if len(gaps) == len(result.unresolved):  # left out of a partial copy: not a false premise
+                return "out-of-corpus", "; ".join(_not_bundled_text(g) for g in gaps)
             names = ", ".join(r.display for r in result.unresolved)
             return ("false-premise", f"the indexed documents contain no unit named {names}; check the "
                     "reference — it does not exist in the bundled text of that instrument")
@@ -276,6 +284,12 @@ def _visible(text: str) -> str:
     """NFC text without control, format, private-use or unpaired surrogate characters."""
     return "".join(ch for ch in unicodedata.normalize("NFC", text)
                    if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+
+
+def _not_bundled_text(gap: NotBundled) -> str:
+    source = f" (official text: {gap.url})" if gap.url else ""
+    return (f"{gap.reference.display} is not in the bundled copy of {gap.where}, which holds selected "
+            f"parts only{source}")
 
 
 def _ms(start: float) -> float:
