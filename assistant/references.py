@@ -49,6 +49,10 @@ class Reference:
     # The instrument the question names for it, as the start of a document's cite_as
     # ("Regulation (EU) 2021/821", "Export Control Order 2008"); "" when it names none.
     instrument: str = ""
+    # True when the instrument is named right after the reference ("Article 38 of the EU dual-use
+    # regulation") or is the only one its kind can belong to (`§ 742.7`: the EAR); False when it
+    # is only the one instrument the question mentions somewhere.
+    explicit: bool = False
 
 
 def normalise(section: str) -> str:
@@ -75,9 +79,9 @@ def find_references(question: str) -> list[Reference]:
             if label:
                 taken.append(span)
                 shown = f"ECCN {label}" if kind == "control_code" else label
-                instrument = _instrument_after(question, span[1]) or _INHERENT.get(kind, "") or (
-                    mentioned[0] if len(mentioned) == 1 else "")
-                ref = Reference(kind, normalise(label), shown, instrument)
+                named = _instrument_after(question, span[1]) or _INHERENT.get(kind, "")
+                instrument = named or (mentioned[0] if len(mentioned) == 1 else "")
+                ref = Reference(kind, normalise(label), shown, instrument, explicit=bool(named))
                 if all(r.label != ref.label or r.instrument != ref.instrument for r in found):
                     found.append(ref)
     return found

@@ -17,7 +17,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from assistant.references import Reference, find_references, normalise, relation
+from assistant.references import Reference, find_references, names_instrument, normalise, relation
 from assistant.rerank import FEATURES, Candidates, LearnedFusion, candidate_features
 from assistant.superseded import drop_superseded
 from assistant.titles import TitleIndex
@@ -336,6 +336,10 @@ class HybridRetriever:
                 rel = relation(label, ref)
                 if rel is not None:
                     matches.extend((rel, c) for c in chunks if filters.allows(c))
+            # "Article 38 of the EU dual-use regulation" is not the UK Order's Article 38; an
+            # instrument only mentioned elsewhere in the question is a preference, not a rule.
+            own = [m for m in matches if names_instrument(ref, m[1].cite_as)]
+            matches = own if own or ref.explicit else matches
             matches.sort(key=lambda m: (m[0], m[1].doc_id, m[1].ordinal))
             if not matches or (matches[0][0] == 2 and _has_parts(sections, matches[0][1].section)):
                 # Nothing by that name; or the entry exists, has labelled parts, and the named

@@ -28,6 +28,8 @@ def test_a_gap_in_a_partial_copy_is_not_bundled(assistant, question: str, where:
     "What does Article 99 of Regulation (EU) 2021/821 say?",  # past the last Article
     "Does § 764.12 reduce penalties for voluntary disclosures?",  # past the last bundled section of part 764
     "Is ECCN 5A001.z controlled?",
+    # The UK Order has an Article 38; Regulation (EU) 2021/821, which the question names, does not.
+    "What does Article 38 of the EU dual-use regulation (2021/821) require from cloud providers?",
 ])
 def test_a_unit_that_does_not_exist_stays_a_false_premise(assistant, question: str) -> None:  # noqa: ANN001
     snapshot = assistant.retriever.reader.snapshot()
@@ -40,3 +42,11 @@ def test_a_named_gap_beside_a_bundled_unit_is_a_notice(assistant) -> None:  # no
     response = assistant.ask("Does § 742.7 or § 742.13 cover voice print equipment?")
     assert not response.abstained
     assert any(n.startswith("§ 742.13 is not in the bundled copy of 15 CFR Part 742") for n in response.notices)
+
+
+def test_an_instrument_mentioned_elsewhere_in_the_question_does_not_bind_the_reference(assistant) -> None:  # noqa: ANN001
+    """"EAR" is the only instrument named, but Article 5(1) is not the EAR's: it resolves where it
+    exists (Regulation (EU) 2021/821) instead of becoming a false premise."""
+    result = assistant.retriever.search("How does the EAR crime control rule compare with Article 5(1)?", None, 10)
+    assert not result.unresolved
+    assert any(h.exact is not None and h.chunk.section == "Article 5(1)" for h in result.hits)
