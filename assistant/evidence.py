@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.references import instruments_named
 from assistant.retrieval import FUSION, Passage, SearchResult, jurisdictions_for, tuned
 
 
@@ -43,7 +44,11 @@ def select(result: SearchResult, policy: SelectionPolicy) -> Selection:
     named = [p for p in passages if p.exact]
     fuzzy = [p for p in passages if not p.exact]
     best = fuzzy[0] if fuzzy else None
-    confidence = 1.0 if named else (best.dense or 0.0) if best else 0.0
+    # The best unit's similarity; while a warm start is still storing vectors it may have none
+    # yet (ranked on its words), and then the best known similarity among the leading units.
+    known = [p.dense for p in fuzzy[:3] if p.dense is not None]
+    confidence = 1.0 if named else 0.0 if best is None else \
+        best.dense if best.dense is not None else max(known, default=0.0)
     jurisdictions = jurisdictions_for(result.query)
     limit = policy.max_units_multi if len(jurisdictions) >= 2 else policy.max_units
     cited: list[Passage] = named[:limit]
@@ -72,6 +77,13 @@ def select(result: SearchResult, policy: SelectionPolicy) -> Selection:
             break
         if p not in cited and close(p, ratio):
             cited.append(p)
+    # "Under Regulation (EU) 2021/821, …": the answer cites the instrument the question names —
+    # its unit closest in meaning — even when another document (guidance, a notice) ranks far above.
+    for instrument in instruments_named(result.query):
+        own = [p for p in fuzzy if p.first.cite_as.startswith(instrument)]
+        if own and not any(p.first.cite_as.startswith(instrument) for p in cited):
+            closest = max(own, key=lambda p: p.dense or 0.0)
+            cited = (cited if len(cited) < limit else cited[:-1]) + [closest]
     order = {id(p): i for i, p in enumerate(passages)}
     cited.sort(key=lambda p: order[id(p)])
     return Selection(cited, confidence)

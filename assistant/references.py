@@ -93,8 +93,12 @@ def names_instrument(reference: Reference, cite_as: str) -> bool:
     return not reference.instrument or cite_as.startswith(reference.instrument)
 
 
-def _instruments(question: str) -> list[str]:
+def instruments_named(question: str) -> list[str]:
+    """The instruments a question names anywhere, as the start of their documents' cite_as."""
     return [name for name, pattern in _INSTRUMENTS if pattern.search(question)]
+
+
+_instruments = instruments_named
 
 
 def _instrument_after(question: str, end: int) -> str:
