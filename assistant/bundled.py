@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from assistant.references import Reference, normalise
+from assistant.references import Reference, names_instrument, normalise
 from indexer.reader import Snapshot
 from indexer.records import Chunk
 
@@ -57,7 +57,7 @@ def not_bundled(snapshot: Snapshot, references: list[Reference]) -> list[NotBund
             continue
         for chunks in snapshot.by_doc.values():
             first = chunks[0]
-            if ref.instrument and not first.cite_as.startswith(ref.instrument):
+            if not names_instrument(ref, first.cite_as):
                 continue
             numbers = {top[1] for c in chunks if (top := _top(ref.kind, normalise(c.section))) and top[0] == wanted[0]}
             if not numbers or wanted[1] in numbers:

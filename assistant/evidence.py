@@ -2,8 +2,8 @@
 
 Retrieval ranks ten or more units; an answer should cite the two to four that answer. A unit
 is cited when the question named it, or when it is close to the best unit on both the fused
-rank score and the embedding similarity — a unit whose only link to the question is a shared
-word ranks on BM25 alone and fails the similarity test. The thresholds are relative to the
+score (the learned fusion's probability) and the embedding similarity — a unit whose only link
+to the question is a shared word ranks on BM25 alone and fails the similarity test. The thresholds are relative to the
 best unit (so they do not depend on how wordy a question is) plus an absolute floor on the
 best unit's similarity, below which the corpus is taken not to answer. They are chosen by
 cross-validation on the dev set (`python -m evals.tune`), stored in assistant/fusion.json.
@@ -46,9 +46,12 @@ def select(result: SearchResult, policy: SelectionPolicy) -> Selection:
     best = fuzzy[0] if fuzzy else None
     # The best unit's similarity; while a warm start is still storing vectors it may have none
     # yet (ranked on its words), and then the best known similarity among the leading units.
-    known = [p.dense for p in fuzzy[:3] if p.dense is not None]
-    confidence = 1.0 if named else 0.0 if best is None else \
-        best.dense if best.dense is not None else max(known, default=0.0)
+    if named:
+        confidence = 1.0
+    elif best is not None and best.dense is not None:
+        confidence = best.dense
+    else:
+        confidence = max((p.dense for p in fuzzy[:3] if p.dense is not None), default=0.0)
     jurisdictions = jurisdictions_for(result.query)
     limit = policy.max_units_multi if len(jurisdictions) >= 2 else policy.max_units
     cited: list[Passage] = named[:limit]

@@ -69,7 +69,7 @@ def normalise(section: str) -> str:
 def find_references(question: str) -> list[Reference]:
     found: list[Reference] = []
     taken: list[tuple[int, int]] = []
-    mentioned = _instruments(question)
+    mentioned = instruments_named(question)
     for kind, pattern in _PATTERNS:
         for match in pattern.finditer(question):
             span = match.span()
@@ -97,8 +97,6 @@ def instruments_named(question: str) -> list[str]:
     """The instruments a question names anywhere, as the start of their documents' cite_as."""
     return [name for name, pattern in _INSTRUMENTS if pattern.search(question)]
 
-
-_instruments = instruments_named
 
 
 def _instrument_after(question: str, end: int) -> str:

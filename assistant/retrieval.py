@@ -271,7 +271,7 @@ class HybridRetriever:
 
     def candidates(self, snapshot: Snapshot, query: str, signals: Signals) -> Candidates:
         """Every signal's candidates with their learned-fusion features (also what
-        `python -m evals.tune --learn` trains on)."""
+        `python -m evals.tune` trains on)."""
         return candidate_features(snapshot.by_id, signals.dense, signals.body, dict(signals.title),
                                   signals.title_score, signals.facets, unit_of=unit_of,
                                   parents=self._parents(snapshot), authority=AUTHORITY,
@@ -389,6 +389,7 @@ class HybridRetriever:
                 have.add(parent.chunk_id)
                 result.append(Hit(parent, hit.score, None, None))
         return result
+
 
 def _rrf(snapshot: Snapshot, signals: Signals, fusion: Fusion, named: list[str]) -> dict[str, float]:
     """Weighted reciprocal rank fusion of the signals (the fallback without a learned model)."""
