@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -148,18 +149,66 @@ def counting_embedder(embedder) -> CountingEmbedder:  # noqa: ANN001
     return CountingEmbedder(embedder)
 
 
+# REGQA_TEST_INDEX_DIR lets several checkouts or developers on one machine keep their own.
+CORPUS_INDEX = Path(os.environ.get("REGQA_TEST_INDEX_DIR") or PROJECT / ".pytest_cache" / "regqa-index")
+_BUILD = pytest.StashKey[tuple[subprocess.Popen, Path]]()
+
+
+def _needs_corpus_index(item: pytest.Item) -> bool:
+    return "corpus_index" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests on the whole-corpus index run last (a stable sort: file order otherwise), so that
+    the others run while `regqa index` builds it in the background (below)."""
+    items.sort(key=_needs_corpus_index)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start building the whole-corpus index in a subprocess as soon as the tests are known.
+
+    On a fresh clone the build is about five minutes of embedding on two cores; most tests do
+    not need it and are mostly one process waiting on another, so the two overlap. The
+    `corpus_index` fixture waits for the process to exit (a condition, not a time) and then
+    runs the indexer in-process, which finds every document up to date."""
+    if session.config.option.collectonly or not any(_needs_corpus_index(i) for i in session.items):
+        return
+    CORPUS_INDEX.mkdir(parents=True, exist_ok=True)
+    log = CORPUS_INDEX.parent / "regqa-index-build.log"
+    env = {**os.environ, "REGQA_DATA_DIR": str(CORPUS_INDEX), "REGQA_CORPUS_DIR": str(CORPUS)}
+    for name in ("REGQA_CHROMA_URL", "REGQA_PAUSE_AT"):
+        env.pop(name, None)
+    with log.open("w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "regqa", "index", "--json"], stdout=out,
+                                   stderr=subprocess.STDOUT, env=env)
+    session.config.stash[_BUILD] = (process, log)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A session cut short (Ctrl-C, -x) does not leave the build running."""
+    build = session.config.stash.get(_BUILD, None)
+    if build is not None and build[0].poll() is None:
+        build[0].terminate()
+        build[0].wait()
+
+
 @pytest.fixture(scope="session")
-def corpus_index(base_settings: Settings, embedder) -> Settings:  # noqa: ANN001
+def corpus_index(request: pytest.FixtureRequest, embedder) -> Settings:  # noqa: ANN001
     """The whole bundled corpus, indexed once per machine into .pytest_cache/.
 
     Indexing is incremental and checks every document's hash, so a re-run only does work
-    when the corpus or the chunker changed; a fresh clone (CI) builds it from scratch.
+    when the corpus or the chunker changed; a fresh clone (CI) builds it from scratch, in the
+    background build started at collection when there is one.
     """
     from indexer.pipeline import Indexer
 
-    # REGQA_TEST_INDEX_DIR lets several checkouts or developers on one machine keep their own.
-    index_dir = os.environ.get("REGQA_TEST_INDEX_DIR") or PROJECT / ".pytest_cache" / "regqa-index"
-    settings = Settings(data_dir=Path(index_dir), corpus_dir=CORPUS)
+    build = request.config.stash.get(_BUILD, None)
+    if build is not None:
+        process, log = build
+        if process.wait() != 0:
+            pytest.fail(f"building the corpus index failed (exit {process.returncode}); its output "
+                        f"({log}):\n{log.read_text()[-3000:]}")
+    settings = Settings(data_dir=CORPUS_INDEX, corpus_dir=CORPUS)
     Indexer(settings, embedder_factory=embedder.fresh).run()
     return settings
 
