@@ -1,5 +1,5 @@
 """Legal references named in a question (`ECCN 3A981`, `5A001.j`, `Article 5(2)`, `§ 744.11`,
-`Supplement No. 4 to part 744`, `50 U.S.C. § 4812`, `EU001`), the instrument the question names
+`Supplement No. 4 to part 744`, `50 U.S.C. § 4812`, `EU001`, `Commitment 3`), the instrument the question names
 for them ("… of 2021/821", "… of the Export Control Order"), and whether an indexed unit carries
 them."""
 
@@ -18,6 +18,8 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("cfr", re.compile(r"(?:§+|\bsec(?:tion|\.)|\b15\s+CFR)\s*(\d{3}\.\d{1,3}[a-z]?)((?:\([a-zA-Z0-9]{1,4}\))*)", re.I)),
     ("article", re.compile(r"\bArt(?:icle|\.)?\s*(\d{1,3}[a-z]?)" + _PARAGRAPHS, re.I)),
     ("recital", re.compile(r"\bRecital\s*\(?(\d{1,3})\)?", re.I)),
+    # The ECHRI Code of Conduct's units ("Commitment 3"); capitalised, as a label is written.
+    ("commitment", re.compile(r"\bCommitment\s+(\d{1,2})\b")),
     ("authorisation", re.compile(r"\bEU\s?(0\d{2})\b")),
     ("wassenaar", re.compile(r"\b(\d{1,2})\.\s?([A-E])\.\s?(\d{1,3})((?:\.\s?[a-z0-9]{1,2}(?![\w]))*)\.?(?![\w])")),
     ("control_code", re.compile(r"\bECCN\s*(\d[A-Za-z]\d{3})((?:\.[a-z0-9]{1,3})*)\b")),
@@ -125,6 +127,8 @@ def _label(kind: str, match: re.Match[str]) -> str | None:
         return f"Article {g[0]}" + re.sub(r"\s+", "", g[1] or "")
     if kind == "recital":
         return f"Recital ({g[0]})"
+    if kind == "commitment":
+        return f"Commitment {g[0]}"
     if kind == "authorisation":
         return f"EU{g[0]}"
     if kind == "wassenaar":

@@ -28,6 +28,7 @@ def test_a_gap_in_a_partial_copy_is_not_bundled(assistant, question: str, where:
     "What does Article 99 of Regulation (EU) 2021/821 say?",  # past the last Article
     "Does § 764.12 reduce penalties for voluntary disclosures?",  # past the last bundled section of part 764
     "Is ECCN 5A001.z controlled?",
+    "What does Commitment 9 of the ECHRI Code of Conduct require?",  # the bundled summary lists six
     # The UK Order has an Article 38; Regulation (EU) 2021/821, which the question names, does not.
     "What does Article 38 of the EU dual-use regulation (2021/821) require from cloud providers?",
 ])

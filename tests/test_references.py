@@ -34,6 +34,7 @@ from assistant.references import (
         ("What are cyber-surveillance items under Article 2(20)?", "Article 2(20)", ""),
         ("Does Article 9 of Regulation (EU) 2021/821 let a Member State ban exports?", "Article 9", EU_REGULATION),
         ("Is 6A003.b.4 about thermal cameras?", "6A003.b.4", ""),
+        ("What does Commitment 3 of the ECHRI Code of Conduct ask of states?", "Commitment 3", ""),
     ],
 )
 def test_references_in_the_forms_exporters_write(question: str, label: str, instrument: str) -> None:
