@@ -32,6 +32,10 @@ def _tokenizer() -> Tokenizer:
 
 
 class SparseIndex:
+    """Queries are tokenized with `update_vocab=False`: a question's surface form the corpus never
+    uses ("interfaces") still finds its stem ("interfac"), and only the word-to-id cache grows —
+    no new terms. bm25s's `"never"` would drop such a word without a trace."""
+
     def __init__(self, retriever: bm25s.BM25, tokenizer: Tokenizer, ids: list[str]) -> None:
         self._retriever = retriever
         self._tokenizer = tokenizer
@@ -64,7 +68,7 @@ class SparseIndex:
         idf, that the row contains. BM25 rewards one rare word repeated; this rewards a passage
         that has all of the question's words. Read from the index's own term-document matrix."""
         out = np.zeros(len(rows), dtype=np.float32)
-        tokens = self._tokenizer.tokenize([query], update_vocab="never", return_as="ids", show_progress=False)
+        tokens = self._tokenizer.tokenize([query], update_vocab=False, return_as="ids", show_progress=False)
         terms = set(tokens[0]) if tokens else set()
         scores = self._retriever.scores
         n_docs = max(int(scores["num_docs"]), 1)
@@ -79,11 +83,26 @@ class SparseIndex:
             out += weight * np.isin(wanted, docs)
         return out / total if total else out
 
+    def idf(self, words: Sequence[str]) -> dict[str, float]:
+        """Each word's inverse document frequency in this index, log(1 + N / df), through the
+        index's own tokenizer ("licences" is "licens"); 0.0 for a word the index does not hold
+        (unknown, or a stop word): no passage can be told apart by it."""
+        words = list(words)
+        scores = self._retriever.scores
+        n_docs = max(int(scores["num_docs"]), 1)
+        tokens = self._tokenizer.tokenize(words, update_vocab=False, return_as="ids", show_progress=False) \
+            if words else []
+        out: dict[str, float] = {}
+        for word, ids in zip(words, tokens):
+            df = max((int(scores["indptr"][t + 1] - scores["indptr"][t]) for t in ids), default=0)
+            out[word] = float(np.log(1 + n_docs / df)) if df else 0.0
+        return out
+
     def search(self, query: str, k: int, mask: np.ndarray | None = None) -> list[tuple[str, float]]:
         """Top-k (chunk id, BM25 score); `mask` (0/1 per chunk) restricts the candidates."""
         if not self.ids:
             return []
-        tokens = self._tokenizer.tokenize([query], update_vocab="never", return_as="ids", show_progress=False)
+        tokens = self._tokenizer.tokenize([query], update_vocab=False, return_as="ids", show_progress=False)
         if not tokens or not tokens[0]:
             return []
         k = min(k, len(self.ids))
