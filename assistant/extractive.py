@@ -35,6 +35,9 @@ CHUNK_WEIGHT = 1.0
 PATH_SEPARATOR = " › "
 
 LeadIn = Callable[[Chunk], Chunk | None]
+# Words' weights for the overlap of a sentence with the question (the index's idf); without
+# one every question word counts the same.
+Weights = Callable[[list[str]], dict[str, float]]
 
 
 @dataclass
@@ -52,14 +55,18 @@ class _Quote:
     truncated: bool = False
 
 
-def compose(question: str, passages: list[Passage], *, lead_in: LeadIn | None = None) -> Draft:
+def compose(question: str, passages: list[Passage], *, lead_in: LeadIn | None = None,
+            weights: Weights | None = None) -> Draft:
     """Quote the best sentence of each selected unit (two for the best unit), best unit first;
     further units grouped by jurisdiction and instrument."""
     terms = content_terms(expand(question))
+    # A rare word of the question ("handover", "exclude") says more about which sentence answers
+    # than a common one ("software", "export").
+    weight = weights(sorted(terms)) if weights is not None else dict.fromkeys(terms, 1.0)
     citations: list[Citation] = []
     blocks: list[tuple[Passage, list[_Quote]]] = []
     for rank, passage in enumerate(passages):
-        quotes = _pick(passage, terms, 2 if rank == 0 else 1, lead_in)
+        quotes = _pick(passage, terms, weight, 2 if rank == 0 else 1, lead_in)
         if quotes:
             blocks.append((passage, quotes))
     if not blocks:
@@ -124,7 +131,8 @@ def _names(chunks: list[Chunk]) -> str:
     return f"{chunks[-1].cite_as}, {' and '.join(sections[:-1])} and {last}"
 
 
-def _pick(passage: Passage, terms: set[str], limit: int, lead_in: LeadIn | None) -> list[_Quote]:
+def _pick(passage: Passage, terms: set[str], weight: dict[str, float], limit: int,
+          lead_in: LeadIn | None) -> list[_Quote]:
     candidates: list[_Quote] = []
     position = 0
     # The unit's own designation in the question ("ECCN 3A981") says which unit, not which
@@ -132,16 +140,17 @@ def _pick(passage: Passage, terms: set[str], limit: int, lead_in: LeadIn | None)
     first = passage.first
     terms = terms - content_terms(f"eccn article section {first.section} {first.unit}")
     best = max(passage.chunk_scores.values(), default=0.0) or 1.0
+    total = sum(weight.get(t, 0.0) for t in terms) or 1.0
     for chunk in passage.chunks:
         # Retrieval's view of which paragraph answers counts beside the words a sentence shares.
-        weight = CHUNK_WEIGHT * passage.chunk_scores.get(chunk.chunk_id, 0.0) / best
+        paragraph = CHUNK_WEIGHT * passage.chunk_scores.get(chunk.chunk_id, 0.0) / best
         for span in sentence_spans(chunk.text):
             sentence = chunk.text[span.start : span.end]
             if _NOT_RULE_TEXT.match(sentence) or INSTRUCTION.search(sentence) or not _reads_as_text(sentence):
                 continue
-            overlap = len(terms & content_terms(sentence)) / max(1, len(terms))
+            overlap = sum(weight.get(t, 0.0) for t in terms & content_terms(sentence)) / total
             # The opening sentence states a unit's rule or names its items.
-            score = overlap + weight + (0.3 if position == 0 else 0.0) - (0.3 if _FRAGMENT.match(sentence) else 0.0)
+            score = overlap + paragraph + (0.3 if position == 0 else 0.0) - (0.3 if _FRAGMENT.match(sentence) else 0.0)
             candidates.append(_Quote(chunk, span.start, span.end, score))
             position += 1
     if not candidates:

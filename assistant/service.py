@@ -133,7 +133,8 @@ class Assistant:
                 parent = lead_in(result.snapshot, chunk)
                 return parent if parent is not None and parent.chunk_id in retrieved else None
 
-            draft = compose(standalone, selection.cited, lead_in=retrieved_lead_in)
+            draft = compose(standalone, selection.cited, lead_in=retrieved_lead_in,
+                            weights=result.snapshot.sparse.idf)
             timings["compose"] = _ms(t)
             response.answer, response.citations = draft.answer, draft.citations
             if not draft.citations:
