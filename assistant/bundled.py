@@ -7,6 +7,10 @@ all present is a false premise. The rule, from what the index itself holds: a to
 whose number falls *between* two bundled units of a partial document (a gap in the selection)
 is "not bundled"; one beyond the last, or a missing sub-item of a bundled unit, is a false
 premise. A supplement that no document carries is not bundled.
+
+Below the first or past the last bundled unit the index alone cannot tell: part 730 is bundled
+as § 730.5 only, yet §§ 730.1-730.4 and 730.6-730.10 exist. There the corpus MANIFEST decides:
+the sections it records as existing but not copied (`RECORDED_MISSING`) are not bundled.
 """
 
 from __future__ import annotations
@@ -24,8 +28,34 @@ _TOP = {
     "article": re.compile(r"^(article )(\d+)([a-z]?)"),
     "control_code": re.compile(r"^(\d[a-z])(\d{3})()"),
     "wassenaar": re.compile(r"^(\d+\.[a-e]\.)(\d+)()"),
-    "usc": re.compile(r"^(\d+ u\.s\.c\. §)(\d+)([a-z]?)"),
+    "usc": re.compile(r"^(\d+ u\.s\.c\. §) ?(\d+)([a-z]?)"),  # normalised labels keep "§ 4812"'s space
 }
+
+
+# Sections that exist but are not in the bundled copies, as corpus/us-ear/MANIFEST.md ("Refresh
+# of 2026-11-30", "Still missing") and the ECRA document's `completeness` record them. A unit
+# listed here that a later refresh bundles is found in the index first, so a stale entry is harmless.
+RECORDED_MISSING = (
+    "§§ 730.1-730.4, 730.6-730.10; 732.1, 732.5, 732.6; 734.1, 734.6, 734.8, 734.12-734.16; 736.1; "
+    "740.18; 742.9, 742.12, 742.13, 742.16, 742.20; 744.12, 744.14, 744.15",
+    "50 U.S.C. §§ 4801, 4813-4818, 4820-4826",
+)
+
+
+def _recorded_missing() -> frozenset[tuple[str, float]]:
+    """RECORDED_MISSING as (prefix, number) pairs in `_top`'s terms, ranges expanded."""
+    found: set[tuple[str, float]] = set()
+    for line in RECORDED_MISSING:
+        if line.startswith("50 U.S.C."):
+            for a, b in re.findall(r"(\d{4})(?:-(\d{4}))?", line):
+                found.update(("50 u.s.c. §", float(n)) for n in range(int(a), int(b or a) + 1))
+            continue
+        for part, a, b in re.findall(r"(\d{3})\.(\d+)(?:-\1\.(\d+))?", line):
+            found.update((f"§{part}.", float(n)) for n in range(int(a), int(b or a) + 1))
+    return frozenset(found)
+
+
+_MISSING_UNITS = _recorded_missing()
 
 
 @dataclass(frozen=True)
@@ -55,6 +85,9 @@ def not_bundled(snapshot: Snapshot, references: list[Reference]) -> list[NotBund
         wanted = _top(ref.kind, ref.label)
         if wanted is None:
             continue
+        if wanted in _MISSING_UNITS:
+            found.append(_recorded(snapshot, ref, wanted[0]))
+            continue
         for chunks in snapshot.by_doc.values():
             first = chunks[0]
             if not names_instrument(ref, first.cite_as):
@@ -66,6 +99,16 @@ def not_bundled(snapshot: Snapshot, references: list[Reference]) -> list[NotBund
                 found.append(NotBundled(ref, first.cite_as, first.source_url))
                 break
     return found
+
+
+def _recorded(snapshot: Snapshot, ref: Reference, prefix: str) -> NotBundled:
+    """A unit the MANIFEST records as not bundled, named by the document that holds its
+    neighbours ("15 CFR Part 730") when one is indexed."""
+    for chunks in snapshot.by_doc.values():
+        if any(normalise(c.section).startswith(prefix) for c in chunks[:50]):
+            return NotBundled(ref, chunks[0].cite_as, chunks[0].source_url)
+    part = prefix.strip("§.")
+    return NotBundled(ref, f"15 CFR Part {part}" if prefix.startswith("§") else "50 U.S.C. chapter 58", "")
 
 
 def _partial(chunk: Chunk) -> bool:
