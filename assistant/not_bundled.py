@@ -35,6 +35,18 @@ MISSING: tuple[Missing, ...] = (
     Missing("the Member States' national control lists", "https://policy.trade.ec.europa.eu/help-exporters-and-importers/exporting-dual-use-items_en",
             re.compile(r"\bnational (?:control )?list of (?:Germany|France|Italy|Spain|the Netherlands|Sweden|Poland|Belgium|Austria|Ireland|Denmark|Finland)\b"
                        r"|\b(?:German|French|Italian|Spanish|Dutch|Swedish|Polish|Belgian)\s+national\s+(?:control\s+)?list\b", re.I)),
+    # The bundled Recommendation holds its title and first recitals only (MANIFEST: "Recommendation
+    # points and the entire Guidelines annex" missing).
+    Missing("the Guidelines annexed to Commission Recommendation (EU) 2024/2659 (scope, due diligence, red flags, "
+            "examples)", "https://eur-lex.europa.eu/eli/reco/2024/2659/oj",
+            re.compile(r"\bguid(?:ance|elines)\b[^?.]{0,80}\b(?:red flags?|due[- ]diligence (?:steps|measures|questions)"
+                       r"|examples?|case stud)|\bred flags?\b[^?.]{0,80}\bguid(?:ance|elines)\b", re.I)),
+    # The Export Control Order is bundled without its Schedules (MANIFEST).
+    Missing("the Schedules of the Export Control Order 2008 (the UK Strategic Export Control List, incl. the UK "
+            "Military List and the UK's national 'PL' entries)", "https://www.legislation.gov.uk/uksi/2008/3231/schedules",
+            re.compile(r"\bUK Strategic Export Control Lists?\b|\bUK Military List\b|\bPL\s?\d{4}[a-z]?\b"
+                       r"|['‘\"]PL['’\"] entr|\bPL entr(?:y|ies)\b|\bSchedule\s+[1-4]\b[^?.]{0,30}\b(?:Export Control )?Order\b",
+                       re.I)),
     Missing("sanctions regulations (OFAC, EU restrictive measures)", "https://sanctionssearch.ofac.treas.gov/",
             re.compile(r"\bOFAC\b|\bSDN list\b|\bsanctions? (?:regulation|package|list)s? (?:on|against) (?:Russia|Iran|Belarus|Syria|North Korea)\b", re.I)),
 )

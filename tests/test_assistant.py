@@ -130,10 +130,19 @@ def test_false_premise_abstains(assistant, question: str) -> None:  # noqa: ANN0
     assert "no unit named" in response.abstain_reason
 
 
-def test_a_question_about_an_unbundled_list_says_which_instrument_would_answer(assistant) -> None:  # noqa: ANN001
-    response = assistant.ask("Is Hangzhou Hikvision on the Entity List?")
+@pytest.mark.parametrize(("question", "instrument", "source"), [
+    ("Is Hangzhou Hikvision on the Entity List?", "Entity List (Supplement No. 4 to Part 744)", "ecfr.gov"),
+    # Parts of bundled instruments that the MANIFEST records as missing.
+    ("Which red flags does the Commission's 2024 guidance list for cyber-surveillance exports?",
+     "Recommendation (EU) 2024/2659", "eur-lex.europa.eu"),
+    ("Which PL entries of the UK Strategic Export Control List cover interception equipment?",
+     "Schedules of the Export Control Order 2008", "legislation.gov.uk"),
+])
+def test_a_question_about_an_unbundled_list_says_which_instrument_would_answer(
+        assistant, question: str, instrument: str, source: str) -> None:  # noqa: ANN001
+    response = assistant.ask(question)
     assert response.abstained and response.abstain_kind == "out-of-corpus"
-    assert "Entity List (Supplement No. 4 to Part 744)" in response.abstain_reason and "ecfr.gov" in response.abstain_reason
+    assert instrument in response.abstain_reason and source in response.abstain_reason
 
 
 def test_filters_restrict_the_sources(assistant) -> None:  # noqa: ANN001
