@@ -67,7 +67,10 @@ def near_miss(sentence: str, passage: str, labels: tuple[str, ...] = ()) -> str 
     sentence = _REFERENCE.sub(" ", sentence)
     s_words, p_words = words(sentence), words(passage)
     p_set = set(p_words)
-    p_bigrams = set(zip(p_words, p_words[1:]))
+    # The sentence's references are gone, so word pairs across them ("No EU005 in" → "no in")
+    # are looked up in the passage with its references gone too, beside its own pairs.
+    bare = words(_REFERENCE.sub(" ", passage))
+    p_bigrams = set(zip(p_words, p_words[1:])) | set(zip(bare, bare[1:]))
     numbers = {w for w in s_words if w.isdigit() or w in _NUMBER_WORDS}
     if numbers - p_set:
         return f"number not in the passage: {sorted(numbers - p_set)}"
@@ -83,7 +86,7 @@ def near_miss(sentence: str, passage: str, labels: tuple[str, ...] = ()) -> str 
     for a, b in zip(s_words, s_words[1:]):
         if a in _NEGATION and (a, b) not in p_bigrams:
             return f"negation not in the passage: '{a} {b}'"
-    p_trigrams = set(zip(p_words, p_words[1:], p_words[2:]))
+    p_trigrams = set(zip(p_words, p_words[1:], p_words[2:])) | set(zip(bare, bare[1:], bare[2:]))
     for a, b in zip(s_words, s_words[1:]):
         if (a, b) not in p_bigrams and any((a, n, b) in p_trigrams for n in _NEGATION):
             return f"the passage negates '{a} {b}'"

@@ -184,6 +184,15 @@ def test_faithful_claims_are_supported(claim: str) -> None:
     assert verdict(claim, PASSAGE, None, THRESHOLDS) is True
 
 
+def test_a_quote_around_a_reference_is_not_a_near_miss() -> None:
+    """"No EU005" is a number sign, not a negation; with the reference taken out of the sentence
+    only, "no in" looked like a negation the passage lacks."""
+    passage = ("2.The exporter shall declare that the items are being exported under Union general export "
+               "authorisation No EU005 in the customs declaration.")
+    assert near_miss(passage, passage) is None
+    assert near_miss(passage.replace("No EU005 in", "No EU005 not in"), passage) is not None
+
+
 # -- the gate ---------------------------------------------------------------------------------
 
 
