@@ -22,10 +22,20 @@ class Missing:
 _ECFR = "https://www.ecfr.gov/current/title-15/subtitle-B/chapter-VII/subchapter-C"
 MISSING: tuple[Missing, ...] = (
     Missing("the Commerce Country Chart (Supplement No. 1 to Part 738)", f"{_ECFR}/part-738/appendix-Supplement%20No.%201%20to%20Part%20738",
-            re.compile(r"\bcountry chart\b|\b(?:CC|NS|RS|AT|NP|MT|CB|EI|FC|SL|SI) column \d\b|\bcolumn \d of\b", re.I)),
+            # What the chart says, not how to use it ("How do we use the Country Chart?" is § 738.4)
+            # nor a column named as a fact ("a customer in a country listed in CC Column 1").
+            re.compile(r"\bcountry chart\b[^?.]{0,40}\b(?:say|says|show|shows|list|lists|mark|marks|entry|entries|box|boxes)\b"
+                       r"|\b(?:what|which)\s+(?:countries|destinations|reasons for control)\b[^?.]{0,60}"
+                       r"\b(?:country chart|column \d)"
+                       r"|\b(?:is|are)\s+(?-i:[A-Z][A-Za-z]+(?:\s+[A-Z][A-Za-z]+)*)\s+(?:in|under|listed in|marked in)\s+"
+                       r"(?:the\s+)?(?:CC|NS|RS|AT|NP|MT|CB|EI|FC|SL|SI)\s+column\s+\d"
+                       r"|\b[\"“']?X[\"”']?\s+(?:in|for)\s+the\b[^?.]{0,30}\b(?:box|cell|column|country chart)", re.I)),
     Missing("the Entity List (Supplement No. 4 to Part 744)", f"{_ECFR}/part-744/appendix-Supplement%20No.%204%20to%20Part%20744",
-            re.compile(r"\b(?:is|are|was|were|been|get|got)\b[^?.]{0,80}\b(?:on|in|to|from)\s+the\s+entity\s+list\b"
-                       r"|\bentity list (?:entry|entries) for\b|\blisted on the entity list\b", re.I)),
+            # Whether a party is listed, not what happens to a party that is ("when a company is
+            # added to the Entity List" is § 744.11's rule).
+            re.compile(r"\b(?:is|are|was|were|has|have)\s+(?!(?:a|an|any|every|each|someone|somebody|anyone|added|listed"
+                       r"|placed|put|removed)\b)[^?.]{1,80}?\s+(?:been\s+)?(?:on|in|added to|listed on|placed on|removed from)"
+                       r"\s+the\s+entity\s+list\b|\bentity list (?:entry|entries) for\b", re.I)),
     Missing("the Military End-User List (Supplement No. 7 to Part 744)", f"{_ECFR}/part-744/appendix-Supplement%20No.%207%20to%20Part%20744",
             re.compile(r"\b(?:on|in)\s+the\s+(?:MEU|military end[- ]user)\s+list\b", re.I)),
     Missing("the Unverified List (Supplement No. 6 to Part 744)", f"{_ECFR}/part-744/appendix-Supplement%20No.%206%20to%20Part%20744",
