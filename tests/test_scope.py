@@ -15,6 +15,10 @@ from assistant.scope import uses_export_control_vocabulary
     ("Must we delete licence-plate-reader records when a driver asks us to?", False),
     ("How long may our license plate cameras keep images under state privacy law?", False),
     ("What VAT applies to cameras we import?", False),
+    # Transit and proliferation controls are export control, though "port" and "import" sound like customs.
+    ("Cameras are in transit through Rotterdam; can the authorities stop them if they may go to a missile "
+     "programme?", True),
+    ("Does a military end user abroad change anything for our thermal cameras?", True),
 ])
 def test_export_control_words(question: str, expected: bool) -> None:
     assert uses_export_control_vocabulary(question) is expected
