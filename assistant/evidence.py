@@ -81,11 +81,14 @@ def select(result: SearchResult, policy: SelectionPolicy) -> Selection:
         if p not in cited and close(p, ratio):
             cited.append(p)
     # "Under Regulation (EU) 2021/821, …": the answer cites the instrument the question names —
-    # its unit closest in meaning — even when another document (guidance, a notice) ranks far above.
+    # its unit closest in meaning — when another document (guidance, a notice) leads, even if a
+    # unit of the instrument that shares only words (a general authorisation) made the cut.
     for instrument in instruments_named(result.query):
         own = [p for p in fuzzy if p.first.cite_as.startswith(instrument)]
-        if own and not any(p.first.cite_as.startswith(instrument) for p in cited):
-            closest = max(own, key=lambda p: p.dense or 0.0)
+        if not own or not cited or cited[0].first.cite_as.startswith(instrument):
+            continue
+        closest = max(own, key=lambda p: p.dense or 0.0)
+        if closest not in cited:
             cited = (cited if len(cited) < limit else cited[:-1]) + [closest]
     order = {id(p): i for i, p in enumerate(passages)}
     cited.sort(key=lambda p: order[id(p)])
