@@ -36,7 +36,7 @@ from indexer.labels import (
 from indexer.records import Chunk, Heading, ParsedDocument
 from indexer.tokens import TokenCounter
 
-CHUNKER_VERSION = "2"
+CHUNKER_VERSION = "3"
 PATH_SEPARATOR = " › "
 
 # Lines that are provenance or parse scaffolding in the bundled corpus, not document text; and
@@ -57,6 +57,8 @@ _ARTICLE_DEFINITION = re.compile(r"^\(\d{1,3}\)\s+‘(?P<t>[^’]{1,120})’(?:\
 # One Annex I entry as the source renders it: `|  | 5A001 | Telecommunications systems … |`.
 _ENTRY_ROW = re.compile(r"^\|[ \t]*\|[ \t]*(?P<code>\d[A-E]\d{3})[ \t]*\|(?P<cell>.*)\|[ \t]*$")
 _DEFINITIONS_HEADING = re.compile(r"^DEFINITIONS OF TERMS", re.I)
+# A general note's centred title line inside a laid-out extract (the Wassenaar List's PDF text).
+_GENERAL_NOTE = re.compile(r'^[ \t]*(GENERAL (?:"[A-Z ]+"|[A-Z]+) NOTE)[ \t]*$')
 # PDF and text lose blank lines between paragraphs; a line opening with a marker starts one.
 _PARAGRAPH_START = re.compile(r"^\s*(?:\(\*?[a-zA-Z0-9]{1,5}\*?\)\s|\d{1,2}\.\s+\S)")
 # A paragraph longer than this (the bundled corpus's longest is ~40,000 characters; a hostile
@@ -186,7 +188,8 @@ class Chunker:
             elif label.kind == "eccn":
                 units.append(_Unit(label.text, path, paragraphs, title=_first_words(text, paragraphs[0])))
             else:
-                units.append(_Unit(label.text, path, paragraphs, title=title))
+                units.extend(_general_note_units(text, label.text, path, title, paragraphs)
+                             or [_Unit(label.text, path, paragraphs, title=title)])
         return units
 
     @staticmethod
@@ -350,6 +353,26 @@ def _add(units: list[_Unit], section: str, path: str, para: _Span, unit: str = "
         last.paragraphs.append(para)
     else:
         units.append(_Unit(section, path, [para], unit, title, tail))
+
+
+def _general_note_units(text: str, label: str, path: str, title: str,
+                        paragraphs: list[_Span]) -> list[_Unit] | None:
+    """The Wassenaar List's General Technology, Software and "Information Security" Notes are
+    title lines inside one laid-out extract, not headings: each note is its own unit (as in EU
+    Annex I, where they have headings), so a question about the General Software Note cites it
+    and not the extract that also holds the other notes. None when there is no such line."""
+    units: list[_Unit] = []
+    note = ""
+    for para in paragraphs:
+        line_end = text.find("\n", para.start, para.end)
+        match = _GENERAL_NOTE.match(text[para.start : para.end if line_end == -1 else line_end])
+        if match:
+            note = match.group(1)
+        if note:
+            _add(units, note, f"{path}{PATH_SEPARATOR}{note}", para, title=note)
+        else:
+            _add(units, label, path, para, title=title)
+    return units if note else None
 
 
 def _marker_units(text: str, label: str, path: str, title: str, paragraphs: list[_Span],

@@ -283,3 +283,23 @@ def test_cfr_units_and_titles(corpus) -> None:  # noqa: ANN001
     assert (chunk.unit, chunk.unit_title) == ("§ 742.7", "Crime control and detection")
     (eccn,) = _section(corpus, "15-cfr-part-774-supp-1-ccl", "ECCN 3A981")
     assert eccn.unit_title.startswith("Polygraphs (except biomedical recorders")
+
+
+WASSENAAR = "wassenaar-2025-dual-use-list-cat4-cat5p1"
+
+
+def test_the_wassenaar_general_notes_are_units_of_their_own(corpus) -> None:  # noqa: ANN001
+    """Title lines inside the laid-out extract, not headings; as in EU Annex I, each note is cited
+    by its own name and its paragraphs are not mixed with the other notes."""
+    _, chunks = corpus[WASSENAAR]
+    by_section: dict[str, list[Chunk]] = {}
+    for chunk in chunks:
+        by_section.setdefault(chunk.section, []).append(chunk)
+    software = by_section['GENERAL SOFTWARE NOTE']
+    assert software[0].text.startswith("GENERAL SOFTWARE NOTE")
+    assert any('The Lists do not control "software"' in c.text for c in software)
+    assert not any("GENERAL TECHNOLOGY NOTE" in c.text for c in software)
+    assert any("remains under control" in c.text for c in by_section["GENERAL TECHNOLOGY NOTE"])
+    assert 'GENERAL "INFORMATION SECURITY" NOTE' in by_section
+    # The List's own notes before them keep the extract's label.
+    assert any("Note 1" in c.text for c in by_section["Dual-Use List"])
