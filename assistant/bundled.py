@@ -80,7 +80,8 @@ def not_bundled(snapshot: Snapshot, references: list[Reference]) -> list[NotBund
     for ref in references:
         if ref.kind == "supplement":
             part = ref.label.rsplit(" ", 1)[-1]
-            found.append(NotBundled(ref, f"15 CFR Part {part}", _source_of(snapshot, f"§{part}.")))
+            holder = _holder(snapshot, f"§{part}.")
+            found.append(NotBundled(ref, f"15 CFR Part {part}", holder.source_url if holder else ""))
             continue
         wanted = _top(ref.kind, ref.label)
         if wanted is None:
@@ -104,9 +105,9 @@ def not_bundled(snapshot: Snapshot, references: list[Reference]) -> list[NotBund
 def _recorded(snapshot: Snapshot, ref: Reference, prefix: str) -> NotBundled:
     """A unit the MANIFEST records as not bundled, named by the document that holds its
     neighbours ("15 CFR Part 730") when one is indexed."""
-    for chunks in snapshot.by_doc.values():
-        if any(normalise(c.section).startswith(prefix) for c in chunks[:50]):
-            return NotBundled(ref, chunks[0].cite_as, chunks[0].source_url)
+    holder = _holder(snapshot, prefix)
+    if holder is not None:
+        return NotBundled(ref, holder.cite_as, holder.source_url)
     part = prefix.strip("§.")
     return NotBundled(ref, f"15 CFR Part {part}" if prefix.startswith("§") else "50 U.S.C. chapter 58", "")
 
@@ -115,8 +116,9 @@ def _partial(chunk: Chunk) -> bool:
     return chunk.completeness.strip().lower().startswith("partial")
 
 
-def _source_of(snapshot: Snapshot, prefix: str) -> str:
+def _holder(snapshot: Snapshot, prefix: str) -> Chunk | None:
+    """The first chunk of the document whose units carry the label prefix ("§730.")."""
     for chunks in snapshot.by_doc.values():
         if any(normalise(c.section).startswith(prefix) for c in chunks[:50]):
-            return chunks[0].source_url
-    return ""
+            return chunks[0]
+    return None

@@ -3,9 +3,10 @@
 Retrieval ranks ten or more units; an answer should cite the two to four that answer. A unit
 is cited when the question named it, or when it is close to the best unit on both the fused
 score (the learned fusion's probability) and the embedding similarity — a unit whose only link
-to the question is a shared word ranks on BM25 alone and fails the similarity test. The thresholds are relative to the
-best unit (so they do not depend on how wordy a question is) plus an absolute floor on the
-best unit's similarity, below which the corpus is taken not to answer. They are chosen by
+to the question is a shared word ranks on BM25 alone and fails the similarity test. The
+thresholds are relative to the best unit (so they do not depend on how wordy a question is)
+plus an absolute floor on the best unit's similarity, below which the corpus is taken not to
+answer. They are chosen by
 cross-validation on the dev set (`python -m evals.tune`), stored in assistant/fusion.json.
 """
 

@@ -100,7 +100,6 @@ def instruments_named(question: str) -> list[str]:
     return [name for name, pattern in _INSTRUMENTS if pattern.search(question)]
 
 
-
 def _instrument_after(question: str, end: int) -> str:
     rest = question[end : end + 80]
     lead = _OF.match(rest)

@@ -63,24 +63,33 @@ class SparseIndex:
         ids = json.loads((directory / "ids.json").read_text())
         return cls(retriever, tokenizer, ids)
 
+    def _term_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Each text's term ids, `update_vocab=False` (see the class docstring)."""
+        if not texts:
+            return []
+        return self._tokenizer.tokenize(list(texts), update_vocab=False, return_as="ids", show_progress=False)
+
+    def _term_idf(self, term: int) -> float:
+        """log(1 + N / df) for one term id; 0.0 for a term no document has."""
+        scores = self._retriever.scores
+        df = int(scores["indptr"][term + 1] - scores["indptr"][term])
+        return float(np.log(1 + max(int(scores["num_docs"]), 1) / df)) if df else 0.0
+
     def coverage(self, query: str, rows: Sequence[int]) -> np.ndarray:
         """Per row (document position): the share of the query's distinct terms, weighted by
         idf, that the row contains. BM25 rewards one rare word repeated; this rewards a passage
         that has all of the question's words. Read from the index's own term-document matrix."""
         out = np.zeros(len(rows), dtype=np.float32)
-        tokens = self._tokenizer.tokenize([query], update_vocab=False, return_as="ids", show_progress=False)
-        terms = set(tokens[0]) if tokens else set()
+        tokens = self._term_ids([query])
         scores = self._retriever.scores
-        n_docs = max(int(scores["num_docs"]), 1)
         wanted = np.asarray(rows, dtype=np.int64)
         total = 0.0
-        for term in terms:
-            docs = scores["indices"][scores["indptr"][term] : scores["indptr"][term + 1]]
-            if not len(docs):
+        for term in set(tokens[0]) if tokens else set():
+            weight = self._term_idf(term)
+            if not weight:
                 continue
-            weight = float(np.log(1 + n_docs / len(docs)))
             total += weight
-            out += weight * np.isin(wanted, docs)
+            out += weight * np.isin(wanted, scores["indices"][scores["indptr"][term] : scores["indptr"][term + 1]])
         return out / total if total else out
 
     def idf(self, words: Sequence[str]) -> dict[str, float]:
@@ -88,21 +97,14 @@ class SparseIndex:
         index's own tokenizer ("licences" is "licens"); 0.0 for a word the index does not hold
         (unknown, or a stop word): no passage can be told apart by it."""
         words = list(words)
-        scores = self._retriever.scores
-        n_docs = max(int(scores["num_docs"]), 1)
-        tokens = self._tokenizer.tokenize(words, update_vocab=False, return_as="ids", show_progress=False) \
-            if words else []
-        out: dict[str, float] = {}
-        for word, ids in zip(words, tokens):
-            df = max((int(scores["indptr"][t + 1] - scores["indptr"][t]) for t in ids), default=0)
-            out[word] = float(np.log(1 + n_docs / df)) if df else 0.0
-        return out
+        return {word: min((self._term_idf(t) for t in ids), default=0.0)  # a split word: its commonest part
+                for word, ids in zip(words, self._term_ids(words))}
 
     def search(self, query: str, k: int, mask: np.ndarray | None = None) -> list[tuple[str, float]]:
         """Top-k (chunk id, BM25 score); `mask` (0/1 per chunk) restricts the candidates."""
         if not self.ids:
             return []
-        tokens = self._tokenizer.tokenize([query], update_vocab=False, return_as="ids", show_progress=False)
+        tokens = self._term_ids([query])
         if not tokens or not tokens[0]:
             return []
         k = min(k, len(self.ids))
