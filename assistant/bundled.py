@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from assistant.not_bundled import EAR_PARTS, ear_part_url
 from assistant.references import Reference, names_instrument, normalise
 from indexer.reader import Snapshot
 from indexer.records import Chunk
@@ -63,6 +64,7 @@ class NotBundled:
     reference: Reference
     where: str  # the instrument, as cited ("15 CFR Part 742"), or the part that is not bundled
     url: str  # the official source to read it in ("" when no bundled document names one)
+    held: bool = True  # False: no indexed document is `where` at all (15 CFR Part 743)
 
 
 def _top(kind: str, label: str) -> tuple[str, float] | None:
@@ -81,13 +83,18 @@ def not_bundled(snapshot: Snapshot, references: list[Reference]) -> list[NotBund
         if ref.kind == "supplement":
             part = ref.label.rsplit(" ", 1)[-1]
             holder = _holder(snapshot, f"§{part}.")
-            found.append(NotBundled(ref, f"15 CFR Part {part}", holder.source_url if holder else ""))
+            found.append(NotBundled(ref, f"15 CFR Part {part}", holder.source_url if holder else ear_part_url(int(part)),
+                                    held=holder is not None))
             continue
         wanted = _top(ref.kind, ref.label)
         if wanted is None:
             continue
         if wanted in _MISSING_UNITS:
             found.append(_recorded(snapshot, ref, wanted[0]))
+            continue
+        part = int(wanted[0].strip("§.").split(".")[0]) if ref.kind == "cfr" else None
+        if part in EAR_PARTS and _holder(snapshot, wanted[0]) is None:  # a part of the EAR not bundled at all
+            found.append(NotBundled(ref, f"15 CFR Part {part}", ear_part_url(part), held=False))
             continue
         for chunks in snapshot.by_doc.values():
             first = chunks[0]

@@ -9,6 +9,7 @@ however close the rules *about* that instrument are; a question about those rule
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 
@@ -65,3 +66,59 @@ MISSING: tuple[Missing, ...] = (
 def missing_for(question: str) -> list[Missing]:
     """The unbundled instruments whose contents the question asks about."""
     return [m for m in MISSING if m.asks_content.search(question)]
+
+
+# The parts of the EAR (15 CFR chapter VII, subchapter C), as eCFR's table of contents lists
+# them. A part the corpus does not bundle (743 Wassenaar reporting, 747 SIRA, 752 SCL) exists:
+# a question about it is out of corpus, not a false premise; `§ 731.2` names no part at all.
+EAR_PARTS = frozenset({730, 732, 734, 736, 738, 740, 742, 743, 744, 745, 746, 747, 748, 750, 752, 754, 756,
+                       758, 760, 762, 764, 766, 768, 770, 772, 774})
+
+
+def ear_part_url(part: int) -> str:
+    return f"{_ECFR}/part-{part}"
+
+
+@dataclass(frozen=True)
+class NotHeld:
+    """An instrument the question names that no indexed document is (nor quotes by number)."""
+
+    name: str
+    url: str
+    span: tuple[int, int]  # where the question names it
+
+
+_EAR_PART = re.compile(r"(?<!\bto )\b(?:15\s*C\.?F\.?R\.?\s*(?:part\s*)?|part\s+)(7\d\d)\b(?!\.\d)", re.I)
+_ITAR = re.compile(r"\bITAR\b|\b22\s*C\.?F\.?R\b|\bInternational Traffic in Arms Regulations?\b"
+                   r"|\bU\.?S\.? Munitions List\b|\bUSML\b", re.I)
+_ITAR_NAME = ("the International Traffic in Arms Regulations (22 CFR Parts 120-130), with the U.S. Munitions "
+              "List")
+_ITAR_URL = "https://www.ecfr.gov/current/title-22/chapter-I/subchapter-M"
+# "Council Regulation (EU) No 833/2014", "Regulation 359/2011", "Decision (CFSP) 2019/797",
+# "Decision 2014/512/CFSP": an EU act by its number.
+_EU_ACT = re.compile(r"\b(?:Regulation|Decision|Directive|Recommendation)\s*(?:\((?:EU|EC|EEC|CFSP|Euratom)\)\s*)?"
+                     r"(?:No\.?\s*)?(\d{1,4}/\d{1,4})(?:/(?:EU|EC|EEC|CFSP))?\b", re.I)
+
+
+def not_held(question: str, cite_as: Iterable[str], corpus_mentions: Callable[[str], bool]) -> list[NotHeld]:
+    """The instruments the question names that the index does not hold: an EAR part no bundled
+    document is, the ITAR, an EU act by a number that no bundled document carries. An act the
+    bundled texts quote by number (Regulation (EC) No 428/2009, repealed by Article 31 of
+    2021/821) is not counted: what they say about it may be the answer. `corpus_mentions(text)`
+    says whether any indexed passage contains `text`."""
+    held = list(cite_as)
+    parts = {int(m) for name in held for m in re.findall(r"\b15 CFR Part (7\d\d)\b", name)}
+    found: list[NotHeld] = []
+    for match in _EAR_PART.finditer(question):
+        part = int(match.group(1))
+        if part in EAR_PARTS and part not in parts:
+            found.append(NotHeld(f"15 CFR Part {part}", ear_part_url(part), match.span()))
+    match = _ITAR.search(question)
+    if match:
+        found.append(NotHeld(_ITAR_NAME, _ITAR_URL, match.span()))
+    for match in _EU_ACT.finditer(question):
+        number = match.group(1)
+        if not any(number in name for name in held) and not corpus_mentions(number):
+            found.append(NotHeld(match.group(0),
+                                 f"https://eur-lex.europa.eu/search.html?scope=EURLEX&text={number}", match.span()))
+    return found

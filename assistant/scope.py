@@ -72,10 +72,15 @@ def uses_export_control_vocabulary(question: str) -> bool:
     return bool(_EXPORT_CONTROL_WORDS.search(question))
 
 
+_ACT_NUMBER = re.compile(r"\b\d{1,4}/\d{2,4}\b")
+
+
 def quotes_the_texts(question: str, texts: list[str]) -> bool:
     """Does the question quote words that the retrieved texts contain ("what does the US list
-    mean by 'electronic monitoring restraint devices'")? Then it asks about those texts."""
+    mean by 'electronic monitoring restraint devices'"), or name an act by a number they cite
+    ("Regulation (EC) No 428/2009", repealed by Article 31)? Then it asks about those texts."""
     quoted = [q.strip().lower() for q in _QUOTED.findall(question) if len(q.split()) >= 2]
+    quoted += _ACT_NUMBER.findall(question)
     haystack = " ".join(" ".join(t.split()) for t in texts).lower()
     return any(q in haystack for q in quoted)
 

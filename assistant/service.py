@@ -13,9 +13,10 @@ from assistant.citations import citation_for, verify_citations
 from assistant.conversation import is_follow_up, standalone_question
 from assistant.evidence import Selection, SelectionPolicy, select
 from assistant.extractive import compose
-from assistant.not_bundled import missing_for
+from assistant.not_bundled import NotHeld, missing_for, not_held
 from assistant.records import AnswerResponse, Citation, Mode, RetrievedRef, Turn
 from assistant.bundled import NotBundled, not_bundled
+from assistant.references import EAR, instruments_named
 from assistant.retrieval import Fusion, HybridRetriever, Passage, QueryEmbedder, SearchResult, lead_in
 from assistant.provenance import provenance_notices
 from assistant.scope import ScopeCheck
@@ -92,7 +93,9 @@ class Assistant:
 
         # A licence question with its facts gets the licence check, unless the caller restricted the
         # sources (filters) or named a unit (a false premise is answered as such).
-        routed = self.settings.licence_check_in_chat and not result.unresolved and (filters is None or filters.empty)
+        unheld = _not_held(result)
+        routed = (self.settings.licence_check_in_chat and not result.unresolved and not unheld
+                  and (filters is None or filters.empty))
         read = read_facts(standalone) if routed else None
         if read is not None:
             t = time.perf_counter()
@@ -101,7 +104,7 @@ class Assistant:
             return self._finish(response, result, notices, timings, started)
 
         selection = select(result, self.policy)
-        verdict = self._abstain_reason(result, selection)
+        verdict = self._abstain_reason(result, selection, unheld)
         if verdict:
             return self._finish(self._abstain(response, result, *verdict), result, notices, timings, started)
 
@@ -112,6 +115,8 @@ class Assistant:
                 names = ", ".join(r.display for r in absent)
                 notices.append(f"No unit named {names} is in the indexed documents; the answer covers the rest.")
             notices += [f"{_not_bundled_text(g)}; the answer covers the rest." for g in gaps]
+        notices += [f"{n.name} is not among the indexed documents (official text: {n.url}); the answer "
+                    "covers the rest." for n in unheld]
 
         if mode == "llm":
             if self.chat_model is None:
@@ -155,7 +160,8 @@ class Assistant:
 
     # -- steps -------------------------------------------------------------------------------
 
-    def _abstain_reason(self, result: SearchResult, selection: Selection) -> tuple[str, str] | None:
+    def _abstain_reason(self, result: SearchResult, selection: Selection,
+                        unheld: list[NotHeld]) -> tuple[str, str] | None:
         """(kind, reason) when the corpus does not answer, else None. Three kinds of "no":
         a named unit that does not exist (false premise), a question outside export control
         (out of scope), and one the bundled texts do not hold (out of corpus)."""
@@ -175,6 +181,9 @@ class Assistant:
                                    [h.chunk.text for h in result.hits]):
             return ("out-of-scope", "the question does not appear to be about export controls, which is all "
                     "this corpus covers")
+        if unheld and not _names_held_instrument(result.query, unheld):
+            names = "; ".join(f"{n.name} ({n.url})" for n in unheld)
+            return "out-of-corpus", f"the question asks about {names}, which the indexed documents do not hold"
         missing = missing_for(result.query)
         if missing:
             names = "; ".join(f"{m.name} ({m.url})" for m in missing)
@@ -289,8 +298,29 @@ def _visible(text: str) -> str:
 
 def _not_bundled_text(gap: NotBundled) -> str:
     source = f" (official text: {gap.url})" if gap.url else ""
+    if not gap.held:
+        return f"{gap.reference.display} is in {gap.where}, which is not among the indexed documents{source}"
     return (f"{gap.reference.display} is not in the bundled copy of {gap.where}, which holds selected "
             f"parts only{source}")
+
+
+def _not_held(result: SearchResult) -> list[NotHeld]:
+    """Instruments the question names that the index does not hold (assistant/not_bundled.py)."""
+    snapshot = result.snapshot
+    return not_held(result.query, (chunks[0].cite_as for chunks in snapshot.by_doc.values() if chunks),
+                    lambda text: any(text in c.text for c in snapshot.chunks))
+
+
+def _names_held_instrument(question: str, unheld: list[NotHeld]) -> bool:
+    """Does the question also name an indexed instrument, besides the ones it does not hold? "Part
+    743 of the EAR" names the EAR only as where part 743 is."""
+    rest = question
+    for n in unheld:
+        rest = rest[: n.span[0]] + " " * (n.span[1] - n.span[0]) + rest[n.span[1] :]
+    named = set(instruments_named(rest))
+    if any(n.name.startswith("15 CFR Part") for n in unheld):
+        named.discard(EAR)
+    return bool(named)
 
 
 def _ms(start: float) -> float:

@@ -43,6 +43,25 @@ def test_a_unit_that_does_not_exist_stays_a_false_premise(assistant, question: s
     assert response.abstained and response.abstain_kind == "false-premise"
 
 
+@pytest.mark.parametrize("question", [
+    "What goes in the Wassenaar report under § 743.1?",
+    "What does Supplement No. 2 to part 743 require?",
+])
+def test_a_unit_of_an_ear_part_that_is_not_bundled_exists(assistant, question: str) -> None:  # noqa: ANN001
+    """Part 743 is an EAR part the corpus does not bundle at all: its sections exist."""
+    snapshot = assistant.retriever.reader.snapshot()
+    gaps = not_bundled(snapshot, find_references(question))
+    assert [(g.where, g.held) for g in gaps] == [("15 CFR Part 743", False)]
+    response = assistant.ask(question)
+    assert response.abstained and response.abstain_kind == "out-of-corpus"
+    assert "15 CFR Part 743, which is not among the indexed documents" in response.abstain_reason
+
+
+def test_a_section_of_no_ear_part_stays_a_false_premise(assistant) -> None:  # noqa: ANN001
+    response = assistant.ask("What does § 731.2 of the EAR require?")  # there is no part 731
+    assert response.abstained and response.abstain_kind == "false-premise"
+
+
 def test_a_named_gap_beside_a_bundled_unit_is_a_notice(assistant) -> None:  # noqa: ANN001
     response = assistant.ask("Does § 742.7 or § 742.13 cover voice print equipment?")
     assert not response.abstained

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.not_bundled import missing_for
+from assistant.not_bundled import missing_for, not_held
 
 
 @pytest.mark.parametrize(("question", "instrument"), [
@@ -34,3 +34,63 @@ def test_asking_what_an_unbundled_instrument_contains(question: str, instrument:
 ])
 def test_rules_that_mention_an_unbundled_instrument_stay_answerable(question: str) -> None:
     assert missing_for(question) == []
+
+
+# -- instruments the index does not hold at all (not_held) ------------------------------------
+
+HELD = ["15 CFR Part 742", "15 CFR Part 744", "15 CFR Part 774, Supplement No. 1 (Commerce Control List)",
+        "Regulation (EU) 2021/821", "Commission Recommendation (EU) 2024/2659"]
+
+
+def _quoted_in_corpus(text: str) -> bool:
+    return text in {"428/2009", "952/2013"}  # acts the bundled Regulation cites by number
+
+
+@pytest.mark.parametrize(("question", "name"), [
+    ("What goes in the report under part 743 of the EAR?", "15 CFR Part 743"),
+    ("Does 15 CFR 747 apply to our shipment?", "15 CFR Part 747"),
+    ("Does 22 CFR part 121 list night vision cameras?", "International Traffic in Arms Regulations"),
+    ("Is our thermal scope on the USML?", "International Traffic in Arms Regulations"),
+    ("What does Council Regulation (EU) No 833/2014 say about cameras for Russia?", "Regulation (EU) No 833/2014"),
+    ("Does Decision 2014/512/CFSP cover surveillance software?", "Decision 2014/512/CFSP"),
+])
+def test_an_instrument_no_document_is(question: str, name: str) -> None:
+    found = not_held(question, HELD, _quoted_in_corpus)
+    assert [n.name for n in found if name in n.name]
+    assert all(n.url.startswith("https://") for n in found)
+    assert all(question[n.span[0]:n.span[1]] for n in found)
+
+
+@pytest.mark.parametrize("question", [
+    "What does part 742 of the EAR say about crime control items?",  # bundled
+    "Is Regulation (EC) No 428/2009 still in force?",  # the bundled Regulation repeals it (Article 31)
+    "What does Regulation (EU) 2021/821 say about brokering?",
+    "What does Supplement No. 1 to part 738 show?",  # a supplement: the reference rules decide (bundled.py)
+    "Which parts of Category 5 Part 2 cover encryption?",  # not a CFR part
+])
+def test_held_or_quoted_instruments_are_not_reported(question: str) -> None:
+    assert not_held(question, HELD, _quoted_in_corpus) == []
+
+
+@pytest.mark.parametrize(("question", "name"), [
+    ("What does part 743 of the EAR require us to report?", "15 CFR Part 743"),  # "the EAR" is only its home
+    ("Does 22 CFR part 121 list night vision cameras?", "International Traffic in Arms Regulations"),
+    ("What does Council Regulation (EU) No 833/2014 say about exporting cameras to Russia?", "833/2014"),
+])
+def test_a_question_about_an_instrument_not_held_is_out_of_corpus(assistant, question: str, name: str) -> None:  # noqa: ANN001
+    response = assistant.ask(question)
+    assert response.abstained and response.abstain_kind == "out-of-corpus"
+    assert name in response.abstain_reason and "do not hold" in response.abstain_reason
+
+
+def test_an_instrument_not_held_beside_a_held_one_is_a_notice(assistant) -> None:  # noqa: ANN001
+    response = assistant.ask("Are night vision cameras controlled under the EAR or under the ITAR?")
+    assert not response.abstained
+    assert any("International Traffic in Arms Regulations" in n and "not among the indexed documents" in n
+               for n in response.notices)
+
+
+def test_an_act_the_corpus_quotes_is_answered_from_the_quote(assistant) -> None:  # noqa: ANN001
+    response = assistant.ask("Is Regulation (EC) No 428/2009 still in force?")
+    assert not response.abstained
+    assert any(c.section == "Article 31" and "repealed" in c.quote for c in response.citations)
