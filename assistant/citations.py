@@ -43,7 +43,8 @@ def verify_citations(answer: str, citations: list[Citation], snapshot: Snapshot,
         if chunk is None or citation.chunk_id not in retrieved or citation.quote not in chunk.text:
             continue
         # Metadata comes from the store, never from whoever built the citation.
-        valid[citation.n] = citation_for(citation.n, chunk, citation.quote)
+        valid[citation.n] = citation_for(citation.n, chunk, citation.quote).model_copy(
+            update={"introduces": citation.introduces})
     dropped: list[int] = []
     order: dict[int, int] = {}
 
@@ -57,5 +58,6 @@ def verify_citations(answer: str, citations: list[Citation], snapshot: Snapshot,
 
     text = MARKER.sub(renumber, answer)
     text = re.sub(r"[ \t]+(?=[.,;:])", "", text)
-    kept = [valid[n].model_copy(update={"n": new}) for n, new in sorted(order.items(), key=lambda i: i[1])]
+    kept = [valid[n].model_copy(update={"n": new, "introduces": order.get(valid[n].introduces or 0)})
+            for n, new in sorted(order.items(), key=lambda i: i[1])]
     return CheckedAnswer(text, kept, dropped)

@@ -35,6 +35,8 @@ CHUNK_WEIGHT = 1.0
 PATH_SEPARATOR = " › "
 
 LeadIn = Callable[[Chunk], Chunk | None]
+# The paragraphs a list item depends on, outermost first (retrieval.introducers, retrieved only).
+Introducers = Callable[[Chunk], list[Chunk]]
 # Words' weights for the overlap of a sentence with the question (the index's idf); without
 # one every question word counts the same.
 Weights = Callable[[list[str]], dict[str, float]]
@@ -53,10 +55,12 @@ class _Quote:
     end: int
     score: float
     truncated: bool = False
+    lead: bool = False  # quoted only to introduce the quote after it
+    cut_front: bool = False  # a long lead-in quoted from a clause onwards
 
 
 def compose(question: str, passages: list[Passage], *, lead_in: LeadIn | None = None,
-            weights: Weights | None = None) -> Draft:
+            introducers: Introducers | None = None, weights: Weights | None = None) -> Draft:
     """Quote the best sentence of each selected unit (two for the best unit), best unit first;
     further units grouped by jurisdiction and instrument."""
     terms = content_terms(expand(question))
@@ -66,21 +70,31 @@ def compose(question: str, passages: list[Passage], *, lead_in: LeadIn | None = 
     citations: list[Citation] = []
     blocks: list[tuple[Passage, list[_Quote]]] = []
     for rank, passage in enumerate(passages):
-        quotes = _pick(passage, terms, weight, 2 if rank == 0 else 1, lead_in)
+        quotes = _pick(passage, terms, weight, 2 if rank == 0 else 1, lead_in, introducers)
         if quotes:
             blocks.append((passage, quotes))
     if not blocks:
         return Draft("", [])
 
+    leads: list[Citation] = []  # lead-ins waiting for the quote they introduce
+
     def cite(quote: _Quote) -> str:
         n = len(citations) + 1
         citations.append(citation_for(n, quote.chunk, quote.chunk.text[quote.start : quote.end]))
+        if quote.lead:
+            leads.append(citations[-1])
+        else:
+            for lead in leads:
+                lead.introduces = n
+            leads.clear()
         shown = " ".join(quote.chunk.text[quote.start : quote.end].split())  # PDF layout spaces collapse
-        return f"“{shown}{'…' if quote.truncated else ''}” [{n}]"
+        return f"“{'…' if quote.cut_front else ''}{shown}{'…' if quote.truncated else ''}” [{n}]"
 
     lines: list[str] = []
     first, first_quotes = blocks[0]
-    lines.append(f"**{_names([q.chunk for q in first_quotes])}:** " + " ".join(cite(q) for q in first_quotes))
+    # Named by what it quotes as the answer; the lead-ins that introduce it go without saying.
+    named = [q.chunk for q in first_quotes if not q.lead] or [q.chunk for q in first_quotes]
+    lines.append(f"**{_names(named)}:** " + " ".join(cite(q) for q in first_quotes))
     rest = blocks[1:]
     if rest:
         jurisdictions = list(dict.fromkeys(p.first.jurisdiction for p, _ in blocks))
@@ -132,7 +146,7 @@ def _names(chunks: list[Chunk]) -> str:
 
 
 def _pick(passage: Passage, terms: set[str], weight: dict[str, float], limit: int,
-          lead_in: LeadIn | None) -> list[_Quote]:
+          lead_in: LeadIn | None, introducers: Introducers | None = None) -> list[_Quote]:
     candidates: list[_Quote] = []
     position = 0
     # The unit's own designation in the question ("ECCN 3A981") says which unit, not which
@@ -159,12 +173,34 @@ def _pick(passage: Passage, terms: set[str], weight: dict[str, float], limit: in
     chosen = [candidates[0]] + [q for q in candidates[1:limit] if q.score > 0.1]
     chosen.sort(key=lambda q: (q.chunk.ordinal, q.start))  # document order reads better
     quotes = [_shorten(q) for q in chosen]
+    # A list item is quoted after the words that introduce it ("The following are not subject to
+    # the EAR: … Information and software that: … (ii) Arise during … fundamental research").
+    quoted = {q.chunk.chunk_id for q in quotes}
+    chain = [c for c in (introducers(quotes[0].chunk) if introducers is not None else []) if c.chunk_id not in quoted]
+    leads = [quote for c in chain if (quote := _introducing_sentence(c)) is not None]
+    if leads:
+        return leads + quotes
     if _FRAGMENT.match(quotes[0].chunk.text[quotes[0].start : quotes[0].end]) and lead_in is not None:
         parent = lead_in(quotes[0].chunk)
         spans = sentence_spans(parent.text) if parent is not None else []
         if spans:
-            quotes.insert(0, _shorten(_Quote(parent, spans[0].start, spans[0].end, 0.0)))
+            quotes.insert(0, _shorten(_Quote(parent, spans[0].start, spans[0].end, 0.0, lead=True)))
     return quotes
+
+
+def _introducing_sentence(chunk: Chunk) -> _Quote | None:
+    """The sentence of a paragraph that introduces its items: its last, the one ending with a
+    colon. A long one is cut from the front, so that "as follows:" stays."""
+    spans = sentence_spans(chunk.text)
+    if not spans:
+        return None
+    span = spans[-1]
+    text = chunk.text[span.start : span.end]
+    words = list(re.finditer(r"\S+", text))
+    if len(words) <= MAX_QUOTE_WORDS:
+        return _Quote(chunk, span.start, span.end, 0.0, lead=True)
+    start = span.start + words[-MAX_QUOTE_WORDS].start()
+    return _Quote(chunk, start, span.end, 0.0, lead=True, cut_front=True)
 
 
 def _shorten(quote: _Quote) -> _Quote:

@@ -274,7 +274,7 @@ class HybridRetriever:
         `python -m evals.tune` trains on)."""
         return candidate_features(snapshot.by_id, signals.dense, signals.body, dict(signals.title),
                                   signals.title_score, signals.facets, unit_of=unit_of,
-                                  parents=self._parents(snapshot), authority=AUTHORITY,
+                                  parents=self.parents(snapshot), authority=AUTHORITY,
                                   named=jurisdictions_named(query), question=query,
                                   coverage=lambda ids: self._coverage(snapshot, query, ids))
 
@@ -350,7 +350,8 @@ class HybridRetriever:
             found.extend((c, rel) for rel, c in matches[:6])
         return found, unresolved
 
-    def _parents(self, snapshot: Snapshot) -> dict[str, str]:
+    def parents(self, snapshot: Snapshot) -> dict[str, str]:
+        """Chunk id → its nearest labelled ancestor's first chunk (`parent_map`), per generation."""
         generation = snapshot.manifest.generation
         if self._parent_map is None or self._parent_map[0] != generation:
             self._parent_map = (generation, parent_map(snapshot))
@@ -379,15 +380,17 @@ class HybridRetriever:
         assert snapshot.store is not None  # set whenever a snapshot is loaded
         return {cid: float(np.dot(vector, emb)) for cid, emb in snapshot.store.get_vectors(chunk_ids).items()}
 
-    @staticmethod
-    def _with_lead_ins(snapshot: Snapshot, hits: list[Hit]) -> list[Hit]:
+    def _with_lead_ins(self, snapshot: Snapshot, hits: list[Hit]) -> list[Hit]:
+        """The hits, then each hit's lead-in and the paragraphs that introduce it (see
+        `introducers`), for quoting beside it."""
         have = {h.chunk.chunk_id for h in hits}
         result: list[Hit] = list(hits)
+        parents = self.parents(snapshot)
         for hit in hits:
-            parent = lead_in(snapshot, hit.chunk)
-            if parent is not None and parent.chunk_id not in have:
-                have.add(parent.chunk_id)
-                result.append(Hit(parent, hit.score, None, None))
+            for parent in [lead_in(snapshot, hit.chunk), *introducers(snapshot, hit.chunk, parents)]:
+                if parent is not None and parent.chunk_id not in have:
+                    have.add(parent.chunk_id)
+                    result.append(Hit(parent, hit.score, None, None))
         return result
 
 
@@ -464,6 +467,32 @@ def lead_in(snapshot: Snapshot, chunk: Chunk) -> Chunk | None:
     section = match.group(1) if match else chunk.section
     first = next((c for c in snapshot.by_doc[chunk.doc_id] if c.section == section), None)
     return first if first is not None and first.chunk_id != chunk.chunk_id else None
+
+
+def introducers(snapshot: Snapshot, chunk: Chunk, parents: dict[str, str], limit: int = 3) -> list[Chunk]:
+    """The paragraphs a list item depends on, outermost first: `§ 734.3(b)(3)(ii)` "Arise during,
+    or result from, fundamental research" reads as the law only after "(b) The following are not
+    subject to the EAR:" and "(3) Information and software that:". An ancestor introduces its
+    items when its text ends with a colon; the chain stops at the first one that does not."""
+    chain: list[Chunk] = []
+    current = chunk
+    while len(chain) < limit:
+        first_id = parents.get(current.chunk_id)
+        if first_id is None:
+            break
+        first = snapshot.by_id[first_id]
+        # A long paragraph is split into several chunks: its last one before the item ends it
+        # (chunks of a document are in order: `ordinal` is the position in `by_doc`).
+        chunks = snapshot.by_doc[first.doc_id]
+        position = current.ordinal - 1
+        while position > first.ordinal and chunks[position].section != first.section:
+            position -= 1
+        parent = chunks[position] if position >= first.ordinal else first
+        if not parent.text.rstrip().endswith(":"):
+            break
+        chain.append(parent)
+        current = first
+    return chain[::-1]
 
 
 def merge_units(hits: list[Hit]) -> list[Passage]:

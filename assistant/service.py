@@ -17,7 +17,7 @@ from assistant.not_bundled import NotHeld, missing_for, not_held
 from assistant.records import AnswerResponse, Citation, Mode, RetrievedRef, Turn
 from assistant.bundled import NotBundled, not_bundled
 from assistant.references import EAR, instruments_named
-from assistant.retrieval import Fusion, HybridRetriever, Passage, QueryEmbedder, SearchResult, lead_in
+from assistant.retrieval import Fusion, HybridRetriever, Passage, QueryEmbedder, SearchResult, introducers, lead_in
 from assistant.provenance import provenance_notices
 from assistant.scope import ScopeCheck
 from assistant.sentences import sentence_spans
@@ -138,8 +138,13 @@ class Assistant:
                 parent = lead_in(result.snapshot, chunk)
                 return parent if parent is not None and parent.chunk_id in retrieved else None
 
+            parents = self.retriever.parents(result.snapshot)
+
+            def retrieved_introducers(chunk):  # noqa: ANN001, ANN202
+                return [c for c in introducers(result.snapshot, chunk, parents) if c.chunk_id in retrieved]
+
             draft = compose(standalone, selection.cited, lead_in=retrieved_lead_in,
-                            weights=result.snapshot.sparse.idf)
+                            introducers=retrieved_introducers, weights=result.snapshot.sparse.idf)
             timings["compose"] = _ms(t)
             response.answer, response.citations = draft.answer, draft.citations
             if not draft.citations:

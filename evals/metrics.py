@@ -8,7 +8,10 @@ Scoring that cannot be flattered:
 - precision is per distinct cited unit; recall@k and MRR run over distinct retrieved units in
   rank order (lead-in passages of one unit do not take extra slots);
 - a citation or a retrieved unit is right only where its characters overlap the gold
-  evidence in the source file; quotes are checked against the source files themselves.
+  evidence in the source file; quotes are checked against the source files themselves;
+- a lead-in quoted only to introduce a list item (`Citation.introduces`) is not a unit of its
+  own: precision judges the item it introduces, so a lead-in can neither add a right unit nor
+  make a wrong item right; its words count towards recall, being quoted and cited.
 """
 
 from __future__ import annotations
@@ -90,7 +93,10 @@ def score_question(q: EvalQuestion, response: AnswerResponse, latency_ms: float,
                    embed: Embed, thresholds: Thresholds, sources: SourceTexts) -> QuestionScore:
     spans = gold_spans(q, sources)
     retrieved = units((r.doc_id, f"{r.section}\x1f{r.unit}", r.start, r.end) for r in response.retrieved)
-    cited = units((c.doc_id, f"{c.section}\x1f{c.unit}", c.start, c.end) for c in response.citations)
+    numbers = {c.n for c in response.citations}
+    claims = [c for c in response.citations if c.introduces not in numbers]
+    leads = [c for c in response.citations if c.introduces in numbers]
+    cited = units((c.doc_id, f"{c.section}\x1f{c.unit}", c.start, c.end) for c in claims)
     body = answer_body(response.answer)
     score = QuestionScore(
         id=q.id, type=q.type, question=q.question, answerable=q.answerable, abstained=response.abstained,
@@ -101,7 +107,8 @@ def score_question(q: EvalQuestion, response: AnswerResponse, latency_ms: float,
         gold=[f"{g.doc} {g.section}" for g in q.gold],
     )
     if q.answerable:
-        _score_answerable(score, q, response, spans, retrieved, cited, body)
+        _score_answerable(score, q, response, spans, retrieved, cited, body,
+                          [(c.doc_id, c.start, c.end) for c in leads])
     elif not response.abstained:
         score.citation_precision = 0.0  # whatever it cites, it should have said "not covered"
     score.passed = score.abstention_correct and (not q.answerable or (score.citation_recall or 0.0) > 0)
@@ -112,7 +119,7 @@ def score_question(q: EvalQuestion, response: AnswerResponse, latency_ms: float,
 
 
 def _score_answerable(score: QuestionScore, q: EvalQuestion, response: AnswerResponse, spans: list[Span],
-                      retrieved: list, cited: list, body: str) -> None:
+                      retrieved: list, cited: list, body: str, leads: list) -> None:
     def recall_at(k: int) -> float:
         found: set[int] = set()
         for unit in retrieved[:k]:
@@ -130,7 +137,7 @@ def _score_answerable(score: QuestionScore, q: EvalQuestion, response: AnswerRes
         return
     found = [hits(unit, spans) for unit in cited]
     score.citation_precision = sum(1 for f in found if f) / len(cited) if cited else 0.0
-    score.citation_recall = len(set().union(*found)) / len(spans) if found else 0.0
+    score.citation_recall = len(set().union(*found, hits(leads, spans))) / len(spans) if found else 0.0
     if q.must_mention:
         text = body.lower()
         score.must_mention_coverage = sum(m.lower() in text for m in q.must_mention) / len(q.must_mention)

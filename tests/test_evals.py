@@ -116,6 +116,25 @@ def test_precision_is_per_distinct_unit_and_recall_over_distinct_units_in_rank_o
     assert score.must_mention_coverage == 1.0 and score.passed
 
 
+def test_a_lead_in_is_judged_with_the_item_it_introduces(sources: SourceTexts) -> None:
+    """A lead-in quoted only to introduce an item adds no unit: it cannot make a wrong item right
+    (precision), and its quoted words count towards recall."""
+    first = "An authorisation shall be required for the export of cyber-surveillance items."
+    wrong_item = "Other words follow."
+    lead = _citation(1, first, "Article 5(1)").model_copy(update={"introduces": 2})
+    response = AnswerResponse(question="q", standalone_question="q", answer=f"“{first}” [1] “{wrong_item}” [2]",
+                              citations=[lead, _citation(2, wrong_item)])
+    assert _score(response, sources).citation_precision == 0.0 and _score(response, sources).cited_units == 1
+    gold_lead = _question(gold=[{"doc": "reg", "section": "Article 5(1)", "evidence": first}], must_mention=[])
+    score = _score(response, sources, gold_lead)
+    assert score.citation_precision == 0.0  # the item is not the answer, though its lead-in is
+    assert score.citation_recall == 1.0  # the lead-in's words are quoted and cited
+    # Without the mark, the same citation is a unit of its own and earns its place.
+    plain = response.model_copy(update={"citations": [lead.model_copy(update={"introduces": None}),
+                                                      _citation(2, wrong_item)]})
+    assert _score(plain, sources, gold_lead).citation_precision == 0.5
+
+
 def test_an_abstained_answerable_question_scores_zero_whatever_it_lists(sources: SourceTexts) -> None:
     response = AnswerResponse(question="q", standalone_question="q", abstained=True,
                               answer="The bundled texts do not answer this. Closest passages: [1]",

@@ -45,3 +45,28 @@ def test_the_rare_word_of_the_question_chooses_the_sentence(index: SparseIndex) 
     weighted = compose(question, passages, weights=index.idf)
     assert plain.citations[-1].quote.startswith("Software for export control")
     assert weighted.citations[-1].quote.startswith("A handover interface")
+
+
+# -- a list item is quoted after the words that introduce it ----------------------------------
+
+def test_a_list_item_is_quoted_after_its_introducing_paragraphs(assistant) -> None:  # noqa: ANN001
+    from assistant.retrieval import introducers
+
+    snapshot = assistant.retriever.reader.snapshot()
+    parents = assistant.retriever.parents(snapshot)
+    by_section = {c.section: c for c in snapshot.by_doc["15-cfr-part-734"]}
+    chain = introducers(snapshot, by_section["§ 734.3(b)(3)(ii)"], parents)
+    assert [c.section for c in chain] == ["§ 734.3(b)", "§ 734.3(b)(3)"]  # outermost first
+    assert all(c.text.rstrip().endswith(":") for c in chain)
+    # A paragraph that stands alone has nothing to introduce it: "(a) (1) All license applications
+    # will be resolved …" does not end with a colon.
+    assert introducers(snapshot, next(c for c in snapshot.by_doc["15-cfr-part-750"]
+                                      if c.section == "§ 750.4(a)(2)"), parents) == []
+
+    response = assistant.ask("Is fundamental research subject to the EAR?")
+    item = next(c for c in response.citations if c.section == "§ 734.3(b)(3)(ii)")
+    leads = [c for c in response.citations if c.introduces == item.n]
+    assert [c.section for c in leads] == ["§ 734.3(b)", "§ 734.3(b)(3)"]
+    assert leads[0].quote == "(b) The following are not subject to the EAR:"
+    answer = response.answer
+    assert answer.index(leads[0].quote) < answer.index(leads[1].quote) < answer.index(item.quote)
