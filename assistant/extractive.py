@@ -170,7 +170,9 @@ def _pick(passage: Passage, terms: set[str], weight: dict[str, float], limit: in
     if not candidates:
         return []
     candidates.sort(key=lambda q: (-q.score, q.chunk.ordinal, q.start))
-    chosen = [candidates[0]] + [q for q in candidates[1:limit] if q.score > 0.1]
+    # A further quote must read on its own: one starting mid-structure ("does not control …")
+    # gives way to the next candidate (only the first quote is given its lead-in).
+    chosen = [candidates[0]] + [q for q in candidates[1:] if q.score > 0.1 and not _starts_mid_structure(q)][: limit - 1]
     chosen.sort(key=lambda q: (q.chunk.ordinal, q.start))  # document order reads better
     quotes = [_shorten(q) for q in chosen]
     # A list item is quoted after the words that introduce it ("The following are not subject to
@@ -186,6 +188,14 @@ def _pick(passage: Passage, terms: set[str], weight: dict[str, float], limit: in
         if spans:
             quotes.insert(0, _shorten(_Quote(parent, spans[0].start, spans[0].end, 0.0, lead=True)))
     return quotes
+
+
+# Mid-sentence: a lower-case word, not a list designator ("a. Simulate …" follows its "as follows:").
+_MID_SENTENCE = re.compile(r"^(?:[a-z]{2,}\b(?![.)])|(?:and|or|but)\b)")
+
+
+def _starts_mid_structure(quote: _Quote) -> bool:
+    return bool(_MID_SENTENCE.match(quote.chunk.text[quote.start : quote.end]))
 
 
 def _introducing_sentence(chunk: Chunk) -> _Quote | None:

@@ -70,3 +70,16 @@ def test_a_list_item_is_quoted_after_its_introducing_paragraphs(assistant) -> No
     assert leads[0].quote == "(b) The following are not subject to the EAR:"
     answer = response.answer
     assert answer.index(leads[0].quote) < answer.index(leads[1].quote) < answer.index(item.quote)
+
+
+def test_a_further_quote_that_starts_mid_sentence_gives_way() -> None:
+    """"does not control …" read alone inverts the law's meaning; the unit's next best sentence
+    is quoted instead (issue 13, "quotes that stand alone")."""
+    text = ("Thermal cameras are listed in this entry of the list.\n\n"
+            "does not control thermal cameras specially designed for broadcasting.\n\n"
+            "Other cameras for broadcasting are described elsewhere in the annex.")
+    draft = compose("Are thermal cameras for broadcasting controlled?", [_passage(1, text)])
+    quotes = [c.quote for c in draft.citations]
+    assert quotes[0].startswith("Thermal cameras are listed")
+    assert not any(q.startswith("does not control") for q in quotes)
+    assert quotes[-1].startswith("Other cameras for broadcasting")
