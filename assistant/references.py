@@ -25,6 +25,9 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("control_code", re.compile(r"\bECCN\s*(\d[A-Za-z]\d{3})((?:\.[a-z0-9]{1,3})*)\b")),
     ("control_code", re.compile(r"\b(\d[A-Ea-e]\d{3})((?:\.[a-z0-9]{1,3})*)\b")),
     ("munitions", re.compile(r"\bML\s?(\d{1,2})\b")),
+    # A licence exception by its code ("License Exception TSU", "the ENC license exception"): the
+    # EAR names § 740.13 so; the retriever maps the code to the section whose heading defines it.
+    ("heading_code", re.compile(r"\b(?i:license\s+exceptions?)\s+([A-Z]{3})\b|\b([A-Z]{3})\s+(?i:license\s+exception)\b")),
 ]
 
 # Instruments a question may name, as the start of their documents' `cite_as`.
@@ -40,7 +43,7 @@ _INSTRUMENTS: list[tuple[str, re.Pattern[str]]] = [
 ]
 # "Article 6 of the Export Control Order": the instrument right after a reference is its own.
 _OF = re.compile(r"^[\s,]*(?:of|in|under|from)\s+(?:the\s+)?", re.I)
-_INHERENT = {"usc": US_CODE_50, "cfr": EAR, "supplement": EAR, "authorisation": EU_REGULATION}
+_INHERENT = {"usc": US_CODE_50, "cfr": EAR, "supplement": EAR, "authorisation": EU_REGULATION, "heading_code": EAR}
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,7 @@ def find_references(question: str) -> list[Reference]:
             label = _label(kind, match)
             if label:
                 taken.append(span)
-                shown = f"ECCN {label}" if kind == "control_code" else label
+                shown = {"control_code": f"ECCN {label}", "heading_code": f"License Exception {label}"}.get(kind, label)
                 named = _instrument_after(question, span[1]) or _INHERENT.get(kind, "")
                 instrument = named or (mentioned[0] if len(mentioned) == 1 else "")
                 ref = Reference(kind, normalise(label), shown, instrument, explicit=bool(named))
@@ -136,6 +139,8 @@ def _label(kind: str, match: re.Match[str]) -> str | None:
         return g[0][0] + g[0][1].upper() + g[0][2:] + (g[1] or "")
     if kind == "munitions":
         return f"ML{g[0]}"
+    if kind == "heading_code":
+        return g[0] or g[1]
     return None
 
 

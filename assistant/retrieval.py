@@ -190,6 +190,7 @@ class HybridRetriever:
         self._sections: tuple[str, dict[str, list[Chunk]]] | None = None
         self._titles: tuple[str, TitleIndex] | None = None
         self._parent_map: tuple[str, dict[str, str]] | None = None
+        self._codes: tuple[str, dict[str, str]] | None = None
         self._signal_cache: OrderedDict[tuple, Signals] = OrderedDict()
 
     def search(self, query: str, filters: Filters | None = None, k: int = 8,
@@ -208,6 +209,14 @@ class HybridRetriever:
         else:
             chunk_score = _rrf(snapshot, signals, fusion, jurisdictions_named(query))
         drop_superseded(chunk_score, snapshot.by_id)  # an older instrument's copy of a newer text
+        # "License Exception TSU" names § 740.13, whose heading defines (TSU): its opening paragraph
+        # ranks first. Not an exact reference: its paragraphs still compete on their evidence, and
+        # a question about what the section does not hold can still be declined.
+        defined = self._defined_by_code(snapshot, references)
+        if defined and chunk_score:
+            top = max(chunk_score.values())
+            for order, cid in enumerate(defined):
+                chunk_score[cid] = max(chunk_score.get(cid, 0.0), top + 1e-3 * (len(defined) - order))
         exact_rel: dict[str, int] = {}
         for order, (chunk, rel) in enumerate(exact):
             chunk_score[chunk.chunk_id] = 10.0 - rel - order * 1e-3
@@ -331,6 +340,8 @@ class HybridRetriever:
         found: list[tuple[Chunk, int]] = []
         unresolved: list[Reference] = []
         for ref in references:
+            if ref.kind == "heading_code":
+                continue  # ranked first, not pinned (`_defined_by_code`)
             matches: list[tuple[int, Chunk]] = []
             for label, chunks in sections.items():
                 rel = relation(label, ref)
@@ -356,6 +367,25 @@ class HybridRetriever:
         if self._parent_map is None or self._parent_map[0] != generation:
             self._parent_map = (generation, parent_map(snapshot))
         return self._parent_map[1]
+
+    def _defined_by_code(self, snapshot: Snapshot, references: list[Reference]) -> list[str]:
+        """The opening chunk of each section whose heading defines a code the question names; a
+        code no bundled heading defines (§ 740.18's AGR is not bundled) names nothing."""
+        codes = self._heading_codes(snapshot)
+        sections = self._section_index(snapshot)
+        found: list[str] = []
+        for ref in references:
+            section = codes.get(ref.label.upper()) if ref.kind == "heading_code" else None
+            chunks = sections.get(normalise(section)) if section else None
+            if chunks:
+                found.append(chunks[0].chunk_id)
+        return found
+
+    def _heading_codes(self, snapshot: Snapshot) -> dict[str, str]:
+        generation = snapshot.manifest.generation
+        if self._codes is None or self._codes[0] != generation:
+            self._codes = (generation, heading_codes(snapshot.chunks))
+        return self._codes[1]
 
     def _section_index(self, snapshot: Snapshot) -> dict[str, list[Chunk]]:
         generation = snapshot.manifest.generation
@@ -411,6 +441,22 @@ def _rrf(snapshot: Snapshot, signals: Signals, fusion: Fusion, named: list[str])
         if len(named) == 1 and chunk.jurisdiction != named[0]:
             chunk_score[cid] *= fusion.other_jurisdiction
     return chunk_score
+
+
+_DEFINED_CODE = re.compile(r"\(([A-Z]{3})\)\.?$")
+_TOP_CFR = re.compile(r"^§ \d+\.\d+[a-z]?$")
+
+
+def heading_codes(chunks: Iterable[Chunk]) -> dict[str, str]:
+    """Code → the CFR section whose heading defines it in brackets at its end (`TSU` → `§
+    740.13 Technology and software—unrestricted (TSU)`); codes two headings define are left out."""
+    found: dict[str, set[str]] = {}
+    for chunk in chunks:
+        if _TOP_CFR.match(chunk.section):
+            match = _DEFINED_CODE.search(chunk.heading_path.rsplit(" › ", 1)[-1])
+            if match:
+                found.setdefault(match.group(1), set()).add(chunk.section)
+    return {code: next(iter(sections)) for code, sections in found.items() if len(sections) == 1}
 
 
 def _has_parts(sections: dict[str, list[Chunk]], label: str) -> bool:

@@ -82,3 +82,24 @@ def test_reference_records_stay_compatible() -> None:
     """Callers that build references by hand (older code, tests) need not name an instrument."""
     ref = Reference("article", "article 5")
     assert ref.instrument == "" and names_instrument(ref, "anything")
+
+
+def test_a_licence_exception_is_named_by_its_code() -> None:
+    [ref] = find_references("What is License Exception TSU?")
+    assert (ref.kind, ref.display) == ("heading_code", "License Exception TSU")
+    assert [r.display for r in find_references("Can we ship under the ENC license exception?")] == ["License Exception ENC"]
+    assert find_references("Is a tsu exception relevant?") == []  # a code is written in capitals
+
+
+def test_the_section_a_code_names_ranks_first_without_being_pinned(assistant) -> None:  # noqa: ANN001
+    from assistant.retrieval import heading_codes
+
+    snapshot = assistant.retriever.reader.snapshot()
+    codes = heading_codes(snapshot.chunks)
+    assert codes["TSU"] == "§ 740.13" and codes["ACE"] == "§ 740.22" and codes["STA"] == "§ 740.20"
+    assert "AGR" not in codes  # § 740.18 is not bundled: the code names nothing here
+    result = assistant.retriever.search("What is License Exception TSU?", None, 10)
+    assert result.hits[0].chunk.section == "§ 740.13" and result.hits[0].exact is None
+    # Not an exact reference: a question about what the section's supplement lists is still declined.
+    response = assistant.ask("Which countries are in Supplement No. 3 to part 740 for License Exception STA?")
+    assert response.abstained and response.abstain_kind == "out-of-corpus"
