@@ -122,3 +122,44 @@ def not_held(question: str, cite_as: Iterable[str], corpus_mentions: Callable[[s
             found.append(NotHeld(match.group(0),
                                  f"https://eur-lex.europa.eu/search.html?scope=EURLEX&text={number}", match.span()))
     return found
+
+
+# -- topics whose own section is recorded as missing ------------------------------------------
+
+@dataclass(frozen=True)
+class MissingSection:
+    """A provision the us-ear MANIFEST records as existing but not bundled, with the words a
+    question about its topic uses. Other bundled passages may mention the topic (§ 734.3(b)(3)
+    points to § 734.8); an answer quoting them must say that the governing text is not here."""
+
+    label: str
+    topic: str
+    instrument: str
+    url: str
+    asks: re.Pattern[str]
+
+
+MISSING_SECTIONS: tuple[MissingSection, ...] = (
+    MissingSection("§ 734.8", "technology and software arising from fundamental research", "15 CFR Part 734",
+                   f"{_ECFR}/part-734/section-734.8", re.compile(r"\bfundamental research\b", re.I)),
+    MissingSection("§§ 734.13-734.16", "the EAR's definitions of export, reexport, release and transfer (in-country)",
+                   "15 CFR Part 734", f"{_ECFR}/part-734",
+                   re.compile(r"\b(?:definition of|define[sd]?|meaning of)\s+(?:an?\s+|the\s+)?['‘\"“]?(?:export|re-?export|release|"
+                              r"transfer \(in-country\))\b|\bwhat (?:is|counts as) (?:an?\s+)?['‘\"“]?(?:export|re-?export|release)"
+                              r"['’\"”]?\s*(?:under the EAR)?\?", re.I)),
+    MissingSection("§ 742.13", "the licence policy for communications intercepting devices (ECCNs 5A980, 5D980, 5E980)",
+                   "15 CFR Part 742", f"{_ECFR}/part-742/section-742.13",
+                   re.compile(r"\b5[ADE]980\b|\bcommunications? intercepting\b|\b(?:surreptitious|covert)\b[^?.]{0,40}"
+                              r"\b(?:intercept\w*|listening|eavesdropping)\b", re.I)),
+    MissingSection("Supplement No. 1 to Part 732", "BIS's 'Know Your Customer' guidance and red flags", "15 CFR Part 732",
+                   f"{_ECFR}/part-732/appendix-Supplement%20No.%201%20to%20Part%20732",
+                   re.compile(r"\bknow your customer\b|\bKYC\b", re.I)),
+    MissingSection("Supplement No. 1 to Part 736", "the General Orders", "15 CFR Part 736",
+                   f"{_ECFR}/part-736/appendix-Supplement%20No.%201%20to%20Part%20736",
+                   re.compile(r"\bgeneral orders?\b", re.I)),
+)
+
+
+def missing_sections_for(question: str) -> list[MissingSection]:
+    """The recorded-missing provisions whose topic the question asks about."""
+    return [m for m in MISSING_SECTIONS if m.asks.search(question)]

@@ -13,7 +13,7 @@ from assistant.citations import citation_for, verify_citations
 from assistant.conversation import is_follow_up, standalone_question
 from assistant.evidence import Selection, SelectionPolicy, select
 from assistant.extractive import compose
-from assistant.not_bundled import NotHeld, missing_for, not_held
+from assistant.not_bundled import NotHeld, missing_for, missing_sections_for, not_held
 from assistant.records import AnswerResponse, Citation, Mode, RetrievedRef, Turn
 from assistant.bundled import NotBundled, not_bundled
 from assistant.references import EAR, instruments_named
@@ -27,7 +27,7 @@ from determination.from_question import ReadFacts, read_facts
 from determination.render import as_markdown
 from determination.screening_step import screen_with
 from screening import ScreeningStore
-from indexer.reader import Filters, IndexReader
+from indexer.reader import Filters, IndexReader, Snapshot
 from regqa.config import Settings
 
 
@@ -94,6 +94,9 @@ class Assistant:
         # A licence question with its facts gets the licence check, unless the caller restricted the
         # sources (filters) or named a unit (a false premise is answered as such).
         unheld = _not_held(result)
+        notices += [f"The provision on {m.topic}, {m.label}, is not in the bundled copy of {m.instrument} "
+                    f"(official text: {m.url}); this answer cannot quote it."
+                    for m in missing_sections_for(standalone) if not _indexed(result.snapshot, m.label)]
         routed = (self.settings.licence_check_in_chat and not result.unresolved and not unheld
                   and (filters is None or filters.empty))
         read = read_facts(standalone) if routed else None
@@ -314,6 +317,13 @@ def _not_held(result: SearchResult) -> list[NotHeld]:
     snapshot = result.snapshot
     return not_held(result.query, (chunks[0].cite_as for chunks in snapshot.by_doc.values() if chunks),
                     lambda text: any(text in c.text for c in snapshot.chunks))
+
+
+def _indexed(snapshot: Snapshot, label: str) -> bool:
+    """Has a refresh bundled a provision the MANIFEST recorded as missing? (A stale record then
+    says nothing.) `§§ 734.13-734.16` counts as bundled when its first section is."""
+    first = re.sub(r"^§§\s*", "§ ", label).split("-")[0].strip()
+    return any(c.section == first for c in snapshot.chunks)
 
 
 def _names_held_instrument(question: str, unheld: list[NotHeld]) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.not_bundled import missing_for, not_held
+from assistant.not_bundled import missing_for, missing_sections_for, not_held
 
 
 @pytest.mark.parametrize(("question", "instrument"), [
@@ -94,3 +94,33 @@ def test_an_act_the_corpus_quotes_is_answered_from_the_quote(assistant) -> None:
     response = assistant.ask("Is Regulation (EC) No 428/2009 still in force?")
     assert not response.abstained
     assert any(c.section == "Article 31" and "repealed" in c.quote for c in response.citations)
+
+
+# -- topics whose own provision the MANIFEST records as missing -------------------------------
+
+@pytest.mark.parametrize(("question", "label"), [
+    ("Our university sponsor wants to vet papers first. Is it still fundamental research?", "§ 734.8"),
+    ("What is the definition of 'export' under the EAR?", "§§ 734.13-734.16"),
+    ("What counts as a release?", "§§ 734.13-734.16"),
+    ("Do we need a licence for a covert listening device (5A980)?", "§ 742.13"),
+    ("What are BIS's Know Your Customer red flags?", "Supplement No. 1 to Part 732"),
+    ("Which General Order covers our shipment?", "Supplement No. 1 to Part 736"),
+])
+def test_a_topic_whose_provision_is_not_bundled(question: str, label: str) -> None:
+    assert [m.label for m in missing_sections_for(question)] == [label]
+
+
+@pytest.mark.parametrize("question", [
+    "Do we need an export licence for thermal cameras to Brazil?",  # "export" as a verb, not its definition
+    "Is interception equipment for mobile networks listed in Annex I?",  # EU 5A001.f, not § 742.13
+    "What is released under Article 31?",
+])
+def test_other_questions_get_no_missing_provision_notice(question: str) -> None:
+    assert missing_sections_for(question) == []
+
+
+def test_the_answer_says_its_governing_provision_is_not_bundled(assistant) -> None:  # noqa: ANN001
+    response = assistant.ask("Is fundamental research subject to the EAR?")
+    assert not response.abstained and response.citations  # § 734.3(b)(3) answers in part
+    assert any(n.startswith("The provision on technology and software arising from fundamental research, § 734.8, "
+                            "is not in the bundled copy of 15 CFR Part 734") for n in response.notices)
