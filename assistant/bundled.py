@@ -86,8 +86,22 @@ def not_bundled(snapshot: Snapshot, references: list[Reference]) -> list[NotBund
             found.append(NotBundled(ref, f"15 CFR Part {part}", holder.source_url if holder else ear_part_url(int(part)),
                                     held=holder is not None))
             continue
+        if ref.kind in ("recital", "munitions"):
+            gap = _recital_or_munitions(snapshot, ref)
+            if gap is not None:
+                found.append(gap)
+            continue
         wanted = _top(ref.kind, ref.label)
         if wanted is None:
+            continue
+        if ref.kind == "wassenaar":
+            # The bundled Wassenaar List holds Categories 4 and 5 Part 1 (MANIFEST): an entry it
+            # lacks exists in a part not bundled; a missing sub-item of a bundled entry stays a
+            # false premise.
+            holder = next((chunks for chunks in snapshot.by_doc.values()
+                           if any(_top("wassenaar", normalise(c.section)) for c in chunks)), None)
+            if holder is not None and not any(_top("wassenaar", normalise(c.section)) == wanted for c in holder):
+                found.append(NotBundled(ref, holder[0].cite_as, holder[0].source_url))
             continue
         if wanted in _MISSING_UNITS:
             found.append(_recorded(snapshot, ref, wanted[0]))
@@ -107,6 +121,31 @@ def not_bundled(snapshot: Snapshot, references: list[Reference]) -> list[NotBund
                 found.append(NotBundled(ref, first.cite_as, first.source_url))
                 break
     return found
+
+
+MUNITIONS_LIST = ("the Wassenaar Munitions List and the UK Military List (Schedule 2 to the Export Control Order "
+                  "2008)", "https://www.wassenaar.org/control-lists/")
+MUNITIONS_CATEGORIES = 22  # ML1-ML22
+
+
+def _recital_or_munitions(snapshot: Snapshot, ref: Reference) -> NotBundled | None:
+    """Recitals: Regulation (EU) 2021/821 is bundled without them, Recommendation (EU)
+    2024/2659 with recitals (1)-(4) only (MANIFEST), so a recital the index lacks is not bundled,
+    never a false premise. Munitions List categories ML1-ML22 exist; neither list is bundled."""
+    if ref.kind == "munitions":
+        number = int(ref.label.removeprefix("ml"))
+        if not 1 <= number <= MUNITIONS_CATEGORIES:
+            return None
+        return NotBundled(ref, *MUNITIONS_LIST, held=False)
+    with_recitals = [chunks[0] for chunks in snapshot.by_doc.values()
+                     if any(c.section.startswith("Recital") for c in chunks[:50])]
+    for chunks in snapshot.by_doc.values():
+        first = chunks[0]
+        if ref.instrument and names_instrument(ref, first.cite_as) and _partial(first):
+            return NotBundled(ref, first.cite_as, first.source_url)
+    if not ref.instrument and len(with_recitals) == 1 and _partial(with_recitals[0]):
+        return NotBundled(ref, with_recitals[0].cite_as, with_recitals[0].source_url)
+    return None
 
 
 def _recorded(snapshot: Snapshot, ref: Reference, prefix: str) -> NotBundled:

@@ -307,7 +307,7 @@ def _visible(text: str) -> str:
 def _not_bundled_text(gap: NotBundled) -> str:
     source = f" (official text: {gap.url})" if gap.url else ""
     if not gap.held:
-        return f"{gap.reference.display} is in {gap.where}, which is not among the indexed documents{source}"
+        return f"{gap.reference.display} is in {gap.where}, which the indexed documents do not include{source}"
     return (f"{gap.reference.display} is not in the bundled copy of {gap.where}, which holds selected "
             f"parts only{source}")
 

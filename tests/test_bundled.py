@@ -54,7 +54,31 @@ def test_a_unit_of_an_ear_part_that_is_not_bundled_exists(assistant, question: s
     assert [(g.where, g.held) for g in gaps] == [("15 CFR Part 743", False)]
     response = assistant.ask(question)
     assert response.abstained and response.abstain_kind == "out-of-corpus"
-    assert "15 CFR Part 743, which is not among the indexed documents" in response.abstain_reason
+    assert "15 CFR Part 743, which the indexed documents do not include" in response.abstain_reason
+
+
+@pytest.mark.parametrize(("question", "where"), [
+    # The consolidated Regulation is bundled without recitals; the Recommendation with (1)-(4).
+    ("What does Recital 5 of Regulation (EU) 2021/821 say about human rights?", "Regulation (EU) 2021/821"),
+    ("What does Recital (7) of Recommendation 2024/2659 say?", "Commission Recommendation (EU) 2024/2659"),
+    # The Wassenaar List is bundled with Categories 4 and 5 Part 1 only; 6.A.3 exists.
+    ("What does Wassenaar entry 6.A.3 cover?", "Wassenaar Arrangement Dual-Use List"),
+    # Neither the Wassenaar Munitions List nor the UK Military List is bundled.
+    ("Does ML13 of the Munitions List cover armoured vehicles?", "Wassenaar Munitions List"),
+])
+def test_units_of_lists_and_recitals_the_corpus_leaves_out_exist(assistant, question: str, where: str) -> None:  # noqa: ANN001
+    response = assistant.ask(question)
+    assert response.abstained and response.abstain_kind == "out-of-corpus", response.abstain_reason
+    assert where in response.abstain_reason and "does not exist" not in response.abstain_reason
+
+
+@pytest.mark.parametrize("question", [
+    "Is 5.A.1.z in the Wassenaar list?",  # 5.A.1 is bundled; it has no item z
+    "Does ML30 cover lasers?",  # the Munitions List runs ML1-ML22
+])
+def test_missing_parts_of_what_is_bundled_stay_false_premises(assistant, question: str) -> None:  # noqa: ANN001
+    response = assistant.ask(question)
+    assert response.abstained and response.abstain_kind == "false-premise"
 
 
 def test_a_section_of_no_ear_part_stays_a_false_premise(assistant) -> None:  # noqa: ANN001
