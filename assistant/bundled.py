@@ -43,6 +43,10 @@ RECORDED_MISSING = (
 )
 
 
+# Licence exceptions whose own section is among them, by the code the EAR names them with.
+RECORDED_MISSING_CODES = {"AGR": "§ 740.18"}
+
+
 def _recorded_missing() -> frozenset[tuple[str, float]]:
     """RECORDED_MISSING as (prefix, number) pairs in `_top`'s terms, ranges expanded."""
     found: set[tuple[str, float]] = set()

@@ -18,6 +18,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from assistant.references import Reference, find_references, names_instrument, normalise, relation
+from assistant.bundled import RECORDED_MISSING_CODES
 from assistant.rerank import FEATURES, Candidates, LearnedFusion, candidate_features
 from assistant.superseded import drop_superseded
 from assistant.titles import TitleIndex
@@ -341,7 +342,12 @@ class HybridRetriever:
         unresolved: list[Reference] = []
         for ref in references:
             if ref.kind == "heading_code":
-                continue  # ranked first, not pinned (`_defined_by_code`)
+                if ref.label.upper() not in RECORDED_MISSING_CODES:
+                    continue  # ranked first, not pinned (`_defined_by_code`)
+                # A licence exception whose section the MANIFEST records as not bundled: the
+                # question names that section (`§ 740.18` for AGR), which the index lacks.
+                ref = Reference("cfr", normalise(RECORDED_MISSING_CODES[ref.label.upper()]),
+                                f"{ref.display} ({RECORDED_MISSING_CODES[ref.label.upper()]})", ref.instrument, True)
             matches: list[tuple[int, Chunk]] = []
             for label, chunks in sections.items():
                 rel = relation(label, ref)

@@ -107,3 +107,10 @@ def test_units_the_manifest_records_as_missing_are_missing_from_the_index(assist
                for kind in ("cfr", "usc") if (top := _top(kind, normalise(c.section)))}
     assert len(_MISSING_UNITS) > 40
     assert not bundled & _MISSING_UNITS, sorted(bundled & _MISSING_UNITS)
+
+
+def test_a_licence_exception_whose_section_is_not_bundled(assistant) -> None:  # noqa: ANN001
+    """AGR is § 740.18, which the MANIFEST records as not bundled: not answered from passing mentions."""
+    response = assistant.ask("What is License Exception AGR?")
+    assert response.abstained and response.abstain_kind == "out-of-corpus"
+    assert "License Exception AGR (§ 740.18) is not in the bundled copy of 15 CFR Part 740" in response.abstain_reason
