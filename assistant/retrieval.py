@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -192,6 +193,7 @@ class HybridRetriever:
         self._titles: tuple[str, TitleIndex] | None = None
         self._parent_map: tuple[str, dict[str, str]] | None = None
         self._codes: tuple[str, dict[str, str]] | None = None
+        self._labels: tuple[str, dict[tuple[str, str], list[int]]] | None = None
         self._signal_cache: OrderedDict[tuple, Signals] = OrderedDict()
 
     def search(self, query: str, filters: Filters | None = None, k: int = 8,
@@ -387,6 +389,13 @@ class HybridRetriever:
                 found.append(chunks[0].chunk_id)
         return found
 
+    def labels(self, snapshot: Snapshot) -> dict[tuple[str, str], list[int]]:
+        """`label_positions`, per index generation."""
+        generation = snapshot.manifest.generation
+        if self._labels is None or self._labels[0] != generation:
+            self._labels = (generation, label_positions(snapshot))
+        return self._labels[1]
+
     def _heading_codes(self, snapshot: Snapshot) -> dict[str, str]:
         generation = snapshot.manifest.generation
         if self._codes is None or self._codes[0] != generation:
@@ -422,8 +431,9 @@ class HybridRetriever:
         have = {h.chunk.chunk_id for h in hits}
         result: list[Hit] = list(hits)
         parents = self.parents(snapshot)
+        labels = self.labels(snapshot)
         for hit in hits:
-            for parent in [lead_in(snapshot, hit.chunk), *introducers(snapshot, hit.chunk, parents)]:
+            for parent in [lead_in(snapshot, hit.chunk), *introducers(snapshot, hit.chunk, parents, labels=labels)]:
                 if parent is not None and parent.chunk_id not in have:
                     have.add(parent.chunk_id)
                     result.append(Hit(parent, hit.score, None, None))
@@ -521,7 +531,17 @@ def lead_in(snapshot: Snapshot, chunk: Chunk) -> Chunk | None:
     return first if first is not None and first.chunk_id != chunk.chunk_id else None
 
 
-def introducers(snapshot: Snapshot, chunk: Chunk, parents: dict[str, str], limit: int = 3) -> list[Chunk]:
+def label_positions(snapshot: Snapshot) -> dict[tuple[str, str], list[int]]:
+    """(document, label) → the ordinals of its chunks, ascending."""
+    found: dict[tuple[str, str], list[int]] = {}
+    for chunks in snapshot.by_doc.values():
+        for chunk in chunks:
+            found.setdefault((chunk.doc_id, chunk.section), []).append(chunk.ordinal)
+    return found
+
+
+def introducers(snapshot: Snapshot, chunk: Chunk, parents: dict[str, str], limit: int = 3,
+                labels: dict[tuple[str, str], list[int]] | None = None) -> list[Chunk]:
     """The paragraphs a list item depends on, outermost first: `§ 734.3(b)(3)(ii)` "Arise during,
     or result from, fundamental research" reads as the law only after "(b) The following are not
     subject to the EAR:" and "(3) Information and software that:". An ancestor introduces its
@@ -535,11 +555,9 @@ def introducers(snapshot: Snapshot, chunk: Chunk, parents: dict[str, str], limit
         first = snapshot.by_id[first_id]
         # A long paragraph is split into several chunks: its last one before the item ends it
         # (chunks of a document are in order: `ordinal` is the position in `by_doc`).
-        chunks = snapshot.by_doc[first.doc_id]
-        position = current.ordinal - 1
-        while position > first.ordinal and chunks[position].section != first.section:
-            position -= 1
-        parent = chunks[position] if position >= first.ordinal else first
+        own = labels.get((first.doc_id, first.section), [first.ordinal]) if labels is not None else [first.ordinal]
+        position = own[max(bisect_left(own, current.ordinal) - 1, 0)]
+        parent = snapshot.by_doc[first.doc_id][position]
         if not parent.text.rstrip().endswith(":"):
             break
         chain.append(parent)

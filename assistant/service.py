@@ -141,10 +141,11 @@ class Assistant:
                 parent = lead_in(result.snapshot, chunk)
                 return parent if parent is not None and parent.chunk_id in retrieved else None
 
-            parents = self.retriever.parents(result.snapshot)
+            parents, labels = self.retriever.parents(result.snapshot), self.retriever.labels(result.snapshot)
 
             def retrieved_introducers(chunk):  # noqa: ANN001, ANN202
-                return [c for c in introducers(result.snapshot, chunk, parents) if c.chunk_id in retrieved]
+                return [c for c in introducers(result.snapshot, chunk, parents, labels=labels)
+                        if c.chunk_id in retrieved]
 
             draft = compose(standalone, selection.cited, lead_in=retrieved_lead_in,
                             introducers=retrieved_introducers, weights=result.snapshot.sparse.idf)
