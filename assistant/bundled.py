@@ -40,7 +40,12 @@ RECORDED_MISSING = (
     "§§ 730.1-730.4, 730.6-730.10; 732.1, 732.5, 732.6; 734.1, 734.6, 734.8, 734.12-734.16; 736.1; "
     "740.18; 742.9, 742.12, 742.13, 742.16, 742.20; 744.12, 744.14, 744.15",
     "50 U.S.C. §§ 4801, 4813-4818, 4820-4826",
+    "ECCNs 0A980, 8D001",
 )
+# The CCL is bundled "partial" for its License Requirements blocks, not its entries: every ECCN is
+# there but the two above (MANIFEST). A missing ECCN in a gap between bundled ones (3A982)
+# therefore does not exist; the gap rule does not apply to it.
+ENTRIES_COMPLETE = ("15 CFR Part 774, Supplement No. 1",)
 
 
 # Licence exceptions whose own section is among them, by the code the EAR names them with.
@@ -51,6 +56,9 @@ def _recorded_missing() -> frozenset[tuple[str, float]]:
     """RECORDED_MISSING as (prefix, number) pairs in `_top`'s terms, ranges expanded."""
     found: set[tuple[str, float]] = set()
     for line in RECORDED_MISSING:
+        if line.startswith("ECCNs"):
+            found.update((code[:2].lower(), float(code[2:])) for code in re.findall(r"\d[A-Z]\d{3}", line))
+            continue
         if line.startswith("50 U.S.C."):
             for a, b in re.findall(r"(\d{4})(?:-(\d{4}))?", line):
                 found.update(("50 u.s.c. §", float(n)) for n in range(int(a), int(b or a) + 1))
@@ -99,13 +107,9 @@ def not_bundled(snapshot: Snapshot, references: list[Reference]) -> list[NotBund
         if wanted is None:
             continue
         if ref.kind == "wassenaar":
-            # The bundled Wassenaar List holds Categories 4 and 5 Part 1 (MANIFEST): an entry it
-            # lacks exists in a part not bundled; a missing sub-item of a bundled entry stays a
-            # false premise.
-            holder = next((chunks for chunks in snapshot.by_doc.values()
-                           if any(_top("wassenaar", normalise(c.section)) for c in chunks)), None)
-            if holder is not None and not any(_top("wassenaar", normalise(c.section)) == wanted for c in holder):
-                found.append(NotBundled(ref, holder[0].cite_as, holder[0].source_url))
+            gap = _wassenaar_gap(snapshot, ref, wanted)
+            if gap is not None:
+                found.append(gap)
             continue
         if wanted in _MISSING_UNITS:
             found.append(_recorded(snapshot, ref, wanted[0]))
@@ -121,10 +125,35 @@ def not_bundled(snapshot: Snapshot, references: list[Reference]) -> list[NotBund
             numbers = {top[1] for c in chunks if (top := _top(ref.kind, normalise(c.section))) and top[0] == wanted[0]}
             if not numbers or wanted[1] in numbers:
                 continue
+            if ref.kind == "control_code" and first.cite_as.startswith(ENTRIES_COMPLETE):
+                continue
             if _partial(first) and min(numbers) < wanted[1] < max(numbers):
                 found.append(NotBundled(ref, first.cite_as, first.source_url))
                 break
     return found
+
+
+# Category 5 Part 2 ("Information Security") of the Wassenaar List: its entries are 5.A.2, 5.B.2,
+# 5.D.2, 5.E.2, while Part 1's are 5.x.1.
+WASSENAAR_PART_2 = ("5", 2)
+
+
+def _wassenaar_gap(snapshot: Snapshot, ref: Reference, wanted: tuple[str, float]) -> NotBundled | None:
+    """The bundled Wassenaar List holds Categories 4 and 5 Part 1 in full (MANIFEST: "complete for
+    the sections included"). An entry of a category (or of Category 5 Part 2) it does not hold
+    exists but is not bundled (`6.A.3`); a missing entry of a bundled category (`4.D.5`, `5.A.9`)
+    or a missing sub-item of a bundled entry (`5.A.1.z`) is a false premise."""
+    holder = next((chunks for chunks in snapshot.by_doc.values()
+                   if any(_top("wassenaar", normalise(c.section)) for c in chunks[:200])), None)
+    if holder is None:
+        return None
+    tops = {top for c in holder if (top := _top("wassenaar", normalise(c.section)))}
+    if wanted in tops:
+        return None
+    category = wanted[0].split(".")[0]
+    if category in {prefix.split(".")[0] for prefix, _ in tops} and (category, wanted[1]) != WASSENAAR_PART_2:
+        return None
+    return NotBundled(ref, holder[0].cite_as, holder[0].source_url)
 
 
 MUNITIONS_LIST = ("the Wassenaar Munitions List and the UK Military List (Schedule 2 to the Export Control Order "
@@ -155,9 +184,15 @@ def _recital_or_munitions(snapshot: Snapshot, ref: Reference) -> NotBundled | No
 def _recorded(snapshot: Snapshot, ref: Reference, prefix: str) -> NotBundled:
     """A unit the MANIFEST records as not bundled, named by the document that holds its
     neighbours ("15 CFR Part 730") when one is indexed."""
-    holder = _holder(snapshot, prefix)
+    if ref.kind == "control_code":  # an ECCN: the CCL, not the EU Annex I with the same codes
+        holder = next((chunks[0] for chunks in snapshot.by_doc.values()
+                       if chunks[0].cite_as.startswith(ENTRIES_COMPLETE)), None)
+    else:
+        holder = _holder(snapshot, prefix)
     if holder is not None:
         return NotBundled(ref, holder.cite_as, holder.source_url)
+    if ref.kind == "control_code":
+        return NotBundled(ref, ENTRIES_COMPLETE[0], "")
     part = prefix.strip("§.")
     return NotBundled(ref, f"15 CFR Part {part}" if prefix.startswith("§") else "50 U.S.C. chapter 58", "")
 

@@ -26,7 +26,9 @@ _EXPORT_CONTROL_WORDS = re.compile(
     r"country (?:chart|groups?)|control(?:led)? lists?|controlled|destinations?|brokering|"
     r"human rights|echri|hikvision|dahua|record-?keeping|technical assistance|"
     # Proliferation and military end use: what catch-all and transit controls are about.
-    r"transit|missiles?|weapons of mass destruction|wmd|proliferation|military end[- ]us\w*|arms embargo\w*)\b"
+    r"transit|missiles?|weapons of mass destruction|wmd|proliferation|military end[- ]us\w*|arms embargo\w*|"
+    # Arms export control: the ITAR, its registration office and list.
+    r"itar|ddtc|usml|munitions list)\b"
     # An export-control instrument named by its jurisdiction: "the EU regulation", "the US entry".
     r"|\b(?:EU|E\.U\.|US|U\.S\.|UK|Union|dual-use)\s+(?:regulation|control list|list|entry|entries)\b"
     # A control-list code or a legal reference: `6A003`, `5A001.j`, `§ 742.7`, `Article 5`.

@@ -30,6 +30,7 @@ from evals.support import Thresholds, answer_sentences, cosine, verdict
 METRIC_KEYS = (
     "retrieval_recall_at_5", "retrieval_recall_at_10", "mrr", "citation_precision", "citation_recall",
     "quote_validity", "support_rate", "answer_rate", "abstention_accuracy", "unanswerable_abstention",
+    "abstention_kind_accuracy",
     "must_mention_coverage", "cited_units_median", "answer_words_median", "errors",
     "latency_ms_p50", "latency_ms_p95",
 )
@@ -55,6 +56,7 @@ class QuestionScore(BaseModel):
     sentences: int = 0
     supported_sentences: int = 0
     abstention_correct: bool
+    abstain_kind: str | None = None  # the kind of "no" the answer gave, when it declined
     must_mention_coverage: float | None = None
     passed: bool = False
     latency_ms: float
@@ -101,6 +103,7 @@ def score_question(q: EvalQuestion, response: AnswerResponse, latency_ms: float,
     score = QuestionScore(
         id=q.id, type=q.type, question=q.question, answerable=q.answerable, abstained=response.abstained,
         abstention_correct=response.abstained != q.answerable, latency_ms=latency_ms,
+        abstain_kind=response.abstain_kind if response.abstained else None,
         timings_ms=response.timings_ms, answer=response.answer,
         cited_units=0 if response.abstained else len(cited), answer_words=len(body.split()),
         predicted=list(dict.fromkeys(f"{c.doc_id} {c.section}" for c in response.citations)),
@@ -215,6 +218,10 @@ def aggregate(scores: Sequence[QuestionScore]) -> dict[str, float]:
         "answer_rate": mean([0.0 if s.abstained or s.error else 1.0 for s in answerable]),
         "abstention_accuracy": mean([1.0 if s.abstention_correct else 0.0 for s in scores]),
         "unanswerable_abstention": mean([1.0 if s.abstention_correct else 0.0 for s in unanswerable]),
+        # Declined with the right kind of "no": out of scope, out of corpus (not bundled) or a
+        # false premise (does not exist) — telling a user a section does not exist when it is
+        # only not bundled is a wrong answer, though a declined one.
+        "abstention_kind_accuracy": mean([1.0 if s.abstain_kind == s.type else 0.0 for s in unanswerable]),
         "must_mention_coverage": mean([s.must_mention_coverage for s in scores]),
         "cited_units_median": median([s.cited_units for s in answered]),
         "answer_words_median": median([s.answer_words for s in answered]),

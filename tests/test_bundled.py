@@ -65,6 +65,10 @@ def test_a_unit_of_an_ear_part_that_is_not_bundled_exists(assistant, question: s
     ("What does Wassenaar entry 6.A.3 cover?", "Wassenaar Arrangement Dual-Use List"),
     # Neither the Wassenaar Munitions List nor the UK Military List is bundled.
     ("Does ML13 of the Munitions List cover armoured vehicles?", "Wassenaar Munitions List"),
+    # Category 5 Part 2 ("Information Security") is numbered 5.x.2: not bundled.
+    ("What does Wassenaar 5.A.2 control?", "Wassenaar Arrangement Dual-Use List"),
+    # The CCL's entries are complete but for the two the MANIFEST names.
+    ("What does ECCN 0A980 control?", "15 CFR Part 774, Supplement No. 1"),
 ])
 def test_units_of_lists_and_recitals_the_corpus_leaves_out_exist(assistant, question: str, where: str) -> None:  # noqa: ANN001
     response = assistant.ask(question)
@@ -75,6 +79,12 @@ def test_units_of_lists_and_recitals_the_corpus_leaves_out_exist(assistant, ques
 @pytest.mark.parametrize("question", [
     "Is 5.A.1.z in the Wassenaar list?",  # 5.A.1 is bundled; it has no item z
     "Does ML30 cover lasers?",  # the Munitions List runs ML1-ML22
+    # Categories 4 and 5 Part 1 of the Wassenaar List are bundled in full (MANIFEST).
+    "Which exploit-development tools are controlled under Wassenaar item 4.D.5?",
+    "Which AI video surveillance systems fall under Wassenaar entry 5.A.9?",
+    # The CCL is partial in its License Requirements blocks, not its entries: every ECCN but
+    # 0A980 and 8D001 is there, so one in a gap between bundled ECCNs does not exist.
+    "What does ECCN 3A982 for facial recognition cameras control?",
 ])
 def test_missing_parts_of_what_is_bundled_stay_false_premises(assistant, question: str) -> None:  # noqa: ANN001
     response = assistant.ask(question)

@@ -155,6 +155,21 @@ def test_an_answered_unanswerable_question_scores_precision_zero(sources: Source
     assert declined.citation_precision is None and declined.abstention_correct and declined.passed
 
 
+def test_the_kind_of_no_is_scored_apart_from_declining(sources: SourceTexts) -> None:
+    """"§ 743.1 does not exist" declines an out-of-corpus question, but says something false."""
+    question = _question(answerable=False, type="out-of-corpus", gold=[], must_mention=[])
+
+    def declined(kind: str):  # noqa: ANN202
+        response = AnswerResponse(question="q", standalone_question="q", abstained=True, answer="no", abstain_kind=kind)
+        return _score(response, sources, question)
+
+    right, wrong = declined("out-of-corpus"), declined("false-premise")
+    assert right.abstention_correct and wrong.abstention_correct  # both declined
+    assert aggregate([right])["abstention_kind_accuracy"] == 1.0
+    assert aggregate([wrong])["abstention_kind_accuracy"] == 0.0
+    assert aggregate([right, wrong])["abstention_accuracy"] == 1.0
+
+
 def test_an_error_scores_zero_and_counts_as_an_error() -> None:
     score = score_error(_question(), "RuntimeError: boom", 3.0)
     assert not score.abstention_correct and score.citation_precision == 0.0 and score.retrieval_recall_at_10 == 0.0

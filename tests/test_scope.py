@@ -9,6 +9,7 @@ from assistant.scope import uses_export_control_vocabulary
 
 @pytest.mark.parametrize(("question", "expected"), [
     ("Do we need a licence to ship thermal cameras to Brazil?", True),
+    ("How much is the annual DDTC registration fee under ITAR part 122?", True),  # arms export control
     ("Which licences cover 5A001.j?", True),
     ("Is a licence exception available for encryption items?", True),
     # A licence plate is not a licence: privacy law on plate-reader records is another field.
