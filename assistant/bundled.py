@@ -16,6 +16,7 @@ the sections it records as existing but not copied (`RECORDED_MISSING`) are not 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from assistant.not_bundled import EAR_PARTS, ear_part_url
@@ -99,7 +100,7 @@ def not_bundled(snapshot: Snapshot, references: list[Reference]) -> list[NotBund
                                     held=holder is not None))
             continue
         if ref.kind in ("recital", "munitions"):
-            gap = _recital_or_munitions(snapshot, ref)
+            gap = _recital_gap(snapshot, ref) if ref.kind == "recital" else _munitions_gap(ref)
             if gap is not None:
                 found.append(gap)
             continue
@@ -143,17 +144,17 @@ def _wassenaar_gap(snapshot: Snapshot, ref: Reference, wanted: tuple[str, float]
     the sections included"). An entry of a category (or of Category 5 Part 2) it does not hold
     exists but is not bundled (`6.A.3`); a missing entry of a bundled category (`4.D.5`, `5.A.9`)
     or a missing sub-item of a bundled entry (`5.A.1.z`) is a false premise."""
-    holder = next((chunks for chunks in snapshot.by_doc.values()
-                   if any(_top("wassenaar", normalise(c.section)) for c in chunks[:200])), None)
-    if holder is None:
+    first = _document_with(snapshot, lambda c: _top("wassenaar", normalise(c.section)) is not None, 200)
+    if first is None:
         return None
+    holder = snapshot.by_doc[first.doc_id]
     tops = {top for c in holder if (top := _top("wassenaar", normalise(c.section)))}
     if wanted in tops:
         return None
     category = wanted[0].split(".")[0]
     if category in {prefix.split(".")[0] for prefix, _ in tops} and (category, wanted[1]) != WASSENAAR_PART_2:
         return None
-    return NotBundled(ref, holder[0].cite_as, holder[0].source_url)
+    return NotBundled(ref, first.cite_as, first.source_url)
 
 
 MUNITIONS_LIST = ("the Wassenaar Munitions List and the UK Military List (Schedule 2 to the Export Control Order "
@@ -161,22 +162,23 @@ MUNITIONS_LIST = ("the Wassenaar Munitions List and the UK Military List (Schedu
 MUNITIONS_CATEGORIES = 22  # ML1-ML22
 
 
-def _recital_or_munitions(snapshot: Snapshot, ref: Reference) -> NotBundled | None:
-    """Recitals: Regulation (EU) 2021/821 is bundled without them, Recommendation (EU)
-    2024/2659 with recitals (1)-(4) only (MANIFEST), so a recital the index lacks is not bundled,
-    never a false premise. Munitions List categories ML1-ML22 exist; neither list is bundled."""
-    if ref.kind == "munitions":
-        number = int(ref.label.removeprefix("ml"))
-        if not 1 <= number <= MUNITIONS_CATEGORIES:
-            return None
-        return NotBundled(ref, *MUNITIONS_LIST, held=False)
+def _munitions_gap(ref: Reference) -> NotBundled | None:
+    """Munitions List categories ML1-ML22 exist; neither list is bundled."""
+    number = int(ref.label.removeprefix("ml"))
+    return NotBundled(ref, *MUNITIONS_LIST, held=False) if 1 <= number <= MUNITIONS_CATEGORIES else None
+
+
+def _recital_gap(snapshot: Snapshot, ref: Reference) -> NotBundled | None:
+    """Regulation (EU) 2021/821 is bundled without recitals, Recommendation (EU) 2024/2659 with
+    recitals (1)-(4) only (MANIFEST): a recital the index lacks is not bundled, never a false
+    premise."""
+    if ref.instrument:
+        named = _document_with(snapshot, lambda c: names_instrument(ref, c.cite_as) and _partial(c), 1)
+        return NotBundled(ref, named.cite_as, named.source_url) if named is not None else None
+    # No instrument named: the one document that carries recitals, if partial.
     with_recitals = [chunks[0] for chunks in snapshot.by_doc.values()
                      if any(c.section.startswith("Recital") for c in chunks[:50])]
-    for chunks in snapshot.by_doc.values():
-        first = chunks[0]
-        if ref.instrument and names_instrument(ref, first.cite_as) and _partial(first):
-            return NotBundled(ref, first.cite_as, first.source_url)
-    if not ref.instrument and len(with_recitals) == 1 and _partial(with_recitals[0]):
+    if len(with_recitals) == 1 and _partial(with_recitals[0]):
         return NotBundled(ref, with_recitals[0].cite_as, with_recitals[0].source_url)
     return None
 
@@ -185,8 +187,7 @@ def _recorded(snapshot: Snapshot, ref: Reference, prefix: str) -> NotBundled:
     """A unit the MANIFEST records as not bundled, named by the document that holds its
     neighbours ("15 CFR Part 730") when one is indexed."""
     if ref.kind == "control_code":  # an ECCN: the CCL, not the EU Annex I with the same codes
-        holder = next((chunks[0] for chunks in snapshot.by_doc.values()
-                       if chunks[0].cite_as.startswith(ENTRIES_COMPLETE)), None)
+        holder = _document_with(snapshot, lambda c: c.cite_as.startswith(ENTRIES_COMPLETE), 1)
     else:
         holder = _holder(snapshot, prefix)
     if holder is not None:
@@ -203,7 +204,12 @@ def _partial(chunk: Chunk) -> bool:
 
 def _holder(snapshot: Snapshot, prefix: str) -> Chunk | None:
     """The first chunk of the document whose units carry the label prefix ("§730.")."""
+    return _document_with(snapshot, lambda c: normalise(c.section).startswith(prefix))
+
+
+def _document_with(snapshot: Snapshot, test: Callable[[Chunk], bool], within: int = 50) -> Chunk | None:
+    """The first chunk of the first document one of whose first `within` chunks passes `test`."""
     for chunks in snapshot.by_doc.values():
-        if any(normalise(c.section).startswith(prefix) for c in chunks[:50]):
+        if any(test(c) for c in chunks[:within]):
             return chunks[0]
     return None

@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from assistant.references import EAR, instruments_named
+
 
 @dataclass(frozen=True)
 class Missing:
@@ -98,6 +100,18 @@ _ITAR_URL = "https://www.ecfr.gov/current/title-22/chapter-I/subchapter-M"
 # "Decision 2014/512/CFSP": an EU act by its number.
 _EU_ACT = re.compile(r"\b(?:Regulation|Decision|Directive|Recommendation)\s*(?:\((?:EU|EC|EEC|CFSP|Euratom)\)\s*)?"
                      r"(?:No\.?\s*)?(\d{1,4}/\d{1,4})(?:/(?:EU|EC|EEC|CFSP))?\b", re.I)
+
+
+def names_held_instrument(question: str, unheld: list[NotHeld]) -> bool:
+    """Does the question also name an indexed instrument, besides the ones it does not hold? "Part
+    743 of the EAR" names the EAR only as where part 743 is."""
+    rest = question
+    for n in unheld:
+        rest = rest[: n.span[0]] + " " * (n.span[1] - n.span[0]) + rest[n.span[1] :]
+    named = set(instruments_named(rest))
+    if any(n.name.startswith("15 CFR Part") for n in unheld):
+        named.discard(EAR)
+    return bool(named)
 
 
 def not_held(question: str, cite_as: Iterable[str], corpus_mentions: Callable[[str], bool]) -> list[NotHeld]:

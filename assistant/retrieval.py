@@ -7,7 +7,7 @@ import json
 import re
 from bisect import bisect_left
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -189,11 +189,9 @@ class HybridRetriever:
         self.embed = embed
         self.fusion = fusion or Fusion.load()
         self.max_facets = max_facets
-        self._sections: tuple[str, dict[str, list[Chunk]]] | None = None
-        self._titles: tuple[str, TitleIndex] | None = None
-        self._parent_map: tuple[str, dict[str, str]] | None = None
-        self._codes: tuple[str, dict[str, str]] | None = None
-        self._labels: tuple[str, dict[tuple[str, str], list[int]]] | None = None
+        # Structures derived from one index generation (title index, parents, labels, …), by
+        # name: (generation, value); rebuilt when a new generation is served.
+        self._derived: dict[str, tuple[str, Any]] = {}
         self._signal_cache: OrderedDict[tuple, Signals] = OrderedDict()
 
     def search(self, query: str, filters: Filters | None = None, k: int = 8,
@@ -329,27 +327,34 @@ class HybridRetriever:
 
     # -- pieces ------------------------------------------------------------------------------
 
-    def _title_index(self, snapshot: Snapshot) -> TitleIndex:
+    def _per_generation(self, name: str, snapshot: Snapshot, build: Callable[[], Any]) -> Any:  # noqa: ANN401
+        """`build()`'s value for this index generation, built once per generation."""
         generation = snapshot.manifest.generation
-        if self._titles is None or self._titles[0] != generation:
-            self._titles = (generation, TitleIndex.build([snapshot.by_id[cid] for cid in snapshot.sparse.ids]))
-        return self._titles[1]
+        cached = self._derived.get(name)
+        if cached is None or cached[0] != generation:
+            cached = (generation, build())
+            self._derived[name] = cached
+        return cached[1]
+
+    def _title_index(self, snapshot: Snapshot) -> TitleIndex:
+        return self._per_generation("titles", snapshot,
+                                    lambda: TitleIndex.build([snapshot.by_id[cid] for cid in snapshot.sparse.ids]))
 
     def _resolve(self, snapshot: Snapshot, references: list[Reference],
                  filters: Filters) -> tuple[list[tuple[Chunk, int]], list[Reference]]:
         if not references:
             return [], []
-        sections = self._section_index(snapshot)
+        sections = self.sections(snapshot)
         found: list[tuple[Chunk, int]] = []
         unresolved: list[Reference] = []
         for ref in references:
             if ref.kind == "heading_code":
-                if ref.label.upper() not in RECORDED_MISSING_CODES:
+                section = RECORDED_MISSING_CODES.get(ref.label.upper())
+                if section is None:
                     continue  # ranked first, not pinned (`_defined_by_code`)
                 # A licence exception whose section the MANIFEST records as not bundled: the
                 # question names that section (`§ 740.18` for AGR), which the index lacks.
-                ref = Reference("cfr", normalise(RECORDED_MISSING_CODES[ref.label.upper()]),
-                                f"{ref.display} ({RECORDED_MISSING_CODES[ref.label.upper()]})", ref.instrument, True)
+                ref = Reference("cfr", normalise(section), f"{ref.display} ({section})", ref.instrument, True)
             matches: list[tuple[int, Chunk]] = []
             for label, chunks in sections.items():
                 rel = relation(label, ref)
@@ -371,16 +376,13 @@ class HybridRetriever:
 
     def parents(self, snapshot: Snapshot) -> dict[str, str]:
         """Chunk id → its nearest labelled ancestor's first chunk (`parent_map`), per generation."""
-        generation = snapshot.manifest.generation
-        if self._parent_map is None or self._parent_map[0] != generation:
-            self._parent_map = (generation, parent_map(snapshot))
-        return self._parent_map[1]
+        return self._per_generation("parents", snapshot, lambda: parent_map(snapshot))
 
     def _defined_by_code(self, snapshot: Snapshot, references: list[Reference]) -> list[str]:
         """The opening chunk of each section whose heading defines a code the question names; a
         code no bundled heading defines (§ 740.18's AGR is not bundled) names nothing."""
-        codes = self._heading_codes(snapshot)
-        sections = self._section_index(snapshot)
+        codes = self._per_generation("codes", snapshot, lambda: heading_codes(snapshot.chunks))
+        sections = self.sections(snapshot)
         found: list[str] = []
         for ref in references:
             section = codes.get(ref.label.upper()) if ref.kind == "heading_code" else None
@@ -389,27 +391,19 @@ class HybridRetriever:
                 found.append(chunks[0].chunk_id)
         return found
 
-    def labels(self, snapshot: Snapshot) -> dict[tuple[str, str], list[int]]:
-        """`label_positions`, per index generation."""
-        generation = snapshot.manifest.generation
-        if self._labels is None or self._labels[0] != generation:
-            self._labels = (generation, label_positions(snapshot))
-        return self._labels[1]
+    def introducing(self, snapshot: Snapshot, chunk: Chunk) -> list[Chunk]:
+        """`introducers` of a chunk, with this generation's parents and label positions."""
+        labels = self._per_generation("labels", snapshot, lambda: label_positions(snapshot))
+        return introducers(snapshot, chunk, self.parents(snapshot), labels=labels)
 
-    def _heading_codes(self, snapshot: Snapshot) -> dict[str, str]:
-        generation = snapshot.manifest.generation
-        if self._codes is None or self._codes[0] != generation:
-            self._codes = (generation, heading_codes(snapshot.chunks))
-        return self._codes[1]
-
-    def _section_index(self, snapshot: Snapshot) -> dict[str, list[Chunk]]:
-        generation = snapshot.manifest.generation
-        if self._sections is None or self._sections[0] != generation:
+    def sections(self, snapshot: Snapshot) -> dict[str, list[Chunk]]:
+        """Normalised label (`§742.7(a)`) → its chunks, per generation."""
+        def build() -> dict[str, list[Chunk]]:
             index: dict[str, list[Chunk]] = {}
             for chunk in snapshot.chunks:
                 index.setdefault(normalise(chunk.section), []).append(chunk)
-            self._sections = (generation, index)
-        return self._sections[1]
+            return index
+        return self._per_generation("sections", snapshot, build)
 
     def _similarities(self, snapshot: Snapshot, vector: np.ndarray, chunk_ids: list[str]) -> dict[str, float]:
         """Dense similarity of hits that dense search did not return. While the index warms up,
@@ -430,10 +424,8 @@ class HybridRetriever:
         `introducers`), for quoting beside it."""
         have = {h.chunk.chunk_id for h in hits}
         result: list[Hit] = list(hits)
-        parents = self.parents(snapshot)
-        labels = self.labels(snapshot)
         for hit in hits:
-            for parent in [lead_in(snapshot, hit.chunk), *introducers(snapshot, hit.chunk, parents, labels=labels)]:
+            for parent in [lead_in(snapshot, hit.chunk), *self.introducing(snapshot, hit.chunk)]:
                 if parent is not None and parent.chunk_id not in have:
                     have.add(parent.chunk_id)
                     result.append(Hit(parent, hit.score, None, None))

@@ -13,11 +13,11 @@ from assistant.citations import citation_for, verify_citations
 from assistant.conversation import is_follow_up, standalone_question
 from assistant.evidence import Selection, SelectionPolicy, select
 from assistant.extractive import compose
-from assistant.not_bundled import NotHeld, missing_for, missing_sections_for, not_held
+from assistant.not_bundled import NotHeld, missing_for, missing_sections_for, names_held_instrument, not_held
 from assistant.records import AnswerResponse, Citation, Mode, RetrievedRef, Turn
 from assistant.bundled import NotBundled, not_bundled
-from assistant.references import EAR, instruments_named
-from assistant.retrieval import Fusion, HybridRetriever, Passage, QueryEmbedder, SearchResult, introducers, lead_in
+from assistant.references import normalise
+from assistant.retrieval import Fusion, HybridRetriever, Passage, QueryEmbedder, SearchResult, lead_in
 from assistant.provenance import provenance_notices
 from assistant.scope import ScopeCheck
 from assistant.sentences import sentence_spans
@@ -96,7 +96,7 @@ class Assistant:
         unheld = _not_held(result)
         notices += [f"The provision on {m.topic}, {m.label}, is not in the bundled copy of {m.instrument} "
                     f"(official text: {m.url}); this answer cannot quote it."
-                    for m in missing_sections_for(standalone) if not _indexed(result.snapshot, m.label)]
+                    for m in missing_sections_for(standalone) if not self._indexed(result.snapshot, m.label)]
         routed = (self.settings.licence_check_in_chat and not result.unresolved and not unheld
                   and (filters is None or filters.empty))
         read = read_facts(standalone) if routed else None
@@ -141,11 +141,8 @@ class Assistant:
                 parent = lead_in(result.snapshot, chunk)
                 return parent if parent is not None and parent.chunk_id in retrieved else None
 
-            parents, labels = self.retriever.parents(result.snapshot), self.retriever.labels(result.snapshot)
-
             def retrieved_introducers(chunk):  # noqa: ANN001, ANN202
-                return [c for c in introducers(result.snapshot, chunk, parents, labels=labels)
-                        if c.chunk_id in retrieved]
+                return [c for c in self.retriever.introducing(result.snapshot, chunk) if c.chunk_id in retrieved]
 
             draft = compose(standalone, selection.cited, lead_in=retrieved_lead_in,
                             introducers=retrieved_introducers, weights=result.snapshot.sparse.idf)
@@ -190,7 +187,7 @@ class Assistant:
                                    [h.chunk.text for h in result.hits]):
             return ("out-of-scope", "the question does not appear to be about export controls, which is all "
                     "this corpus covers")
-        if unheld and not _names_held_instrument(result.query, unheld):
+        if unheld and not names_held_instrument(result.query, unheld):
             names = "; ".join(f"{n.name} ({n.url})" for n in unheld)
             return "out-of-corpus", f"the question asks about {names}, which the indexed documents do not hold"
         missing = missing_for(result.query)
@@ -202,6 +199,12 @@ class Assistant:
             return ("out-of-corpus", "no passage in the indexed documents is close enough to the question to "
                     "answer it; the bundled (partial) texts may not hold the provision that does")
         return None
+
+    def _indexed(self, snapshot: Snapshot, label: str) -> bool:
+        """Has a refresh bundled a provision the MANIFEST recorded as missing? (A stale record then
+        says nothing.) `§§ 734.13-734.16` counts as bundled when its first section is."""
+        first = re.sub(r"^§§\s*", "§ ", label).split("-")[0].strip()
+        return normalise(first) in self.retriever.sections(snapshot)
 
     def _determination_answer(self, response: AnswerResponse, read: ReadFacts) -> None:
         """A licence question with its facts: the cited decision path is the answer. The units it
@@ -318,25 +321,6 @@ def _not_held(result: SearchResult) -> list[NotHeld]:
     snapshot = result.snapshot
     return not_held(result.query, (chunks[0].cite_as for chunks in snapshot.by_doc.values() if chunks),
                     lambda text: any(text in c.text for c in snapshot.chunks))
-
-
-def _indexed(snapshot: Snapshot, label: str) -> bool:
-    """Has a refresh bundled a provision the MANIFEST recorded as missing? (A stale record then
-    says nothing.) `§§ 734.13-734.16` counts as bundled when its first section is."""
-    first = re.sub(r"^§§\s*", "§ ", label).split("-")[0].strip()
-    return any(c.section == first for c in snapshot.chunks)
-
-
-def _names_held_instrument(question: str, unheld: list[NotHeld]) -> bool:
-    """Does the question also name an indexed instrument, besides the ones it does not hold? "Part
-    743 of the EAR" names the EAR only as where part 743 is."""
-    rest = question
-    for n in unheld:
-        rest = rest[: n.span[0]] + " " * (n.span[1] - n.span[0]) + rest[n.span[1] :]
-    named = set(instruments_named(rest))
-    if any(n.name.startswith("15 CFR Part") for n in unheld):
-        named.discard(EAR)
-    return bool(named)
 
 
 def _ms(start: float) -> float:
