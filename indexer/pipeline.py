@@ -20,6 +20,7 @@ import numpy as np
 
 from indexer.chunker import CHUNKER_VERSION, Chunker
 from indexer.dense import PARTITION_MARK, DenseIndex, VectorStore
+from indexer.bundled_vectors import BUNDLED_VECTORS, BundledVectors
 from indexer.embedding_cache import EmbeddingCache
 from indexer.embeddings import embedding_identity, load_embedder
 from indexer.loaders import LoadError, discover, load_document
@@ -54,6 +55,7 @@ class IndexSummary:
     chunks: int = 0
     chunks_embedded: int = 0  # texts run through the model
     chunks_from_cache: int = 0  # vectors reused from the embedding cache
+    chunks_from_bundled: int = 0  # vectors shipped for the bundled corpus (indexer/bundled_vectors.py)
     seconds: float = 0.0
     committed: bool = False
 
@@ -63,12 +65,15 @@ class IndexSummary:
 
 
 class Indexer:
-    def __init__(self, settings: Settings, embedder_factory: Callable[[], object] | None = None) -> None:
+    def __init__(self, settings: Settings, embedder_factory: Callable[[], object] | None = None,
+                 bundled_vectors_file: Path = BUNDLED_VECTORS) -> None:
         self.settings = settings
+        self._bundled_file = bundled_vectors_file
         self.store = IndexStore(settings.index_dir)
         self._embedder_factory = embedder_factory or self._default_embedder
         self._embedder = None
         self._embedding_cache: EmbeddingCache | None = None
+        self._bundled: BundledVectors | None = None
 
     # -- entry points ------------------------------------------------------------------------
 
@@ -281,13 +286,22 @@ class Indexer:
         step = 256  # upsert as we go, so an interrupted run keeps what it has embedded
         cache = self._cache(identity)
         cached = cache.get_many(list(by_text))
-        texts = list(cached)
-        for i in range(0, len(texts), step):
-            part = [c for t in texts[i : i + step] for c in by_text[t]]
-            vectors.upsert(part, np.vstack([cached[c.embed_text] for c in part]))
-            summary.chunks_from_cache += len(part)
-            stored += len(part)
-            on_vectors(stored, len(chunks))
+        shipped = self._bundled_vectors(identity).get_many([t for t in by_text if t not in cached])
+
+        def upsert_known(found: dict[str, np.ndarray]) -> int:
+            nonlocal stored
+            texts, count = list(found), 0
+            for i in range(0, len(texts), step):
+                part = [c for t in texts[i : i + step] for c in by_text[t]]
+                vectors.upsert(part, np.vstack([found[c.embed_text] for c in part]))
+                count += len(part)
+                stored += len(part)
+                on_vectors(stored, len(chunks))
+            return count
+
+        summary.chunks_from_cache += upsert_known(cached)
+        summary.chunks_from_bundled += upsert_known(shipped)
+        cached.update(shipped)
         # Shortest first across the whole run, not just within one call: batches of similar
         # length waste little work on padding.
         todo = sorted((t for t in by_text if t not in cached), key=len)
@@ -392,6 +406,13 @@ class Indexer:
         if self._embedding_cache is None or self._embedding_cache.identity != identity:
             self._embedding_cache = EmbeddingCache(self.store.root / "embedding-cache.sqlite", identity)
         return self._embedding_cache
+
+    def _bundled_vectors(self, identity: str) -> BundledVectors:
+        """The shipped vectors when enabled and made with this identity; else an empty lookup."""
+        if self._bundled is None or self._bundled.identity != identity:
+            shipped = BundledVectors.load(identity, self._bundled_file) if self.settings.bundled_vectors else None
+            self._bundled = shipped or BundledVectors.empty(identity)
+        return self._bundled
 
     def _get_embedder(self):  # noqa: ANN202
         if self._embedder is None:

@@ -150,7 +150,8 @@ def index(
     if as_json:
         out.print_json(json.dumps({
             "documents": summary.documents, "chunks": summary.chunks,
-            "chunks_embedded": summary.chunks_embedded, "added": summary.added,
+            "chunks_embedded": summary.chunks_embedded, "chunks_from_bundled_vectors": summary.chunks_from_bundled,
+            "added": summary.added,
             "updated": summary.updated, "unchanged": len(summary.unchanged), "removed": summary.removed,
             "not_indexed": summary.not_indexed,
             "skipped": [{"path": s.path, "reason": s.reason} for s in summary.skipped],
@@ -161,7 +162,8 @@ def index(
     console.print(
         f"Index {state}: {summary.documents} documents, {summary.chunks} chunks "
         f"({len(summary.added)} added, {len(summary.updated)} changed, {len(summary.removed)} removed, "
-        f"{len(summary.unchanged)} unchanged; {summary.chunks_embedded} chunks embedded) "
+        f"{len(summary.unchanged)} unchanged; {summary.chunks_embedded} chunks embedded"
+        f"{f', {summary.chunks_from_bundled} from the shipped vectors' if summary.chunks_from_bundled else ''}) "
         f"in {summary.seconds:.1f} s → {settings.index_dir}", soft_wrap=True,
     )
     console.print(f"[dim]Details and library warnings: {_log_path(settings)}[/dim]", soft_wrap=True)

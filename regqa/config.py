@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     model_cache_dir: Path | None = Field(
         default=None, description="Where ONNX exports are kept (default: <project>/.regqa-models)."
     )
+    bundled_vectors: bool = Field(
+        default=True,
+        description="Take the bundled corpus's vectors from the file shipped with the project "
+        "(indexer/data/bundled-vectors.npz, same model and backend) instead of embedding them on "
+        "this machine; other texts are always embedded here.",
+    )
     embed_batch_size: int = Field(default=32, ge=1)
     exact_search_limit: int = Field(
         default=200_000, ge=0,

