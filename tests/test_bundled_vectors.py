@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from indexer.embeddings import embedding_identity
 from indexer.pipeline import Indexer
 from indexer.store import IndexStore
 from regqa.config import Settings
-from tests.conftest import CORPUS_INDEX
+from tests.conftest import CORPUS, CORPUS_INDEX
 
 
 def _shipped(settings: Settings) -> BundledVectors:
@@ -61,9 +62,11 @@ def test_shipped_vectors_are_the_models_own(base_settings: Settings, corpus_inde
     assert cosines.min() > 0.95 and cosines.mean() > 0.98, sorted(cosines)[:5]
 
 
-def test_an_index_takes_shipped_vectors_and_embeds_only_the_rest(settings: Settings, small_corpus, counting_embedder, tmp_path) -> None:  # noqa: ANN001
+def test_an_index_takes_shipped_vectors_and_embeds_only_the_rest(settings: Settings, counting_embedder, tmp_path) -> None:  # noqa: ANN001
     """Vectors come from the shipped file when the setting is on and the identity matches; any
     text it does not list is embedded; with the setting off, everything is embedded."""
+    (settings.default_corpus / "us-ear").mkdir(parents=True)
+    shutil.copy2(CORPUS / "us-ear" / "15-cfr-part-736.md", settings.default_corpus / "us-ear")
     identity = embedding_identity(settings)
     off = Indexer(settings.model_copy(update={"bundled_vectors": False}), embedder_factory=lambda: counting_embedder)
     first = off.run()
