@@ -23,6 +23,23 @@ _GLOSSARY: list[tuple[str, str]] = [
     (r"encrypt|crypto", "encryption cryptography information security"),
     (r"phone|mobile|cellular|imsi", "mobile telecommunications interception jamming"),
     (r"internet|ip network|data retention", "ip network communications surveillance"),
+    # What exporters must do, in their words and the law's: record-keeping, disclosure,
+    # penalties, appeals, the parties to a shipment, and the kinds of export that are not a sale.
+    (r"keep(?:ing)? (?:\w+ ){0,3}(?:records?|paperwork|documents|copies)|record[- ]?keeping|retain|archiv",
+     "recordkeeping records retention period retain"),
+    (r"throw (?:\w+ )?(?:away|out)|discard|shred|scan(?:ned)? (?:\w+ ){0,2}(?:paper|documents|records|paperwork)",
+     "reproduction original records destroy"),
+    # "Tell BIS" is a self-disclosure only after a violation (it is a notification elsewhere).
+    (r"self[- ]report|report (?:ourselves|the (?:violation|breach|mistake))|own up|confess"
+     r"|(?:without a licen[cs]e|violat|by mistake|unlawful|illegal).{0,120}\b(?:tell|inform|notify) (?:bis|the authorities)",
+     "voluntary self-disclosure violations"),
+    (r"penalt|\bfined\b|(?<!is it )(?<!it's )(?<!it is )\bfines?\b(?! to\b)|punish|prosecut|\bjail|prison", "penalties civil criminal violations sanctions"),
+    (r"appeal|turned down|refused|rejected|denied", "appeal denial refusal"),
+    (r"freight forwarder|forwarder|shipping agent|logistics provider", "forwarding agent freight forwarder"),
+    (r"remote (?:support|access|maintenance)|troubleshoot|training|technical support", "technical assistance"),
+    (r"transit|tran[s]?ship|passing through|stopover", "transit transhipment"),
+    (r"\bbroker|middleman|intermediar", "brokering services broker"),
+    (r"unlisted|not (?:on|in) (?:\w+ ){0,2}(?:list|annex)|catch[- ]all", "catch-all not listed end-use informed"),
 ]
 _COMPILED = [(re.compile(rf"\b(?:{p})", re.I), terms) for p, terms in _GLOSSARY]
 

@@ -1,0 +1,40 @@
+"""The glossary that bridges exporters' words and the law's: which facets a question gets."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.vocabulary import expand, facets
+
+
+@pytest.mark.parametrize(("question", "facet"), [
+    ("How long must we keep our shipping records?", "recordkeeping records retention period retain"),
+    ("Can we scan the paper invoices and shred the originals?", "reproduction original records destroy"),
+    ("We shipped a camera without a licence by mistake. Should we tell BIS?", "voluntary self-disclosure violations"),
+    ("What fines can we get for a wrong export, and can they fine us twice?", "penalties civil criminal violations sanctions"),
+    ("Our licence application was turned down. What now?", "appeal denial refusal"),
+    ("Does our freight forwarder need to do anything?", "forwarding agent freight forwarder"),
+    ("We give remote support to a customer abroad.", "technical assistance"),
+    ("The cameras are only passing through the port of Rotterdam.", "transit transhipment"),
+    ("Our product is unlisted; can it still need a licence?", "catch-all not listed end-use informed"),
+])
+def test_everyday_words_get_the_laws_terms(question: str, facet: str) -> None:
+    assert facet in facets(question)
+    assert facet in expand(question)
+
+
+@pytest.mark.parametrize("question", [
+    # a notification, not a self-disclosure: nothing was violated
+    "Our open-source encryption library is on GitHub; do we have to tell BIS anything?",
+    # "fine" as in "good", and a penalty-free question
+    "Is it fine to ship spare parts under the same licence?",
+])
+def test_a_word_out_of_its_sense_gets_no_facet(question: str) -> None:
+    found = facets(question)
+    assert "voluntary self-disclosure violations" not in found
+    assert "penalties civil criminal violations sanctions" not in found
+
+
+def test_a_question_without_everyday_terms_is_left_as_it_is() -> None:
+    assert expand("What does § 762.6 require?") == "What does § 762.6 require?"
+    assert facets("What does § 762.6 require?") == []
