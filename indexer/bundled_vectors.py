@@ -16,13 +16,17 @@ between backends). Refresh after a corpus or chunker change:
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from indexer.embedding_cache import text_key
+
+log = logging.getLogger(__name__)
 
 BUNDLED_VECTORS = Path(__file__).resolve().parent / "data" / "bundled-vectors.npz"
 
@@ -40,10 +44,19 @@ class BundledVectors:
         """The shipped vectors if they were made with `identity`; None otherwise (or no file)."""
         if not path.is_file():
             return None
-        with np.load(path, allow_pickle=False) as data:
-            if str(data["identity"]) != identity:
-                return None
-            return cls(identity, data["keys"], data["vectors"])
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                if str(data["identity"]) != identity:
+                    return None
+                keys, vectors = data["keys"], data["vectors"]
+        except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+            # Damaged or not ours: embed instead, and say why (a vector is never guessed).
+            log.warning("ignoring the shipped vectors %s (%s: %s); embedding instead", path, type(exc).__name__, exc)
+            return None
+        if keys.ndim != 2 or keys.shape[1] != 32 or len(keys) != len(vectors):
+            log.warning("ignoring the shipped vectors %s: keys and vectors do not match", path)
+            return None
+        return cls(identity, keys, vectors)
 
     @classmethod
     def empty(cls, identity: str) -> BundledVectors:

@@ -91,3 +91,13 @@ def test_a_file_made_with_another_identity_is_not_used(tmp_path) -> None:  # noq
     loaded = BundledVectors.load("some-other-model:onnx-int8-v1", file)
     assert loaded is not None and "a text" in loaded and "another text" not in loaded
     assert loaded.get_many(["a text"])["a text"].dtype == np.float32
+
+
+@pytest.mark.parametrize("content", [b"", b"not a zip file", b"PK\x03\x04 truncated"])
+def test_a_damaged_file_is_ignored_with_a_warning(tmp_path, caplog, content: bytes) -> None:  # noqa: ANN001
+    """A damaged file means embedding, never a guessed vector, and the log says why."""
+    file = tmp_path / "shipped.npz"
+    file.write_bytes(content)
+    with caplog.at_level("WARNING", logger="indexer.bundled_vectors"):
+        assert BundledVectors.load("some-model:onnx-int8-v1", file) is None
+    assert "ignoring the shipped vectors" in caplog.text
