@@ -272,8 +272,9 @@ class Indexer:
                        summary: IndexSummary, progress: ProgressCallback,
                        on_vectors: Callable[[int, int], None] = lambda *_: None) -> None:
         """Store a vector for every chunk the collection lacks: from the embedding cache when the
-        text was embedded before, else from the model — once per distinct text. The progress
-        file counts the stored vectors after every batch (readers load them as they arrive)."""
+        text was embedded before, else from the shipped file, else from the model — once per distinct
+        text. The progress file counts the stored vectors after every embedded batch (readers load
+        them as they arrive)."""
         present = vectors.existing_ids([c.chunk_id for c in chunks])
         stored = sum(c.chunk_id in present for c in chunks)
         by_text: dict[str, list[Chunk]] = {}
@@ -289,24 +290,31 @@ class Indexer:
         shipped = self._bundled_vectors(identity).get_many([t for t in by_text if t not in cached])
 
         def upsert_known(found: dict[str, np.ndarray]) -> int:
-            nonlocal stored
             texts, count = list(found), 0
             for i in range(0, len(texts), step):
                 part = [c for t in texts[i : i + step] for c in by_text[t]]
                 vectors.upsert(part, np.vstack([found[c.embed_text] for c in part]))
                 count += len(part)
-                stored += len(part)
-                on_vectors(stored, len(chunks))
             return count
 
-        summary.chunks_from_cache += upsert_known(cached)
-        summary.chunks_from_bundled += upsert_known(shipped)
+        # Known vectors are stored back to back in seconds, and not reported batch by batch: a
+        # serving process reads the vectors of each report from embedded Chroma, and reading
+        # while this process writes in quick succession crashed it in the Rust bindings (a
+        # segfault, seen in the start benchmark with the shipped vectors). One report once they
+        # are all stored, or none when nothing is left to embed (the commit's report follows).
+        known = upsert_known(cached)
+        summary.chunks_from_cache += known
+        shipped_count = upsert_known(shipped)
+        summary.chunks_from_bundled += shipped_count
+        stored += known + shipped_count
         cached.update(shipped)
         # Shortest first across the whole run, not just within one call: batches of similar
         # length waste little work on padding.
         todo = sorted((t for t in by_text if t not in cached), key=len)
         if not todo:
             return
+        if known or shipped_count:
+            on_vectors(stored, len(chunks))
         embedder = self._get_embedder()
         done = 0
         progress("embed", 0, len(todo))

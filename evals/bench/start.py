@@ -119,6 +119,9 @@ def _leg(leg: str, regqa: str, env: dict[str, str], folder: Path) -> dict[str, A
                 time.sleep(POLL_S)
         with console.status(f"{leg}: waiting for full hybrid quality"):
             while (state := _ready(base)) is None or state["status"] != "ready":
+                if server.poll() is not None:
+                    raise RuntimeError(f"{leg}: the server ended (exit {server.returncode}) before full quality: "
+                                       f"{(folder / 'serve.log').read_text()[-2000:]}")
                 time.sleep(1.0)
         record["ready_s"] = round(time.perf_counter() - started, 1)
         answer = _answer(base, leg)
