@@ -86,13 +86,20 @@ def write(path: Path, identity: str, texts: Sequence[str], vectors: np.ndarray) 
                         vectors=np.asarray(vectors, dtype=np.float16)[order])
 
 
+def committed_texts(index_dir: Path) -> list[str]:
+    """The distinct texts embedded for the committed generation of the index in `index_dir`."""
+    from indexer.store import IndexStore
+
+    store = IndexStore(index_dir)
+    return sorted({c.embed_text for c in store.read_chunks(store.read_manifest().generation)})
+
+
 def refresh(data_dir: Path | None = None, out: Path = BUNDLED_VECTORS) -> tuple[int, int]:
     """Index the bundled corpus (reusing `data_dir`'s work), then write the vector of every
     distinct chunk text: from the index's embedding cache, else embedded now. Returns
     (texts written, texts embedded now)."""
     from indexer.embeddings import embedding_identity, load_embedder
     from indexer.pipeline import Indexer
-    from indexer.store import IndexStore
     from regqa.config import Settings
 
     overrides: dict = {"bundled_vectors": False}  # measure the model, not the old file
@@ -102,8 +109,7 @@ def refresh(data_dir: Path | None = None, out: Path = BUNDLED_VECTORS) -> tuple[
     indexer = Indexer(settings)
     indexer.run(progress=_print_progress)
     identity = embedding_identity(settings)
-    store = IndexStore(settings.index_dir)
-    texts = sorted({c.embed_text for c in store.read_chunks(store.read_manifest().generation)})
+    texts = committed_texts(settings.index_dir)
     cached = indexer._cache(identity).get_many(texts)
     missing = [t for t in texts if t not in cached]
     if missing:

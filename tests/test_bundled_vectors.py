@@ -8,10 +8,9 @@ import shutil
 import numpy as np
 import pytest
 
-from indexer.bundled_vectors import BUNDLED_VECTORS, BundledVectors, write
+from indexer.bundled_vectors import BUNDLED_VECTORS, BundledVectors, committed_texts, write
 from indexer.embeddings import embedding_identity
 from indexer.pipeline import Indexer
-from indexer.store import IndexStore
 from regqa.config import Settings
 from tests.conftest import CORPUS, CORPUS_INDEX
 
@@ -26,8 +25,7 @@ def _shipped(settings: Settings) -> BundledVectors:
 
 @pytest.mark.slow
 def test_the_shipped_file_covers_every_chunk_of_the_bundled_corpus(corpus_index: Settings) -> None:
-    store = IndexStore(corpus_index.index_dir)
-    texts = {c.embed_text for c in store.read_chunks(store.read_manifest().generation)}
+    texts = committed_texts(corpus_index.index_dir)
     shipped = _shipped(corpus_index)
     missing = [t for t in texts if t not in shipped]
     assert not missing, (f"{len(missing)} of {len(texts)} chunk texts have no shipped vector (the corpus or the "
@@ -53,8 +51,7 @@ def test_shipped_vectors_are_the_models_own(base_settings: Settings, corpus_inde
     batch-mates (cosine down to about 0.98 between two batchings of the same text)."""
     from indexer.embeddings import SentenceTransformerEmbedder
 
-    store = IndexStore(corpus_index.index_dir)
-    texts = sorted({c.embed_text for c in store.read_chunks(store.read_manifest().generation)})
+    texts = committed_texts(corpus_index.index_dir)
     sample = texts[:: max(1, len(texts) // 40)]
     shipped = _shipped(base_settings).get_many(sample)
     reference = SentenceTransformerEmbedder(base_settings.model_path).encode(sample)
