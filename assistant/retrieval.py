@@ -416,7 +416,7 @@ class HybridRetriever:
                     if present is None or present[snapshot.positions[cid]]}
         if present is not None:
             return {}  # a warm start with no vector stored yet
-        assert snapshot.store is not None  # set whenever a snapshot is loaded
+        assert snapshot.store is not None  # set whenever the vectors are not held in memory
         return {cid: float(np.dot(vector, emb)) for cid, emb in snapshot.store.get_vectors(chunk_ids).items()}
 
     def _with_lead_ins(self, snapshot: Snapshot, hits: list[Hit]) -> list[Hit]:

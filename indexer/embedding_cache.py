@@ -31,6 +31,41 @@ def text_key(text: str) -> bytes:
     return hashlib.sha256(text.encode("utf-8")).digest()
 
 
+def cached_vectors(path: Path, identity: str, texts: Sequence[str]) -> dict[str, np.ndarray]:
+    """Read-only lookup for another process (the server's reader): the vectors of `texts` the
+    cache holds, by text; nothing when there is no cache. SQLite in WAL mode lets readers in other
+    processes read while the index writer writes, which embedded Chroma does not (see
+    indexer/reader.py). A fresh connection per call: the reader runs on any request thread."""
+    if not path.exists():
+        return {}
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    try:
+        return _select(db, identity, texts, None)
+    except sqlite3.Error:
+        return {}  # e.g. a cache from before this schema: the caller falls back to Chroma
+    finally:
+        db.close()
+
+
+def _select(db: sqlite3.Connection, identity: str, texts: Sequence[str],
+            dimension: int | None) -> dict[str, np.ndarray]:
+    found: dict[str, np.ndarray] = {}
+    keys = {text_key(t): t for t in dict.fromkeys(texts)}
+    items = list(keys)
+    for i in range(0, len(items), 500):  # stay under SQLite's bound-parameter limit
+        part = items[i : i + 500]
+        rows = db.execute(
+            f"SELECT text_sha256, vector FROM vectors WHERE identity = ? "
+            f"AND text_sha256 IN ({','.join('?' * len(part))})",
+            [identity, *part],
+        )
+        for key, blob in rows:
+            vector = np.frombuffer(blob, dtype=np.float32)
+            if dimension is None or vector.shape[0] == dimension:
+                found[keys[key]] = vector
+    return found
+
+
 class EmbeddingCache:
     """One SQLite file beside the index; only the index writer (which holds the lock) writes."""
 
@@ -46,21 +81,7 @@ class EmbeddingCache:
 
     def get_many(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """The cached vectors among `texts`, by text."""
-        found: dict[str, np.ndarray] = {}
-        keys = {text_key(t): t for t in dict.fromkeys(texts)}
-        items = list(keys)
-        for i in range(0, len(items), 500):  # stay under SQLite's bound-parameter limit
-            part = items[i : i + 500]
-            rows = self._db.execute(
-                f"SELECT text_sha256, vector FROM vectors WHERE identity = ? "
-                f"AND text_sha256 IN ({','.join('?' * len(part))})",
-                [self.identity, *part],
-            )
-            for key, blob in rows:
-                vector = np.frombuffer(blob, dtype=np.float32)
-                if self.dimension is None or vector.shape[0] == self.dimension:
-                    found[keys[key]] = vector
-        return found
+        return _select(self._db, self.identity, texts, self.dimension)
 
     def put_many(self, texts: Sequence[str], vectors: np.ndarray) -> None:
         self._db.executemany(

@@ -297,11 +297,14 @@ class Indexer:
                 count += len(part)
             return count
 
-        # Known vectors are stored back to back in seconds, and not reported batch by batch: a
-        # serving process reads the vectors of each report from embedded Chroma, and reading
-        # while this process writes in quick succession crashed it in the Rust bindings (a
-        # segfault, seen in the start benchmark with the shipped vectors). One report once they
-        # are all stored, or none when nothing is left to embed (the commit's report follows).
+        # The cache holds every vector this index stores, shipped ones too, before Chroma gets
+        # it: a serving process reads a warming index's vectors from the cache (SQLite, safe to
+        # read while this process writes) and never from embedded Chroma, which is not — reading
+        # it mid-write crashed a server in Chroma's Rust bindings (see indexer/reader.py).
+        if shipped:
+            cache.put_many(list(shipped), np.vstack(list(shipped.values())))
+        # Known vectors are stored back to back in seconds: one report once they are all stored,
+        # or none when nothing is left to embed (the commit's report follows).
         known = upsert_known(cached)
         summary.chunks_from_cache += known
         shipped_count = upsert_known(shipped)
@@ -412,7 +415,7 @@ class Indexer:
 
     def _cache(self, identity: str) -> EmbeddingCache:
         if self._embedding_cache is None or self._embedding_cache.identity != identity:
-            self._embedding_cache = EmbeddingCache(self.store.root / "embedding-cache.sqlite", identity)
+            self._embedding_cache = EmbeddingCache(self.store.embedding_cache_path, identity)
         return self._embedding_cache
 
     def _bundled_vectors(self, identity: str) -> BundledVectors:

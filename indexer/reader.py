@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from indexer.dense import DenseIndex, VectorStore
+from indexer.embedding_cache import cached_vectors
 from indexer.progress import IndexProgress
 from indexer.records import Chunk
 from indexer.sparse import SparseIndex
@@ -73,7 +74,9 @@ class Snapshot:
     # and how many chunks have a vector (the dense search's coverage).
     present: np.ndarray | None = None
     dense_count: int | None = None
-    # Where this generation's vectors are in Chroma (one collection, or partitions).
+    # Where this generation's vectors are in Chroma (one collection, or partitions): set above
+    # the exact-search limit, or when vectors had to be read from Chroma; None when all came
+    # from the embedding cache.
     store: VectorStore | None = None
 
     @property
@@ -195,31 +198,35 @@ class IndexReader:
                           progress: IndexProgress | None = None) -> Snapshot:
         """The snapshot with every vector stored so far. A new object, never a mutation: a query
         running on the previous one keeps a consistent view. During a warm start this runs when
-        the progress report says more vectors were stored, and fetches only the new ones."""
+        the progress report says more vectors were stored, and fetches only the new ones.
+
+        In memory (below the exact-search limit) the vectors come from the index's embedding
+        cache, which the indexer fills before it writes Chroma; Chroma is read only for what the
+        cache lacks, and only once the index is whole. Embedded Chroma does not support one
+        process reading while another writes: a server reading a warming collection saw "Nothing
+        found on disk" and once segfaulted in Chroma's Rust bindings. SQLite in WAL mode does."""
         progress = progress or IndexProgress.read(self.store.root)
         self._progress_seen = progress.updated_at if progress else time.time()
-        # Another process may have written this generation's vectors: read them afresh.
-        self._dense = DenseIndex.fresh(self.settings.chroma_server, self.store.chroma_dir)
         ids = snapshot.sparse.ids
-        store = self.dense.store(manifest.collection, manifest.partitioned)
         if len(snapshot.chunks) > self.settings.exact_search_limit:
+            store = self._fresh_store(manifest)
             count = None if manifest.dense_ready else store.count()
             return dataclasses.replace(snapshot, manifest=manifest, dense_count=count, store=store)
         # Only a warming snapshot is refreshed: start from its rows, or from none.
         warming = snapshot.present is not None
         vectors = snapshot.vectors if warming else None
         present = snapshot.present if warming else np.zeros(len(ids), dtype=bool)
-        try:
-            rows = store.get_vectors([cid for cid, have in zip(ids, present) if not have])
-        except Exception:
-            if manifest.dense_ready:
-                raise
-            # Warming: the indexer is writing this collection, and embedded Chroma can fail to
-            # read a segment mid-write ("Nothing found on disk"). Serve the vectors already in
-            # memory; the next progress report retries.
-            log.warning("cannot read the new vectors yet; serving the %d in memory", int(present.sum()),
-                        exc_info=True)
-            rows = {}
+        wanted = [cid for cid, have in zip(ids, present) if not have]
+        rows: dict[str, np.ndarray] = {}
+        if manifest.embedding:
+            texts = {cid: snapshot.by_id[cid].embed_text for cid in wanted}
+            by_text = cached_vectors(self.store.embedding_cache_path, manifest.embedding, list(texts.values()))
+            rows = {cid: by_text[text] for cid, text in texts.items() if text in by_text}
+        store = snapshot.store
+        lacking = [cid for cid in wanted if cid not in rows]
+        if lacking and manifest.dense_ready:  # e.g. an index built before the cache held every vector
+            store = self._fresh_store(manifest)
+            rows.update(store.get_vectors(lacking))
         if rows:
             dimension = len(next(iter(rows.values())))
             vectors = np.zeros((len(ids), dimension), np.float32) if vectors is None else vectors.copy()
@@ -235,6 +242,11 @@ class IndexReader:
         return dataclasses.replace(snapshot, manifest=manifest, vectors=vectors,
                                    present=present if missing else None,
                                    dense_count=int(present.sum()) if missing else None, store=store)
+
+    def _fresh_store(self, manifest: Manifest) -> VectorStore:
+        # Another process may have written this generation's vectors: read them afresh.
+        self._dense = DenseIndex.fresh(self.settings.chroma_server, self.store.chroma_dir)
+        return self.dense.store(manifest.collection, manifest.partitioned)
 
     @property
     def dense(self) -> DenseIndex:
@@ -261,7 +273,7 @@ class IndexReader:
             top = np.argpartition(-scores, k - 1)[:k]
             top = top[np.lexsort((top, -scores[top]))]  # by score, ties by position: deterministic
             return [(snapshot.sparse.ids[i], float(scores[i])) for i in top if np.isfinite(scores[i])]
-        assert snapshot.store is not None  # set whenever a snapshot is loaded
+        assert snapshot.store is not None  # set whenever the vectors are not held in memory
         # Above the limit: Chroma's HNSW search, in the partitions the filter allows (or the one
         # collection with its `where`, for an index built before partitions).
         return [(cid, sim) for cid, sim in snapshot.store.query(vector, min(k, len(snapshot.chunks)), filters)

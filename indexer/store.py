@@ -62,6 +62,7 @@ class IndexStore:
         self.manifest_path = root / "manifest.json"
         self.generations = root / "generations"
         self.chroma_dir = root / "chroma"
+        self.embedding_cache_path = root / "embedding-cache.sqlite"
         self.lock_path = root / "index.lock"
         self._writer = FileLock(str(self.lock_path), timeout=0)
 

@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 from indexer.bundled_vectors import BUNDLED_VECTORS, BundledVectors, committed_texts, write
+from indexer.embedding_cache import EmbeddingCache
 from indexer.embeddings import embedding_identity
 from indexer.pipeline import Indexer
+from indexer.store import IndexStore
 from regqa.config import Settings
 from tests.conftest import CORPUS, CORPUS_INDEX
 
@@ -79,6 +81,10 @@ def test_an_index_takes_shipped_vectors_and_embeds_only_the_rest(settings: Setti
     assert summary.chunks_embedded == len(counting_embedder.texts) == len(texts) - len(shipped_texts)
     assert set(counting_embedder.texts).isdisjoint(shipped_texts)
     assert summary.chunks_from_bundled >= len(shipped_texts)
+    # Shipped vectors go to the embedding cache too: a serving reader reads the cache, not Chroma.
+    cache = EmbeddingCache(IndexStore(on.index_dir).embedding_cache_path, identity)
+    assert len(cache) == len(texts) and set(cache.get_many(shipped_texts)) == set(shipped_texts)
+    cache.close()
 
 
 def test_a_file_made_with_another_identity_is_not_used(tmp_path) -> None:  # noqa: ANN001

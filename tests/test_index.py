@@ -205,8 +205,30 @@ def test_real_wassenaar_pdf_entries_come_back_with_pages(settings: Settings, cou
     assert j and j[0].page == 5 and j[0].cite_as == "Wassenaar Arrangement Dual-Use List (2025)"
 
 
+@pytest.fixture
+def no_chroma_while_warming(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Fails a read of Chroma's vectors made while the committed index is still warming (the
+    indexer's own reads, of ids it has stored, are allowed); yields the sizes of the reads made
+    once it is whole."""
+    from indexer.dense import SingleCollection
+
+    real = SingleCollection.get_vectors
+    reads: list[int] = []
+
+    def guarded(self: SingleCollection, ids: object) -> dict:
+        ids = list(ids)  # type: ignore[call-overload]
+        manifest_path = IndexStore(settings.index_dir).manifest_path
+        if manifest_path.exists() and not IndexStore(settings.index_dir).read_manifest().dense_ready:
+            raise AssertionError("Chroma's vectors were read while the index was warming")
+        reads.append(len(ids))
+        return real(self, ids)
+
+    monkeypatch.setattr(SingleCollection, "get_vectors", guarded)
+    return reads
+
+
 def test_a_first_run_answers_while_its_vectors_are_still_being_stored(
-        settings: Settings, small_corpus: Path, counting_embedder) -> None:  # noqa: ANN001
+        settings: Settings, small_corpus: Path, counting_embedder, no_chroma_while_warming: list[int]) -> None:  # noqa: ANN001
     """Warm start: chunks and BM25 are committed before embedding; a reader searches them at
     once and finds dense vectors as they are stored, never a chunk without one."""
     from assistant.retrieval import HybridRetriever, QueryEmbedder
@@ -228,11 +250,9 @@ def test_a_first_run_answers_while_its_vectors_are_still_being_stored(
         present = snapshot.present if snapshot.present is not None else np.ones(len(snapshot.chunks), bool)
         assert all(present[snapshot.positions[cid]] for cid, _ in hits)
         assert len(hits) == min(20, int(present.sum()))
-        # The answer path reads no vector from Chroma while another process writes them (embedded
-        # Chroma can fail mid-write): only what the snapshot holds, and no score for the rest.
-        def no_chroma(ids: object) -> dict:
-            raise AssertionError("a warming snapshot read Chroma from a request")
-        snapshot.store.get_vectors = no_chroma  # type: ignore[union-attr,method-assign]
+        # Neither the reader nor the answer path reads a vector from Chroma while the index
+        # warms (embedded Chroma fails when another process writes it; `no_chroma_while_warming`):
+        # only what the snapshot holds, and no score for the rest.
         found = retriever.search("Article 3 authorisation for the export of dual-use items", Filters(), 10)
         assert found.hits and all(h.dense is None or present[snapshot.positions[h.chunk.chunk_id]]
                                   for h in found.hits)
@@ -253,36 +273,36 @@ def test_a_first_run_answers_while_its_vectors_are_still_being_stored(
     assert progress is not None and progress.stage == "done" and progress.vectors == len(chunks)
 
 
-def test_a_warming_reader_keeps_serving_when_chroma_fails_mid_write(
-        settings: Settings, small_corpus: Path, counting_embedder, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
-    """Embedded Chroma can fail to read a collection another process is writing ("Error
-    creating hnsw segment reader: Nothing found on disk", seen by the start benchmark): a
-    warming reader serves the vectors it has and reads again at the next progress report."""
-    from indexer.dense import SingleCollection
+def test_a_reader_takes_the_vectors_from_the_embedding_cache_and_chroma_only_for_what_it_lacks(
+        settings: Settings, small_corpus: Path, counting_embedder, no_chroma_while_warming: list[int]) -> None:  # noqa: ANN001
+    """The in-memory vectors come from the embedding cache (SQLite, safe to read while another
+    process writes), not from embedded Chroma (which is not: a server reading a warming collection
+    saw "Nothing found on disk" and once segfaulted). An index whose cache lacks vectors (built
+    before the cache held every one, or with the cache deleted) reads them from Chroma once whole."""
     from indexer.reader import IndexReader
 
-    reader = IndexReader(settings, recheck_seconds=0)
-    real = SingleCollection.get_vectors
-    failures: list[int] = []
+    Indexer(settings, embedder_factory=lambda: counting_embedder).run()
+    _, manifest, chunks = _committed(settings)
+    reads_by_indexer = list(no_chroma_while_warming)
+    snapshot = IndexReader(settings).snapshot()
+    assert snapshot.dense_coverage == 1.0 and snapshot.store is None
+    assert no_chroma_while_warming == reads_by_indexer  # the reader read nothing from Chroma
 
-    def flaky(self: SingleCollection, ids: object) -> dict:
-        ids = list(ids)  # type: ignore[call-overload]
-        if len(failures) < 2 and ids:
-            failures.append(len(ids))
-            raise RuntimeError("Error executing plan: Internal error: Error creating hnsw segment reader: "
-                               "Nothing found on disk")
-        return real(self, ids)
+    store = _chroma_vectors(settings, manifest)
+    for chunk in chunks[:50]:  # the cache's vector is the one Chroma holds
+        # (Chroma normalises for cosine space: equal up to float32 rounding)
+        assert np.allclose(snapshot.vectors[snapshot.positions[chunk.chunk_id]], store[chunk.chunk_id], atol=1e-6)
 
-    coverages: list[float] = []
+    IndexStore(settings.index_dir).embedding_cache_path.unlink()
+    again = IndexReader(settings).snapshot()
+    assert again.dense_coverage == 1.0 and no_chroma_while_warming[-1] == len(chunks)
+    assert np.allclose(again.vectors, snapshot.vectors, atol=1e-6)
 
-    def watch(stage: str, done: int, total: int) -> None:
-        if stage == "embed" and done:
-            coverages.append(reader.snapshot().dense_coverage)
 
-    monkeypatch.setattr(SingleCollection, "get_vectors", flaky)
-    Indexer(settings, embedder_factory=lambda: counting_embedder).run(progress=watch)
-    assert len(failures) == 2 and coverages == sorted(coverages)
-    assert reader.snapshot().dense_coverage == 1.0  # the commit of dense_ready reads them all
+def _chroma_vectors(settings: Settings, manifest) -> dict:  # noqa: ANN001
+    dense = DenseIndex(settings.chroma_server, IndexStore(settings.index_dir).chroma_dir)
+    ids = [c.chunk_id for c in IndexStore(settings.index_dir).read_chunks(manifest.generation)]
+    return dense.store(manifest.collection, manifest.partitioned).get_vectors(ids)
 
 
 def test_a_stopped_first_run_serves_what_it_has_and_the_next_run_completes_it(
