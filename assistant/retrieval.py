@@ -20,6 +20,7 @@ from pydantic import ConfigDict
 
 from assistant.references import Reference, find_references, names_instrument, normalise, relation
 from assistant.bundled import RECORDED_MISSING_CODES
+from assistant.definitions import DefinedTerms
 from assistant.rerank import FEATURES, Candidates, LearnedFusion, candidate_features
 from assistant.superseded import drop_superseded
 from assistant.titles import TitleIndex
@@ -218,6 +219,14 @@ class HybridRetriever:
             top = max(chunk_score.values())
             for order, cid in enumerate(defined):
                 chunk_score[cid] = max(chunk_score.get(cid, 0.0), top + 1e-3 * (len(defined) - order))
+        # "What are 'dual-use items' under Regulation (EU) 2021/821?": the chunk that defines the
+        # term ranks first, the same way (one per jurisdiction the question names, else the
+        # best-scored definition), still competing on evidence below it.
+        definitions = self._defining(snapshot, query, chunk_score, filters)
+        if definitions and chunk_score:
+            top = max(chunk_score.values())
+            for order, cid in enumerate(definitions):
+                chunk_score[cid] = max(chunk_score.get(cid, 0.0), top + 1e-3 * (len(definitions) - order))
         exact_rel: dict[str, int] = {}
         for order, (chunk, rel) in enumerate(exact):
             chunk_score[chunk.chunk_id] = 10.0 - rel - order * 1e-3
@@ -390,6 +399,21 @@ class HybridRetriever:
             if chunks:
                 found.append(chunks[0].chunk_id)
         return found
+
+    def _defining(self, snapshot: Snapshot, query: str, chunk_score: dict[str, float],
+                  filters: Filters) -> list[str]:
+        """The chunks defining the term a question asks about (`assistant/definitions.py`): in
+        each jurisdiction the question names, or, naming none, the best-scored one."""
+        terms = self._per_generation("definitions", snapshot, lambda: DefinedTerms.build(snapshot.chunks))
+        defining = [snapshot.by_id[cid] for cid in terms.chunks_for(terms.asked(query))]
+        defining = [c for c in defining if filters.allows(c)]
+        if not defining:
+            return []
+        ranked = sorted(defining, key=lambda c: (-chunk_score.get(c.chunk_id, 0.0), c.doc_id, c.ordinal))
+        named = [j for j in jurisdictions_named(query) if any(c.jurisdiction == j for c in defining)]
+        if not named:
+            return [ranked[0].chunk_id]
+        return [next(c.chunk_id for c in ranked if c.jurisdiction == j) for j in named]
 
     def introducing(self, snapshot: Snapshot, chunk: Chunk) -> list[Chunk]:
         """`introducers` of a chunk, with this generation's parents and label positions."""

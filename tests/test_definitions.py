@@ -1,0 +1,68 @@
+"""Defined terms read from the corpus's own structure and words (assistant/definitions.py), and
+the definition question that ranks the defining unit first."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.definitions import DefinedTerms, normalise
+
+
+@pytest.fixture(scope="module")
+def snapshot(assistant):  # noqa: ANN001, ANN201
+    return assistant.retriever.reader.snapshot()
+
+
+@pytest.fixture(scope="module")
+def terms(snapshot) -> DefinedTerms:  # noqa: ANN001
+    return DefinedTerms.build(snapshot.chunks)
+
+
+def _units(snapshot, chunk_ids: list[str]) -> set[tuple[str, str]]:  # noqa: ANN001
+    return {(snapshot.by_id[c].doc_id, snapshot.by_id[c].unit or snapshot.by_id[c].section) for c in chunk_ids}
+
+
+def test_normalise_folds_quotes_case_plurals_and_spelling() -> None:
+    assert normalise("‘Dual-use items’") == normalise("dual-use item") == "dual-use item"
+    assert normalise("*general licence*") == "general license"
+    assert normalise("access") == "access"  # "ss" is not a plural
+
+
+def test_terms_come_from_definition_units_and_from_defining_sentences(snapshot, terms) -> None:  # noqa: ANN001
+    # a unit per term (§ 772.1), a definitions article (Article 2(n)), an Annex definition
+    assert ("15-cfr-part-772", "§ 772.1 “Knowledge”") in _units(snapshot, terms.chunks_for(["knowledge"]))
+    assert ("eu-2021-821-dual-use-regulation", "Article 2(1)") in _units(snapshot, terms.chunks_for(["dual-use item"]))
+    assert ("wassenaar-2025-dual-use-list-cat4-cat5p1", 'Definition of "intrusion software"') in \
+        _units(snapshot, terms.chunks_for(["intrusion software"]))
+    # "'internal compliance programme' or 'ICP' means": both names
+    assert _units(snapshot, terms.chunks_for(["icp"])) == _units(snapshot, terms.chunks_for(["internal compliance programme"]))
+    # a term used in a sentence that does not define it is not a definition
+    assert all("means" in snapshot.by_id[c].text or snapshot.by_id[c].unit != snapshot.by_id[c].section
+               or snapshot.by_id[c].section.startswith(("Definition", "Article 2("))
+               for c in terms.chunks_for(["dual-use item"]))
+
+
+@pytest.mark.parametrize(("question", "asked"), [
+    ("What are 'dual-use items' under Regulation (EU) 2021/821?", ["dual-use item"]),
+    ("what exactly is an ICP in EU export control speak?", ["icp"]),
+    ("Is a tracking agent the owner installs considered 'intrusion software'?", ["intrusion software"]),
+    ("How does the Wassenaar list define intrusion software?", ["intrusion software"]),
+    ("Does a repair video count as technology under the EAR?", ["technology"]),
+    # not what the question asks about: a longer phrase of which the term is a small part
+    ("What counts as 'sales technology' under the EAR?", []),
+    # not a definition question at all, though it uses defined terms
+    ("Do we need a licence to export intrusion software to Brazil?", []),
+    ("Which ECCN covers technology for facial recognition cameras?", []),
+])
+def test_the_term_a_question_asks_about(terms: DefinedTerms, question: str, asked: list[str]) -> None:
+    assert terms.asked(question) == asked
+
+
+def test_a_definition_question_ranks_the_defining_unit_first(assistant) -> None:  # noqa: ANN001
+    result = assistant.retriever.search("What are 'dual-use items' under Regulation (EU) 2021/821?", None, 10)
+    first = result.passages[0].chunks[0]
+    assert (first.doc_id, first.section) == ("eu-2021-821-dual-use-regulation", "Article 2(1)")
+    # naming a jurisdiction picks that jurisdiction's definition of a term several instruments define
+    result = assistant.retriever.search("What does 'cryptography' mean in the EAR?", None, 10)
+    first = result.passages[0].chunks[0]
+    assert (first.doc_id, first.unit) == ("15-cfr-part-772", "§ 772.1 “Cryptography”")
