@@ -40,7 +40,7 @@ _FOCUS = [
     re.compile(r"\b(?:counts?|qualif(?:y|ies)|treated|considered|regarded|classed) as (?:an? |the )?(.{2,60}?)"
                + _STOP, re.I),
 ]
-_ASKS = re.compile(r"\b(?:mean|means|meaning|defin\w*|counts? as|qualif(?:y|ies) as|treated as|considered"
+_ASKS = re.compile(r"\b(?:mean|means|meant|meaning|defin\w*|counts? as|qualif(?:y|ies) as|treated as|considered"
                    r"|regarded as|classed as|what (?:\w+ly )?(?:is|are)\b)", re.I)
 
 
@@ -48,6 +48,21 @@ def normalise(phrase: str) -> str:
     """Lower case, no quotes or emphasis, singular words: 'Dual-use items' ~ 'dual-use item'."""
     words = re.sub(rf"[{_QUOTES}*_]", " ", phrase.lower()).replace("licence", "license").split()
     return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words)
+
+
+def defined_in(text: str) -> list[str]:
+    """The terms a passage of text defines in its own words ("'term' means …"), normalised."""
+    return [normalise(t) for match in _DEFINING.finditer(text) for t in _QUOTED_TERM.findall(match.group(1))]
+
+
+def asked_phrases(question: str) -> list[str]:
+    """What a question asks to have defined, normalised: its quoted phrases and the phrase after
+    "what is", "define", "count as" …; [] when it does not ask what something means."""
+    if not _ASKS.search(question):
+        return []
+    phrases = [m.group(1) for m in _QUESTION_QUOTE.finditer(question)]
+    phrases += [m.group(1) for pattern in _FOCUS for m in pattern.finditer(question)]
+    return list(dict.fromkeys(p for p in map(normalise, phrases) if p))
 
 
 def terms_defined_by(chunk: Chunk) -> list[str]:
@@ -60,9 +75,8 @@ def terms_defined_by(chunk: Chunk) -> list[str]:
         found.append(chunk.unit_title)  # `§ 772.1 “Knowledge”`: one unit per defined term
     elif _ARTICLE_OF_DEFINITIONS.match(chunk.section) and chunk.unit_title:
         found.append(chunk.unit_title)
-    for match in _DEFINING.finditer(chunk.text):
-        found += _QUOTED_TERM.findall(match.group(1))
-    return list(dict.fromkeys(t for t in map(normalise, found) if t and len(t) <= 60))
+    found = [normalise(t) for t in found] + defined_in(chunk.text)
+    return list(dict.fromkeys(t for t in found if t and len(t) <= 60))
 
 
 @dataclass(frozen=True)
@@ -88,12 +102,7 @@ class DefinedTerms:
         """The defined terms the question asks about, if it asks what one means or what counts
         as one; [] otherwise. The term must be the whole phrase asked about: "sales technology"
         is not "technology", and "License Exception TSU" is not "License Exception"."""
-        if not _ASKS.search(question):
-            return []
-        phrases = [m.group(1) for m in _QUESTION_QUOTE.finditer(question)]
-        phrases += [m.group(1) for pattern in _FOCUS for m in pattern.finditer(question)]
-        found = [focus for focus in map(normalise, phrases) if focus in self.by_term]
-        return list(dict.fromkeys(found))
+        return [phrase for phrase in asked_phrases(question) if phrase in self.by_term]
 
     def chunks_for(self, terms: Sequence[str]) -> list[str]:
         return [cid for term in terms for cid in self.by_term.get(term, ())]

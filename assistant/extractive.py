@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from assistant.citations import citation_for
+from assistant.definitions import asked_phrases, defined_in
 from assistant.records import Citation
 from assistant.retrieval import Passage
 from assistant.sentences import content_terms, sentence_spans
@@ -33,6 +34,8 @@ MAX_QUOTE_WORDS = 70
 # beside the share of question terms the sentence has: as much as the whole word overlap.
 CHUNK_WEIGHT = 1.0
 PATH_SEPARATOR = " › "
+# A sentence that defines the term the question asks about outranks any word overlap.
+DEFINES_WEIGHT = 2.0
 
 LeadIn = Callable[[Chunk], Chunk | None]
 # The paragraphs a list item depends on, outermost first (retrieval.introducers, retrieved only).
@@ -64,13 +67,14 @@ def compose(question: str, passages: list[Passage], *, lead_in: LeadIn | None = 
     """Quote the best sentence of each selected unit (two for the best unit), best unit first;
     further units grouped by jurisdiction and instrument."""
     terms = content_terms(expand(question))
+    asked = set(asked_phrases(question))  # a term the question asks to have defined
     # A rare word of the question ("handover", "exclude") says more about which sentence answers
     # than a common one ("software", "export").
     weight = weights(sorted(terms)) if weights is not None else dict.fromkeys(terms, 1.0)
     citations: list[Citation] = []
     blocks: list[tuple[Passage, list[_Quote]]] = []
     for rank, passage in enumerate(passages):
-        quotes = _pick(passage, terms, weight, 2 if rank == 0 else 1, lead_in, introducers)
+        quotes = _pick(passage, terms, weight, 2 if rank == 0 else 1, lead_in, introducers, asked)
         if quotes:
             blocks.append((passage, quotes))
     if not blocks:
@@ -146,7 +150,8 @@ def _names(chunks: list[Chunk]) -> str:
 
 
 def _pick(passage: Passage, terms: set[str], weight: dict[str, float], limit: int,
-          lead_in: LeadIn | None, introducers: Introducers | None = None) -> list[_Quote]:
+          lead_in: LeadIn | None, introducers: Introducers | None = None,
+          asked: set[str] = frozenset()) -> list[_Quote]:
     candidates: list[_Quote] = []
     position = 0
     # The unit's own designation in the question ("ECCN 3A981") says which unit, not which
@@ -165,6 +170,10 @@ def _pick(passage: Passage, terms: set[str], weight: dict[str, float], limit: in
             overlap = sum(weight.get(t, 0.0) for t in terms & content_terms(sentence)) / total
             # The opening sentence states a unit's rule or names its items.
             score = overlap + paragraph + (0.3 if position == 0 else 0.0) - (0.3 if _FRAGMENT.match(sentence) else 0.0)
+            # The sentence that defines the term asked about is the answer, wherever it stands
+            # in a list of definitions.
+            if asked and asked.intersection(defined_in(sentence)):
+                score += DEFINES_WEIGHT
             candidates.append(_Quote(chunk, span.start, span.end, score))
             position += 1
     if not candidates:

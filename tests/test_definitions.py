@@ -47,6 +47,7 @@ def test_terms_come_from_definition_units_and_from_defining_sentences(snapshot, 
     ("what exactly is an ICP in EU export control speak?", ["icp"]),
     ("Is a tracking agent the owner installs considered 'intrusion software'?", ["intrusion software"]),
     ("How does the Wassenaar list define intrusion software?", ["intrusion software"]),
+    ("What is meant by 'transit' in Regulation (EU) 2021/821?", ["transit"]),
     ("Does a repair video count as technology under the EAR?", ["technology"]),
     # not what the question asks about: a longer phrase of which the term is a small part
     ("What counts as 'sales technology' under the EAR?", []),
@@ -66,3 +67,13 @@ def test_a_definition_question_ranks_the_defining_unit_first(assistant) -> None:
     result = assistant.retriever.search("What does 'cryptography' mean in the EAR?", None, 10)
     first = result.passages[0].chunks[0]
     assert (first.doc_id, first.unit) == ("15-cfr-part-772", "§ 772.1 “Cryptography”")
+
+
+def test_the_answer_quotes_the_sentence_that_defines_the_term_first(assistant) -> None:  # noqa: ANN001
+    """In a unit that is a list of definitions (Article 2(1) of the UK Order), the quote is the
+    one that defines the asked term, not the unit's first definition or one sharing its words."""
+    response = assistant.ask("What does 'technology' mean in the UK Export Control Order?")
+    first = response.citations[0]
+    assert (first.doc_id, first.section) == ("uk-export-control-order-2008", "Article 2(1)")
+    # (without the rule: "“*UK controlled*” in relation to dual-use goods, software and technology, means …")
+    assert first.quote.lstrip("- ").startswith("“*technology*” means")
