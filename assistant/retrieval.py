@@ -19,7 +19,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from assistant.references import Reference, find_references, names_instrument, normalise, relation
-from assistant.bundled import RECORDED_MISSING_CODES
+from assistant.bundled import RECORDED_MISSING_CODES, not_bundled
 from assistant.definitions import DefinedTerms
 from assistant.rerank import FEATURES, Candidates, LearnedFusion, candidate_features
 from assistant.superseded import drop_superseded
@@ -159,6 +159,11 @@ _JURISDICTION_WORDS = {
 }
 
 
+# A definition whose whole text is a pointer: "*Fundamental research.* See § 734.8 of the EAR."
+_POINTER = re.compile(r"^[*“\"]*[^.*]{1,60}\.?[*”\"]*\.?\s+(See (?:§|§§|part)\s*[^.]{1,40}?(?:\.\d+[^.\s]*)*"
+                      r"(?: of the EAR)?)\.$", re.I)
+
+
 def jurisdictions_named(question: str) -> list[str]:
     return [name for name, pattern in _JURISDICTION_WORDS.items() if pattern.search(question)]
 
@@ -223,6 +228,12 @@ class HybridRetriever:
         # term ranks first, the same way (one per jurisdiction the question names, else the
         # best-scored definition), still competing on evidence below it.
         definitions = self._defining(snapshot, query, chunk_score, filters)
+        # A definition that only points elsewhere ("*Published.* See § 734.7 of the EAR.") is
+        # answered by the section it points to, ranked above it; a section the bundled copy
+        # leaves out (§ 734.8) is a gap the answer names, as if the question had named it.
+        targets, gaps = self._pointed_to(snapshot, definitions, filters)
+        definitions = targets + definitions
+        unresolved += [gap for gap in gaps if gap not in unresolved]
         if definitions and chunk_score:
             top = max(chunk_score.values())
             for order, cid in enumerate(definitions):
@@ -414,6 +425,23 @@ class HybridRetriever:
         if not named:
             return [ranked[0].chunk_id]
         return [next(c.chunk_id for c in ranked if c.jurisdiction == j) for j in named]
+
+    def _pointed_to(self, snapshot: Snapshot, chunk_ids: list[str],
+                    filters: Filters) -> tuple[list[str], list[Reference]]:
+        """For definitions that are only a pointer, the opening chunk of each section pointed to,
+        and the references to sections the bundled copy leaves out."""
+        sections = self.sections(snapshot)
+        found: list[str] = []
+        gaps: list[Reference] = []
+        for cid in chunk_ids:
+            pointer = _POINTER.match(snapshot.by_id[cid].text.strip())
+            for ref in find_references(pointer.group(1)) if pointer else []:
+                chunks = [c for c in sections.get(normalise(ref.label), []) if filters.allows(c)]
+                if chunks:
+                    found.append(chunks[0].chunk_id)
+                elif not_bundled(snapshot, [ref]):
+                    gaps.append(ref)
+        return found, gaps
 
     def introducing(self, snapshot: Snapshot, chunk: Chunk) -> list[Chunk]:
         """`introducers` of a chunk, with this generation's parents and label positions."""

@@ -233,7 +233,9 @@ class Assistant:
         lines = [f"{lead}: {reason}."]
         if closest:
             lines.append("Closest passages (references, not an answer):")
-            lines += [f"- {c.cite_as}, {c.section} [{c.n}]" for c in closest]
+            # The unit where one label holds several (`§ 772.1 “Reexport”`), so that two lines differ.
+            lines += [f"- {c.cite_as}, {c.unit if c.unit.startswith(c.section) and c.unit != c.section else c.section}"
+                      f" [{c.n}]" for c in closest]
         response.answer = "\n".join(lines)
         response.citations = closest
         return response

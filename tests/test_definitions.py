@@ -77,3 +77,21 @@ def test_the_answer_quotes_the_sentence_that_defines_the_term_first(assistant) -
     assert (first.doc_id, first.section) == ("uk-export-control-order-2008", "Article 2(1)")
     # (without the rule: "“*UK controlled*” in relation to dual-use goods, software and technology, means …")
     assert first.quote.lstrip("- ").startswith("“*technology*” means")
+
+
+def test_a_definition_that_points_elsewhere_is_answered_by_the_section_it_points_to(assistant) -> None:  # noqa: ANN001
+    """§ 772.1 "*Published.* See § 734.7 of the EAR.": § 734.7 answers, the pointer comes after it."""
+    result = assistant.retriever.search("What does 'published' mean under the EAR?", None, 10)
+    firsts = [(p.first.doc_id, p.first.unit or p.first.section) for p in result.passages[:2]]
+    assert firsts[0][0] == "15-cfr-part-734" and firsts[0][1].startswith("§ 734.7")
+    assert firsts[1] == ("15-cfr-part-772", "§ 772.1 “Published”")
+    assert not result.unresolved
+
+
+def test_a_definition_pointing_to_a_section_left_out_of_the_bundle_is_an_honest_gap(assistant) -> None:  # noqa: ANN001
+    """§ 772.1 "*Reexport.* See § 734.14 of the EAR." and the MANIFEST records § 734.14 as not
+    bundled: the answer says so and links the official text, rather than quoting the pointer."""
+    response = assistant.ask("What is a 'reexport' under the EAR?")
+    assert response.abstained and response.abstain_kind == "out-of-corpus"
+    assert "§ 734.14 is not in the bundled copy of 15 CFR Part 734" in response.abstain_reason
+    assert "https://www.ecfr.gov/" in response.answer
