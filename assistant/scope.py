@@ -43,6 +43,15 @@ _SHARED_WORDS = re.compile(
     re.I,
 )
 
+# Words that only a neighbouring field's question uses: without any export-control word, they
+# decide as the meaning test would ("what import duty does the US charge on thermal cameras"
+# mentions cameras, which pulls its meaning towards export control).
+_OTHER_FIELD_WORDS = re.compile(
+    r"\b(import (?:dut(?:y|ies)|tax\w*|vat|tariffs?)|customs dut(?:y|ies)|tariffs?|vat|sales tax|income tax|"
+    r"tax (?:credits?|returns?|rates?)|gdpr|data protection|personal data|fcc|ce marking|ul certification)\b",
+    re.I,
+)
+
 # Short descriptions of export control and of the fields most often confused with it.
 IN_SCOPE = (
     "export controls: a licence or authorisation needed to export, re-export or transfer items",
@@ -108,6 +117,6 @@ class ScopeCheck:
         `texts`: the retrieved passages, for a question that quotes them."""
         if uses_export_control_vocabulary(question) or quotes_the_texts(question, texts):
             return False
-        if self.nearer_other_field(question):
+        if _OTHER_FIELD_WORDS.search(question) or self.nearer_other_field(question):
             return True
         return not _SHARED_WORDS.search(question) and confidence < floor

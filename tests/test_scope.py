@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.scope import uses_export_control_vocabulary
+from assistant.scope import ScopeCheck, uses_export_control_vocabulary
 
 
 @pytest.mark.parametrize(("question", "expected"), [
@@ -23,3 +23,24 @@ from assistant.scope import uses_export_control_vocabulary
 ])
 def test_export_control_words(question: str, expected: bool) -> None:
     assert uses_export_control_vocabulary(question) is expected
+
+
+@pytest.mark.parametrize("question", [
+    "What import duty does the US charge on thermal cameras we bring in from the UK?",
+    "Which tariffs apply to the CCTV cameras we buy from Korea?",
+    "Does the GDPR let us keep face templates of our shoppers?",
+])
+def test_a_neighbouring_fields_own_words_decide_without_export_words(question: str) -> None:
+    """Without any export-control word, words only another field uses put a question out of
+    scope, even when its subject (cameras) pulls its meaning towards export control; the
+    embedding is never consulted."""
+    def no_embedding(text: str) -> None:
+        raise AssertionError("the meaning test was not needed")
+
+    assert ScopeCheck(no_embedding).out_of_scope(question, confidence=0.9, floor=0.3, texts=[])
+
+
+def test_export_words_keep_a_question_with_customs_words_in_scope() -> None:
+    assert not ScopeCheck(lambda text: None).out_of_scope(  # type: ignore[arg-type,return-value]
+        "Do we need an export licence, and what customs duty applies, for thermal cameras to Brazil?",
+        confidence=0.9, floor=0.3, texts=[])
