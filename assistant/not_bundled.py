@@ -28,6 +28,7 @@ MISSING: tuple[Missing, ...] = (
             # What the chart says, not how to use it ("How do we use the Country Chart?" is § 738.4)
             # nor a column named as a fact ("a customer in a country listed in CC Column 1").
             re.compile(r"\bcountry chart\b[^?.]{0,40}\b(?:say|says|show|shows|list|lists|mark|marks|entry|entries|box|boxes)\b"
+                       r"|\b(?:according to|as per|per) the (?:commerce )?country chart\b"
                        r"|\b(?:what|which)\s+(?:countries|destinations|reasons for control)\b[^?.]{0,60}"
                        r"\b(?:country chart|column \d)"
                        r"|\b(?:is|are)\s+(?-i:[A-Z][A-Za-z]+(?:\s+[A-Z][A-Za-z]+)*)\s+(?:in|under|listed in|marked in)\s+"
@@ -86,7 +87,7 @@ class NotHeld:
     """An instrument the question names that no indexed document is (nor quotes by number)."""
 
     name: str
-    url: str
+    url: str  # "" when RegQA knows no official address for it (a foreign statute by its name)
     span: tuple[int, int]  # where the question names it
 
 
@@ -100,6 +101,17 @@ _ITAR_URL = "https://www.ecfr.gov/current/title-22/chapter-I/subchapter-M"
 # "Decision 2014/512/CFSP": an EU act by its number.
 _EU_ACT = re.compile(r"\b(?:Regulation|Decision|Directive|Recommendation)\s*(?:\((?:EU|EC|EEC|CFSP|Euratom)\)\s*)?"
                      r"(?:No\.?\s*)?(\d{1,4}/\d{1,4})(?:/(?:EU|EC|EEC|CFSP))?\b", re.I)
+
+
+# A statute by its name: "Japan's Foreign Exchange and Foreign Trade Act", "the Export Control
+# Act 2002", "China's Export Control Law". Capitalised words, then Act/Law/Ordinance/Decree.
+_NAMED_STATUTE = re.compile(
+    r"\b((?:[A-Z][\w’'-]*\s+(?:(?:and|of|on|for|the)\s+)*){2,8}(?:Act|Law|Ordinance|Decree)\b(?:\s+(?:of\s+)?\d{4})?)")
+# What precedes the name: the question's first words ("Under the", "Does the"), and a country's
+# possessive ("Japan's"), kept in the name shown but not in the name looked up.
+_LEADING = re.compile(r"^(?:(?:Under|Does|Do|Is|Are|Was|Were|What|Which|How|Can|Could|Would|Should|Will|Did|Has|Have|"
+                      r"According|In|By|Per|If|When|Why|Our|We|The|To|For|From|the)\s+)+")
+_POSSESSIVE = re.compile(r"^[A-Z][\w-]*[’']s\s+")
 
 
 def names_held_instrument(question: str, unheld: list[NotHeld]) -> bool:
@@ -130,6 +142,12 @@ def not_held(question: str, cite_as: Iterable[str], corpus_mentions: Callable[[s
     match = _ITAR.search(question)
     if match:
         found.append(NotHeld(_ITAR_NAME, _ITAR_URL, match.span()))
+    for match in _NAMED_STATUTE.finditer(question):
+        shown = _LEADING.sub("", match.group(1))
+        name = _POSSESSIVE.sub("", shown)
+        if len(name.split()) >= 2 and not any(name.lower() in held_name.lower() for held_name in held) \
+                and not corpus_mentions(name):
+            found.append(NotHeld(shown, "", match.span()))
     for match in _EU_ACT.finditer(question):
         number = match.group(1)
         if not any(number in name for name in held) and not corpus_mentions(number):

@@ -118,7 +118,11 @@ class Assistant:
                 names = ", ".join(r.display for r in absent)
                 notices.append(f"No unit named {names} is in the indexed documents; the answer covers the rest.")
             notices += [f"{_not_bundled_text(g)}; the answer covers the rest." for g in gaps]
-        notices += [f"{n.name} is not among the indexed documents (official text: {n.url}); the answer "
+        # A question that names a unit and asks what an unbundled list says of it (the Country
+        # Chart for a named ECCN) is answered from the unit, and says what it cannot tell.
+        notices += [f"The question also asks what {m.name} says, which the bundled corpus does not hold "
+                    f"(official text: {m.url}); this answer cannot tell it." for m in missing_for(standalone)]
+        notices += [f"{n.name} is not among the indexed documents{_official(n.url)}; the answer "
                     "covers the rest." for n in unheld]
 
         if mode == "llm":
@@ -188,7 +192,7 @@ class Assistant:
             return ("out-of-scope", "the question does not appear to be about export controls, which is all "
                     "this corpus covers")
         if unheld and not names_held_instrument(result.query, unheld):
-            names = "; ".join(f"{n.name} ({n.url})" for n in unheld)
+            names = "; ".join(f"{n.name}{f' ({n.url})' if n.url else ''}" for n in unheld)
             return "out-of-corpus", f"the question asks about {names}, which the indexed documents do not hold"
         missing = missing_for(result.query)
         if missing:
@@ -311,11 +315,15 @@ def _visible(text: str) -> str:
 
 
 def _not_bundled_text(gap: NotBundled) -> str:
-    source = f" (official text: {gap.url})" if gap.url else ""
+    source = _official(gap.url)
     if not gap.held:
         return f"{gap.reference.display} is in {gap.where}, which the indexed documents do not include{source}"
     return (f"{gap.reference.display} is not in the bundled copy of {gap.where}, which holds selected "
             f"parts only{source}")
+
+
+def _official(url: str) -> str:
+    return f" (official text: {url})" if url else ""
 
 
 def _not_held(result: SearchResult) -> list[NotHeld]:

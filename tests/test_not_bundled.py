@@ -18,6 +18,8 @@ from assistant.not_bundled import missing_for, missing_sections_for, not_held
     ("Is our distributor in Dubai listed on the Entity List?", "Entity List"),
     ("What red flags does the EU's 2024 guidance on cyber-surveillance exports list?", "2024/2659"),
     ("Which PL entries of the UK Strategic Export Control List cover interception kit?", "Export Control Order"),
+    ("According to the Country Chart, is there an RS Column 2 licence requirement for 6A003 cameras to Vietnam?",
+     "Country Chart"),
 ])
 def test_asking_what_an_unbundled_instrument_contains(question: str, instrument: str) -> None:
     assert [m.name for m in missing_for(question) if instrument in m.name]
@@ -59,6 +61,32 @@ def test_an_instrument_no_document_is(question: str, name: str) -> None:
     assert [n.name for n in found if name in n.name]
     assert all(n.url.startswith("https://") for n in found)
     assert all(question[n.span[0]:n.span[1]] for n in found)
+
+
+def _mentioned(text: str) -> bool:
+    return text in {"Export Control Reform Act", "Export Control Act 2002"}  # names the bundled texts use
+
+
+@pytest.mark.parametrize(("question", "shown"), [
+    ("What does Japan's Foreign Exchange and Foreign Trade Act require before we export network probes?",
+     "Japan's Foreign Exchange and Foreign Trade Act"),
+    ("Does China's Export Control Law apply to our re-exports from Shenzhen?", "China's Export Control Law"),
+    ("Under the California Consumer Privacy Act, must we delete plate-reader records?", "California Consumer Privacy Act"),
+])
+def test_a_statute_named_by_its_title_that_no_document_is_or_mentions(question: str, shown: str) -> None:
+    """The question's own first words ("Under the") are not part of the name; a country's
+    possessive is shown but not looked up. No official address is known for such a statute."""
+    found = not_held(question, HELD, _mentioned)
+    assert [(n.name, n.url) for n in found] == [(shown, "")]
+
+
+@pytest.mark.parametrize("question", [
+    "Under the Export Control Reform Act, can BIS impose civil penalties?",  # the bundled texts name it
+    "Is the Export Control Act 2002 the basis of the UK Order?",
+    "Does the Act apply to us?",  # no name at all
+])
+def test_a_statute_the_bundled_texts_name_is_not_reported(question: str) -> None:
+    assert not_held(question, HELD, _mentioned) == []
 
 
 @pytest.mark.parametrize("question", [
