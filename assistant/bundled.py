@@ -213,3 +213,25 @@ def _document_with(snapshot: Snapshot, test: Callable[[Chunk], bool], within: in
         if any(test(c) for c in chunks[:within]):
             return chunks[0]
     return None
+
+
+_CATEGORY = re.compile(r"\bCategory\s+(\d)(?:\s+Part\s+(\d))?\b", re.I)
+
+
+def category_gap(snapshot: Snapshot, question: str) -> str:
+    """"Category 3 of the Wassenaar list" when the bundled Wassenaar List holds Categories 4 and
+    5 Part 1 only: the reason the answer is not here, or "" (the category is held, or the question
+    names no Wassenaar category)."""
+    if not re.search(r"\bWassenaar\b", question):
+        return ""
+    first = _document_with(snapshot, lambda c: _top("wassenaar", normalise(c.section)) is not None, 200)
+    if first is None:
+        return ""
+    held = {top[0].split(".")[0] for c in snapshot.by_doc[first.doc_id]
+            if (top := _top("wassenaar", normalise(c.section)))}
+    for match in _CATEGORY.finditer(question):
+        category, part = match.group(1), match.group(2)
+        if category not in held or (category, int(part or 0)) == WASSENAAR_PART_2:
+            return (f"Category {category}{f' Part {part}' if part else ''} is not in the bundled copy of "
+                    f"{first.cite_as}, which holds selected categories only (official text: {first.source_url})")
+    return ""

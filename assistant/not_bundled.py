@@ -61,9 +61,49 @@ MISSING: tuple[Missing, ...] = (
             re.compile(r"\bUK Strategic Export Control Lists?\b|\bUK Military List\b|\bPL\s?\d{4}[a-z]?\b"
                        r"|['‘\"]PL['’\"] entr|\bPL entr(?:y|ies)\b|\bSchedule\s+[1-4]\b[^?.]{0,30}\b(?:Export Control )?Order\b",
                        re.I)),
+    # Kinds of source the corpus holds none of: court judgments, Wassenaar plenary documents,
+    # the registers of who holds an office or which authority licenses in a Member State.
+    Missing("court judgments (case law)", "https://curia.europa.eu/juris/recherche.jsf?language=en",
+            re.compile(r"\b(?:Court of Justice|CJEU|ECJ|General Court|Supreme Court|court of appeals?)\b"
+                       r"|\b(?:judgment|case law|court (?:ruled|held|decided|ruling))\b", re.I)),
+    Missing("the Wassenaar Arrangement's plenary statements and other public documents", "https://www.wassenaar.org/public-documents/",
+            re.compile(r"\bplenary\b", re.I)),
+    Missing("the Commission's list of the Member States' competent authorities (Official Journal, C series)",
+            "https://policy.trade.ec.europa.eu/help-exporters-and-importers/exporting-dual-use-items_en",
+            re.compile(r"\b(?:which|what|who)\b[^?.]{0,20}\b(?:authority|authorities|agency|ministry|office|body)\b[^?.]{0,60}"
+                       r"\b(?:in|of) (?:Ireland|Germany|France|Italy|Spain|the Netherlands|Sweden|Poland|Belgium|Austria|Denmark"
+                       r"|Finland|Portugal|Greece|Czechia|the Czech Republic|Hungary|Romania|Bulgaria|Croatia|Slovakia|Slovenia"
+                       r"|Estonia|Latvia|Lithuania|Luxembourg|Malta|Cyprus)\b"
+                       r"|\b(?:Irish|German|French|Italian|Spanish|Dutch|Swedish|Polish|Belgian|Austrian|Danish|Finnish"
+                       r"|Portuguese|Greek|Czech)\s+(?:government\s+)?(?:authority|agency|ministry)\b", re.I)),
+    Missing("who holds an office today (the bundled texts name offices, not their holders)", "",
+            re.compile(r"\b(?i:who) (?:is|are) (?:currently |now )?(?:the )?(?:current |present )?"
+                       r"(?:[A-Z][\w.-]* |of |for |and ){0,8}(?:Secretary|Minister|Director|Commissioner|Chair\w*|head)\b")),
     Missing("sanctions regulations (OFAC, EU restrictive measures)", "https://sanctionssearch.ofac.treas.gov/",
             re.compile(r"\bOFAC\b|\bSDN list\b|\bsanctions? (?:regulation|package|list)s? (?:on|against) (?:Russia|Iran|Belarus|Syria|North Korea)\b", re.I)),
 )
+
+
+# What happened (or how many) in a given year: statistics and events, which legal texts do not
+# record. A year the retrieved passages themselves carry (the 2024 guidelines) is their own.
+_YEAR = re.compile(r"(?<![/\d])(?:19[89]\d|20[0-4]\d)(?![/\d])|\b(?:last|this|previous|past) year\b", re.I)
+_EVENT = re.compile(r"\bhow many\b|\bon average\b|\bwhat did\b|\bwhich\b[^?]{0,80}\b(?:did|were|was)\b"
+                    r"|\b(?:added|granted|issued|refused|denied|approved|agreed|decided|ruled|adopted)\b", re.I)
+
+
+_AMENDMENT_NOTE = re.compile(r"\d+ FR \d+[^\]\n]*")
+
+
+def asks_about_events(question: str, texts: Iterable[str]) -> bool:
+    """Does the question ask what happened, or how many, in a year that no retrieved passage
+    mentions? ("How many licences did the UK grant in 2023", "which companies did BIS add in its
+    October 2019 rule".)"""
+    years = [m.group(0) for m in _YEAR.finditer(question)]
+    if not years or not _EVENT.search(question):
+        return False
+    # Amendment notes ("[84 FR 54009, Oct. 9, 2019]") date the text, not the events asked about.
+    haystack = _AMENDMENT_NOTE.sub(" ", " ".join(texts))
+    return not any(re.fullmatch(r"\d{4}", y) and y in haystack for y in years)
 
 
 def missing_for(question: str) -> list[Missing]:
@@ -106,7 +146,7 @@ _EU_ACT = re.compile(r"\b(?:Regulation|Decision|Directive|Recommendation)\s*(?:\
 # A statute by its name: "Japan's Foreign Exchange and Foreign Trade Act", "the Export Control
 # Act 2002", "China's Export Control Law". Capitalised words, then Act/Law/Ordinance/Decree.
 _NAMED_STATUTE = re.compile(
-    r"\b((?:[A-Z][\w’'-]*\s+(?:(?:and|of|on|for|the)\s+)*){2,8}(?:Act|Law|Ordinance|Decree)\b(?:\s+(?:of\s+)?\d{4})?)")
+    r"\b((?:\(?[A-Z][\w’'-]*\)?\s+(?:(?:and|of|on|for|the)\s+)*){2,8}(?:Act|Law|Ordinance|Decree)\b(?:\s+(?:of\s+)?\d{4})?)")
 # What precedes the name: the question's first words ("Under the", "Does the"), and a country's
 # possessive ("Japan's"), kept in the name shown but not in the name looked up.
 _LEADING = re.compile(r"^(?:(?:Under|Does|Do|Is|Are|Was|Were|What|Which|How|Can|Could|Would|Should|Will|Did|Has|Have|"

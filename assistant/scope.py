@@ -24,7 +24,7 @@ _EXPORT_CONTROL_WORDS = re.compile(
     r"end[- ]uses?|entity list|sanction\w*|embargo\w*|deemed|classif\w*|annex [iv]+|catch-all|"
     r"regulation \(eu\)|2021/821|cyber-?surveillance|intrusion software|intercept\w*|encryption|"
     r"country (?:chart|groups?)|control(?:led)? lists?|controlled|destinations?|brokering|"
-    r"human rights|echri|hikvision|dahua|record-?keeping|technical assistance|"
+    r"human rights|echri|hikvision|dahua|record-?keeping|technical assistance|industry and security|"
     # Proliferation and military end use: what catch-all and transit controls are about.
     r"transit|missiles?|weapons of mass destruction|wmd|proliferation|military end[- ]us\w*|arms embargo\w*|"
     # Arms export control: the ITAR, its registration office and list.

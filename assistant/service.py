@@ -13,9 +13,10 @@ from assistant.citations import citation_for, verify_citations
 from assistant.conversation import is_follow_up, standalone_question
 from assistant.evidence import Selection, SelectionPolicy, select
 from assistant.extractive import compose
-from assistant.not_bundled import NotHeld, missing_for, missing_sections_for, names_held_instrument, not_held
+from assistant.not_bundled import (NotHeld, asks_about_events, missing_for, missing_sections_for, names_held_instrument,
+                                   not_held)
 from assistant.records import AnswerResponse, Citation, Mode, RetrievedRef, Turn
-from assistant.bundled import NotBundled, not_bundled
+from assistant.bundled import NotBundled, category_gap, not_bundled
 from assistant.references import normalise
 from assistant.retrieval import Fusion, HybridRetriever, Passage, QueryEmbedder, SearchResult, lead_in
 from assistant.provenance import provenance_notices
@@ -120,8 +121,8 @@ class Assistant:
             notices += [f"{_not_bundled_text(g)}; the answer covers the rest." for g in gaps]
         # A question that names a unit and asks what an unbundled list says of it (the Country
         # Chart for a named ECCN) is answered from the unit, and says what it cannot tell.
-        notices += [f"The question also asks what {m.name} says, which the bundled corpus does not hold "
-                    f"(official text: {m.url}); this answer cannot tell it." for m in missing_for(standalone)]
+        notices += [f"The question also asks what {m.name} says, which the bundled corpus does not hold"
+                    f"{_official(m.url)}; this answer cannot tell it." for m in missing_for(standalone)]
         notices += [f"{n.name} is not among the indexed documents{_official(n.url)}; the answer "
                     "covers the rest." for n in unheld]
 
@@ -196,8 +197,15 @@ class Assistant:
             return "out-of-corpus", f"the question asks about {names}, which the indexed documents do not hold"
         missing = missing_for(result.query)
         if missing:
-            names = "; ".join(f"{m.name} ({m.url})" for m in missing)
+            names = "; ".join(f"{m.name}{f' ({m.url})' if m.url else ''}" for m in missing)
             return "out-of-corpus", f"the answer is in {names}, which the bundled corpus does not hold"
+        gap = category_gap(result.snapshot, result.query)
+        if gap:
+            return "out-of-corpus", gap
+        if asks_about_events(result.query, [p.first.text for p in result.passages[:5]]):
+            return ("out-of-corpus", "the question asks what happened, or how many, in a period that no indexed "
+                    "passage mentions; the bundled texts are laws, lists and guidance, not records of events or "
+                    "statistics")
         floor = self.settings.min_similarity if self.settings.min_similarity is not None else self.policy.min_confidence
         if selection.confidence < floor or not selection.cited:
             return ("out-of-corpus", "no passage in the indexed documents is close enough to the question to "

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.not_bundled import missing_for, missing_sections_for, not_held
+from assistant.not_bundled import asks_about_events, missing_for, missing_sections_for, not_held
 
 
 @pytest.mark.parametrize(("question", "instrument"), [
@@ -20,6 +20,11 @@ from assistant.not_bundled import missing_for, missing_sections_for, not_held
     ("Which PL entries of the UK Strategic Export Control List cover interception kit?", "Export Control Order"),
     ("According to the Country Chart, is there an RS Column 2 licence requirement for 6A003 cameras to Vietnam?",
      "Country Chart"),
+    ("What did the Court of Justice rule on spyware exports?", "case law"),
+    ("What did the last Wassenaar plenary agree on intrusion software?", "plenary"),
+    ("Which authority in Ireland issues dual-use export licences?", "competent authorities"),
+    ("Which Swedish government agency handles export licences?", "competent authorities"),
+    ("Who is currently the Under Secretary of Commerce for Industry and Security?", "office"),
 ])
 def test_asking_what_an_unbundled_instrument_contains(question: str, instrument: str) -> None:
     assert [m.name for m in missing_for(question) if instrument in m.name]
@@ -33,6 +38,8 @@ def test_asking_what_an_unbundled_instrument_contains(question: str, instrument:
     "What does the EAR say happens when a company is added to the Entity List?",
     "What must we do if our customer is listed on the Entity List after we ship?",
     "What does the 2024 guidance say cyber-surveillance items are?",
+    "Which authority decides on a licence application under the EU regulation?",  # Article 12, not a register
+    "Who is responsible for keeping the export records?",  # a rule, not an office holder
 ])
 def test_rules_that_mention_an_unbundled_instrument_stay_answerable(question: str) -> None:
     assert missing_for(question) == []
@@ -152,3 +159,31 @@ def test_the_answer_says_its_governing_provision_is_not_bundled(assistant) -> No
     assert not response.abstained and response.citations  # § 734.3(b)(3) answers in part
     assert any(n.startswith("The provision on technology and software arising from fundamental research, § 734.8, "
                             "is not in the bundled copy of 15 CFR Part 734") for n in response.notices)
+
+
+@pytest.mark.parametrize(("question", "texts", "expected"), [
+    ("How many export licences for intrusion software did the UK grant in 2023?", ["Article 26 licences …"], True),
+    ("How many licence applications did Member States refuse last year?", ["Article 26(2) annual report"], True),
+    ("Which companies did BIS add to the Entity List in October 2019?",
+     ["(a) The Entity List … [84 FR 54009, Oct. 9, 2019]"], True),  # an amendment note dates the text only
+    # the year is the passage's own: the 2024 guidelines are the bundled Recommendation 2024/2659
+    ("What did the 2024 guidelines add on emotion recognition?", ["Recommendation of 2024 on guidelines"], False),
+    ("What does the EAR say about cameras made before 1990?", ["no year here"], False),  # not an event question
+    ("Is Regulation (EU) 2021/821 in force?", ["nothing"], False),  # an act's number is not a year
+])
+def test_questions_about_events_or_statistics_of_a_year(question: str, texts: list[str], expected: bool) -> None:
+    assert asks_about_events(question, texts) is expected
+
+
+def test_a_wassenaar_category_the_bundled_list_does_not_hold(assistant) -> None:  # noqa: ANN001
+    from assistant.bundled import category_gap
+
+    snapshot = assistant.retriever.reader.snapshot()
+    gap = category_gap(snapshot, "What does Category 3 of the Wassenaar list control for semiconductor equipment?")
+    assert gap.startswith("Category 3 is not in the bundled copy of Wassenaar") and "https://" in gap
+    assert category_gap(snapshot, "Which Wassenaar Category 5 Part 2 entries cover encryption?")
+    assert category_gap(snapshot, "What does Category 5 Part 1 of the Wassenaar list control?") == ""
+    assert category_gap(snapshot, "What does Category 3 of the CCL control?") == ""  # not the Wassenaar list
+    response = assistant.ask("What does Category 3 of the Wassenaar dual-use list control for semiconductor "
+                             "manufacturing equipment?")
+    assert response.abstained and response.abstain_kind == "out-of-corpus"
