@@ -41,7 +41,7 @@ MISSING: tuple[Missing, ...] = (
                        r"|placed|put|removed)\b)[^?.]{1,80}?\s+(?:been\s+)?(?:on|in|added to|listed on|placed on|removed from)"
                        r"\s+the\s+entity\s+list\b|\bentity list (?:entry|entries) for\b", re.I)),
     Missing("the Military End-User List (Supplement No. 7 to Part 744)", f"{_ECFR}/part-744/appendix-Supplement%20No.%207%20to%20Part%20744",
-            re.compile(r"\b(?:on|in)\s+the\s+(?:MEU|military end[- ]user)\s+list\b", re.I)),
+            re.compile(r"\b(?:on|in)\s+the\s+(?:[^?.]{0,40}\s)?(?:MEU|military end[- ]user)\s+list\b", re.I)),
     Missing("the Unverified List (Supplement No. 6 to Part 744)", f"{_ECFR}/part-744/appendix-Supplement%20No.%206%20to%20Part%20744",
             re.compile(r"\b(?:on|in)\s+the\s+unverified\s+list\b", re.I)),
     Missing("the Country Groups (Supplement No. 1 to Part 740)", f"{_ECFR}/part-740/appendix-Supplement%20No.%201%20to%20Part%20740",
@@ -67,7 +67,10 @@ MISSING: tuple[Missing, ...] = (
             re.compile(r"\b(?:Court of Justice|CJEU|ECJ|General Court|Supreme Court|court of appeals?)\b"
                        r"|\b(?:judgment|case law|court (?:ruled|held|decided|ruling))\b", re.I)),
     Missing("the Wassenaar Arrangement's plenary statements and other public documents", "https://www.wassenaar.org/public-documents/",
-            re.compile(r"\bplenary\b", re.I)),
+            re.compile(r"\bplenary\b|\bWassenaar\b[^?]{0,60}\bbest practices?\b|\bbest practices?\b[^?]{0,60}\bWassenaar\b", re.I)),
+    Missing("BIS advisory opinions", "https://www.bis.gov/",
+            # What an opinion says; how to ask for one is § 748.3(c).
+            re.compile(r"\badvisory opinions?\b[^?]{0,60}\b(?:say|says|said|conclude[sd]?|found|find|finds|held)\b", re.I)),
     Missing("the Commission's list of the Member States' competent authorities (Official Journal, C series)",
             "https://policy.trade.ec.europa.eu/help-exporters-and-importers/exporting-dual-use-items_en",
             re.compile(r"\b(?:which|what|who)\b[^?.]{0,20}\b(?:authority|authorities|agency|ministry|office|body)\b[^?.]{0,60}"
@@ -80,7 +83,7 @@ MISSING: tuple[Missing, ...] = (
             re.compile(r"\b(?i:who) (?:is|are) (?:currently |now )?(?:the )?(?:current |present )?"
                        r"(?:[A-Z][\w.-]* |of |for |and ){0,8}(?:Secretary|Minister|Director|Commissioner|Chair\w*|head)\b")),
     Missing("sanctions regulations (OFAC, EU restrictive measures)", "https://sanctionssearch.ofac.treas.gov/",
-            re.compile(r"\bOFAC\b|\bSDN list\b|\bsanctions? (?:regulation|package|list)s? (?:on|against) (?:Russia|Iran|Belarus|Syria|North Korea)\b", re.I)),
+            re.compile(r"\bOFAC\b|\bSDN list\b|\b(?:impose[sd]?|imposing|adopted) (?:\w+ )?sanctions\b|\bsanctions (?:on|against)\b|\bsanctions? (?:regulation|package|list)s? (?:on|against) (?:Russia|Iran|Belarus|Syria|North Korea)\b", re.I)),
 )
 
 

@@ -25,6 +25,10 @@ from assistant.not_bundled import asks_about_events, missing_for, missing_sectio
     ("Which authority in Ireland issues dual-use export licences?", "competent authorities"),
     ("Which Swedish government agency handles export licences?", "competent authorities"),
     ("Who is currently the Under Secretary of Commerce for Industry and Security?", "office"),
+    ("What does BIS's advisory opinion on cloud computing say about deemed exports?", "advisory opinions"),
+    ("What does the Wassenaar best practices document on intangible transfers recommend?", "plenary"),
+    ("Which firms are on the US Commerce Department's Military End-User List?", "Military End-User List"),
+    ("Has the EU imposed sanctions on the Iranian Ministry of Intelligence?", "sanctions"),
 ])
 def test_asking_what_an_unbundled_instrument_contains(question: str, instrument: str) -> None:
     assert [m.name for m in missing_for(question) if instrument in m.name]
@@ -40,6 +44,8 @@ def test_asking_what_an_unbundled_instrument_contains(question: str, instrument:
     "What does the 2024 guidance say cyber-surveillance items are?",
     "Which authority decides on a licence application under the EU regulation?",  # Article 12, not a register
     "Who is responsible for keeping the export records?",  # a rule, not an office holder
+    "How do we request an advisory opinion on whether our camera is subject to the EAR?",  # § 748.3(c)
+    "Can we still ship after a customer is added to the Military End-User List?",  # § 744.21's rule
 ])
 def test_rules_that_mention_an_unbundled_instrument_stay_answerable(question: str) -> None:
     assert missing_for(question) == []
