@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from assistant.sentences import content_terms
 from indexer.records import Chunk
 
 _QUOTES = "'‘’\"“”"
@@ -106,3 +107,17 @@ class DefinedTerms:
 
     def chunks_for(self, terms: Sequence[str]) -> list[str]:
         return [cid for term in terms for cid in self.by_term.get(term, ())]
+
+
+# Words that name where a term is defined or ask for the definition, not what else is asked.
+_FRAME = content_terms(
+    "what is are does do mean means meant meaning define defined definition exactly count counts considered "
+    "treated regarded qualify under in the of EU UK US U.S. EAR BIS Wassenaar Arrangement list regulation "
+    "regulations order export control controls dual-use 2021/821 15 CFR part annex commerce")
+
+
+def rest_of_question(question: str, asked: Sequence[str]) -> set[str]:
+    """The question's content words besides the asked term and the words that frame a definition
+    question: empty for "What are 'dual-use items' under Regulation (EU) 2021/821?", the
+    product for "Is an anti-theft tracking agent considered 'intrusion software'?"."""
+    return content_terms(question) - _FRAME - {t for term in asked for t in content_terms(term)}

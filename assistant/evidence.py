@@ -15,8 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.definitions import asked_phrases, rest_of_question
 from assistant.references import instruments_named
 from assistant.retrieval import FUSION, Passage, SearchResult, jurisdictions_for, tuned
+
+
+# At most this many other content words beside the asked term: a definition question only.
+DEFINITION_ONLY_REST = 2
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,14 @@ def select(result: SearchResult, policy: SelectionPolicy) -> Selection:
         confidence = max((p.dense for p in fuzzy[:3] if p.dense is not None), default=0.0)
     jurisdictions = jurisdictions_for(result.query)
     limit = policy.max_units_multi if len(jurisdictions) >= 2 else policy.max_units
+    # "What are 'dual-use items' under Regulation (EU) 2021/821?" asks for the definition and
+    # nothing else: it is the answer, and units that only share the term's words are not.
+    if result.defining and not named and \
+            len(rest_of_question(result.query, asked_phrases(result.query))) <= DEFINITION_ONLY_REST:
+        defining = set(result.defining)
+        own = [p for p in passages if any(c.chunk_id in defining for c in p.chunks)]
+        if own:
+            return Selection(own[:limit], confidence)
     cited: list[Passage] = named[:limit]
     if best is None:
         return Selection(cited, confidence)

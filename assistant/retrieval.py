@@ -72,6 +72,9 @@ class SearchResult:
     vector: np.ndarray
     best_dense: float = 0.0
     passages: list[Passage] = field(default_factory=list)
+    # The chunks defining the term a definition question asks about (and the sections a pointer
+    # definition names), best first: evidence selection may cite them alone.
+    defining: list[str] = field(default_factory=list)
 
 
 class QueryEmbedder:
@@ -261,7 +264,7 @@ class HybridRetriever:
         # Lead-ins (the paragraph that states a sub-paragraph's rule, an entry's heading) come
         # last: the composer may quote them beside their part, but they take no ranking slot.
         hits = self._with_lead_ins(snapshot, hits)
-        return SearchResult(query, hits, references, unresolved, snapshot, vector, best, passages)
+        return SearchResult(query, hits, references, unresolved, snapshot, vector, best, passages, definitions)
 
     def signals(self, snapshot: Snapshot, query: str, filters: Filters, n: int) -> Signals:
         """Each signal's ranking for a question, before weighting; kept for a few hundred

@@ -95,3 +95,17 @@ def test_a_definition_pointing_to_a_section_left_out_of_the_bundle_is_an_honest_
     assert response.abstained and response.abstain_kind == "out-of-corpus"
     assert "§ 734.14 is not in the bundled copy of 15 CFR Part 734" in response.abstain_reason
     assert "https://www.ecfr.gov/" in response.answer
+
+
+def test_a_question_that_only_asks_for_a_definition_cites_the_definition_alone(assistant) -> None:  # noqa: ANN001
+    """Nothing else is asked, so a unit that merely uses the term (Article 27's records of
+    dual-use items) is not cited; a question that also describes a product keeps the other
+    units that may bear on it."""
+    from assistant.definitions import asked_phrases, rest_of_question
+
+    response = assistant.ask("What are 'dual-use items' under Regulation (EU) 2021/821?")
+    numbers = {c.n for c in response.citations}
+    claims = {(c.doc_id, c.section) for c in response.citations if c.introduces not in numbers}
+    assert claims == {("eu-2021-821-dual-use-regulation", "Article 2(1)")}
+    question = "Is an anti-theft laptop tracking agent that the owner installs considered 'intrusion software'?"
+    assert {"laptop", "owner"} <= rest_of_question(question, asked_phrases(question))
