@@ -105,7 +105,7 @@ def compose(question: str, passages: list[Passage], *, lead_in: LeadIn | None = 
         lines.append("")
         if len(jurisdictions) == 1:
             lines.append("Also relevant:")
-            lines += [f"- {_name(qs[-1].chunk)}: " + " ".join(cite(q) for q in qs) for p, qs in rest]
+            lines += [f"- {unit_label(qs[-1].chunk)}: " + " ".join(cite(q) for q in qs) for p, qs in rest]
         else:
             for jurisdiction in jurisdictions:
                 group = [(p, qs) for p, qs in rest if p.first.jurisdiction == jurisdiction]
@@ -114,7 +114,7 @@ def compose(question: str, passages: list[Passage], *, lead_in: LeadIn | None = 
                 if lines[-1]:
                     lines.append("")
                 lines.append(f"**{JURISDICTION_NAMES.get(jurisdiction, jurisdiction)}**")
-                lines += [f"- {_name(qs[-1].chunk)}: " + " ".join(cite(q) for q in qs) for p, qs in group]
+                lines += [f"- {unit_label(qs[-1].chunk)}: " + " ".join(cite(q) for q in qs) for p, qs in group]
     return Draft("\n".join(lines), citations)
 
 
@@ -131,7 +131,7 @@ def unit_title(chunk: Chunk) -> str:
     return heading.strip(" .—-:")
 
 
-def _name(chunk: Chunk) -> str:
+def unit_label(chunk: Chunk) -> str:
     """The instrument and the label of the chunk quoted (not of its unit's first paragraph)."""
     title = unit_title(chunk)
     title = title if len(title) <= 70 else title[:69].rsplit(" ", 1)[0] + "…"
@@ -144,8 +144,8 @@ def _names(chunks: list[Chunk]) -> str:
     ("Article 5(1) and Article 5(2)"), not only the last one."""
     sections = list(dict.fromkeys(c.section for c in chunks))
     if len(sections) == 1:
-        return _name(chunks[-1])
-    last = _name(chunks[-1]).removeprefix(f"{chunks[-1].cite_as}, ")
+        return unit_label(chunks[-1])
+    last = unit_label(chunks[-1]).removeprefix(f"{chunks[-1].cite_as}, ")
     return f"{chunks[-1].cite_as}, {' and '.join(sections[:-1])} and {last}"
 
 

@@ -12,7 +12,8 @@ from assistant import llm
 from assistant.citations import citation_for, verify_citations
 from assistant.conversation import is_follow_up, standalone_question
 from assistant.evidence import Selection, SelectionPolicy, select
-from assistant.extractive import compose
+from assistant.equivalents import same_code_line
+from assistant.extractive import compose, unit_label
 from assistant.not_bundled import (NotHeld, asks_about_events, missing_for, missing_sections_for, names_held_instrument,
                                    not_held)
 from assistant.records import AnswerResponse, Citation, Mode, RetrievedRef, Turn
@@ -153,6 +154,11 @@ class Assistant:
                             introducers=retrieved_introducers, weights=result.snapshot.sparse.idf)
             timings["compose"] = _ms(t)
             response.answer, response.citations = draft.answer, draft.citations
+            # A control-list entry: where the same code stands in the other bundled lists.
+            others = same_code_line([p.first for p in selection.cited], self.retriever.sections(result.snapshot),
+                                    unit_label)
+            if others and draft.citations:
+                response.answer += f"\n\n{others}"
             if not draft.citations:
                 return self._finish(
                     self._abstain(response, result, "out-of-corpus", "none of the retrieved passages contains "

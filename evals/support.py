@@ -24,7 +24,9 @@ _QUOTED = re.compile(r"“(.*?)”…?\s*(?=\[\d{1,3}\])")
 _FRAMING = re.compile(r"^(The indexed texts that bear on this question|The corpus does not answer|Closest passages"
                       r"|Also relevant:|The sources do not (?:answer|say)"
                       # A licence check's statement of what the corpus lacks, and its question back.
-                      r"|\*\*What the bundled texts cannot decide:\*\*|To narrow this down:|\*\*In short:\*\*)")
+                      r"|\*\*What the bundled texts cannot decide:\*\*|To narrow this down:|\*\*In short:\*\*"
+                      # Where the same control-list code stands in the other lists: labels, not a claim.
+                      r"|\*\*Same code in the other bundled lists:\*\*)")
 
 
 @dataclass(frozen=True)
