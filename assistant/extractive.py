@@ -30,6 +30,8 @@ _FRAGMENT = re.compile(r"^(?:[a-z]|\(\w{1,5}\)\s*[a-z]|(?:and|or|but|does|do|is|
 JURISDICTION_NAMES = {"EU": "EU", "US": "US", "UK": "UK", "Wassenaar": "Wassenaar Arrangement",
                       "multilateral": "Multilateral"}
 MAX_QUOTE_WORDS = 70
+# A quote ending "as follows:" is followed by at most this many of its items.
+MAX_ITEMS = 3
 # How much retrieval's score of a sentence's paragraph (against the unit's best paragraph) counts
 # beside the share of question terms the sentence has: as much as the whole word overlap.
 CHUNK_WEIGHT = 1.0
@@ -183,6 +185,7 @@ def _pick(passage: Passage, terms: set[str], weight: dict[str, float], limit: in
     # gives way to the next candidate (only the first quote is given its lead-in).
     chosen = [candidates[0]] + [q for q in candidates[1:] if q.score > 0.1 and not _starts_mid_structure(q)][: limit - 1]
     chosen.sort(key=lambda q: (q.chunk.ordinal, q.start))  # document order reads better
+    chosen += _items_after(chosen[-1], passage)
     quotes = [_shorten(q) for q in chosen]
     # A list item is quoted after the words that introduce it ("The following are not subject to
     # the EAR: … Information and software that: … (ii) Arise during … fundamental research").
@@ -197,6 +200,29 @@ def _pick(passage: Passage, terms: set[str], weight: dict[str, float], limit: in
         if spans:
             quotes.insert(0, _shorten(_Quote(parent, spans[0].start, spans[0].end, 0.0, lead=True)))
     return quotes
+
+
+def _items_after(quote: _Quote, passage: Passage, limit: int = MAX_ITEMS) -> list[_Quote]:
+    """A quote that ends "… any of the following:" promises a list: its first items, from the
+    same paragraph or the unit's next retrieved one, so that the answer does not stop at the colon
+    ("'Intrusion software' does not include any of the following:" and then the exclusions)."""
+    if not quote.chunk.text[quote.start : quote.end].rstrip().endswith(":"):
+        return []
+    following = [(quote.chunk, [s for s in sentence_spans(quote.chunk.text) if s.start >= quote.end])]
+    after = [c for c in passage.chunks if c.ordinal == quote.chunk.ordinal + 1]
+    following += [(c, sentence_spans(c.text)) for c in after]
+    items: list[_Quote] = []
+    for chunk, spans in following:
+        for span in spans:
+            sentence = chunk.text[span.start : span.end]
+            if _NOT_RULE_TEXT.match(sentence) or INSTRUCTION.search(sentence):
+                break  # the list has ended
+            items.append(_Quote(chunk, span.start, span.end, 0.0))
+            if len(items) >= limit:
+                return items
+        if items:
+            break
+    return items
 
 
 # Mid-sentence: a lower-case word, not a list designator ("a. Simulate …" follows its "as follows:").

@@ -83,3 +83,16 @@ def test_a_further_quote_that_starts_mid_sentence_gives_way() -> None:
     assert quotes[0].startswith("Thermal cameras are listed")
     assert not any(q.startswith("does not control") for q in quotes)
     assert quotes[-1].startswith("Other cameras for broadcasting")
+
+
+def test_a_quote_ending_with_a_colon_is_followed_by_its_first_items(assistant) -> None:  # noqa: ANN001
+    """"… does not include any of the following:" must not be where the answer stops: the
+    exclusions are the answer to what the definition leaves out."""
+    from assistant.extractive import MAX_ITEMS
+
+    response = assistant.ask("What does the Wassenaar definition of intrusion software leave out?")
+    quotes = [c.quote for c in response.citations]
+    colon = next(i for i, q in enumerate(quotes) if q.endswith("does not include any of the following:"))
+    items = quotes[colon + 1 : colon + 1 + MAX_ITEMS]
+    assert [q[:2] for q in items] == ["a.", "b.", "c."]
+    assert "debuggers" in items[0] and "asset tracking" in items[2]
