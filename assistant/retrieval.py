@@ -167,6 +167,24 @@ _POINTER = re.compile(r"^[*“\"]*[^.*]{1,60}\.?[*”\"]*\.?\s+(See (?:§|§§|p
                       r"(?: of the EAR)?)\.$", re.I)
 
 
+_ASKS_DURATION = re.compile(r"\bhow long\b|\bhow many (?:calendar |business |working )?(?:days|weeks|months|years)\b"
+                            r"|\bby when\b|\bdeadlines?\b|\btime limits?\b|\bhow soon\b|\bhow quickly\b", re.I)
+_DURATION = re.compile(r"\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve|fifteen|twenty|thirty|"
+                       r"forty(?:-five)?|sixty|ninety)[- ](?:\(\d+\) )?(?:calendar |business |working )?"
+                       r"(?:days?|weeks?|months?|years?)\b", re.I)
+# How much a period stated in a paragraph weighs for a question that asks for one: enough to
+# order the paragraphs of one section, not to bring in a section the other signals did not.
+DURATION_BOOST = 1.5
+
+
+def asks_duration(question: str) -> bool:
+    return bool(_ASKS_DURATION.search(question))
+
+
+def states_duration(text: str) -> bool:
+    return bool(_DURATION.search(text))
+
+
 def jurisdictions_named(question: str) -> list[str]:
     return [name for name, pattern in _JURISDICTION_WORDS.items() if pattern.search(question)]
 
@@ -219,6 +237,12 @@ class HybridRetriever:
         else:
             chunk_score = _rrf(snapshot, signals, fusion, jurisdictions_named(query))
         drop_superseded(chunk_score, snapshot.by_id)  # an older instrument's copy of a newer text
+        # "How long do we have to appeal?": the paragraph that states a period ("not later than 45
+        # days") answers, not its section's other paragraphs on the same subject.
+        if asks_duration(query):
+            for cid in chunk_score:
+                if states_duration(snapshot.by_id[cid].text):
+                    chunk_score[cid] *= DURATION_BOOST
         # "License Exception TSU" names § 740.13, whose heading defines (TSU): its opening paragraph
         # ranks first. Not an exact reference: its paragraphs still compete on their evidence, and
         # a question about what the section does not hold can still be declined.

@@ -139,3 +139,46 @@ def test_a_code_the_heading_defines_is_a_feature_a_passing_mention_is_not(assist
     assert named and all(section.startswith("§ 740.13") for section in named)
     mentions = [cid for cid in found.ids if snapshot.by_id[cid].section.startswith("§ 740.2(a)")]
     assert mentions and all(found.matrix[found.ids.index(cid), column] == 0.0 for cid in mentions)
+
+
+@pytest.mark.parametrize(("question", "asks"), [
+    ("How long do we have to keep records?", True),
+    ("How many days does BIS have to decide?", True),
+    ("Do we have to register, and by when?", True),
+    ("What is the deadline for an appeal?", True),
+    ("How do we keep records?", False),
+    ("How many categories does the CCL have?", False),
+])
+def test_questions_that_ask_for_a_period(question: str, asks: bool) -> None:
+    from assistant.retrieval import asks_duration
+
+    assert asks_duration(question) is asks
+
+
+@pytest.mark.parametrize(("text", "states"), [
+    ("must be retained for five years from the latest of the following times:", True),
+    ("not later than 45 days after the date appearing on the written notification", True),
+    ("within thirty (30) calendar days", True),
+    ("a four-year validity period", True),
+    ("The appeal must include a full written statement", False),
+    ("Category 5 Part 2", False),
+])
+def test_paragraphs_that_state_a_period(text: str, states: bool) -> None:
+    from assistant.retrieval import states_duration
+
+    assert states_duration(text) is states
+
+
+def test_a_period_question_ranks_the_paragraph_that_states_the_period(assistant, monkeypatch) -> None:  # noqa: ANN001
+    """Without the period cue § 762.6(a) ("retained for five years") is not among the ten units
+    for this question (its (a)(1) item and § 762.6(b) are); with it, it is."""
+    import assistant.retrieval as retrieval
+
+    def found() -> bool:
+        result = assistant.retriever.search(
+            "How long do we have to keep records of our exports of surveillance equipment?", None, 10)
+        return any((c.doc_id, c.section) == ("15-cfr-part-762", "§ 762.6(a)") for p in result.passages for c in p.chunks)
+
+    assert found()
+    monkeypatch.setattr(retrieval, "DURATION_BOOST", 1.0)
+    assert not found()
