@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.embedding_cache import text_key
+from indexer.embedding_cache import cached_vectors, text_key
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def refresh(data_dir: Path | None = None, out: Path = BUNDLED_VECTORS) -> tuple[
     indexer.run(progress=_print_progress)
     identity = embedding_identity(settings)
     texts = committed_texts(settings.index_dir)
-    cached = indexer._cache(identity).get_many(texts)
+    cached = cached_vectors(indexer.store.embedding_cache_path, identity, texts)
     missing = [t for t in texts if t not in cached]
     if missing:
         cached.update(zip(missing, load_embedder(settings).encode(missing)))
