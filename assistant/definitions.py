@@ -35,14 +35,15 @@ _ARTICLE_OF_DEFINITIONS = re.compile(r"^Article 2\(\d+\)$")
 _QUESTION_QUOTE = re.compile(r"(?:^|(?<=[\s(]))[‘“\"']([^‘’“”\"'\n]{2,60})[’”\"'](?![A-Za-z])")
 _STOP = r"(?=\s+(?:under|in|within|for|according|by|of the|as defined|when|if|and|or|mean|means)\b|[?,.;:!]|$)"
 _FOCUS = [
-    re.compile(r"\bwhat (?:\w+ly )?(?:is|are|does|do) (?:an? |the )?(.{2,60}?)" + _STOP, re.I),
+    re.compile(r"\bwhat(?:['’]s| (?:\w+ly )?(?:is|are|does|do)) (?:an? |the )?(.{2,60}?)" + _STOP, re.I),
+    re.compile(r"\bmean(?:s|t)? by (?:an? |the )?(.{2,60}?)" + _STOP, re.I),
     re.compile(r"\b(?:definition|meaning) of (?:an? |the )?(.{2,60}?)" + _STOP, re.I),
     re.compile(r"\bdefines? (?:an? |the )?(.{2,60}?)" + _STOP, re.I),
     re.compile(r"\b(?:counts?|qualif(?:y|ies)|treated|considered|regarded|classed) as (?:an? |the )?(.{2,60}?)"
                + _STOP, re.I),
 ]
 _ASKS = re.compile(r"\b(?:mean|means|meant|meaning|defin\w*|counts? as|qualif(?:y|ies) as|treated as|considered"
-                   r"|regarded as|classed as|what (?:\w+ly )?(?:is|are)\b)", re.I)
+                   r"|regarded as|classed as|what(?:['’]s\b| (?:\w+ly )?(?:is|are)\b))", re.I)
 
 
 def normalise(phrase: str) -> str:
@@ -103,7 +104,14 @@ class DefinedTerms:
         """The defined terms the question asks about, if it asks what one means or what counts
         as one; [] otherwise. The term must be the whole phrase asked about: "sales technology"
         is not "technology", and "License Exception TSU" is not "License Exception"."""
-        return [phrase for phrase in asked_phrases(question) if phrase in self.by_term]
+        found: list[str] = []
+        for phrase in asked_phrases(question):
+            # "transfer (in-country)" is defined under its head word where the heading is "Transfer"
+            for form in (phrase, re.sub(r"\s*\([^)]*\)$", "", phrase)):
+                if form in self.by_term and form not in found:
+                    found.append(form)
+                    break
+        return found
 
     def chunks_for(self, terms: Sequence[str]) -> list[str]:
         return [cid for term in terms for cid in self.by_term.get(term, ())]

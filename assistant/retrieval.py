@@ -246,11 +246,7 @@ class HybridRetriever:
         # "License Exception TSU" names § 740.13, whose heading defines (TSU): its opening paragraph
         # ranks first. Not an exact reference: its paragraphs still compete on their evidence, and
         # a question about what the section does not hold can still be declined.
-        defined = self._defined_by_code(snapshot, references)
-        if defined and chunk_score:
-            top = max(chunk_score.values())
-            for order, cid in enumerate(defined):
-                chunk_score[cid] = max(chunk_score.get(cid, 0.0), top + 1e-3 * (len(defined) - order))
+        _rank_first(chunk_score, self._defined_by_code(snapshot, references))
         # "What are 'dual-use items' under Regulation (EU) 2021/821?": the chunk that defines the
         # term ranks first, the same way (one per jurisdiction the question names, else the
         # best-scored definition), still competing on evidence below it.
@@ -261,10 +257,7 @@ class HybridRetriever:
         targets, gaps = self._pointed_to(snapshot, definitions, filters)
         definitions = targets + definitions
         unresolved += [gap for gap in gaps if gap not in unresolved]
-        if definitions and chunk_score:
-            top = max(chunk_score.values())
-            for order, cid in enumerate(definitions):
-                chunk_score[cid] = max(chunk_score.get(cid, 0.0), top + 1e-3 * (len(definitions) - order))
+        _rank_first(chunk_score, definitions)
         exact_rel: dict[str, int] = {}
         for order, (chunk, rel) in enumerate(exact):
             chunk_score[chunk.chunk_id] = 10.0 - rel - order * 1e-3
@@ -549,6 +542,16 @@ def heading_codes(chunks: Iterable[Chunk]) -> dict[str, str]:
 def _has_parts(sections: dict[str, list[Chunk]], label: str) -> bool:
     parent = Reference("unit", normalise(label))
     return any(relation(other, parent) == 1 for other in sections)
+
+
+def _rank_first(chunk_score: dict[str, float], chunk_ids: list[str]) -> None:
+    """Put these chunks just above the best score, in this order: ranked first, not pinned (an
+    exact reference's 10.0), so what a named unit does not hold can still be declined."""
+    if not chunk_ids or not chunk_score:
+        return
+    top = max(chunk_score.values())
+    for order, cid in enumerate(chunk_ids):
+        chunk_score[cid] = max(chunk_score.get(cid, 0.0), top + 1e-3 * (len(chunk_ids) - order))
 
 
 def _ranked(chunk_ids: Iterable[str]) -> list[tuple[str, int]]:

@@ -48,6 +48,9 @@ def test_terms_come_from_definition_units_and_from_defining_sentences(snapshot, 
     ("Is a tracking agent the owner installs considered 'intrusion software'?", ["intrusion software"]),
     ("How does the Wassenaar list define intrusion software?", ["intrusion software"]),
     ("What is meant by 'transit' in Regulation (EU) 2021/821?", ["transit"]),
+    ("What does the EAR mean by knowledge?", ["knowledge"]),  # not "the EAR"
+    ("what's an exporter under 2021/821", ["exporter"]),
+    ("What is the meaning of 'transfer (in-country)'?", ["transfer"]),  # defined under its head word
     ("Does a repair video count as technology under the EAR?", ["technology"]),
     # not what the question asks about: a longer phrase of which the term is a small part
     ("What counts as 'sales technology' under the EAR?", []),
