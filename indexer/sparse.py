@@ -108,7 +108,10 @@ class SparseIndex:
         if not tokens or not tokens[0]:
             return []
         k = min(k, len(self.ids))
+        # n_threads=0: in this thread. Any other value makes bm25s start a thread pool per call
+        # (one token list each time, so nothing runs in parallel); interleaved in one process on
+        # the dev questions, retrieval p95 was about 4 ms lower without it (noisy machine).
         docs, scores = self._retriever.retrieve(
-            tokens, k=k, show_progress=False, weight_mask=mask, n_threads=1
+            tokens, k=k, show_progress=False, weight_mask=mask, n_threads=0
         )
         return [(self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
