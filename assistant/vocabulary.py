@@ -25,16 +25,20 @@ _GLOSSARY: list[tuple[str, str]] = [
     (r"internet|ip network|data retention", "ip network communications surveillance"),
     # What exporters must do, in their words and the law's: record-keeping, disclosure,
     # penalties, appeals, the parties to a shipment, and the kinds of export that are not a sale.
-    (r"keep(?:ing)? (?:\w+ ){0,3}(?:records?|paperwork|documents|copies)|record[- ]?keeping|retain|archiv",
+    (r"(?:keep|keeping|kept|hold(?:ing)? on to|hang on to|stor(?:e|ing)|sav(?:e|ing)|maintain(?:ing)?) (?:\w+ ){0,3}"
+     r"(?:records?|paperwork|documents?|documentation|files|copies)|record[- ]?keeping|retain|archiv",
      "recordkeeping records retention period retain"),
-    (r"throw (?:\w+ )?(?:away|out)|discard|shred|scan(?:ned)? (?:\w+ ){0,2}(?:paper|documents|records|paperwork)",
+    (r"throw (?:\w+ )?(?:away|out)|discard|shred|get rid of|destroy|digiti[sz]|electronic cop(?:y|ies)"
+     r"|scan(?:ned)? (?:\w+ ){0,2}(?:paper|documents|records|paperwork)",
      "reproduction original records destroy"),
     # "Tell BIS" is a self-disclosure only after a violation (it is a notification elsewhere).
-    (r"self[- ]report|report (?:ourselves|the (?:violation|breach|mistake))|own up|confess"
-     r"|(?:without a licen[cs]e|violat|by mistake|unlawful|illegal).{0,120}\b(?:tell|inform|notify) (?:bis|the authorities)",
+    (r"self[- ]report|report (?:ourselves|the (?:violation|breach|mistake))|own(?:ing)? up|confess|come clean"
+     r"|(?:without a licen[cs]e|violat|by mistake|unlawful|illegal|broke (?:the|an?) (?:\w+ )?(?:rules?|law))"
+     r".{0,120}\b(?:tell|inform|notify|disclos\w*) (?:it to )?(?:bis|the authorities)",
      "voluntary self-disclosure violations"),
     (r"penalt|\bfined\b|(?<!is it )(?<!it's )(?<!it is )\bfines?\b(?! to\b)|punish|prosecut|\bjail|prison", "penalties civil criminal violations sanctions"),
-    (r"appeal|turned down|refused|rejected|denied", "appeal denial refusal"),
+    (r"appeal|turned down|refused|rejected|denied|(?:challenge|contest) (?:the|that|this|a|our|their) (?:\w+ )?"
+     r"(?:decision|denial|refusal)", "appeal denial refusal"),
     (r"freight forwarder|forwarder|shipping agent|logistics provider", "forwarding agent freight forwarder"),
     (r"remote (?:support|access|maintenance)|troubleshoot|training|technical support", "technical assistance"),
     (r"transit|tran[s]?ship|passing through|stopover", "transit transhipment"),

@@ -17,6 +17,13 @@ from assistant.vocabulary import expand, facets
     ("We give remote support to a customer abroad.", "technical assistance"),
     ("The cameras are only passing through the port of Rotterdam.", "transit transhipment"),
     ("Our product is unlisted; can it still need a licence?", "catch-all not listed end-use informed"),
+    # other everyday words for the same duties
+    ("How long must we hold on to records of our camera exports?", "recordkeeping records retention period retain"),
+    ("For how many years do we have to store the paperwork?", "recordkeeping records retention period retain"),
+    ("Once our export documents are digitised, may we get rid of the paper versions?",
+     "reproduction original records destroy"),
+    ("We broke the export rules by shipping early. Does owning up to BIS help?", "voluntary self-disclosure violations"),
+    ("Can we challenge the decision to refuse our licence?", "appeal denial refusal"),
 ])
 def test_everyday_words_get_the_laws_terms(question: str, facet: str) -> None:
     assert facet in facets(question)
