@@ -75,8 +75,14 @@ def compose(question: str, passages: list[Passage], *, lead_in: LeadIn | None = 
     weight = weights(sorted(terms)) if weights is not None else dict.fromkeys(terms, 1.0)
     citations: list[Citation] = []
     blocks: list[tuple[Passage, list[_Quote]]] = []
+    # The answer's own lists are completed: the best unit's, and the first unit of each further
+    # jurisdiction (a comparison needs both definitions' exclusions); under "Also relevant" the
+    # items would only lengthen it.
+    leading = {id(next(p for p in passages if p.first.jurisdiction == j))
+               for j in dict.fromkeys(p.first.jurisdiction for p in passages)}
     for rank, passage in enumerate(passages):
-        quotes = _pick(passage, terms, weight, 2 if rank == 0 else 1, lead_in, introducers, asked)
+        quotes = _pick(passage, terms, weight, 2 if rank == 0 else 1, lead_in, introducers, asked,
+                       items=id(passage) in leading)
         if quotes:
             blocks.append((passage, quotes))
     if not blocks:
@@ -153,7 +159,7 @@ def _names(chunks: list[Chunk]) -> str:
 
 def _pick(passage: Passage, terms: set[str], weight: dict[str, float], limit: int,
           lead_in: LeadIn | None, introducers: Introducers | None = None,
-          asked: set[str] = frozenset()) -> list[_Quote]:
+          asked: set[str] = frozenset(), items: bool = False) -> list[_Quote]:
     candidates: list[_Quote] = []
     position = 0
     # The unit's own designation in the question ("ECCN 3A981") says which unit, not which
@@ -185,7 +191,8 @@ def _pick(passage: Passage, terms: set[str], weight: dict[str, float], limit: in
     # gives way to the next candidate (only the first quote is given its lead-in).
     chosen = [candidates[0]] + [q for q in candidates[1:] if q.score > 0.1 and not _starts_mid_structure(q)][: limit - 1]
     chosen.sort(key=lambda q: (q.chunk.ordinal, q.start))  # document order reads better
-    chosen += _items_after(chosen[-1], passage)
+    if items:
+        chosen += _items_after(chosen[-1], passage)
     quotes = [_shorten(q) for q in chosen]
     # A list item is quoted after the words that introduce it ("The following are not subject to
     # the EAR: … Information and software that: … (ii) Arise during … fundamental research").

@@ -96,3 +96,13 @@ def test_a_quote_ending_with_a_colon_is_followed_by_its_first_items(assistant) -
     items = quotes[colon + 1 : colon + 1 + MAX_ITEMS]
     assert [q[:2] for q in items] == ["a.", "b.", "c."]
     assert "debuggers" in items[0] and "asset tracking" in items[2]
+
+
+def test_a_further_unit_of_the_same_jurisdiction_is_not_followed_by_its_items(assistant) -> None:  # noqa: ANN001
+    """Under "Also relevant", an entry's "as follows:" heading stands alone: its items (5.A.1.a's
+    nuclear-hardening criteria for a question on 5.A.1.j) would only lengthen the answer."""
+    response = assistant.ask("What does Wassenaar 5.A.1.j control?")
+    also = response.answer.split("Also relevant:", 1)[1]
+    assert "5. A. 1. Telecommunications systems, equipment, components and accessories, as follows:" in also
+    assert "Specially hardened" not in also
+    assert "Analysis at the application layer" in response.answer.split("Also relevant:", 1)[0]
