@@ -134,6 +134,15 @@ def not_bundled(snapshot: Snapshot, references: list[Reference]) -> list[NotBund
     return found
 
 
+def _wassenaar_entries(snapshot: Snapshot) -> tuple[Chunk, set[tuple[str, float]]] | None:
+    """The bundled Wassenaar List's first chunk and the top-level entries it holds (`("5.a.", 1)`
+    for 5.A.1), or None when no document is the Wassenaar List."""
+    first = _document_with(snapshot, lambda c: _top("wassenaar", normalise(c.section)) is not None, 200)
+    if first is None:
+        return None
+    return first, {top for c in snapshot.by_doc[first.doc_id] if (top := _top("wassenaar", normalise(c.section)))}
+
+
 # Category 5 Part 2 ("Information Security") of the Wassenaar List: its entries are 5.A.2, 5.B.2,
 # 5.D.2, 5.E.2, while Part 1's are 5.x.1.
 WASSENAAR_PART_2 = ("5", 2)
@@ -144,11 +153,10 @@ def _wassenaar_gap(snapshot: Snapshot, ref: Reference, wanted: tuple[str, float]
     the sections included"). An entry of a category (or of Category 5 Part 2) it does not hold
     exists but is not bundled (`6.A.3`); a missing entry of a bundled category (`4.D.5`, `5.A.9`)
     or a missing sub-item of a bundled entry (`5.A.1.z`) is a false premise."""
-    first = _document_with(snapshot, lambda c: _top("wassenaar", normalise(c.section)) is not None, 200)
-    if first is None:
+    held = _wassenaar_entries(snapshot)
+    if held is None:
         return None
-    holder = snapshot.by_doc[first.doc_id]
-    tops = {top for c in holder if (top := _top("wassenaar", normalise(c.section)))}
+    first, tops = held
     if wanted in tops:
         return None
     category = wanted[0].split(".")[0]
@@ -224,11 +232,11 @@ def category_gap(snapshot: Snapshot, question: str) -> str:
     names no Wassenaar category)."""
     if not re.search(r"\bWassenaar\b", question):
         return ""
-    first = _document_with(snapshot, lambda c: _top("wassenaar", normalise(c.section)) is not None, 200)
-    if first is None:
+    entries = _wassenaar_entries(snapshot)
+    if entries is None:
         return ""
-    held = {top[0].split(".")[0] for c in snapshot.by_doc[first.doc_id]
-            if (top := _top("wassenaar", normalise(c.section)))}
+    first, tops = entries
+    held = {prefix.split(".")[0] for prefix, _ in tops}
     for match in _CATEGORY.finditer(question):
         category, part = match.group(1), match.group(2)
         if category not in held or (category, int(part or 0)) == WASSENAAR_PART_2:

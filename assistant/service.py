@@ -199,11 +199,11 @@ class Assistant:
             return ("out-of-scope", "the question does not appear to be about export controls, which is all "
                     "this corpus covers")
         if unheld and not names_held_instrument(result.query, unheld):
-            names = "; ".join(f"{n.name}{f' ({n.url})' if n.url else ''}" for n in unheld)
+            names = "; ".join(_with_url(n.name, n.url) for n in unheld)
             return "out-of-corpus", f"the question asks about {names}, which the indexed documents do not hold"
         missing = missing_for(result.query)
         if missing:
-            names = "; ".join(f"{m.name}{f' ({m.url})' if m.url else ''}" for m in missing)
+            names = "; ".join(_with_url(m.name, m.url) for m in missing)
             return "out-of-corpus", f"the answer is in {names}, which the bundled corpus does not hold"
         gap = category_gap(result.snapshot, result.query)
         if gap:
@@ -338,6 +338,11 @@ def _not_bundled_text(gap: NotBundled) -> str:
 
 def _official(url: str) -> str:
     return f" (official text: {url})" if url else ""
+
+
+def _with_url(name: str, url: str) -> str:
+    """`name (url)`, or the name alone when RegQA knows no address for it."""
+    return f"{name} ({url})" if url else name
 
 
 def _not_held(result: SearchResult) -> list[NotHeld]:
