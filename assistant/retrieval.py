@@ -21,6 +21,7 @@ from pydantic import ConfigDict
 from assistant.references import Reference, find_references, names_instrument, normalise, relation
 from assistant.bundled import RECORDED_MISSING_CODES, not_bundled
 from assistant.definitions import DefinedTerms
+from assistant.query_adapter import QueryAdapter
 from assistant.rerank import FEATURES, Candidates, LearnedFusion, candidate_features
 from assistant.superseded import drop_superseded
 from assistant.titles import TitleIndex
@@ -215,6 +216,10 @@ class HybridRetriever:
         self.reader = reader
         self.embed = embed
         self.fusion = fusion or Fusion.load()
+        # Moves a question's vector towards the law's wording (dense search only; scope and
+        # sentence checks see the model's own vectors). None for another model's vectors.
+        self.adapter: QueryAdapter | None = QueryAdapter.for_embedder(
+            getattr(getattr(embed, "embedder", None), "identity", None))
         self.max_facets = max_facets
         # Structures derived from one index generation (title index, parents, labels, …), by
         # name: (generation, value); rebuilt when a new generation is served.
@@ -226,7 +231,7 @@ class HybridRetriever:
         filters = filters or Filters()
         fusion = fusion or self.fusion
         snapshot = self.reader.snapshot()
-        vector = self.embed(query)
+        vector = self.query_vector(query)
         references = find_references(query)
         exact, unresolved = self._resolve(snapshot, references, filters)
         signals = self.signals(snapshot, query, filters, fusion.candidates)
@@ -283,10 +288,16 @@ class HybridRetriever:
         hits = self._with_lead_ins(snapshot, hits)
         return SearchResult(query, hits, references, unresolved, snapshot, vector, best, passages, definitions)
 
+    def query_vector(self, text: str) -> np.ndarray:
+        """The vector dense search uses for a question: the model's, through the adapter."""
+        vector = self.embed(text)
+        return self.adapter.adapt(text, vector) if self.adapter is not None else vector
+
     def signals(self, snapshot: Snapshot, query: str, filters: Filters, n: int) -> Signals:
         """Each signal's ranking for a question, before weighting; kept for a few hundred
         questions so that re-ranking with other weights (tuning, ablation) costs no search."""
-        key = (snapshot.manifest.generation, snapshot.dense_count, query, filters, n)
+        key = (snapshot.manifest.generation, snapshot.dense_count, query, filters, n,
+               self.adapter.digest if self.adapter else None)
         cached = self._signal_cache.get(key)
         if cached is not None:
             self._signal_cache.move_to_end(key)
@@ -302,11 +313,11 @@ class HybridRetriever:
                 title_score.setdefault(snapshot.sparse.ids[position], score)
         facet_rankings = []
         for facet in facets(query)[: self.max_facets]:
-            facet_dense = self.reader.dense_search(snapshot, self.embed(facet), n // 2, filters)
+            facet_dense = self.reader.dense_search(snapshot, self.query_vector(facet), n // 2, filters)
             facet_rankings += [_ranked(cid for cid, _ in facet_dense),
                                _ranked(cid for cid, _ in snapshot.sparse.search(facet, n // 2, mask))]
         signals = Signals(
-            dense=self.reader.dense_search(snapshot, self.embed(query), n, filters),
+            dense=self.reader.dense_search(snapshot, self.query_vector(query), n, filters),
             body=snapshot.sparse.search(expanded, n, mask),
             # Every chunk of a title shares its rank: the title says what the unit is about,
             # dense and body scores say which of its paragraphs answers.

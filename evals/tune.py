@@ -191,6 +191,10 @@ def main() -> None:
     parser.add_argument("--learn-only", action="store_true",
                         help="only train the learned fusion and print its held-out scores; with --write, "
                              "replace only the learned model in assistant/fusion.json")
+    parser.add_argument("--adapter", action="store_true",
+                        help="only train the query adapter (dense search) and print its held-out scores; "
+                             "with --write, replace assistant/query_adapter.npz. Run the full tuning after it: "
+                             "the fusion's dense features change with it")
     args = parser.parse_args()
     if "test" in args.dataset.stem:
         raise SystemExit("the frozen test split is never used for tuning")
@@ -201,6 +205,30 @@ def main() -> None:
     sources = SourceTexts(settings.default_corpus)
     questions = load_dataset(args.dataset)
     answerable = [q for q in questions if q.answerable]
+
+    if args.adapter:
+        from evals.adapter_training import choose
+        from indexer.embeddings import model_identity
+
+        adapter, held = choose(assistant, questions, sources, model_identity(settings.model_path), args.folds)
+        print("\nquery adapter, dense search alone, held-out folds\n| regularisation | recall@5 | recall@10 | MRR |"
+              "\n|---|---:|---:|---:|")
+        for name, rows in held.items():
+            print(_table_row(name, list(rows.values())))
+        print(f"chosen: {adapter.regularisation:g}")
+        if args.write:
+            adapter.save()
+            print("written: assistant/query_adapter.npz")
+        return
+
+    # The adapter was trained on these very questions: everything tuned below sees each
+    # question's dense signal through an adapter trained without it (stacking, not leakage).
+    if assistant.retriever.adapter is not None:
+        from evals.adapter_training import cross_fitted
+
+        assistant.retriever.adapter = cross_fitted(assistant, questions, sources, assistant.retriever.adapter,
+                                                   args.folds)
+        print("query adapter: cross-fitted over the folds for this tuning")
 
     if args.learn_only:
         base = replace(Fusion.load(strict=False), learned=None)
