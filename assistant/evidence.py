@@ -104,6 +104,8 @@ def select(result: SearchResult, policy: SelectionPolicy) -> Selection:
         closest = max(own, key=lambda p: p.dense or 0.0)
         if closest not in cited:
             cited = (cited if len(cited) < limit else cited[:-1]) + [closest]
+    # ... and opens with it: the instrument's own words first, guidance about it after.
     order = {id(p): i for i, p in enumerate(passages)}
-    cited.sort(key=lambda p: order[id(p)])
+    instruments = tuple(instruments_named(result.query))
+    cited.sort(key=lambda p: (bool(instruments) and not p.first.cite_as.startswith(instruments), order[id(p)]))
     return Selection(cited, confidence)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from assistant.references import instruments_named
 from indexer.records import Chunk
 
 FEATURES: tuple[str, ...] = (
@@ -51,6 +52,12 @@ FEATURES: tuple[str, ...] = (
     # where the unit's heading is most of the evidence there is; 0 for longer questions
     "named_in_heading",  # the question uses a code the unit's heading defines: "TSU" and
     # "§ 740.13 Technology and software—unrestricted (TSU)"; a passing mention does not count
+    "control_list",  # a control-list entry, whatever the question: with list_match the model can
+    # tell "which entry covers …" (entries answer) from "may we ship under …" (rules answer)
+    "named_instrument",  # the question names an instrument ("under Regulation (EU) 2021/821")
+    # and the passage is of it, not of guidance or another act that discusses it
+    "question_form",  # the passage is itself a question (the "Q" of a Q&A paragraph, § 770.3(d)):
+    # it resembles an exporter's question in wording, while the answer is its next paragraph
 )
 _HEADING_CODE = re.compile(r"\(([A-Z][A-Z0-9/]{1,6})\)")
 _QUESTION_CODE = re.compile(r"\b[A-Z][A-Z0-9]{1,6}\b")
@@ -145,6 +152,7 @@ def candidate_features(
     definition, entry = asks_definition(question), asks_entry(question)
     short = len(question.split()) <= SHORT_QUESTION_WORDS
     codes = set(_QUESTION_CODE.findall(question))
+    instruments = tuple(instruments_named(question))
     rows = np.zeros((len(ids), len(FEATURES)), dtype=np.float32)
     for i, cid in enumerate(ids):
         chunk = by_id[cid]
@@ -176,6 +184,9 @@ def candidate_features(
             unit_cover[key],
             title_cover[i] if short else 0.0,
             1.0 if codes and codes & _heading_codes(chunk.heading_path) else 0.0,
+            1.0 if chunk.doc_type == "control_list" else 0.0,
+            1.0 if instruments and chunk.cite_as.startswith(instruments) else 0.0,
+            1.0 if chunk.text.rstrip().endswith("?") else 0.0,
         )
     return Candidates(ids, rows)
 
