@@ -95,13 +95,15 @@ def select(result: SearchResult, policy: SelectionPolicy) -> Selection:
         if p not in cited and close(p, ratio):
             cited.append(p)
     # "Under Regulation (EU) 2021/821, …": the answer cites the instrument the question names —
-    # its unit closest in meaning — when another document (guidance, a notice) leads, even if a
-    # unit of the instrument that shares only words (a general authorisation) made the cut.
+    # its best-ranked unit — when another document (guidance, a notice) leads, even if a unit of
+    # the instrument that shares only words (a general authorisation) made the cut. Ranked, not
+    # the highest cosine: the adapted question vector's cosines are flatter than the fusion's
+    # judgment (Article 9(1) over Article 5(1) for the licence question).
     for instrument in instruments_named(result.query):
         own = [p for p in fuzzy if p.first.cite_as.startswith(instrument)]
         if not own or not cited or cited[0].first.cite_as.startswith(instrument):
             continue
-        closest = max(own, key=lambda p: p.dense or 0.0)
+        closest = own[0]
         if closest not in cited:
             cited = (cited if len(cited) < limit else cited[:-1]) + [closest]
     # ... and opens with it: the instrument's own words first, guidance about it after.
