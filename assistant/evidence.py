@@ -99,7 +99,8 @@ def select(result: SearchResult, policy: SelectionPolicy) -> Selection:
     # the instrument that shares only words (a general authorisation) made the cut. Ranked, not
     # the highest cosine: the adapted question vector's cosines are flatter than the fusion's
     # judgment (Article 9(1) over Article 5(1) for the licence question).
-    for instrument in instruments_named(result.query):
+    instruments = tuple(instruments_named(result.query))
+    for instrument in instruments:
         own = [p for p in fuzzy if p.first.cite_as.startswith(instrument)]
         if not own or not cited or cited[0].first.cite_as.startswith(instrument):
             continue
@@ -108,6 +109,5 @@ def select(result: SearchResult, policy: SelectionPolicy) -> Selection:
             cited = (cited if len(cited) < limit else cited[:-1]) + [closest]
     # ... and opens with it: the instrument's own words first, guidance about it after.
     order = {id(p): i for i, p in enumerate(passages)}
-    instruments = tuple(instruments_named(result.query))
     cited.sort(key=lambda p: (bool(instruments) and not p.first.cite_as.startswith(instruments), order[id(p)]))
     return Selection(cited, confidence)

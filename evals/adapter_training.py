@@ -10,7 +10,6 @@ Torch is already installed for the embedding model; training takes seconds on a 
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,6 +20,7 @@ from assistant.retrieval import Fusion
 from assistant.service import Assistant
 from evals.dataset import EvalQuestion
 from evals.gold import SourceTexts, gold_spans
+from evals.tune import folds, retrieval_scores
 
 REGULARISATION_GRID = (0.003, 0.01, 0.03, 0.1)
 DENSE_ONLY = Fusion(dense=1.0, body=0.0, title=0.0, facet=0.0, per_parent=99)
@@ -77,10 +77,22 @@ def fit(vectors: np.ndarray, pairs: Sequence[Pair], regularisation: float, *, ep
     return weights.detach().numpy().astype(np.float32)
 
 
-def folds(ids: Sequence[str], k: int, seed: int = 13) -> list[list[str]]:
-    shuffled = list(ids)
-    random.Random(seed).shuffle(shuffled)
-    return [shuffled[i::k] for i in range(k)]
+def _vectors(assistant: Assistant) -> np.ndarray:
+    vectors = assistant.retriever.reader.snapshot().vectors
+    if vectors is None:
+        raise SystemExit("the adapter trains on the in-memory vectors: the index is above the exact-search limit")
+    return vectors
+
+
+def out_of_fold(vectors: np.ndarray, pairs: Sequence[Pair], regularisation: float, model: str,
+                k: int) -> list[tuple[list[str], QueryAdapter]]:
+    """Per fold of the pairs' questions: its ids and an adapter trained on the other folds."""
+    result = []
+    for part in folds([p.question_id for p in pairs], k):
+        held = set(part)
+        train = [p for p in pairs if p.question_id not in held]
+        result.append((part, QueryAdapter(fit(vectors, train, regularisation), model, regularisation)))
+    return result
 
 
 class CrossFitted:
@@ -99,14 +111,10 @@ class CrossFitted:
 
 def cross_fitted(assistant: Assistant, questions: Sequence[EvalQuestion], sources: SourceTexts,
                  full: QueryAdapter, k: int = 5) -> CrossFitted:
-    vectors = assistant.retriever.reader.snapshot().vectors
-    assert vectors is not None
     pairs = training_pairs(assistant, questions, sources)
     text = {q.id: q.question for q in questions}
     adapters: dict[str, QueryAdapter] = {}
-    for part in folds([p.question_id for p in pairs], k):
-        adapter = QueryAdapter(fit(vectors, [p for p in pairs if p.question_id not in set(part)],
-                                   full.regularisation), full.model, full.regularisation)
+    for part, adapter in out_of_fold(_vectors(assistant), pairs, full.regularisation, full.model, k):
         adapters |= {text[i]: adapter for i in part}
     # Unanswerable dev questions are in no training fold: the full adapter is already out of sample.
     return CrossFitted(adapters, full)
@@ -115,8 +123,6 @@ def cross_fitted(assistant: Assistant, questions: Sequence[EvalQuestion], source
 def dense_only(assistant: Assistant, questions: Sequence[EvalQuestion], sources: SourceTexts,
                adapter: QueryAdapter | None) -> dict[str, tuple[float, float, float]]:
     """Per answerable question: (recall@5, recall@10, RR) of dense search alone with `adapter`."""
-    from evals.tune import retrieval_scores
-
     retriever = assistant.retriever
     kept, retriever.adapter = retriever.adapter, adapter
     try:
@@ -129,18 +135,14 @@ def choose(assistant: Assistant, questions: Sequence[EvalQuestion], sources: Sou
            k: int = 5) -> tuple[QueryAdapter, dict[str, dict[str, tuple[float, float, float]]]]:
     """The adapter trained on all dev with the regularisation whose held-out (k-fold) dense
     recall@10 + RR is best; and the held-out per-question scores of each setting (and of none)."""
-    vectors = assistant.retriever.reader.snapshot().vectors
-    if vectors is None:
-        raise SystemExit("the adapter trains on the in-memory vectors: the index is above the exact-search limit")
+    vectors = _vectors(assistant)
     pairs = training_pairs(assistant, questions, sources)
     by_id = {q.id: q for q in questions}
     held: dict[str, dict[str, tuple[float, float, float]]] = {
         "none": dense_only(assistant, [q for q in questions if q.answerable], sources, None)}
     for lam in REGULARISATION_GRID:
         scores: dict[str, tuple[float, float, float]] = {}
-        for part in folds([p.question_id for p in pairs], k):
-            train = [p for p in pairs if p.question_id not in set(part)]
-            adapter = QueryAdapter(fit(vectors, train, lam), model, lam)
+        for part, adapter in out_of_fold(vectors, pairs, lam, model, k):
             scores |= dense_only(assistant, [by_id[i] for i in part], sources, adapter)
         held[f"{lam:g}"] = scores
         print(f"adapter regularisation {lam:g}: held-out dense recall@10 "

@@ -63,14 +63,19 @@ def _objective(rows: Sequence[tuple[float, float, float]]) -> float:
     return float(np.mean([r10 + rr for _, r10, rr in rows])) if rows else 0.0
 
 
-def cross_validate(ids: list[str], candidates: list, score_of: Callable[[object, list[str]], float],
-                   folds: int, seed: int = 13) -> tuple[object, float]:
-    """(best candidate on all ids, mean held-out score of choosing the best on the other folds)."""
-    shuffled = ids[:]
+def folds(ids: Sequence[str], k: int, seed: int = 13) -> list[list[str]]:
+    """The k cross-validation folds of a list of question ids (one shuffle, seeded)."""
+    shuffled = list(ids)
     random.Random(seed).shuffle(shuffled)
-    parts = [shuffled[i::folds] for i in range(folds)]
+    return [shuffled[i::k] for i in range(k)]
+
+
+def cross_validate(ids: list[str], candidates: list, score_of: Callable[[object, list[str]], float],
+                   k: int, seed: int = 13) -> tuple[object, float]:
+    """(best candidate on all ids, mean held-out score of choosing the best on the other folds)."""
+    parts = folds(ids, k, seed)
     held_out = []
-    for i in range(folds):
+    for i in range(k):
         train = [x for j, part in enumerate(parts) if j != i for x in part]
         best = max(candidates, key=lambda c: score_of(c, train))
         held_out.append(score_of(best, parts[i]))
@@ -128,13 +133,11 @@ class Learner:
     """Cross-validated training of the learned fusion on one dev set's candidates."""
 
     def __init__(self, assistant: Assistant, questions: Sequence[EvalQuestion], sources: SourceTexts,
-                 base: Fusion, folds: int, seed: int = 13) -> None:
+                 base: Fusion, k: int, seed: int = 13) -> None:
         self.assistant, self.sources, self.base = assistant, sources, base
         self.rows = training_rows(assistant, questions, sources, base)
         self.answerable = [q for q in questions if q.answerable]
-        ids = [q.id for q in questions]
-        random.Random(seed).shuffle(ids)
-        self.parts = [ids[i::folds] for i in range(folds)]
+        self.parts = folds([q.id for q in questions], k, seed)
 
     def held_out(self, c: float, drop: frozenset[str] = frozenset()) -> dict[str, tuple[float, float, float]]:
         """Per answerable question: (recall@5, recall@10, RR) from a model that never saw it."""
@@ -167,9 +170,9 @@ def _table_row(name: str, rows: Sequence[tuple[float, float, float]]) -> str:
 
 
 def learned_fusion(assistant: Assistant, questions: Sequence[EvalQuestion], sources: SourceTexts,
-                   base: Fusion, folds: int) -> tuple[LearnedFusion, float]:
+                   base: Fusion, k: int) -> tuple[LearnedFusion, float]:
     """Train, print held-out scores and the ablation; (model on all dev, held-out objective)."""
-    learner = Learner(assistant, questions, sources, base, folds)
+    learner = Learner(assistant, questions, sources, base, k)
     c, held = learner.choose()
     rrf = retrieval_scores(assistant, learner.answerable, sources, base)
     print("\nlearned fusion, held-out folds (each feature group off, retrained)\n"
