@@ -97,8 +97,7 @@ def select(result: SearchResult, policy: SelectionPolicy) -> Selection:
     # "Under Regulation (EU) 2021/821, …": the answer cites the instrument the question names —
     # its best-ranked unit — when another document (guidance, a notice) leads, even if a unit of
     # the instrument that shares only words (a general authorisation) made the cut. Ranked, not
-    # the highest cosine: the adapted question vector's cosines are flatter than the fusion's
-    # judgment (Article 9(1) over Article 5(1) for the licence question).
+    # the highest cosine: one cosine is a blunter judgment than the fusion's (Article 9(1) over Article 5(1) for the licence question).
     instruments = tuple(instruments_named(result.query))
     for instrument in instruments:
         own = [p for p in fuzzy if p.first.cite_as.startswith(instrument)]

@@ -58,6 +58,9 @@ FEATURES: tuple[str, ...] = (
     # and the passage is of it, not of guidance or another act that discusses it
     "question_form",  # the passage is itself a question (the "Q" of a Q&A paragraph, § 770.3(d)):
     # it resembles an exporter's question in wording, while the answer is its next paragraph
+    "raw_dense",  # cosine to the model's own question vector, before the query adapter (floor
+    # where that search did not return it): the fusion learns when the adapter misleads
+    "raw_dense_rr",  # 1 / (10 + rank) in that list, 0 when absent
 )
 _HEADING_CODE = re.compile(r"\(([A-Z][A-Z0-9/]{1,6})\)")
 _QUESTION_CODE = re.compile(r"\b[A-Z][A-Z0-9]{1,6}\b")
@@ -118,6 +121,7 @@ def candidate_features(
     title_score: dict[str, float],
     facets: Sequence[Sequence[tuple[str, int]]],
     *,
+    raw: Sequence[tuple[str, float]] = (),
     unit_of: Callable[[Chunk], tuple[str, str]],
     parents: dict[str, str],
     authority: dict[str, float],
@@ -137,7 +141,11 @@ def candidate_features(
     for ranking in facets:
         for cid, rank in ranking:
             facet_rr[cid] = facet_rr.get(cid, 0.0) + _rr(rank)
-    ids = list(dict.fromkeys([*dense_sim, *body_share, *title, *facet_rr]))
+    raw = raw or dense
+    raw_sim = dict(raw)
+    raw_rank = {cid: r for r, (cid, _) in enumerate(raw)}
+    raw_floor = min(raw_sim.values(), default=0.0)
+    ids = list(dict.fromkeys([*dense_sim, *raw_sim, *body_share, *title, *facet_rr]))
     ids = [cid for cid in ids if cid in by_id]
     body_cover, title_cover = coverage(ids)
     unit_dense: dict[tuple[str, str], float] = {}
@@ -187,6 +195,8 @@ def candidate_features(
             1.0 if chunk.doc_type == "control_list" else 0.0,
             1.0 if instruments and chunk.cite_as.startswith(instruments) else 0.0,
             1.0 if chunk.text.rstrip().endswith("?") else 0.0,
+            raw_sim.get(cid, raw_floor),
+            _rr(raw_rank.get(cid)),
         )
     return Candidates(ids, rows)
 

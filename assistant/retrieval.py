@@ -39,7 +39,7 @@ AUTHORITY = {"regulation": 1.0, "control_list": 1.0, "guidance": 0.85, "statemen
 class Hit:
     chunk: Chunk
     score: float
-    dense: float | None = None  # cosine similarity to the question
+    dense: float | None = None  # cosine to the model's own question vector (not the adapted one)
     exact: int | None = None  # relation to a named reference (0 the unit, 1 sub-unit, 2 parent)
 
 
@@ -153,6 +153,11 @@ class Signals:
     title: list[tuple[str, int]]
     facets: list[list[tuple[str, int]]]
     title_score: dict[str, float] = field(default_factory=dict)  # the heading's BM25 score
+    # Dense search with the model's own question vector (without the query adapter; the same
+    # list as `dense` when there is no adapter). The adapter helps most questions and hurts some
+    # kinds: the fusion sees both and learns when to trust which. Its cosines also calibrate
+    # "is this in the corpus at all" (the adapted ones are flatter).
+    raw: list[tuple[str, float]] = field(default_factory=list)
 
 
 _JURISDICTION_WORDS = {
@@ -231,11 +236,11 @@ class HybridRetriever:
         filters = filters or Filters()
         fusion = fusion or self.fusion
         snapshot = self.reader.snapshot()
-        vector = self.query_vector(query)
+        vector = self.embed(query)  # the model's own: hits carry its cosines (see Signals.raw)
         references = find_references(query)
         exact, unresolved = self._resolve(snapshot, references, filters)
         signals = self.signals(snapshot, query, filters, fusion.candidates)
-        dense_sim = dict(signals.dense)
+        dense_sim = dict(signals.raw)
         if fusion.learned is not None:
             found = self.candidates(snapshot, query, signals)
             chunk_score = dict(zip(found.ids, fusion.learned.score(found.matrix).tolist()))
@@ -311,19 +316,23 @@ class HybridRetriever:
             for position in titles.members[row]:
                 title_rank.setdefault(snapshot.sparse.ids[position], rank)
                 title_score.setdefault(snapshot.sparse.ids[position], score)
+        raw = self.embed(query)
+        adapted = self.adapter.adapt(query, raw) if self.adapter is not None else raw
+        raw_dense = self.reader.dense_search(snapshot, raw, n, filters)
         facet_rankings = []
         for facet in facets(query)[: self.max_facets]:
             facet_dense = self.reader.dense_search(snapshot, self.query_vector(facet), n // 2, filters)
             facet_rankings += [_ranked(cid for cid, _ in facet_dense),
                                _ranked(cid for cid, _ in snapshot.sparse.search(facet, n // 2, mask))]
         signals = Signals(
-            dense=self.reader.dense_search(snapshot, self.query_vector(query), n, filters),
+            dense=self.reader.dense_search(snapshot, adapted, n, filters) if adapted is not raw else raw_dense,
             body=snapshot.sparse.search(expanded, n, mask),
             # Every chunk of a title shares its rank: the title says what the unit is about,
             # dense and body scores say which of its paragraphs answers.
             title=list(title_rank.items()),
             facets=facet_rankings,
             title_score=title_score,
+            raw=raw_dense,
         )
         self._signal_cache[key] = signals
         if len(self._signal_cache) > 512:
@@ -334,7 +343,7 @@ class HybridRetriever:
         """Every signal's candidates with their learned-fusion features (also what
         `python -m evals.tune` trains on)."""
         return candidate_features(snapshot.by_id, signals.dense, signals.body, dict(signals.title),
-                                  signals.title_score, signals.facets, unit_of=unit_of,
+                                  signals.title_score, signals.facets, raw=signals.raw, unit_of=unit_of,
                                   parents=self.parents(snapshot), authority=AUTHORITY,
                                   named=jurisdictions_named(query), question=query,
                                   coverage=lambda ids: self._coverage(snapshot, query, ids))

@@ -122,6 +122,7 @@ GROUPS: dict[str, frozenset[str]] = {
     "dense": frozenset({"dense", "dense_gap", "dense_rr", "unit_dense", "parent_dense"}),
     "body BM25": frozenset({"body", "body_rr", "unit_body", "parent_body"}),
     "title / heading": frozenset({"title_rr", "title_score", "title_coverage", "short_title", "named_in_heading"}),
+    "raw dense (no adapter)": frozenset({"raw_dense", "raw_dense_rr"}),
     "glossary facets": frozenset({"facet_rr"}),
     "small-to-big (unit, parent)": frozenset({"unit_dense", "unit_body", "unit_coverage", "parent_dense", "parent_body"}),
     "term coverage": frozenset({"coverage", "title_coverage", "unit_coverage", "short_title"}),
