@@ -38,7 +38,10 @@ class Provisions:
         return self.snapshot.by_doc.get(doc_id, [])
 
     def first(self, doc_id: str, section: str) -> Chunk | None:
-        found = self.chunks(doc_id, section)
+        """The paragraph that opens `section`: its own, or, when its first sub-paragraph shares
+        its line (`(a) *General prohibitions.* (1) …` is labelled § 744.9(a)(1)), that one."""
+        found = self.chunks(doc_id, section) or [
+            c for c in self.snapshot.by_doc.get(doc_id, []) if c.section.startswith(section + "(")]
         return found[0] if found else None
 
     def mentioning(self, doc_prefix: str, pattern: re.Pattern[str]) -> list[Chunk]:

@@ -36,7 +36,7 @@ from indexer.labels import (
 from indexer.records import Chunk, Heading, ParsedDocument
 from indexer.tokens import TokenCounter
 
-CHUNKER_VERSION = "3"
+CHUNKER_VERSION = "4"
 PATH_SEPARATOR = " › "
 
 # Lines that are provenance or parse scaffolding in the bundled corpus, not document text; and

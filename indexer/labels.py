@@ -109,12 +109,24 @@ def is_roman(token: str) -> bool:
     return bool(token) and bool(_ROMAN.match(token))
 
 
+# A CFR paragraph's first sub-paragraph may follow on the same line, after the paragraph's
+# italic heading, a dash or only spaces: `(a) *General prohibitions.* (1) In addition to …`,
+# `(d) *Entries*—(1) …`, `(c) —(1) …` and `(b)  (1) …` all open (x) and (x)(1) at once.
+_HEADED_MARKERS = re.compile(r"(?:\s+\*[^*\n]{1,200}\*[.:]?)?\s*(?:[-—–]+\s*)?"
+                             r"((?:\(\*?(?:[a-z]{1,5}|[A-Z]|[IVX]{2,5}|\d{1,3})\*?\)){1,3})(?=\s|$)")
+
+
 def leading_markers(paragraph: str) -> list[str]:
-    """The paragraph markers a paragraph starts with, e.g. `(b)(1) Text` -> ['b', '1']."""
+    """The paragraph markers a paragraph starts with, e.g. `(b)(1) Text` -> ['b', '1'] and
+    `(a) *Scope.* (1) Text` -> ['a', '1']."""
     match = _LEADING_MARKERS.match(paragraph)
     if not match:
         return []
-    return [m.group(0)[1:-1] for m in _MARKER.finditer(match.group(1))]
+    groups = [match.group(1)]
+    headed = _HEADED_MARKERS.match(paragraph, match.end())
+    if headed:
+        groups.append(headed.group(1))
+    return [m.group(0)[1:-1] for group in groups for m in _MARKER.finditer(group)][:4]
 
 
 def marker_kinds(marker: str) -> list[str]:

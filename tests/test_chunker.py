@@ -46,8 +46,9 @@ def test_cfr_section_has_its_heading_path(corpus) -> None:  # noqa: ANN001
     assert first[0].text.startswith("(1) Crime control and detection instruments")
     assert first[0].cite_as == "15 CFR Part 742"
     assert first[0].jurisdiction == "US" and first[0].completeness == "partial"
-    # (b) is its own unit, and the amendment history belongs to the section as a whole.
-    assert _section(corpus, "15-cfr-part-742", "§ 742.7(b)")[0].text.startswith("(b) *Licensing policy.*")
+    # (b) opens with its (1) on the heading's line, and the amendment history belongs to the
+    # section as a whole.
+    assert _section(corpus, "15-cfr-part-742", "§ 742.7(b)(1)")[0].text.startswith("(b) *Licensing policy.* (1)")
     assert _section(corpus, "15-cfr-part-742", "§ 742.7")[0].text.startswith("[65 FR 55178")
 
 
@@ -82,6 +83,25 @@ def test_roman_and_letter_paragraphs_are_told_apart(corpus) -> None:  # noqa: AN
     assert any(re.fullmatch(r"§ 744\.\d+\([a-h]\)\(\d+\)\(i\)", s) for s in sections)
     labels = {c.section for c in corpus["15-cfr-part-740"][1]}
     assert "§ 740.2(a)(9)" in labels or any(s.startswith("§ 740.2(a)") for s in labels)
+
+
+def test_a_heading_line_that_opens_its_first_sub_paragraph(corpus) -> None:  # noqa: ANN001
+    """`(a) *General prohibitions.* (1) In addition …`: the (i) after it is (a)(1)(i), not a
+    top-level (i) (it was cited as `§ 744.9(i)(iii)` for what is § 744.9(a)(1)(iii))."""
+    labels = {c.section for c in corpus["15-cfr-part-744"][1]}
+    assert {"§ 744.9(a)(1)", "§ 744.9(a)(1)(iii)", "§ 744.9(a)(2)"} <= labels
+    assert {"§ 740.11(a)(1)", "§ 740.11(d)(1)(iii)(A)"} <= {c.section for c in corpus["15-cfr-part-740"][1]}
+    # No CFR section anywhere has a top-level (i), (v) or (x) that does not follow (h), (u), (w).
+    follows = {"i": "h", "v": "u", "x": "w"}
+    for doc, chunks in corpus.values():
+        order: dict[str, list[str]] = {}
+        for chunk in chunks:
+            match = re.match(r"(§ \d+\.\d+)\(([a-z]{1,2})\)", chunk.section)
+            if match and match.group(2) not in order.setdefault(match.group(1), []):
+                order[match.group(1)].append(match.group(2))
+        for section, letters in order.items():
+            for before, letter in zip(["", *letters], letters):
+                assert letter not in follows or before == follows[letter], (doc.meta.id, section, letters)
 
 
 def test_every_chunk_is_exact_source_text_within_one_unit(corpus) -> None:  # noqa: ANN001

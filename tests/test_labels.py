@@ -62,6 +62,13 @@ def test_article_50_is_not_article_5() -> None:
     [
         ("(a) *License requirements.* In support", ["a"]),
         ("(b)(1) Text", ["b", "1"]),
+        # The first sub-paragraph on the heading's line (§ 744.9(a)(1), § 740.11(a)(1), § 745.1(b)(1))
+        ("(a) *General prohibitions.* (1) In addition", ["a", "1"]),
+        ("(d) *Entries*—(1) Text", ["d", "1"]),
+        ("(a) *International safeguards* - (1) *Scope.* The IAEA", ["a", "1"]),
+        ("(c) —(1) Text", ["c", "1"]),
+        ("(b)  (1) Text", ["b", "1"]),
+        ("(a) *Scope.* The term (1) is prose", ["a"]),
         ("(*1*) italic", ["*1*"]),
         ("(iv) roman", ["iv"]),
         ("Crime control (a) inside", []),
