@@ -73,6 +73,24 @@ _ASKS_ENTRY = re.compile(r"\b(?:which|what) (?:\w+ ){0,3}(?:entry|entries|eccn|h
                          r"|\b(?:control list|annex i|ccl|eccn|classif\w*|listed|covered by|fall under)", re.I)
 
 
+# "Can we ship our IMSI catcher (5A001.f.1) to …?", "Do we need a licence for 6A003 cameras?":
+# the question asks what may be done with an item and names its control-list code to say what
+# the item is; the rule that decides is the answer, not the entry. "What does 5A001.j cover?",
+# "Is it caught by 6A003?" ask about the entry itself.
+_ASKS_PERMISSION = re.compile(r"\blicen[cs]|\bauthori[sz]|\bexception\b|\bship|\bexport|\bsend|\bsell|\bneed\b"
+                              r"|\b(?:may|can|could) (?:we|i)\b|\ballowed\b|\bpermit", re.I)
+_ASKS_SCOPE = re.compile(r"\bcover(?:s|ed|ing)?\b|\bcaught\b|\bcatch(?:es)?\b|\bfall(?:s|ing)? (?:under|within|in)\b"
+                         r"|\b(?:which|what) (?:\w+ ){0,3}(?:entry|entries|eccn|heading|category)\b"
+                         r"|\bcontrol(?:s|led)? (?:by|under|in)\b|\bwhat (?:does|do|is|are)\b[^?]{0,60}\b(?:control|cover|mean|include)"
+                         r"|\bsame as\b|\bdiffer|\bdefin", re.I)
+
+
+def names_item(question: str) -> bool:
+    """True when a control-list code in the question describes the item whose export it asks
+    about (the entry is background), not the entry it asks about."""
+    return bool(_ASKS_PERMISSION.search(question)) and not _ASKS_SCOPE.search(question)
+
+
 def asks_definition(question: str) -> bool:
     return bool(_ASKS_DEFINITION.search(question))
 

@@ -22,7 +22,7 @@ from assistant.references import Reference, find_references, names_instrument, n
 from assistant.bundled import RECORDED_MISSING_CODES, not_bundled
 from assistant.definitions import DefinedTerms
 from assistant.query_adapter import QueryAdapter
-from assistant.rerank import FEATURES, Candidates, LearnedFusion, candidate_features
+from assistant.rerank import FEATURES, Candidates, LearnedFusion, candidate_features, names_item
 from assistant.superseded import drop_superseded
 from assistant.titles import TitleIndex
 from assistant.vocabulary import expand, facets
@@ -239,6 +239,11 @@ class HybridRetriever:
         vector = self.embed(query)  # the model's own: hits carry its cosines (see Signals.raw)
         references = find_references(query)
         exact, unresolved = self._resolve(snapshot, references, filters)
+        # "Can we ship our IMSI catcher (5A001.f.1) to …?": the code says what the item is; the
+        # entry is not pinned above the rule that decides (it still competes on its evidence).
+        # A code that names nothing is still a false premise (`unresolved`).
+        if names_item(query):
+            exact = [(chunk, rel) for chunk, rel in exact if chunk.doc_type != "control_list"]
         signals = self.signals(snapshot, query, filters, fusion.candidates)
         dense_sim = dict(signals.raw)
         if fusion.learned is not None:
