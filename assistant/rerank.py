@@ -61,6 +61,10 @@ FEATURES: tuple[str, ...] = (
     "raw_dense",  # cosine to the model's own question vector, before the query adapter (floor
     # where that search did not return it): the fusion learns when the adapter misleads
     "raw_dense_rr",  # 1 / (10 + rank) in that list, 0 when absent
+    "rule_match",  # a passage that states a licence rule ("a license is required", "may export
+    # … under", "authorises"), for a question that asks what may be done with an item
+    "item_entry",  # a control-list entry, for that kind of question: the entry says what the item
+    # is, the rule decides (names_item)
 )
 _HEADING_CODE = re.compile(r"\(([A-Z][A-Z0-9/]{1,6})\)")
 _QUESTION_CODE = re.compile(r"\b[A-Z][A-Z0-9]{1,6}\b")
@@ -83,6 +87,20 @@ _ASKS_SCOPE = re.compile(r"\bcover(?:s|ed|ing)?\b|\bcaught\b|\bcatch(?:es)?\b|\b
                          r"|\b(?:which|what) (?:\w+ ){0,3}(?:entry|entries|eccn|heading|category)\b"
                          r"|\bcontrol(?:s|led)? (?:by|under|in)\b|\bwhat (?:does|do|is|are)\b[^?]{0,60}\b(?:control|cover|mean|include)"
                          r"|\bsame as\b|\bdiffer|\bdefin", re.I)
+
+
+_STATES_RULE = re.compile(
+    r"\b(?:licen[cs]e|authori[sz]ation)s? (?:is |are |shall be |will be |may be )?(?:not )?required"
+    r"|\brequires? (?:a |an )?(?:licen[cs]e|authori[sz]ation)"
+    r"|\b(?:may|must|shall) (?:not )?(?:be )?(?:export|reexport|transfer|ship|grant|use)\w*"
+    r"|\bauthori[sz]es?\b|\bpermits?\b|\bprohibit\w*|\bexempt\w*|\bdoes not apply\b|\bnot subject to\b"
+    r"|\blicen[cs]e exception\b|\bgeneral (?:export |licen[cs]e|authori[sz]ation)", re.I)
+
+
+def states_rule(text: str) -> bool:
+    """Does a passage state what needs a licence, what is allowed or exempt, or what is
+    prohibited (rather than describe an item or a procedure)?"""
+    return bool(_STATES_RULE.search(text))
 
 
 def names_item(question: str) -> bool:
@@ -179,6 +197,7 @@ def candidate_features(
     short = len(question.split()) <= SHORT_QUESTION_WORDS
     codes = set(_QUESTION_CODE.findall(question))
     instruments = tuple(instruments_named(question))
+    permission = names_item(question)
     rows = np.zeros((len(ids), len(FEATURES)), dtype=np.float32)
     for i, cid in enumerate(ids):
         chunk = by_id[cid]
@@ -215,6 +234,8 @@ def candidate_features(
             1.0 if chunk.text.rstrip().endswith("?") else 0.0,
             raw_sim.get(cid, raw_floor),
             _rr(raw_rank.get(cid)),
+            1.0 if permission and states_rule(chunk.text) else 0.0,
+            1.0 if permission and chunk.doc_type == "control_list" else 0.0,
         )
     return Candidates(ids, rows)
 

@@ -126,7 +126,8 @@ GROUPS: dict[str, frozenset[str]] = {
     "glossary facets": frozenset({"facet_rr"}),
     "small-to-big (unit, parent)": frozenset({"unit_dense", "unit_body", "unit_coverage", "parent_dense", "parent_body"}),
     "term coverage": frozenset({"coverage", "title_coverage", "unit_coverage", "short_title"}),
-    "question type": frozenset({"definition_match", "list_match", "other_jurisdiction"}),
+    "question type": frozenset({"definition_match", "list_match", "other_jurisdiction", "rule_match",
+                                "item_entry"}),
 }
 
 

@@ -170,18 +170,21 @@ def test_paragraphs_that_state_a_period(text: str, states: bool) -> None:
 
 
 def test_a_period_question_ranks_the_paragraph_that_states_the_period(assistant, monkeypatch) -> None:  # noqa: ANN001
-    """Without the period cue § 762.6(a) ("retained for five years") is not among the ten units
-    for this question (its (a)(1) item and § 762.6(b) are); with it, it is. Measured with the
-    model's own question vector: the query adapter, trained on the dev set, finds it either way."""
+    """§ 762.6(a) ("retained for five years") answers; its (1)-(4) items and § 762.2 only share
+    the words. The paragraph that states a period is scored DURATION_BOOST times higher for a
+    "how long" question (with the query adapter it also ranks first without the boost; the
+    boost is what another embedding model, without an adapter, relies on)."""
     import assistant.retrieval as retrieval
 
-    monkeypatch.setattr(assistant.retriever, "adapter", None)
+    question = "How long do we have to keep records of our exports of surveillance equipment?"
 
-    def found() -> bool:
-        result = assistant.retriever.search(
-            "How long do we have to keep records of our exports of surveillance equipment?", None, 10)
-        return any((c.doc_id, c.section) == ("15-cfr-part-762", "§ 762.6(a)") for p in result.passages for c in p.chunks)
+    def period_score() -> tuple[str, float]:
+        result = assistant.retriever.search(question, None, 10)
+        score = next(h.score for h in result.hits if (h.chunk.doc_id, h.chunk.section) == ("15-cfr-part-762", "§ 762.6(a)"))
+        return result.passages[0].first.section, score
 
-    assert found()
+    boost = retrieval.DURATION_BOOST
+    first, boosted = period_score()
+    assert first == "§ 762.6(a)" and boost > 1
     monkeypatch.setattr(retrieval, "DURATION_BOOST", 1.0)
-    assert not found()
+    assert period_score()[1] == pytest.approx(boosted / boost, rel=1e-6)
