@@ -19,6 +19,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -97,6 +98,7 @@ _STATES_RULE = re.compile(
     r"|\blicen[cs]e exception\b|\bgeneral (?:export |licen[cs]e|authori[sz]ation)", re.I)
 
 
+@lru_cache(maxsize=65536)  # a pure function of a chunk's text, asked for hundreds per question
 def states_rule(text: str) -> bool:
     """Does a passage state what needs a licence, what is allowed or exempt, or what is
     prohibited (rather than describe an item or a procedure)?"""
@@ -136,9 +138,10 @@ def depth(chunk_id: str, parents: dict[str, str]) -> int:
     return level
 
 
-def _heading_codes(heading_path: str) -> set[str]:
+@lru_cache(maxsize=65536)
+def _heading_codes(heading_path: str) -> frozenset[str]:
     """Codes a heading defines in brackets: (TSU), (ENC), (NAC/ACA) gives NAC and ACA."""
-    return {code for group in _HEADING_CODE.findall(heading_path) for code in group.split("/")}
+    return frozenset(code for group in _HEADING_CODE.findall(heading_path) for code in group.split("/"))
 
 
 @dataclass(frozen=True)
@@ -149,8 +152,46 @@ class Candidates:
     matrix: np.ndarray
 
 
+class ChunkFacts:
+    """What the fusion needs of each chunk that no question changes — its unit, authority,
+    depth, length, kind, whether it states a rule — computed once per index generation, so
+    that describing a question's ~600 candidates is array arithmetic, not a loop over them."""
+
+    # Columns of `matrix`, one row per chunk.
+    AUTHORITY, DEPTH, LENGTH, DEFINITION, CONTROL_LIST, QUESTION_FORM, STATES_RULE = range(7)
+
+    def __init__(self, by_id: dict[str, Chunk], *, unit_of: Callable[[Chunk], tuple[str, str]],
+                 parents: dict[str, str], authority: dict[str, float]) -> None:
+        units: dict[tuple[str, str], int] = {}
+        self.row: dict[str, int] = {}
+        self.unit = np.zeros(len(by_id), dtype=np.int64)
+        self.matrix = np.zeros((len(by_id), 7), dtype=np.float32)
+        self.jurisdiction: list[str] = []
+        self.cite_as: list[str] = []
+        self.heading_path: list[str] = []
+        self.parents = parents
+        for i, (cid, chunk) in enumerate(by_id.items()):
+            self.row[cid] = i
+            self.unit[i] = units.setdefault(unit_of(chunk), len(units))
+            self.matrix[i] = (authority.get(chunk.doc_type, 0.9), depth(cid, parents) / 4,
+                              math.log(max(len(chunk.text), 1)) / 8, is_definition(chunk),
+                              chunk.doc_type == "control_list", chunk.text.rstrip().endswith("?"),
+                              states_rule(chunk.text))
+            self.jurisdiction.append(chunk.jurisdiction)
+            self.cite_as.append(chunk.cite_as)
+            self.heading_path.append(chunk.heading_path)
+
+
+def _unit_max(values: np.ndarray, units: np.ndarray, start: float) -> np.ndarray:
+    """Each candidate's best value among the candidates of its unit (small-to-big)."""
+    keys, inverse = np.unique(units, return_inverse=True)
+    best = np.full(len(keys), start, dtype=np.float64)
+    np.maximum.at(best, inverse, values)
+    return best[inverse]
+
+
 def candidate_features(
-    by_id: dict[str, Chunk],
+    facts: ChunkFacts,
     dense: Sequence[tuple[str, float]],
     body: Sequence[tuple[str, float]],
     title: dict[str, int],
@@ -158,9 +199,6 @@ def candidate_features(
     facets: Sequence[Sequence[tuple[str, int]]],
     *,
     raw: Sequence[tuple[str, float]] = (),
-    unit_of: Callable[[Chunk], tuple[str, str]],
-    parents: dict[str, str],
-    authority: dict[str, float],
     named: list[str],
     question: str,
     coverage: Callable[[list[str]], tuple[np.ndarray, np.ndarray]],
@@ -182,62 +220,70 @@ def candidate_features(
     raw_rank = {cid: r for r, (cid, _) in enumerate(raw)}
     raw_floor = min(raw_sim.values(), default=0.0)
     ids = list(dict.fromkeys([*dense_sim, *raw_sim, *body_share, *title, *facet_rr]))
-    ids = [cid for cid in ids if cid in by_id]
+    ids = [cid for cid in ids if cid in facts.row]
+    if not ids:
+        return Candidates([], np.zeros((0, len(FEATURES)), dtype=np.float32))
     body_cover, title_cover = coverage(ids)
-    unit_dense: dict[tuple[str, str], float] = {}
-    unit_body: dict[tuple[str, str], float] = {}
-    unit_cover: dict[tuple[str, str], float] = {}
-    for i, cid in enumerate(ids):
-        key = unit_of(by_id[cid])
-        unit_dense[key] = max(unit_dense.get(key, floor), dense_sim.get(cid, floor))
-        unit_body[key] = max(unit_body.get(key, 0.0), body_share.get(cid, 0.0))
-        unit_cover[key] = max(unit_cover.get(key, 0.0), float(body_cover[i]))
+    body_cover, title_cover = np.asarray(body_cover, dtype=np.float64), np.asarray(title_cover, dtype=np.float64)
+    rows = np.array([facts.row[cid] for cid in ids])
+    static = facts.matrix[rows]
+    units = facts.unit[rows]
+    parents = [facts.parents.get(cid) for cid in ids]
+
+    def column(values: dict, default: float = 0.0) -> np.ndarray:
+        return np.array([values.get(cid, default) for cid in ids], dtype=np.float64)
+
+    def ranks(ranking: dict) -> np.ndarray:
+        return np.array([_rr(ranking.get(cid)) for cid in ids], dtype=np.float64)
+
+    sim = column(dense_sim, floor)
+    share = column(body_share)
+    in_title = np.array([cid in title for cid in ids], dtype=np.float64)
+    facet = column(facet_rr)
+    agreement = (np.array([cid in dense_sim for cid in ids], dtype=np.float64)
+                 + np.array([cid in body_share for cid in ids], dtype=np.float64)
+                 + in_title + np.array([cid in facet_rr for cid in ids], dtype=np.float64)) / 4
     top_title = max(title_score.values(), default=0.0) or 1.0
     definition, entry = asks_definition(question), asks_entry(question)
     short = len(question.split()) <= SHORT_QUESTION_WORDS
     codes = set(_QUESTION_CODE.findall(question))
     instruments = tuple(instruments_named(question))
     permission = names_item(question)
-    rows = np.zeros((len(ids), len(FEATURES)), dtype=np.float32)
-    for i, cid in enumerate(ids):
-        chunk = by_id[cid]
-        key = unit_of(chunk)
-        parent = parents.get(cid)
-        sim = dense_sim.get(cid, floor)
-        rows[i] = (
-            sim,
-            best - sim,
-            _rr(dense_rank.get(cid)),
-            body_share.get(cid, 0.0),
-            _rr(body_rank.get(cid)),
-            _rr(title.get(cid)),
-            facet_rr.get(cid, 0.0),
-            unit_dense[key],
-            unit_body[key],
-            dense_sim.get(parent, floor) if parent else sim,
-            body_share.get(parent, 0.0) if parent else body_share.get(cid, 0.0),
-            authority.get(chunk.doc_type, 0.9),
-            1.0 if len(named) == 1 and chunk.jurisdiction != named[0] else 0.0,
-            depth(cid, parents) / 4,
-            math.log(max(len(chunk.text), 1)) / 8,
-            (int(cid in dense_sim) + int(cid in body_share) + int(cid in title) + int(cid in facet_rr)) / 4,
-            title_score.get(cid, 0.0) / top_title,
-            1.0 if definition and is_definition(chunk) else 0.0,
-            1.0 if entry and chunk.doc_type == "control_list" else 0.0,
-            body_cover[i],
-            title_cover[i],
-            unit_cover[key],
-            title_cover[i] if short else 0.0,
-            1.0 if codes and codes & _heading_codes(chunk.heading_path) else 0.0,
-            1.0 if chunk.doc_type == "control_list" else 0.0,
-            1.0 if instruments and chunk.cite_as.startswith(instruments) else 0.0,
-            1.0 if chunk.text.rstrip().endswith("?") else 0.0,
-            raw_sim.get(cid, raw_floor),
-            _rr(raw_rank.get(cid)),
-            1.0 if permission and states_rule(chunk.text) else 0.0,
-            1.0 if permission and chunk.doc_type == "control_list" else 0.0,
-        )
-    return Candidates(ids, rows)
+    control_list = static[:, ChunkFacts.CONTROL_LIST]
+    matrix = np.column_stack([
+        sim,
+        best - sim,
+        ranks(dense_rank),
+        share,
+        ranks(body_rank),
+        ranks(title),
+        facet,
+        _unit_max(sim, units, floor),
+        _unit_max(share, units, 0.0),
+        np.array([dense_sim.get(p, floor) if p else s for p, s in zip(parents, sim)]),
+        np.array([body_share.get(p, 0.0) if p else b for p, b in zip(parents, share)]),
+        static[:, ChunkFacts.AUTHORITY],
+        np.array([len(named) == 1 and facts.jurisdiction[r] != named[0] for r in rows], dtype=np.float64),
+        static[:, ChunkFacts.DEPTH],
+        static[:, ChunkFacts.LENGTH],
+        agreement,
+        column(title_score) / top_title,
+        static[:, ChunkFacts.DEFINITION] * definition,
+        control_list * entry,
+        body_cover,
+        title_cover,
+        _unit_max(body_cover, units, 0.0),
+        title_cover * short,
+        np.array([bool(codes) and bool(codes & _heading_codes(facts.heading_path[r])) for r in rows], dtype=np.float64),
+        control_list,
+        np.array([bool(instruments) and facts.cite_as[r].startswith(instruments) for r in rows], dtype=np.float64),
+        static[:, ChunkFacts.QUESTION_FORM],
+        column(raw_sim, raw_floor),
+        ranks(raw_rank),
+        static[:, ChunkFacts.STATES_RULE] * permission,
+        control_list * permission,
+    ]).astype(np.float32)
+    return Candidates(ids, matrix)
 
 
 @dataclass(frozen=True)

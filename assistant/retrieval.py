@@ -22,7 +22,7 @@ from assistant.references import Reference, find_references, names_instrument, n
 from assistant.bundled import RECORDED_MISSING_CODES, not_bundled
 from assistant.definitions import DefinedTerms
 from assistant.query_adapter import QueryAdapter
-from assistant.rerank import FEATURES, Candidates, LearnedFusion, candidate_features, names_item
+from assistant.rerank import FEATURES, Candidates, ChunkFacts, LearnedFusion, candidate_features, names_item
 from assistant.superseded import drop_superseded
 from assistant.titles import TitleIndex
 from assistant.vocabulary import expand, facets
@@ -230,6 +230,7 @@ class HybridRetriever:
         # name: (generation, value); rebuilt when a new generation is served.
         self._derived: dict[str, tuple[str, Any]] = {}
         self._signal_cache: OrderedDict[tuple, Signals] = OrderedDict()
+        self._facet_vectors: dict[tuple[str, str | None], np.ndarray] = {}
 
     def search(self, query: str, filters: Filters | None = None, k: int = 8,
                fusion: Fusion | None = None) -> SearchResult:
@@ -298,6 +299,16 @@ class HybridRetriever:
         hits = self._with_lead_ins(snapshot, hits)
         return SearchResult(query, hits, references, unresolved, snapshot, vector, best, passages, definitions)
 
+    def _facet_vector(self, facet: str) -> np.ndarray:
+        """A glossary sub-query's vector. The glossary is a fixed few dozen strings: each is
+        embedded once per retriever, not once per question that touches its topic (the
+        question cache is per question and may be cleared)."""
+        key = (facet, self.adapter.digest if self.adapter is not None else None)
+        vector = self._facet_vectors.get(key)
+        if vector is None:
+            vector = self._facet_vectors[key] = self.query_vector(facet)
+        return vector
+
     def query_vector(self, text: str) -> np.ndarray:
         """The vector dense search uses for a question: the model's, through the adapter."""
         vector = self.embed(text)
@@ -326,7 +337,7 @@ class HybridRetriever:
         raw_dense = self.reader.dense_search(snapshot, raw, n, filters)
         facet_rankings = []
         for facet in facets(query)[: self.max_facets]:
-            facet_dense = self.reader.dense_search(snapshot, self.query_vector(facet), n // 2, filters)
+            facet_dense = self.reader.dense_search(snapshot, self._facet_vector(facet), n // 2, filters)
             facet_rankings += [_ranked(cid for cid, _ in facet_dense),
                                _ranked(cid for cid, _ in snapshot.sparse.search(facet, n // 2, mask))]
         signals = Signals(
@@ -347,9 +358,10 @@ class HybridRetriever:
     def candidates(self, snapshot: Snapshot, query: str, signals: Signals) -> Candidates:
         """Every signal's candidates with their learned-fusion features (also what
         `python -m evals.tune` trains on)."""
-        return candidate_features(snapshot.by_id, signals.dense, signals.body, dict(signals.title),
-                                  signals.title_score, signals.facets, raw=signals.raw, unit_of=unit_of,
-                                  parents=self.parents(snapshot), authority=AUTHORITY,
+        facts = self._per_generation("facts", snapshot, lambda: ChunkFacts(
+            snapshot.by_id, unit_of=unit_of, parents=self.parents(snapshot), authority=AUTHORITY))
+        return candidate_features(facts, signals.dense, signals.body, dict(signals.title),
+                                  signals.title_score, signals.facets, raw=signals.raw,
                                   named=jurisdictions_named(query), question=query,
                                   coverage=lambda ids: self._coverage(snapshot, query, ids))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 
 from indexer.records import Chunk
 
@@ -32,7 +33,7 @@ def drop_superseded(chunk_score: dict[str, float], by_id: Mapping[str, Chunk],
     of the same jurisdiction from a document with a later `as_of`; the newer one keeps the better
     of the two scores. Returns {removed chunk id: the chunk id that supersedes it}."""
     top = sorted(chunk_score, key=lambda cid: (-chunk_score[cid], cid))[:candidates]
-    words = {cid: frozenset(_WORD.findall(by_id[cid].text.lower())) for cid in top}
+    words = {cid: _words(by_id[cid].text) for cid in top}
     removed: dict[str, str] = {}
     for i, a in enumerate(top):
         for b in top[i + 1:]:
@@ -47,6 +48,11 @@ def drop_superseded(chunk_score: dict[str, float], by_id: Mapping[str, Chunk],
             del chunk_score[older.chunk_id]
             removed[older.chunk_id] = newer.chunk_id
     return removed
+
+
+@lru_cache(maxsize=65536)  # a pure function of a chunk's text; the same chunks top many questions
+def _words(text: str) -> frozenset[str]:
+    return frozenset(_WORD.findall(text.lower()))
 
 
 def _ordered(a: Chunk, b: Chunk) -> tuple[Chunk | None, Chunk | None]:

@@ -83,13 +83,19 @@ class SparseIndex:
         tokens = self._term_ids([query])
         scores = self._retriever.scores
         wanted = np.asarray(rows, dtype=np.int64)
+        # One flag per document, set from the term's postings and read at the wanted rows:
+        # linear in the postings, where np.isin sorts them (a common word's run thousands long).
+        present = np.zeros(max(int(scores["num_docs"]), 1), dtype=bool)
         total = 0.0
         for term in set(tokens[0]) if tokens else set():
             weight = self._term_idf(term)
             if not weight:
                 continue
             total += weight
-            out += weight * np.isin(wanted, scores["indices"][scores["indptr"][term] : scores["indptr"][term + 1]])
+            postings = scores["indices"][scores["indptr"][term] : scores["indptr"][term + 1]]
+            present[postings] = True
+            out += weight * present[wanted]
+            present[postings] = False
         return out / total if total else out
 
     def idf(self, words: Sequence[str]) -> dict[str, float]:
