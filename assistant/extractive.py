@@ -196,11 +196,18 @@ def _pick(passage: Passage, terms: set[str], weight: dict[str, float], limit: in
     quotes = [_shorten(q) for q in chosen]
     # A list item is quoted after the words that introduce it ("The following are not subject to
     # the EAR: … Information and software that: … (ii) Arise during … fundamental research").
+    # Each quote gets the introducers it lacks, also when the outermost one is quoted itself
+    # ("(b) The following …" and "(ii) Arise during …" still need "(3) … that:" between them).
     quoted = {q.chunk.chunk_id for q in quotes}
-    chain = [c for c in (introducers(quotes[0].chunk) if introducers is not None else []) if c.chunk_id not in quoted]
-    leads = [quote for c in chain if (quote := _introducing_sentence(c)) is not None]
-    if leads:
-        return leads + quotes
+    introduced: list[_Quote] = []
+    for quote in quotes:
+        for c in introducers(quote.chunk) if introducers is not None else []:
+            if c.chunk_id not in quoted and (lead := _introducing_sentence(c)) is not None:
+                quoted.add(c.chunk_id)
+                introduced.append(lead)
+        introduced.append(quote)
+    if len(introduced) > len(quotes):
+        return introduced
     if _FRAGMENT.match(quotes[0].chunk.text[quotes[0].start : quotes[0].end]) and lead_in is not None:
         parent = lead_in(quotes[0].chunk)
         spans = sentence_spans(parent.text) if parent is not None else []

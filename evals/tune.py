@@ -99,9 +99,16 @@ def training_rows(assistant: Assistant, questions: Sequence[EvalQuestion], sourc
     return rows
 
 
-def fit(rows: Sequence[tuple[np.ndarray, np.ndarray]], c: float, drop: frozenset[str] = frozenset()) -> LearnedFusion:
+def fit(rows: Sequence[tuple[np.ndarray, np.ndarray]], c: float, drop: frozenset[str] = frozenset(),
+        pairwise: bool = False) -> LearnedFusion:
     """A standardised L2 logistic regression (scikit-learn) as a LearnedFusion; features in
-    `drop` get weight 0 (the ablation)."""
+    `drop` get weight 0 (the ablation).
+
+    Pointwise: P(a candidate overlaps an answering unit) over all candidates of all questions.
+    Pairwise (`pairwise=True`): the weights are learned on differences between an answering and
+    a non-answering candidate of the same question — only the order within a question counts,
+    which is what ranking needs — and each question weighs the same; the scale and bias are then
+    fitted pointwise on that one score (Platt), so the output stays a comparable probability."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
@@ -110,11 +117,39 @@ def fit(rows: Sequence[tuple[np.ndarray, np.ndarray]], c: float, drop: frozenset
     keep = np.array([name not in drop for name in FEATURES])
     scaler = StandardScaler().fit(x)
     scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
-    model = LogisticRegression(C=c, max_iter=5000).fit(((x - scaler.mean_) / scale)[:, keep], y)
+    z = ((x - scaler.mean_) / scale)[:, keep]
     weights = np.zeros(len(FEATURES))
-    weights[keep] = model.coef_[0]
+    if not pairwise:
+        model = LogisticRegression(C=c, max_iter=5000).fit(z, y)
+        weights[keep] = model.coef_[0]
+        bias = float(model.intercept_[0])
+    else:
+        rng = np.random.default_rng(13)
+        diffs, pair_weights, start = [], [], 0
+        for features, labels in rows:
+            own = z[start : start + len(labels)]
+            start += len(labels)
+            positive, negative = own[labels == 1], own[labels == 0]
+            if not len(positive) or not len(negative):
+                continue
+            if len(negative) > PAIR_NEGATIVES:
+                negative = negative[rng.choice(len(negative), PAIR_NEGATIVES, replace=False)]
+            d = (positive[:, None, :] - negative[None, :, :]).reshape(-1, z.shape[1])
+            diffs.append(d)
+            pair_weights.append(np.full(len(d), 1.0 / len(d)))
+        d = np.vstack(diffs)
+        w = np.concatenate(pair_weights)
+        model = LogisticRegression(C=c, max_iter=5000, fit_intercept=False).fit(
+            np.vstack([d, -d]), np.r_[np.ones(len(d)), np.zeros(len(d))], sample_weight=np.r_[w, w] * len(rows))
+        direction = model.coef_[0]
+        platt = LogisticRegression(C=1e6, max_iter=5000).fit((z @ direction)[:, None], y)
+        weights[keep] = direction * platt.coef_[0][0]
+        bias = float(platt.intercept_[0])
     return LearnedFusion(FEATURES, tuple(map(float, scaler.mean_)), tuple(map(float, scale)),
-                         tuple(map(float, weights)), float(model.intercept_[0]))
+                         tuple(map(float, weights)), bias)
+
+
+PAIR_NEGATIVES = 150  # non-answering candidates sampled per question for the pairwise fit
 
 
 # Feature groups for the learned fusion's ablation table (each retrained without its group).
@@ -141,29 +176,33 @@ class Learner:
         self.answerable = [q for q in questions if q.answerable]
         self.parts = folds([q.id for q in questions], k, seed)
 
-    def held_out(self, c: float, drop: frozenset[str] = frozenset()) -> dict[str, tuple[float, float, float]]:
+    def held_out(self, c: float, drop: frozenset[str] = frozenset(),
+                 pairwise: bool = False) -> dict[str, tuple[float, float, float]]:
         """Per answerable question: (recall@5, recall@10, RR) from a model that never saw it."""
         scores: dict[str, tuple[float, float, float]] = {}
         for i, part in enumerate(self.parts):
-            model = fit([self.rows[x] for j, other in enumerate(self.parts) if j != i for x in other], c, drop)
+            model = fit([self.rows[x] for j, other in enumerate(self.parts) if j != i for x in other], c, drop,
+                        pairwise)
             test = [q for q in self.answerable if q.id in set(part)]
             scores |= retrieval_scores(self.assistant, test, self.sources, replace(self.base, learned=model))
         return scores
 
-    def choose(self) -> tuple[float, dict[str, tuple[float, float, float]]]:
-        """The regularisation with the best held-out recall@10 + RR, and its held-out scores."""
-        best: tuple[float, float, dict] | None = None
-        for c in (0.01, 0.1, 1.0, 10.0):
-            held = self.held_out(c)
-            score = _objective(list(held.values()))
-            print(f"learned fusion C={c}: held-out recall@10+RR {score:.3f}")
-            if best is None or score > best[1]:
-                best = (c, score, held)
+    def choose(self) -> tuple[tuple[float, bool], dict[str, tuple[float, float, float]]]:
+        """The (regularisation, pointwise or pairwise) with the best held-out recall@10 + RR,
+        and its held-out scores."""
+        best: tuple[tuple[float, bool], float, dict] | None = None
+        for pairwise in (False, True):
+            for c in (0.01, 0.1, 1.0, 10.0):
+                held = self.held_out(c, pairwise=pairwise)
+                score = _objective(list(held.values()))
+                print(f"learned fusion C={c} {'pairwise' if pairwise else 'pointwise'}: held-out recall@10+RR {score:.3f}")
+                if best is None or score > best[1]:
+                    best = ((c, pairwise), score, held)
         assert best is not None
         return best[0], best[2]
 
-    def final(self, c: float) -> LearnedFusion:
-        return fit(list(self.rows.values()), c)
+    def final(self, choice: tuple[float, bool]) -> LearnedFusion:
+        return fit(list(self.rows.values()), choice[0], pairwise=choice[1])
 
 
 def _table_row(name: str, rows: Sequence[tuple[float, float, float]]) -> str:
@@ -175,15 +214,16 @@ def learned_fusion(assistant: Assistant, questions: Sequence[EvalQuestion], sour
                    base: Fusion, k: int) -> tuple[LearnedFusion, float]:
     """Train, print held-out scores and the ablation; (model on all dev, held-out objective)."""
     learner = Learner(assistant, questions, sources, base, k)
-    c, held = learner.choose()
+    choice, held = learner.choose()
     rrf = retrieval_scores(assistant, learner.answerable, sources, base)
     print("\nlearned fusion, held-out folds (each feature group off, retrained)\n"
           "| setting | recall@5 | recall@10 | MRR |\n|---|---:|---:|---:|")
     print(_table_row("RRF, weights chosen on all dev (in-sample)", list(rrf.values())))
-    print(_table_row(f"learned, all features (C={c})", list(held.values())))
+    print(_table_row(f"learned, all features (C={choice[0]}, {'pairwise' if choice[1] else 'pointwise'})",
+                     list(held.values())))
     for name, group in GROUPS.items():
-        print(_table_row(f"learned, no {name}", list(learner.held_out(c, group).values())))
-    model = learner.final(c)
+        print(_table_row(f"learned, no {name}", list(learner.held_out(choice[0], group, choice[1]).values())))
+    model = learner.final(choice)
     print("weights:", dict(zip(FEATURES, (round(w, 3) for w in model.weights))))
     return model, _objective(list(held.values()))
 
