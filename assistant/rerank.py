@@ -19,7 +19,6 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
@@ -98,7 +97,6 @@ _STATES_RULE = re.compile(
     r"|\blicen[cs]e exception\b|\bgeneral (?:export |licen[cs]e|authori[sz]ation)", re.I)
 
 
-@lru_cache(maxsize=65536)  # a pure function of a chunk's text, asked for hundreds per question
 def states_rule(text: str) -> bool:
     """Does a passage state what needs a licence, what is allowed or exempt, or what is
     prohibited (rather than describe an item or a procedure)?"""
@@ -138,7 +136,6 @@ def depth(chunk_id: str, parents: dict[str, str]) -> int:
     return level
 
 
-@lru_cache(maxsize=65536)
 def _heading_codes(heading_path: str) -> frozenset[str]:
     """Codes a heading defines in brackets: (TSU), (ENC), (NAC/ACA) gives NAC and ACA."""
     return frozenset(code for group in _HEADING_CODE.findall(heading_path) for code in group.split("/"))
@@ -168,7 +165,7 @@ class ChunkFacts:
         self.matrix = np.zeros((len(by_id), 7), dtype=np.float32)
         self.jurisdiction: list[str] = []
         self.cite_as: list[str] = []
-        self.heading_path: list[str] = []
+        self.heading_codes: list[frozenset[str]] = []  # codes the unit's heading defines: (TSU)
         self.parents = parents
         for i, (cid, chunk) in enumerate(by_id.items()):
             self.row[cid] = i
@@ -179,7 +176,7 @@ class ChunkFacts:
                               states_rule(chunk.text))
             self.jurisdiction.append(chunk.jurisdiction)
             self.cite_as.append(chunk.cite_as)
-            self.heading_path.append(chunk.heading_path)
+            self.heading_codes.append(_heading_codes(chunk.heading_path))
 
 
 def _unit_max(values: np.ndarray, units: np.ndarray, start: float) -> np.ndarray:
@@ -274,7 +271,7 @@ def candidate_features(
         title_cover,
         _unit_max(body_cover, units, 0.0),
         title_cover * short,
-        np.array([bool(codes) and bool(codes & _heading_codes(facts.heading_path[r])) for r in rows], dtype=np.float64),
+        np.array([bool(codes) and bool(codes & facts.heading_codes[r]) for r in rows], dtype=np.float64),
         control_list,
         np.array([bool(instruments) and facts.cite_as[r].startswith(instruments) for r in rows], dtype=np.float64),
         static[:, ChunkFacts.QUESTION_FORM],

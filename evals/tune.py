@@ -21,6 +21,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -126,7 +127,7 @@ def fit(rows: Sequence[tuple[np.ndarray, np.ndarray]], c: float, drop: frozenset
     else:
         rng = np.random.default_rng(13)
         diffs, pair_weights, start = [], [], 0
-        for features, labels in rows:
+        for _, labels in rows:
             own = z[start : start + len(labels)]
             start += len(labels)
             positive, negative = own[labels == 1], own[labels == 0]
@@ -166,6 +167,13 @@ GROUPS: dict[str, frozenset[str]] = {
 }
 
 
+class FitChoice(NamedTuple):
+    """How the learned fusion is fitted: its regularisation and whether pairwise (see fit)."""
+
+    c: float
+    pairwise: bool
+
+
 class Learner:
     """Cross-validated training of the learned fusion on one dev set's candidates."""
 
@@ -187,22 +195,22 @@ class Learner:
             scores |= retrieval_scores(self.assistant, test, self.sources, replace(self.base, learned=model))
         return scores
 
-    def choose(self) -> tuple[tuple[float, bool], dict[str, tuple[float, float, float]]]:
+    def choose(self) -> tuple[FitChoice, dict[str, tuple[float, float, float]]]:
         """The (regularisation, pointwise or pairwise) with the best held-out recall@10 + RR,
         and its held-out scores."""
-        best: tuple[tuple[float, bool], float, dict] | None = None
+        best: tuple[FitChoice, float, dict] | None = None
         for pairwise in (False, True):
             for c in (0.01, 0.1, 1.0, 10.0):
                 held = self.held_out(c, pairwise=pairwise)
                 score = _objective(list(held.values()))
                 print(f"learned fusion C={c} {'pairwise' if pairwise else 'pointwise'}: held-out recall@10+RR {score:.3f}")
                 if best is None or score > best[1]:
-                    best = ((c, pairwise), score, held)
+                    best = (FitChoice(c, pairwise), score, held)
         assert best is not None
         return best[0], best[2]
 
-    def final(self, choice: tuple[float, bool]) -> LearnedFusion:
-        return fit(list(self.rows.values()), choice[0], pairwise=choice[1])
+    def final(self, choice: FitChoice) -> LearnedFusion:
+        return fit(list(self.rows.values()), choice.c, pairwise=choice.pairwise)
 
 
 def _table_row(name: str, rows: Sequence[tuple[float, float, float]]) -> str:
@@ -219,10 +227,10 @@ def learned_fusion(assistant: Assistant, questions: Sequence[EvalQuestion], sour
     print("\nlearned fusion, held-out folds (each feature group off, retrained)\n"
           "| setting | recall@5 | recall@10 | MRR |\n|---|---:|---:|---:|")
     print(_table_row("RRF, weights chosen on all dev (in-sample)", list(rrf.values())))
-    print(_table_row(f"learned, all features (C={choice[0]}, {'pairwise' if choice[1] else 'pointwise'})",
+    print(_table_row(f"learned, all features (C={choice.c}, {'pairwise' if choice.pairwise else 'pointwise'})",
                      list(held.values())))
     for name, group in GROUPS.items():
-        print(_table_row(f"learned, no {name}", list(learner.held_out(choice[0], group, choice[1]).values())))
+        print(_table_row(f"learned, no {name}", list(learner.held_out(choice.c, group, choice.pairwise).values())))
     model = learner.final(choice)
     print("weights:", dict(zip(FEATURES, (round(w, 3) for w in model.weights))))
     return model, _objective(list(held.values()))

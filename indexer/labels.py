@@ -90,8 +90,9 @@ def _title_after(rest: str) -> str:
 
 # --- paragraph markers inside a unit -------------------------------------------------------
 
-_MARKER = re.compile(r"\((\*?)([a-z]{1,5}|[A-Z]|[IVX]{2,5}|\d{1,3})(\*?)\)")
-_LEADING_MARKERS = re.compile(r"^\s*((?:\(\*?(?:[a-z]{1,5}|[A-Z]|[IVX]{2,5}|\d{1,3})\*?\)){1,4})(?=\s|$)")
+_ONE_MARKER = r"\(\*?(?:[a-z]{1,5}|[A-Z]|[IVX]{2,5}|\d{1,3})\*?\)"  # (a) (1) (iv) (A) (IV) (*1*)
+_MARKER = re.compile(r"\((\*?)([a-z]{1,5}|[A-Z]|[IVX]{2,5}|\d{1,3})(\*?)\)")  # the same, its parts grouped
+_LEADING_MARKERS = re.compile(rf"^\s*((?:{_ONE_MARKER}){{1,4}})(?=\s|$)")
 # Paragraph kinds. CFR nests (a) (1) (i) (A) (*1*) (*i*); the U.S. Code (a) (1) (A) (i) (I);
 # EU and UK Articles 1. or (1), then (a), then (i).
 LOWER, NUMBER, ROMAN, UPPER, ITALIC_NUMBER, ITALIC_ROMAN, UPPER_ROMAN = (
@@ -112,8 +113,7 @@ def is_roman(token: str) -> bool:
 # A CFR paragraph's first sub-paragraph may follow on the same line, after the paragraph's
 # italic heading, a dash or only spaces: `(a) *General prohibitions.* (1) In addition to …`,
 # `(d) *Entries*—(1) …`, `(c) —(1) …` and `(b)  (1) …` all open (x) and (x)(1) at once.
-_HEADED_MARKERS = re.compile(r"(?:\s+\*[^*\n]{1,200}\*[.:]?)?\s*(?:[-—–]+\s*)?"
-                             r"((?:\(\*?(?:[a-z]{1,5}|[A-Z]|[IVX]{2,5}|\d{1,3})\*?\)){1,3})(?=\s|$)")
+_HEADED_MARKERS = re.compile(rf"(?:\s+\*[^*\n]{{1,200}}\*[.:]?)?\s*(?:[-—–]+\s*)?((?:{_ONE_MARKER}){{1,3}})(?=\s|$)")
 
 
 def leading_markers(paragraph: str) -> list[str]:
