@@ -113,13 +113,9 @@ class Assistant:
         if verdict:
             return self._finish(self._abstain(response, result, *verdict), result, notices, timings, started)
 
-        if result.unresolved:
-            gaps = not_bundled(result.snapshot, result.unresolved)
-            absent = [r for r in result.unresolved if all(g.reference != r for g in gaps)]
-            if absent:
-                names = ", ".join(r.display for r in absent)
-                notices.append(f"No unit named {names} is in the indexed documents; the answer covers the rest.")
-            notices += [f"{_not_bundled_text(g)}; the answer covers the rest." for g in gaps]
+        if result.unresolved:  # only gaps of partial copies are left here: a false name abstained above
+            notices += [f"{_not_bundled_text(g)}; the answer covers the rest."
+                        for g in not_bundled(result.snapshot, result.unresolved)]
         # A question that names a unit and asks what an unbundled list says of it (the Country
         # Chart for a named ECCN) is answered from the unit, and says what it cannot tell.
         notices += [f"The question also asks what {m.name} says, which the bundled corpus does not hold"
@@ -183,13 +179,17 @@ class Assistant:
         a named unit that does not exist (false premise), a question outside export control
         (out of scope), and one the bundled texts do not hold (out of corpus)."""
         resolved_any = any(h.exact is not None for h in result.hits)
-        if result.unresolved and not resolved_any:
-            gaps = not_bundled(result.snapshot, result.unresolved)
-            if len(gaps) == len(result.unresolved):  # left out of a partial copy: not a false premise
-                return "out-of-corpus", "; ".join(_not_bundled_text(g) for g in gaps)
-            names = ", ".join(r.display for r in result.unresolved)
+        gaps = not_bundled(result.snapshot, result.unresolved) if result.unresolved else []
+        # A named unit that does not exist is the question's premise, even beside one that does
+        # ("Article 37 of 2021/821 lets SMEs skip the Article 5 notification…"): answering from
+        # Article 5 would pass over the false part. One left out of a partial copy is a gap.
+        absent = [r for r in result.unresolved if all(g.reference != r for g in gaps)]
+        if absent:
+            names = ", ".join(r.display for r in absent)
             return ("false-premise", f"the indexed documents contain no unit named {names}; check the "
                     "reference — it does not exist in the bundled text of that instrument")
+        if gaps and not resolved_any:  # left out of a partial copy: not a false premise
+            return "out-of-corpus", "; ".join(_not_bundled_text(g) for g in gaps)
         if not result.hits:
             return "out-of-corpus", "nothing in the indexed documents matches the question"
         if resolved_any:

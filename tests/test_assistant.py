@@ -130,6 +130,15 @@ def test_false_premise_abstains(assistant, question: str) -> None:  # noqa: ANN0
     assert "no unit named" in response.abstain_reason
 
 
+def test_an_invented_unit_beside_a_real_one_is_still_a_false_premise(assistant) -> None:  # noqa: ANN001
+    # Article 5 exists; Article 44 of 2021/821 does not. The answer must not pass over the
+    # invented part by answering from the real one.
+    response = assistant.ask("Article 44 of Regulation (EU) 2021/821 exempts universities from the Article 5 "
+                             "notification. How does a research lab claim that exemption?")
+    assert response.abstained and response.abstain_kind == "false-premise", response.answer
+    assert "Article 44" in response.abstain_reason and "Article 5" not in response.abstain_reason
+
+
 @pytest.mark.parametrize(("question", "instrument", "source"), [
     ("Is Hangzhou Hikvision on the Entity List?", "Entity List (Supplement No. 4 to Part 744)", "ecfr.gov"),
     # Parts of bundled instruments that the MANIFEST records as missing.

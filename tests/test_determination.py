@@ -72,13 +72,39 @@ def test_listed_item_needs_an_authorisation(assistant) -> None:  # noqa: ANN001
     _assert_verified(assistant, det)
     steps = _steps(det)
     listed = steps["eu.classification"]
-    assert listed.outcome == "licence required"
     assert ("eu-2021-821-dual-use-regulation", "Article 3(1)") in _cited(det, listed)
     assert ("eu-2021-821-annex-i-control-list", "5A001.j") in _cited(det, listed)
-    assert steps["eu.destination"].outcome == "licence required"  # Brazil is not an EU001 destination
+    # 5A001.j's own note ("does not control … marketing purpose …") is quoted: the listing
+    # requires an authorisation unless that note excludes the item, so "may be required".
+    by_n = {c.n: c for c in det.citations}
+    assert any("does not control" in by_n[n].quote for n in listed.citations)
+    assert listed.outcome == "licence may be required" and "note" in (listed.depends_on or "")
+    assert steps["eu.destination"].outcome == "licence may be required"  # Brazil: not EU001, if listed
     assert "eu.cyber-surveillance" not in steps  # a listed item is decided by Article 3, not the catch-all
-    assert det.jurisdictions[0].summary == "licence required"
+    assert det.jurisdictions[0].summary == "licence may be required"
     assert steps["us.classification"].candidates == ["ECCN 5A001"]
+
+
+def test_an_entry_without_exclusion_notes_settles_the_listing(assistant) -> None:  # noqa: ANN001
+    # 4A005 (systems for the generation or delivery of "intrusion software") carries no such note.
+    det = assistant.determiner.determine(Facts(item="exploit delivery platform", codes=["4A005"], destination="BR"))
+    _assert_verified(assistant, det)
+    steps = _steps(det)
+    assert steps["eu.classification"].outcome == "licence required"
+    assert steps["eu.destination"].outcome == "licence required"  # Brazil is not an EU001 destination
+    assert det.jurisdictions[0].summary == "licence required"
+
+
+def test_a_note_that_excludes_part_of_the_entry_is_quoted(assistant) -> None:  # noqa: ANN001
+    # 4E001.c "Technology" for intrusion software; its Note 1: not "vulnerability disclosure".
+    det = assistant.determiner.determine(Facts(item="exploit write-ups sent to a vendor", codes=["4E001.c"],
+                                               destination="China"))
+    _assert_verified(assistant, det)
+    listed = _steps(det)["eu.classification"]
+    by_n = {c.n: c for c in det.citations}
+    assert any("vulnerability disclosure" in by_n[n].quote for n in listed.citations)
+    assert listed.outcome == "licence may be required"
+    assert det.jurisdictions[0].summary != "licence required"
 
 
 @pytest.mark.parametrize(("destination", "cited", "phrase"), [
@@ -159,7 +185,7 @@ def test_cli_determine(corpus_index) -> None:  # noqa: ANN001
     bad = subprocess.run([str(regqa), "determine", "--item", "camera", "--to", "Atlantis"], capture_output=True,
                          text=True, env=env, timeout=600)
     assert bad.returncode == 2 and "unknown country" in bad.stderr
-    good = subprocess.run([str(regqa), "determine", "--item", "IP network surveillance system", "--code", "5A001.j",
+    good = subprocess.run([str(regqa), "determine", "--item", "exploit delivery platform", "--code", "4A005",
                            "--to", "BR", "--json"], capture_output=True, text=True, env=env, timeout=600)
     assert good.returncode == 0, good.stderr
     det = Determination.model_validate_json(good.stdout)
