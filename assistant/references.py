@@ -36,7 +36,7 @@ UK_ORDER = "Export Control Order 2008"
 US_CODE_50 = "50 U.S.C."
 EAR = "15 CFR"
 _INSTRUMENTS: list[tuple[str, re.Pattern[str]]] = [
-    (EU_REGULATION, re.compile(r"\b2021/821\b|\bEU\s+dual[- ]use\s+regulation\b|\bdual[- ]use\s+regulation\b(?!\s+2008)", re.I)),
+    (EU_REGULATION, re.compile(r"\b2021/821\b|\bdual[- ]use\s+reg(?:ulation\b|\.|\b)(?!\s+2008)", re.I)),
     (UK_ORDER, re.compile(r"\bExport\s+Control\s+Order\b|\bECO\s*2008\b|\bUK\s+Order\b|\b2008/3231\b", re.I)),
     (US_CODE_50, re.compile(r"\bECRA\b|\bExport\s+Control\s+Reform\s+Act\b|\b50\s*U\.?\s?S\.?\s?C\b", re.I)),
     (EAR, re.compile(r"\bEAR\b|\bExport\s+Administration\s+Regulations\b|\b15\s*C\.?F\.?R\b", re.I)),

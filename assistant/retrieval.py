@@ -239,12 +239,6 @@ class HybridRetriever:
         snapshot = self.reader.snapshot()
         vector = self.embed(query)  # the model's own: hits carry its cosines (see Signals.raw)
         references = find_references(query)
-        exact, unresolved = self._resolve(snapshot, references, filters)
-        # "Can we ship our IMSI catcher (5A001.f.1) to …?": the code says what the item is; the
-        # entry is not pinned above the rule that decides (it still competes on its evidence).
-        # A code that names nothing is still a false premise (`unresolved`).
-        if names_item(query):
-            exact = [(chunk, rel) for chunk, rel in exact if chunk.doc_type != "control_list"]
         signals = self.signals(snapshot, query, filters, fusion.candidates)
         dense_sim = dict(signals.raw)
         if fusion.learned is not None:
@@ -252,6 +246,12 @@ class HybridRetriever:
             chunk_score = dict(zip(found.ids, fusion.learned.score(found.matrix).tolist()))
         else:
             chunk_score = _rrf(snapshot, signals, fusion, jurisdictions_named(query))
+        exact, unresolved = self._resolve(snapshot, references, filters, chunk_score)
+        # "Can we ship our IMSI catcher (5A001.f.1) to …?": the code says what the item is; the
+        # entry is not pinned above the rule that decides (it still competes on its evidence).
+        # A code that names nothing is still a false premise (`unresolved`).
+        if names_item(query):
+            exact = [(chunk, rel) for chunk, rel in exact if chunk.doc_type != "control_list"]
         drop_superseded(chunk_score, snapshot.by_id)  # an older instrument's copy of a newer text
         # "How long do we have to appeal?": the paragraph that states a period ("not later than 45
         # days") answers, not its section's other paragraphs on the same subject.
@@ -417,8 +417,12 @@ class HybridRetriever:
         return self._per_generation("titles", snapshot,
                                     lambda: TitleIndex.build([snapshot.by_id[cid] for cid in snapshot.sparse.ids]))
 
-    def _resolve(self, snapshot: Snapshot, references: list[Reference],
-                 filters: Filters) -> tuple[list[tuple[Chunk, int]], list[Reference]]:
+    def _resolve(self, snapshot: Snapshot, references: list[Reference], filters: Filters,
+                 evidence: dict[str, float]) -> tuple[list[tuple[Chunk, int]], list[Reference]]:
+        """The chunks each reference names (with `relation`), and the references naming none.
+        `evidence` (chunk id → fused score) orders the instruments of a reference that names
+        none: "Article 5" alone is Article 5 of whichever instrument the rest of the question
+        is about, not the first in alphabetical order or the one labelled exactly."""
         if not references:
             return [], []
         sections = self.sections(snapshot)
@@ -448,6 +452,15 @@ class HybridRetriever:
                 # not a question about the whole entry.
                 unresolved.append(ref)
                 continue
+            docs = {c.doc_id for _, c in matches}
+            if len(docs) > 1:
+                # A document holding the unit itself (or its parts) before one holding only the
+                # entry that contains it (the CCL's ECCN 5A001 for 5A001.j); then by evidence.
+                holds = {d: min(rel for rel, c in matches if c.doc_id == d) < 2 for d in docs}
+                best = {d: max((evidence.get(c.chunk_id, 0.0) for _, c in matches if c.doc_id == d), default=0.0)
+                        for d in docs}
+                matches.sort(key=lambda m: (not holds[m[1].doc_id], -best[m[1].doc_id], m[1].doc_id, m[0],
+                                            m[1].ordinal))
             found.extend((c, rel) for rel, c in matches[:6])
         return found, unresolved
 

@@ -94,6 +94,20 @@ def test_exact_references_resolve_first(assistant, question: str, section: str) 
     assert first.exact_reference and (first.section == section or first.section.startswith(section + "("))
 
 
+@pytest.mark.parametrize(("question", "cite_as"), [
+    # "Article 5" alone: the EU Regulation's and the UK Order's both exist; the rest of the
+    # question decides which is meant, not the alphabet or which one is labelled exactly.
+    ("What does Article 5 say about exporting cyber-surveillance items?", "Regulation (EU) 2021/821"),
+    ("Does Article 5 cover moving UK controlled dual-use goods within the customs territory?",
+     "Export Control Order 2008"),
+])
+def test_an_article_of_several_instruments_resolves_to_the_one_the_question_is_about(
+        assistant, question: str, cite_as: str) -> None:  # noqa: ANN001
+    result = assistant.retriever.search(question, None, 8)
+    first = result.passages[0]
+    assert first.exact and first.first.cite_as.startswith(cite_as), first.first.cite_as
+
+
 def test_out_of_scope_question_abstains(assistant) -> None:  # noqa: ANN001
     response = assistant.ask("What is a good recipe for sourdough bread?")
     assert response.abstained and response.abstain_kind == "out-of-scope"

@@ -35,6 +35,9 @@ from assistant.references import (
         ("Does Article 9 of Regulation (EU) 2021/821 let a Member State ban exports?", "Article 9", EU_REGULATION),
         ("Is 6A003.b.4 about thermal cameras?", "6A003.b.4", ""),
         ("What does Commitment 3 of the ECHRI Code of Conduct ask of states?", "Commitment 3", ""),
+        # Exporters shorten it: "the EU dual-use reg", "dual use reg."
+        ("Under Article 4 of the EU dual-use reg, who must notify?", "Article 4", EU_REGULATION),
+        ("Does Art. 22 of the dual use reg. cover transit?", "Article 22", EU_REGULATION),
     ],
 )
 def test_references_in_the_forms_exporters_write(question: str, label: str, instrument: str) -> None:
