@@ -18,10 +18,22 @@ from pathlib import Path
 from assistant.definitions import asked_phrases, rest_of_question
 from assistant.references import instruments_named
 from assistant.retrieval import FUSION, Passage, SearchResult, jurisdictions_for, tuned
+from assistant.sentences import heading_text
+from indexer.records import Chunk
 
 
 # At most this many other content words beside the asked term: a definition question only.
 DEFINITION_ONLY_REST = 2
+
+
+def heading_only(chunk: Chunk) -> bool:
+    """Does the chunk say nothing but its own heading (or a reserved slot, an amendment note)?"""
+    return heading_text(chunk.text, chunk.unit_title, control_list=chunk.doc_type == "control_list")
+
+
+def says_something(passage: Passage) -> bool:
+    """A unit retrieved only by its heading chunks ("## PART 6 — …") is not evidence."""
+    return not all(heading_only(c) for c in passage.chunks)
 
 
 @dataclass(frozen=True)
@@ -48,7 +60,9 @@ def select(result: SearchResult, policy: SelectionPolicy) -> Selection:
     if not passages:
         return Selection([], 0.0)
     named = [p for p in passages if p.exact]
-    fuzzy = [p for p in passages if not p.exact]
+    # A unit retrieved only by its heading is not evidence: quoting "PART 6 — OFFENCES, …"
+    # answers nothing (its paragraphs compete on their own).
+    fuzzy = [p for p in passages if not p.exact and says_something(p)]
     best = fuzzy[0] if fuzzy else None
     # The best unit's similarity; while a warm start is still storing vectors it may have none
     # yet (ranked on its words), and then the best known similarity among the leading units.

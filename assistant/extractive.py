@@ -17,7 +17,7 @@ from assistant.citations import citation_for
 from assistant.definitions import asked_phrases, defined_in
 from assistant.records import Citation
 from assistant.retrieval import Passage
-from assistant.sentences import content_terms, sentence_spans
+from assistant.sentences import content_terms, heading_text, sentence_spans
 from assistant.support import INSTRUCTION
 from assistant.vocabulary import expand
 from indexer.records import Chunk
@@ -38,6 +38,8 @@ CHUNK_WEIGHT = 1.0
 PATH_SEPARATOR = " › "
 # A sentence that defines the term the question asks about outranks any word overlap.
 DEFINES_WEIGHT = 2.0
+# Subtracted from a sentence that is only a heading: quoted only when nothing else is there.
+HEADING_PENALTY = 1.0
 
 LeadIn = Callable[[Chunk], Chunk | None]
 # The paragraphs a list item depends on, outermost first (retrieval.introducers, retrieved only).
@@ -178,6 +180,9 @@ def _pick(passage: Passage, terms: set[str], weight: dict[str, float], limit: in
             overlap = sum(weight.get(t, 0.0) for t in terms & content_terms(sentence)) / total
             # The opening sentence states a unit's rule or names its items.
             score = overlap + paragraph + (0.3 if position == 0 else 0.0) - (0.3 if _FRAGMENT.match(sentence) else 0.0)
+            # A heading shares the question's words best and answers nothing: last resort only.
+            if heading_text(sentence, chunk.unit_title, control_list=chunk.doc_type == "control_list"):
+                score -= HEADING_PENALTY
             # The sentence that defines the term asked about is the answer, wherever it stands
             # in a list of definitions.
             if asked and asked.intersection(defined_in(sentence)):

@@ -70,3 +70,31 @@ def content_terms(text: str) -> set[str]:
     """Stemmed content words: what lexical support and relevance compare."""
     words = [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1]
     return set(_STEM.stemWords(words))
+
+
+_MARKUP = re.compile(r"[#*_`>|]+")
+_HEADING_LINE = re.compile(r"^\s*#{1,6}\s[^\n]*\s*$")
+_NOTE_OR_RESERVED = re.compile(r"^\[?\s*(?:\d+ FR \d+[^\]]*|Reserved)\s*\]?\.?$", re.I)
+_BOLD_LINE = re.compile(r"^\s*(?:[A-Z0-9]{1,3}\.\s*)?\*\*[^*\n]+\*\*\s*$")
+_DESIGNATOR = re.compile(r"^(?:[A-Z]|\d+|[ivx]+)[.)]\s+")
+
+
+def heading_text(text: str, unit_title: str = "", *, control_list: bool = False) -> bool:
+    """Is `text` only a heading ("## PART 6 — OFFENCES, …", "G. **INTRA-GROUP EXPORT OF
+    SOFTWARE AND TECHNOLOGY**", the unit's own title), a reserved slot or an amendment note?
+    Quoted as an answer it tells the reader only what a unit is called. A control-list entry's
+    heading is what it controls, so there the title counts as text."""
+    plain = re.sub(r"\s+", " ", _MARKUP.sub(" ", text)).strip()
+    if _HEADING_LINE.match(text) or _NOTE_OR_RESERVED.match(plain) or not plain:
+        return True
+    if _BOLD_LINE.match(text) and len(plain.split()) <= 15:  # "**Part 3 – Conditions and requirements for use**"
+        return True
+    bare = _DESIGNATOR.sub("", plain).rstrip(".").strip()
+    letters = [ch for ch in bare if ch.isalpha()]
+    if letters and all(ch.isupper() for ch in letters) and len(bare.split()) <= 20:
+        return True
+    if control_list or not unit_title.strip():
+        return False
+    title = re.sub(r"\s+", " ", _MARKUP.sub(" ", unit_title)).strip().rstrip(".").lower()
+    # "Annex II Section G: INTRA-GROUP EXPORT …" is titled after its colon as well.
+    return bare.lower() in {title, title.rsplit(": ", 1)[-1]}

@@ -7,6 +7,7 @@ import pytest
 
 from assistant.extractive import compose
 from assistant.retrieval import Passage
+from assistant.sentences import heading_text
 from indexer.records import Chunk
 from indexer.sparse import SparseIndex
 
@@ -109,3 +110,39 @@ def test_a_further_unit_of_the_same_jurisdiction_is_not_followed_by_its_items(as
     assert "5. A. 1. Telecommunications systems, equipment, components and accessories, as follows:" in also
     assert "Specially hardened" not in also
     assert "Analysis at the application layer" in response.answer.split("Also relevant:", 1)[0]
+
+
+@pytest.mark.parametrize(("text", "title", "control_list", "expected"), [
+    ("## PART 6 — OFFENCES, ENFORCEMENT AND PENALTIES", "", False, True),
+    ("G. **INTRA-GROUP EXPORT OF SOFTWARE AND TECHNOLOGY**", "", False, True),
+    ("**Part 3 – Conditions and requirements for use**", "", False, True),
+    ("Intra-group export of software and technology",
+     "Annex II Section G: INTRA-GROUP EXPORT OF SOFTWARE AND TECHNOLOGY", False, True),
+    ("## § 740.5 [Reserved]", "[Reserved]", False, True),
+    ("[81 FR 35605, June 3, 2016]", "", False, True),
+    # Text that says something stays quotable.
+    ("This authorisation covers all technology and software specified in Annex I.", "EU007", False, False),
+    ("(B) A license is required to export these items.", "", False, False),
+    # A control-list entry's heading is what it controls; a CAS number is not markdown.
+    ("Polygraphs (except biomedical recorders designed for use in medical facilities)",
+     "Polygraphs (except biomedical recorders designed for use in medical facilities)", True, False),
+    ("#7664-39-3) Hydrogen fluoride;", "Chemicals", True, False),
+])
+def test_headings_are_told_from_text(text: str, title: str, control_list: bool, expected: bool) -> None:
+    assert heading_text(text, title, control_list=control_list) is expected
+
+
+def test_a_unit_retrieved_only_by_its_heading_is_not_cited() -> None:
+    import numpy as np
+
+    from assistant.evidence import SelectionPolicy, select
+    from assistant.retrieval import SearchResult
+
+    heading = _passage(6, "## PART 6 — OFFENCES, ENFORCEMENT AND PENALTIES")
+    rule = _passage(34, "A person guilty of an offence under this Article is liable to imprisonment for a term "
+                        "not exceeding 2 years.")
+    rule.score, rule.dense = 0.9, 0.48
+    result = SearchResult(query="What penalty applies to an export offence?", hits=[], references=[], unresolved=[],
+                          snapshot=None, vector=np.zeros(3), passages=[heading, rule])  # type: ignore[arg-type]
+    chosen = select(result, SelectionPolicy())
+    assert [p.first.section for p in chosen.cited] == ["Article 34"]
