@@ -86,7 +86,7 @@ _ASKS_PERMISSION = re.compile(r"\blicen[cs]|\bauthori[sz]|\bexception\b|\bship|\
 _ASKS_SCOPE = re.compile(r"\bcover(?:s|ed|ing)?\b|\bcaught\b|\bcatch(?:es)?\b|\bfall(?:s|ing)? (?:under|within|in)\b"
                          r"|\b(?:which|what) (?:\w+ ){0,3}(?:entry|entries|eccn|heading|category)\b"
                          r"|\bcontrol(?:s|led)? (?:by|under|in)\b|\bwhat (?:does|do|is|are)\b[^?]{0,60}\b(?:control|cover|mean|include)"
-                         r"|\bsame as\b|\bdiffer|\bdefin", re.I)
+                         r"|\bsame as\b|\bdiffer(?:s|ent|ence)?\s+(?:from|between)\b|\bdifference between\b|\bdefin", re.I)
 
 
 _STATES_RULE = re.compile(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.rerank import FEATURES, LearnedFusion, asks_definition, asks_entry
+from assistant.rerank import FEATURES, LearnedFusion, asks_definition, asks_entry, names_item
 from assistant.retrieval import Fusion, parent_label, parent_map
 from evals.tune import GROUPS, fit
 from indexer.reader import Filters
@@ -188,3 +188,17 @@ def test_a_period_question_ranks_the_paragraph_that_states_the_period(assistant,
     assert first == "§ 762.6(a)" and boost > 1
     monkeypatch.setattr(retrieval, "DURATION_BOOST", 1.0)
     assert period_score()[1] == pytest.approx(boosted / boost, rel=1e-6)
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    # The code says what the item is; the question asks what may be done with it.
+    ("Can we ship our IMSI catcher (5A001.f.1) to the German police?", True),
+    ("Our AFIS systems are 3A981. Do we need a BIS licence for Brazil, and would it be different for Japan?", True),
+    # The question asks about the entry itself.
+    ("What does 5A001.j cover?", False),
+    ("Is our probe caught by 5A001.j?", False),
+    ("How does 5A001.j differ from 5.A.1.j of the Wassenaar list?", False),
+    ("What is the difference between ECCN 5A001 and 5A002 for export licensing?", False),
+])
+def test_a_code_in_a_may_we_ship_question_names_the_item(question: str, expected: bool) -> None:
+    assert names_item(question) is expected
