@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from assistant.rerank import FEATURES, LearnedFusion, asks_definition, asks_entry, names_item
-from assistant.retrieval import Fusion, parent_label, parent_map
+from assistant.retrieval import Fusion, jurisdictions_named, parent_label, parent_map
 from evals.tune import GROUPS, fit
 from indexer.reader import Filters
 from indexer.sparse import SparseIndex
@@ -202,3 +202,15 @@ def test_a_period_question_ranks_the_paragraph_that_states_the_period(assistant,
 ])
 def test_a_code_in_a_may_we_ship_question_names_the_item(question: str, expected: bool) -> None:
     assert names_item(question) is expected
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("The ECJU refused our SIEL for an intercept system. Can we appeal?", ["UK"]),
+    ("DBT wants to suspend our open general licence", ["UK"]),
+    ("Can we ship it under license exception LVS?", ["US"]),
+    ("BAFA granted us an individual licence; may our forwarder lodge the declaration in Rotterdam?", ["EU"]),
+    ("Compare the EU and the US record-keeping rules", ["EU", "US"]),
+    ("What records must an exporter keep?", []),
+])
+def test_a_jurisdiction_is_named_by_its_institutions_and_licences(question: str, expected: list[str]) -> None:
+    assert jurisdictions_named(question) == expected
