@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+import pycountry
+
 from assistant.references import EAR, instruments_named
 
 
@@ -107,6 +109,36 @@ def asks_about_events(question: str, texts: Iterable[str]) -> bool:
     # Amendment notes ("[84 FR 54009, Oct. 9, 2019]") date the text, not the events asked about.
     haystack = _AMENDMENT_NOTE.sub(" ", " ".join(texts))
     return not any(re.fullmatch(r"\d{4}", y) and y in haystack for y in years)
+
+
+# "Canada's Export Control List", "China's MOFCOM catalogue", "Germany's national control list",
+# "Japan's export rules": another country's own controls. The corpus bundles US, EU, UK and
+# Wassenaar texts only; a Member State's national list is not bundled either.
+_COUNTRY_RULES = re.compile(
+    r"\b([A-Z][a-z]+(?: [A-Z][a-z]+)?)(?:'s|’s)\s+(?:[\w-]+\s+){0,3}?"
+    r"(?i:list|catalogue|catalog|law|act|regulations?|rules|controls|licen[cs]ing)\b")
+_BUNDLED_COUNTRIES = frozenset({"US", "GB"})
+
+
+def foreign_rules(question: str) -> list[str]:
+    """The countries (other than the US and the UK) whose own export-control list, law or rules
+    the question asks about, by their short names."""
+    found: list[str] = []
+    for match in _COUNTRY_RULES.finditer(question):
+        words = match.group(1)  # "South Korea", or "Do India" at a question's start
+        country = None
+        for name in dict.fromkeys([words, words.split()[-1]]):
+            try:
+                country = pycountry.countries.lookup(name)
+                break
+            except LookupError:
+                continue
+        if country is None:
+            continue
+        name = getattr(country, "common_name", None) or country.name
+        if country.alpha_2 not in _BUNDLED_COUNTRIES and name not in found:
+            found.append(name)
+    return found
 
 
 def missing_for(question: str) -> list[Missing]:

@@ -14,7 +14,7 @@ from assistant.conversation import is_follow_up, standalone_question
 from assistant.evidence import Selection, SelectionPolicy, select
 from assistant.equivalents import same_code_line
 from assistant.extractive import compose, unit_label
-from assistant.not_bundled import (NotHeld, asks_about_events, missing_for, missing_sections_for, names_held_instrument,
+from assistant.not_bundled import (NotHeld, asks_about_events, foreign_rules, missing_for, missing_sections_for, names_held_instrument,
                                    not_held)
 from assistant.records import AnswerResponse, Citation, Mode, RetrievedRef, Turn
 from assistant.bundled import NotBundled, category_gap, not_bundled
@@ -205,6 +205,11 @@ class Assistant:
         if missing:
             names = "; ".join(_with_url(m.name, m.url) for m in missing)
             return "out-of-corpus", f"the answer is in {names}, which the bundled corpus does not hold"
+        countries = foreign_rules(result.query)
+        if countries:
+            return ("out-of-corpus", f"the question asks about the export-control rules of {' and '.join(countries)}; "
+                    "the bundled corpus holds US, EU, UK and Wassenaar texts only, not other countries' own laws "
+                    "or national control lists")
         gap = category_gap(result.snapshot, result.query)
         if gap:
             return "out-of-corpus", gap

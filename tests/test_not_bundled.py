@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.not_bundled import asks_about_events, missing_for, missing_sections_for, not_held
+from assistant.not_bundled import asks_about_events, foreign_rules, missing_for, missing_sections_for, not_held
 
 
 @pytest.mark.parametrize(("question", "instrument"), [
@@ -193,3 +193,23 @@ def test_a_wassenaar_category_the_bundled_list_does_not_hold(assistant) -> None:
     response = assistant.ask("What does Category 3 of the Wassenaar dual-use list control for semiconductor "
                              "manufacturing equipment?")
     assert response.abstained and response.abstain_kind == "out-of-corpus"
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("Which licence does Japan's export control law require for our cameras?", ["Japan"]),
+    ("What does Brazil's national control list say about interception kit?", ["Brazil"]),
+    ("Do India's SCOMET rules cover our probes?", ["India"]),
+    # The bundled jurisdictions and a possessive that is not a country stay answerable.
+    ("Does the UK's Export Control Order cover brokering?", []),
+    ("Does the United States's EAR apply to our foreign-made cameras?", []),
+    ("Is the buyer's list of end users something we must check?", []),
+    ("China's police want our cameras: do we need a licence?", []),
+])
+def test_another_countrys_own_controls_are_not_bundled(question: str, expected: list[str]) -> None:
+    assert foreign_rules(question) == expected
+
+
+def test_a_question_about_another_countrys_list_is_out_of_corpus(assistant) -> None:  # noqa: ANN001
+    response = assistant.ask("What does Singapore's Strategic Goods Control List say about IMSI catchers?")
+    assert response.abstained and response.abstain_kind == "out-of-corpus", response.answer
+    assert "Singapore" in response.abstain_reason
