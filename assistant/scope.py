@@ -20,7 +20,7 @@ import numpy as np
 # Words that only an export-control question uses (or that name its instruments and parties).
 # A licence plate (a camera reading one) is not a licence.
 _EXPORT_CONTROL_WORDS = re.compile(
-    r"\b(export\w*|re-?export\w*|licen[cs]\w*\b(?![- ]plates?)|eccns?|ear|cfr|bis|wassenaar|dual[- ]use|end[- ]users?|"
+    r"\b(export\w*|re-?export\w*|eccns?|ear|cfr|bis|wassenaar|dual[- ]use|end[- ]users?|"
     r"end[- ]uses?|entity list|sanction\w*|embargo\w*|deemed|classif\w*|annex [iv]+|catch-all|"
     r"regulation \(eu\)|2021/821|cyber-?surveillance|intrusion software|intercept\w*|encryption|"
     r"country (?:chart|groups?)|control(?:led)? lists?|controlled|destinations?|brokering|"
@@ -38,7 +38,7 @@ _EXPORT_CONTROL_WORDS = re.compile(
 # Words both fields use: they keep a question in scope only when its meaning is not clearly
 # nearer another field.
 _SHARED_WORDS = re.compile(
-    r"\b(authori[sz]ation\w*|permits?|ship\w*|sell\w*|sales?|customers?|buyers?|abroad|foreign|overseas|"
+    r"\b(authori[sz]ation\w*|permits?|licen[cs]\w*|ship\w*|sell\w*|sales?|customers?|buyers?|abroad|foreign|overseas|"
     r"transfer\w*|surveillance|compliance|violations?|penalt\w*|lists?|entry|entries|caught by|covered by)\b",
     re.I,
 )

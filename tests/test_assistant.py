@@ -128,6 +128,7 @@ def test_questions_from_a_neighbouring_field_are_out_of_scope(assistant, questio
 
 @pytest.mark.parametrize("question", [
     "Do we need a licence to sell our body cameras to a police force abroad?",
+    "Do we need a licence to ship thermal cameras to Brazil?",
     # No export words, but it quotes the control list's own words.
     "We make ankle tags for offenders on probation. What is meant by 'electronic monitoring restraint devices'?",
 ])

@@ -8,7 +8,10 @@ from assistant.scope import ScopeCheck, uses_export_control_vocabulary
 
 
 @pytest.mark.parametrize(("question", "expected"), [
-    ("Do we need a licence to ship thermal cameras to Brazil?", True),
+    ("Do we need an export licence to ship thermal cameras to Brazil?", True),
+    # Licences exist in many fields (private security, software, driving): the word alone is
+    # shared, and the meaning test decides.
+    ("Do our technicians need a licence from the state private security board to install CCTV?", False),
     ("How much is the annual DDTC registration fee under ITAR part 122?", True),  # arms export control
     ("Which licences cover 5A001.j?", True),
     ("Is a licence exception available for encryption items?", True),
