@@ -43,6 +43,8 @@ EU_MEMBER_STATES = frozenset("AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT
 # finding says the entry should be checked first; below it, that nothing in the list names the item.
 NAMED_SIMILARITY = 0.55
 CANDIDATES = 3
+# A candidate entry is listed only within this cosine of the closest one.
+CANDIDATE_MARGIN = 0.06
 _STRENGTH: dict[Outcome, int] = {"licence required": 5, "licence may be required": 4,
                                  "cannot determine — source not bundled": 3, "cannot determine — fact missing": 3,
                                  "no licence required on the bundled texts": 1, "not applicable": 0}
@@ -412,7 +414,11 @@ class Determiner:
             # Quoted by its heading (the unit's first chunk), not by whichever paragraph matched.
             heading = next((c for c in result.snapshot.by_doc[doc_id] if (c.unit or c.section) == code), chunk)
             found.append(Candidate(code, heading, round(passage.dense or 0.0, 3)))
-        return found[:CANDIDATES]
+        # Only entries nearly as close as the closest: "2B003.b (A face width of 15 % of pitch
+        # diameter …)" is not a candidate for a facial-recognition camera because of one word.
+        # The closest always stays: how far it is is reported, not hidden.
+        best = max((c.similarity for c in found), default=0.0)
+        return [c for c in found if c.similarity >= best - CANDIDATE_MARGIN][:CANDIDATES]
 
     def _classification_step(self, key: str, question: str, candidates: list[Candidate], p: Provisions,
                              extra: list[int], where: str) -> Step:

@@ -251,3 +251,12 @@ def test_chat_reads_the_facts_of_a_licence_question() -> None:
     assert batch is not None and batch.facts.item == "uncooled thermal cameras" and batch.facts.codes == ["6A003.b.4.b"]
     assert read_facts("What is intrusion software?") is None
     assert read_facts("Under Regulation (EU) 2021/821, does exporting cameras to China need an authorisation?") is None
+
+
+def test_candidate_entries_are_close_to_the_description_not_to_one_word(assistant) -> None:  # noqa: ANN001
+    # The facts the chat reads from the seed question.
+    det = assistant.determiner.determine(Facts(item="facial recognition cameras", destination="China",
+                                               end_user_type=EndUserType.police))
+    eu = _steps(det)["eu.classification"]
+    assert eu.candidates and "2B003.b" not in eu.candidates  # "A face width of 15 % of pitch diameter"
+    assert "face width" not in eu.finding
