@@ -40,6 +40,9 @@ PATH_SEPARATOR = " › "
 DEFINES_WEIGHT = 2.0
 # Subtracted from a sentence that is only a heading: quoted only when nothing else is there.
 HEADING_PENALTY = 1.0
+# Added to an exclusion ("does not control …") that shares a word with the question.
+EXCLUSION_WEIGHT = 0.5
+_EXCLUDES = re.compile(r"\bdo(?:es)? not (?:control|apply)\b")
 
 LeadIn = Callable[[Chunk], Chunk | None]
 # The paragraphs a list item depends on, outermost first (retrieval.introducers, retrieved only).
@@ -128,12 +131,17 @@ def compose(question: str, passages: list[Passage], *, lead_in: LeadIn | None = 
     return Draft("\n".join(lines), citations)
 
 
+_NO_DOUBLE_QUOTES = str.maketrans("", "", "“”\"")
+
+
 def unit_title(chunk: Chunk) -> str:
     """The unit's own title words: its heading without the label ("Crime control and
     detection" for § 742.7), or the chunker's unit title where it gave one."""
     own = getattr(chunk, "unit_title", "") or ""
     if own:
-        return own
+        # "“Technology” as follows (see List of Items Controlled)." inside a label: its full stop
+        # would end the label's sentence in the middle of the answer's first line.
+        return own.rstrip(" .:;")
     heading = chunk.heading_path.rsplit(PATH_SEPARATOR, 1)[-1]
     label = re.split(r"[(.]", chunk.section, maxsplit=1)[0].strip()
     if label and heading.startswith(label):
@@ -143,7 +151,9 @@ def unit_title(chunk: Chunk) -> str:
 
 def unit_label(chunk: Chunk) -> str:
     """The instrument and the label of the chunk quoted (not of its unit's first paragraph)."""
-    title = unit_title(chunk)
+    # The label names the unit, it does not quote it: its title's quotation marks ("“components”")
+    # would read as the start of the quotation that follows.
+    title = unit_title(chunk).translate(_NO_DOUBLE_QUOTES)
     title = title if len(title) <= 70 else title[:69].rsplit(" ", 1)[0] + "…"
     name = f"{chunk.section} ({title})" if title and title.lower() not in chunk.section.lower() else chunk.section
     return f"{chunk.cite_as}, {name}"
@@ -180,6 +190,11 @@ def _pick(passage: Passage, terms: set[str], weight: dict[str, float], limit: in
             overlap = sum(weight.get(t, 0.0) for t in terms & content_terms(sentence)) / total
             # The opening sentence states a unit's rule or names its items.
             score = overlap + paragraph + (0.3 if position == 0 else 0.0) - (0.3 if _FRAGMENT.match(sentence) else 0.0)
+            # A note saying what an entry does not control, on something the question is about,
+            # decides whether the item is caught ("Note: 5A001.j. does not control … Quality of
+            # Service"); not one that starts mid-structure ("does not control …" read alone).
+            if overlap > 0 and _EXCLUDES.search(sentence) and not _MID_SENTENCE.match(sentence):
+                score += EXCLUSION_WEIGHT
             # A heading shares the question's words best and answers nothing: last resort only.
             if heading_text(sentence, chunk.unit_title, control_list=chunk.doc_type == "control_list"):
                 score -= HEADING_PENALTY

@@ -173,6 +173,12 @@ _JURISDICTION_WORDS = {
 }
 
 
+# A named unit pins its first paragraphs, and up to PINNED_NOTES later ones that exclude items.
+PINNED_CHUNKS = 6
+PINNED_NOTES = 3
+_EXCLUDES = re.compile(r"\bdo(?:es)? not (?:control|apply)\b")
+
+
 # A definition whose whole text is a pointer: "*Fundamental research.* See § 734.8 of the EAR."
 _POINTER = re.compile(r"^[*“\"]*[^.*]{1,60}\.?[*”\"]*\.?\s+(See (?:§|§§|part)\s*[^.]{1,40}?(?:\.\d+[^.\s]*)*"
                       r"(?: of the EAR)?)\.$", re.I)
@@ -466,7 +472,11 @@ class HybridRetriever:
                         for d in docs}
                 matches.sort(key=lambda m: (not holds[m[1].doc_id], -best[m[1].doc_id], m[1].doc_id, m[0],
                                             m[1].ordinal))
-            found.extend((c, rel) for rel, c in matches[:6])
+            found.extend((c, rel) for rel, c in matches[:PINNED_CHUNKS])
+            # An entry's notes saying what it does not control are part of what it means ("Are
+            # DPI appliances for QoS caught by 5A001.j?": its Note excludes QoS systems), and
+            # they stand at its end, past the first paragraphs.
+            found.extend([(c, rel) for rel, c in matches[PINNED_CHUNKS:] if _EXCLUDES.search(c.text)][:PINNED_NOTES])
         return found, unresolved
 
     def parents(self, snapshot: Snapshot) -> dict[str, str]:

@@ -209,3 +209,13 @@ def test_langchain_retriever(assistant) -> None:  # noqa: ANN001
     documents = retriever.invoke("What does ECCN 3A981 control?")
     assert len(documents) == 4 and documents[0].metadata["section"] == "ECCN 3A981"
     assert documents[0].metadata["cite_as"].startswith("15 CFR Part 774")
+
+
+def test_a_named_entry_brings_the_note_that_excludes_items(assistant) -> None:  # noqa: ANN001
+    # 5A001.j's Note ("does not control … Network Quality of Service (QoS)") stands in its eighth
+    # paragraph, past the paragraphs a named entry pins first.
+    response = assistant.ask("We sell DPI appliances to ISPs for traffic shaping and QoS. Are they caught by the "
+                             "EU entry 5A001.j?")
+    assert not response.abstained
+    assert any("does not control" in c.quote and "Quality of Service" in c.quote for c in response.citations), \
+        response.answer

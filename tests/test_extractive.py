@@ -146,3 +146,14 @@ def test_a_unit_retrieved_only_by_its_heading_is_not_cited() -> None:
                           snapshot=None, vector=np.zeros(3), passages=[heading, rule])  # type: ignore[arg-type]
     chosen = select(result, SelectionPolicy())
     assert [p.first.section for p in chosen.cited] == ["Article 34"]
+
+
+def test_a_label_names_its_unit_without_quotation_marks_or_a_full_stop() -> None:
+    from assistant.extractive import unit_label
+
+    chunk = _passage(1, "Cameras as follows.").first.model_copy(update={
+        "cite_as": "15 CFR Part 774, Supplement No. 1", "section": "ECCN 6A003",
+        "unit_title": "Cameras, systems or equipment, and “components” therefor (see List of Items Controlled)."})
+    label = unit_label(chunk)
+    assert "“" not in label and "”" not in label and not label.endswith(".)")
+    assert "ECCN 6A003 (Cameras, systems or equipment, and components therefor" in label
