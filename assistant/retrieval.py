@@ -21,6 +21,7 @@ from pydantic import ConfigDict
 from assistant.references import Reference, find_references, names_instrument, normalise, relation
 from assistant.bundled import RECORDED_MISSING_CODES, not_bundled
 from assistant.definitions import DefinedTerms
+from assistant.entry_notes import exclusion_notes
 from assistant.query_adapter import QueryAdapter
 from assistant.rerank import FEATURES, Candidates, ChunkFacts, LearnedFusion, candidate_features, names_item
 from assistant.superseded import drop_superseded
@@ -173,10 +174,10 @@ _JURISDICTION_WORDS = {
 }
 
 
-# A named unit pins its first paragraphs, and up to PINNED_NOTES later ones that exclude items.
+# A named unit pins its first paragraphs; a named control-list entry also up to PINNED_NOTES
+# paragraphs whose notes exclude items from it (assistant/entry_notes.py).
 PINNED_CHUNKS = 6
 PINNED_NOTES = 3
-_EXCLUDES = re.compile(r"\bdo(?:es)? not (?:control|apply)\b")
 
 
 # A definition whose whole text is a pointer: "*Fundamental research.* See § 734.8 of the EAR."
@@ -474,9 +475,15 @@ class HybridRetriever:
                                             m[1].ordinal))
             found.extend((c, rel) for rel, c in matches[:PINNED_CHUNKS])
             # An entry's notes saying what it does not control are part of what it means ("Are
-            # DPI appliances for QoS caught by 5A001.j?": its Note excludes QoS systems), and
-            # they stand at its end, past the first paragraphs.
-            found.extend([(c, rel) for rel, c in matches[PINNED_CHUNKS:] if _EXCLUDES.search(c.text)][:PINNED_NOTES])
+            # DPI appliances for QoS caught by 5A001.j?": its Note excludes QoS systems); they
+            # stand past its first paragraphs, or in a sibling's ("Note 3: 6A003.b.4.b. does not
+            # control …" closes 6A003.b.4.c).
+            if ref.kind == "control_code":
+                taken = {c.chunk_id for c, _ in found}
+                for doc in dict.fromkeys(c.doc_id for _, c in matches[:PINNED_CHUNKS]):
+                    notes = [c for c, _ in exclusion_notes(snapshot.by_doc.get(doc, []), ref.display)
+                             if c.chunk_id not in taken and filters.allows(c)]
+                    found.extend((c, 1) for c in notes[:PINNED_NOTES])
         return found, unresolved
 
     def parents(self, snapshot: Snapshot) -> dict[str, str]:

@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from assistant.entry_notes import exclusion_notes
 from assistant.retrieval import HybridRetriever
 from assistant.provenance import provenance_notices
 from determination.facts import Country, EndUserType, Facts
@@ -111,7 +112,7 @@ class Determiner:
         cite_3 = [p.cite(article_3)] if article_3 else []
         if listed:
             entry = listed[0]
-            notes = exclusion_notes(p, EU_ANNEX_I, entry.code)
+            notes = exclusion_notes(p.chunks_of_doc(EU_ANNEX_I), entry.code)
             finding = (f"Yes, as classified by you: {entry.code} ({_heading(entry.chunk)}). Article 3(1) requires "
                        "an authorisation for the export of items listed in Annex I.")
             if notes:
@@ -440,22 +441,6 @@ class Determiner:
         return Step(key=key, question=question, finding=finding, outcome="licence may be required",
                     depends_on="whether the item meets a candidate entry's parameters",
                     citations=[p.cite(best.chunk), *extra], candidates=[c.code for c in candidates])
-
-
-def exclusion_notes(p: Provisions, doc_id: str, code: str) -> list[tuple[Chunk, re.Pattern[str]]]:
-    """The notes of a control-list entry that say what it does not control, for `code` or an
-    entry above it (`4E001.c`: "4E001.a. and 4E001.c. do not control 'vulnerability
-    disclosure'"; `4E001`: "4E001 does not control …"). An item classified under the entry may
-    still fall under such a note, so the listing alone does not settle "licence required".
-    A note about a sub-item below `code` does not exclude the whole of it."""
-    parts = code.removeprefix("ECCN ").split(".")
-    ancestors = [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
-    names = "|".join(re.escape(a) for a in ancestors)
-    focus = re.compile(rf"(?<![\w.])(?:{names})\.?(?![\w]|\.[a-z0-9])(?:(?!\.\s+[A-Z*])[^;:\n]){{0,80}}?"
-                       r"\bdo(?:es)? not (?:control|apply)\b")
-    top = parts[0]
-    return [(chunk, focus) for chunk in p.chunks_of_doc(doc_id)
-            if (chunk.unit or chunk.section).removeprefix("ECCN ").split(".")[0] == top and focus.search(chunk.text)]
 
 
 def _same_entry(p: Provisions, entry: Candidate) -> str:
