@@ -36,7 +36,7 @@ from indexer.labels import (
 from indexer.records import Chunk, Heading, ParsedDocument
 from indexer.tokens import TokenCounter
 
-CHUNKER_VERSION = "4"
+CHUNKER_VERSION = "5"
 PATH_SEPARATOR = " › "
 
 # Lines that are provenance or parse scaffolding in the bundled corpus, not document text; and
@@ -278,7 +278,9 @@ class Chunker:
 
     def _split_long(self, text: str, para: _Span, budget: int) -> list[_Span]:
         splitter = RecursiveCharacterTextSplitter(
-            separators=["\n\n", "\n", r"(?<=[.;:])\s+", r"\s+", ""],
+            # Not before a lower-case word: "*Note 3:* *6A003.b.4.b.* does not control …" ends no
+            # sentence, and a chunk that opens "does not control …" reads as the opposite rule.
+            separators=["\n\n", "\n", r"(?<=[.;:])\s+(?![a-z])", r"\s+", ""],
             is_separator_regex=True,
             keep_separator=True,
             chunk_size=budget,

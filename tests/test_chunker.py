@@ -323,3 +323,11 @@ def test_the_wassenaar_general_notes_are_units_of_their_own(corpus) -> None:  # 
     assert 'GENERAL "INFORMATION SECURITY" NOTE' in by_section
     # The List's own notes before them keep the extract's label.
     assert any("Note 1" in c.text for c in by_section["Dual-Use List"])
+
+
+def test_no_passage_opens_mid_sentence_with_an_exclusion(corpus) -> None:  # noqa: ANN001
+    """A long note split after its code ("*Note 3:* *6A003.b.4.b.*" | "does not control imaging
+    cameras …") leaves a passage that reads as a rule of its own, the opposite of the entry's."""
+    opening = re.compile(r"^\W*do(?:es)? not (?:control|apply)\b")
+    split = [(doc_id, c.section) for doc_id, (_, chunks) in corpus.items() for c in chunks if opening.match(c.text)]
+    assert split == []
