@@ -13,7 +13,10 @@ from collections.abc import Iterable
 
 from indexer.records import Chunk
 
-_EXCLUDES = r"(?![\w]|\.[a-z0-9])(?:(?!\.\s+[A-Z*])[^;:\n]){{0,80}}?\bdo(?:es)? not (?:control|apply)\b"
+# The words of an exclusion, wherever they stand: a cheap first test before the code patterns.
+EXCLUDES = re.compile(r"\bdo(?:es)? not (?:control|apply)\b")
+# After a code: the rest of its note up to "does not control/apply", within one clause.
+_AFTER_CODE = r"(?![\w]|\.[a-z0-9])(?:(?!\.\s+[A-Z*])[^;:\n]){0,80}?\bdo(?:es)? not (?:control|apply)\b"
 
 
 def _ancestors(code: str) -> list[str]:
@@ -27,7 +30,7 @@ def exclusion_pattern(code: str) -> re.Pattern[str]:
     "4E001.a. and 4E001.c. do not control …", "4E001 does not control …"). A note about a
     sub-item below `code` does not exclude the whole of it."""
     names = "|".join(re.escape(a) for a in _ancestors(code))
-    return re.compile(rf"(?<![\w.])(?:{names})\.?" + _EXCLUDES.format())
+    return re.compile(rf"(?<![\w.])(?:{names})\.?" + _AFTER_CODE)
 
 
 def exclusion_notes(chunks: Iterable[Chunk], code: str) -> list[tuple[Chunk, re.Pattern[str]]]:
@@ -35,7 +38,7 @@ def exclusion_notes(chunks: Iterable[Chunk], code: str) -> list[tuple[Chunk, re.
     notes on `code` itself first, then those on the entries above it; each with the pattern
     that finds its note (for quoting it)."""
     ancestors = _ancestors(code)
-    by_level = [re.compile(rf"(?<![\w.]){re.escape(a)}\.?" + _EXCLUDES.format()) for a in ancestors]
+    by_level = [re.compile(rf"(?<![\w.]){re.escape(a)}\.?" + _AFTER_CODE) for a in ancestors]
     top = ancestors[-1]
     found: list[tuple[int, Chunk]] = []
     for chunk in chunks:

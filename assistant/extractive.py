@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from assistant.citations import citation_for
 from assistant.definitions import asked_phrases, defined_in
+from assistant.entry_notes import EXCLUDES
 from assistant.records import Citation
 from assistant.retrieval import Passage
 from assistant.sentences import content_terms, heading_text, sentence_spans
@@ -42,7 +43,6 @@ DEFINES_WEIGHT = 2.0
 HEADING_PENALTY = 1.0
 # Added to an exclusion ("does not control …") that shares a word with the question.
 EXCLUSION_WEIGHT = 0.5
-_EXCLUDES = re.compile(r"\bdo(?:es)? not (?:control|apply)\b")
 
 LeadIn = Callable[[Chunk], Chunk | None]
 # The paragraphs a list item depends on, outermost first (retrieval.introducers, retrieved only).
@@ -193,7 +193,7 @@ def _pick(passage: Passage, terms: set[str], weight: dict[str, float], limit: in
             # A note saying what an entry does not control, on something the question is about,
             # decides whether the item is caught ("Note: 5A001.j. does not control … Quality of
             # Service"); not one that starts mid-structure ("does not control …" read alone).
-            if overlap > 0 and _EXCLUDES.search(sentence) and not _MID_SENTENCE.match(sentence):
+            if overlap > 0 and EXCLUDES.search(sentence) and not _MID_SENTENCE.match(sentence):
                 score += EXCLUSION_WEIGHT
             # A heading shares the question's words best and answers nothing: last resort only.
             if heading_text(sentence, chunk.unit_title, control_list=chunk.doc_type == "control_list"):

@@ -21,7 +21,7 @@ from pydantic import ConfigDict
 from assistant.references import Reference, find_references, names_instrument, normalise, relation
 from assistant.bundled import RECORDED_MISSING_CODES, not_bundled
 from assistant.definitions import DefinedTerms
-from assistant.entry_notes import exclusion_notes
+from assistant.entry_notes import EXCLUDES, exclusion_notes
 from assistant.query_adapter import QueryAdapter
 from assistant.rerank import FEATURES, Candidates, ChunkFacts, LearnedFusion, candidate_features, names_item
 from assistant.superseded import drop_superseded
@@ -481,10 +481,16 @@ class HybridRetriever:
             if ref.kind == "control_code":
                 taken = {c.chunk_id for c, _ in found}
                 for doc in dict.fromkeys(c.doc_id for _, c in matches[:PINNED_CHUNKS]):
-                    notes = [c for c, _ in exclusion_notes(snapshot.by_doc.get(doc, []), ref.display)
+                    notes = [c for c, _ in exclusion_notes(self._exclusions(snapshot).get(doc, []), ref.display)
                              if c.chunk_id not in taken and filters.allows(c)]
                     found.extend((c, 1) for c in notes[:PINNED_NOTES])
         return found, unresolved
+
+    def _exclusions(self, snapshot: Snapshot) -> dict[str, list[Chunk]]:
+        """Per document, the chunks that say "does not control/apply", once per generation: a
+        named entry's notes are looked for among these, not by scanning the whole list per question."""
+        return self._per_generation("exclusions", snapshot, lambda: {
+            doc: [c for c in chunks if EXCLUDES.search(c.text)] for doc, chunks in snapshot.by_doc.items()})
 
     def parents(self, snapshot: Snapshot) -> dict[str, str]:
         """Chunk id → its nearest labelled ancestor's first chunk (`parent_map`), per generation."""
