@@ -35,13 +35,17 @@ MISSING: tuple[Missing, ...] = (
                        r"\b(?:country chart|column \d)"
                        r"|\b(?:is|are)\s+(?-i:[A-Z][A-Za-z]+(?:\s+[A-Z][A-Za-z]+)*)\s+(?:in|under|listed in|marked in)\s+"
                        r"(?:the\s+)?(?:CC|NS|RS|AT|NP|MT|CB|EI|FC|SL|SI)\s+column\s+\d"
-                       r"|\b[\"“']?X[\"”']?\s+(?:in|for)\s+the\b[^?.]{0,30}\b(?:box|cell|column|country chart)", re.I)),
+                       r"|\b[\"“']?X[\"”']?\s+(?:in|for)\s+the\b[^?.]{0,30}\b(?:box|cell|column|country chart)"
+                       # "an X under CC Column 1 for Vietnam", "marked with an X under …"
+                       r"|\ban?\s+[\"“']?X[\"”']?\s+(?:under|in|at)\s+(?:the\s+)?(?:CC|NS|RS|AT|NP|MT|CB|EI|FC|SL|SI)\s+column\b"
+                       r"|\bmarked with an?\s+[\"“']?X\b", re.I)),
     Missing("the Entity List (Supplement No. 4 to Part 744)", f"{_ECFR}/part-744/appendix-Supplement%20No.%204%20to%20Part%20744",
             # Whether a party is listed, not what happens to a party that is ("when a company is
             # added to the Entity List" is § 744.11's rule).
             re.compile(r"\b(?:is|are|was|were|has|have)\s+(?!(?:a|an|any|every|each|someone|somebody|anyone|added|listed"
                        r"|placed|put|removed)\b)[^?.]{1,80}?\s+(?:been\s+)?(?:on|in|added to|listed on|placed on|removed from)"
-                       r"\s+the\s+entity\s+list\b|\bentity list (?:entry|entries) for\b", re.I)),
+                       # "the Entity List", "the BIS Entity List", "the BIS blacklist / Entity List"
+                       r"\s+the\s+(?:[\w./-]+\s+){0,3}?entity\s+list\b|\bentity list (?:entry|entries) for\b", re.I)),
     Missing("the Military End-User List (Supplement No. 7 to Part 744)", f"{_ECFR}/part-744/appendix-Supplement%20No.%207%20to%20Part%20744",
             re.compile(r"\b(?:on|in)\s+the\s+(?:[^?.]{0,40}\s)?(?:MEU|military end[- ]user)\s+list\b", re.I)),
     Missing("the Unverified List (Supplement No. 6 to Part 744)", f"{_ECFR}/part-744/appendix-Supplement%20No.%206%20to%20Part%20744",
@@ -97,18 +101,59 @@ _EVENT = re.compile(r"\bhow many\b|\bon average\b|\bwhat did\b|\bwhich\b[^?]{0,8
 
 
 _AMENDMENT_NOTE = re.compile(r"\d+ FR \d+[^\]\n]*")
+# What an authority did: "how much did BIS fine …", "what guidance did the ECJU publish", "which
+# Member States have notified measures". Laws say what an authority may or must do, not what it did.
+_AUTHORITY_ACTED = re.compile(
+    r"\b(?:did|has|have|had)\s+(?:the\s+)?(?:UK'?s?\s+|US\s+|EU\s+)?(?:BIS|ECJU|Commission|Council|OFAC|DDTC|BAFA|HMRC"
+    r"|government|authorities|agency|department|Export Control Joint Unit|Member States?)\b[^?]{0,60}?"
+    r"\b(?:fine[sd]?|penali[sz]e[sd]?|publish(?:ed)?|issue[sd]?|add(?:ed)?|grant(?:ed)?|refuse[sd]?|approve[sd]?"
+    r"|announce[sd]?|notif(?:y|ied)|sanction(?:ed)?|impose[sd]?)\b"
+    r"|\bwhich\b[^?]{0,60}\b(?:have|has)\s+(?:\w+\s+)?(?:notified|published|fined|imposed|added|granted|refused"
+    r"|adopted|introduced)\b", re.I)
 
 
 def asks_about_events(question: str, texts: Iterable[str]) -> bool:
-    """Does the question ask what happened, or how many, in a year that no retrieved passage
-    mentions? ("How many licences did the UK grant in 2023", "which companies did BIS add in its
-    October 2019 rule".)"""
+    """Does the question ask what an authority did ("how much did BIS fine …", "what guidance did
+    the ECJU publish"), or what happened, or how many, in a year that no retrieved passage
+    mentions ("How many licences did the UK grant in 2023")?"""
+    if _AUTHORITY_ACTED.search(question):
+        return True
     years = [m.group(0) for m in _YEAR.finditer(question)]
     if not years or not _EVENT.search(question):
         return False
     # Amendment notes ("[84 FR 54009, Oct. 9, 2019]") date the text, not the events asked about.
     haystack = _AMENDMENT_NOTE.sub(" ", " ".join(texts))
     return not any(re.fullmatch(r"\d{4}", y) and y in haystack for y in years)
+
+
+# "Which countries are Wassenaar Participating States", "which Member States have notified
+# measures": the answer is a list of countries, which a passage naming none cannot give. ("Which
+# destinations need a licence" is answered by a rule: "all destinations", a Country Chart column.)
+_ASKS_COUNTRIES = re.compile(r"\b(?:which|what|list (?:the |all )?)\s*(?:other\s+|\w+\s+){0,2}"
+                             r"(?:countries|states|member states|nations)\b", re.I)
+_COUNTRY_ALIASES = ("Russia", "Iran", "North Korea", "South Korea", "Syria", "Vietnam", "Venezuela", "Bolivia",
+                    "Taiwan", "Laos", "Moldova", "Tanzania", "Macau", "Burma", "Czech Republic", "Turkey", "UK",
+                    "United States", "U.S.", "USA", "Britain")
+
+
+def _country_names() -> re.Pattern[str]:
+    names = set(_COUNTRY_ALIASES)
+    for country in pycountry.countries:
+        names.update(n for n in (country.name, getattr(country, "common_name", None)) if n)
+    alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)|\bCountry Groups? [A-E](?::\d)?\b")
+
+
+_COUNTRY_NAMES = _country_names()
+
+
+def asks_for_countries(question: str) -> bool:
+    return bool(_ASKS_COUNTRIES.search(question))
+
+
+def names_countries(texts: Iterable[str]) -> bool:
+    """Does any text name a country or a Country Group (a destination an answer could list)?"""
+    return any(_COUNTRY_NAMES.search(text) for text in texts)
 
 
 # "Canada's Export Control List", "China's MOFCOM catalogue", "Germany's national control list",
@@ -141,9 +186,21 @@ def foreign_rules(question: str) -> list[str]:
     return found
 
 
+_SENTENCE_BREAK = re.compile(r"(?<=[.?!])\s+(?=[A-Z])")
+
+
+def asked_sentences(question: str) -> str:
+    """The sentences of a question that ask (contain "?"), or all of it when none does. "Our
+    product is on the Dutch national control list. Do we need an authorisation?" states the
+    listing as a fact and asks about the rule (Article 10); it does not ask what the list says."""
+    asking = [part for part in _SENTENCE_BREAK.split(question) if "?" in part]
+    return " ".join(asking) if asking else question
+
+
 def missing_for(question: str) -> list[Missing]:
-    """The unbundled instruments whose contents the question asks about."""
-    return [m for m in MISSING if m.asks_content.search(question)]
+    """The unbundled instruments whose contents the question asks about, in its asking sentences."""
+    asked = asked_sentences(question)
+    return [m for m in MISSING if m.asks_content.search(asked)]
 
 
 # The parts of the EAR (15 CFR chapter VII, subchapter C), as eCFR's table of contents lists

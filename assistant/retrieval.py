@@ -27,6 +27,7 @@ from assistant.rerank import FEATURES, Candidates, ChunkFacts, LearnedFusion, ca
 from assistant.superseded import drop_superseded
 from assistant.titles import TitleIndex
 from assistant.vocabulary import expand, facets
+from indexer.labels import inline_items
 from indexer.reader import Filters, IndexReader, Snapshot
 from indexer.records import Chunk
 
@@ -458,7 +459,10 @@ class HybridRetriever:
             own = [m for m in matches if names_instrument(ref, m[1].cite_as)]
             matches = own if own or ref.explicit else matches
             matches.sort(key=lambda m: (m[0], m[1].doc_id, m[1].ordinal))
-            if not matches or (matches[0][0] == 2 and _has_parts(sections, matches[0][1].section)):
+            if not matches or (matches[0][0] == 2 and (
+                    _has_parts(sections, matches[0][1].section)
+                    or lacks_inline_item([c for c in sections.get(normalise(matches[0][1].section), [])
+                                          if c.doc_id == matches[0][1].doc_id], ref))):
                 # Nothing by that name; or the entry exists, has labelled parts, and the named
                 # part is not one of them (`5A001.z`, `§ 742.7(z)`): that is a false premise,
                 # not a question about the whole entry.
@@ -615,6 +619,26 @@ def heading_codes(chunks: Iterable[Chunk]) -> dict[str, str]:
             if match:
                 found.setdefault(match.group(1), set()).add(chunk.section)
     return {code: next(iter(sections)) for code, sections in found.items() if len(sections) == 1}
+
+
+_ITEMS_PARAGRAPH = re.compile(r"^Items:(.*)$", re.M)
+
+
+def lacks_inline_item(entry: list[Chunk], ref: Reference) -> bool:
+    """Does an entry list its sub-items inline without the one named? A CCL entry's "Items:"
+    paragraph is one unit ("a. “Software” … b. “Software” …" for ECCN 5D980), so `5D980.c` finds
+    no labelled part, yet it does not exist: a false premise, not a question about the entry.
+    An entry whose items are "contained in the ECCN heading" lists none and decides nothing."""
+    if not entry:
+        return False
+    code = normalise(entry[0].section)
+    named = ref.label[len(code) + 1 :].split(".")[0] if ref.label.startswith(code + ".") else ""
+    if not re.fullmatch(r"[a-z]", named):
+        return False
+    text = " ".join(c.text for c in sorted(entry, key=lambda c: c.start))
+    listed = {item.path[0] for match in _ITEMS_PARAGRAPH.finditer(text)
+              for item in inline_items(match.group(1), code.upper())}
+    return bool(listed) and named not in listed
 
 
 def _has_parts(sections: dict[str, list[Chunk]], label: str) -> bool:

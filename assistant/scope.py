@@ -26,9 +26,12 @@ _EXPORT_CONTROL_WORDS = re.compile(
     r"country (?:chart|groups?)|control(?:led)? lists?|controlled|destinations?|brokering|"
     r"human rights|echri|hikvision|dahua|record-?keeping|technical assistance|industry and security|"
     # Proliferation and military end use: what catch-all and transit controls are about.
-    r"transit|missiles?|weapons of mass destruction|wmd|proliferation|military end[- ]us\w*|arms embargo\w*|"
+    # "The transit" of dual-use goods is controlled; goods damaged "in transit" are a shipping matter.
+    r"(?<!\bin )transit|missiles?|weapons of mass destruction|wmd|proliferation|military end[- ]us\w*|arms embargo\w*|"
     # Arms export control: the ITAR, its registration office and list.
-    r"itar|ddtc|usml|munitions list)\b"
+    r"itar|ddtc|usml|munitions list|"
+    # Licensing authorities and licence types by name, and UK "trade controls" (brokering).
+    r"ecju|export control joint unit|siel|oiel|ogel|bafa|trade controls?)\b"
     # An export-control instrument named by its jurisdiction: "the EU regulation", "the US entry".
     r"|\b(?:EU|E\.U\.|US|U\.S\.|UK|Union|dual-use)\s+(?:regulation|control list|list|entry|entries)\b"
     # A control-list code or a legal reference: `6A003`, `5A001.j`, `§ 742.7`, `Article 5`.
@@ -48,7 +51,10 @@ _SHARED_WORDS = re.compile(
 # mentions cameras, which pulls its meaning towards export control).
 _OTHER_FIELD_WORDS = re.compile(
     r"\b(import (?:dut(?:y|ies)|tax\w*|vat|tariffs?)|customs dut(?:y|ies)|tariffs?|vat|sales tax|income tax|"
-    r"tax (?:credits?|returns?|rates?)|gdpr|data protection|personal data|fcc|ce marking|ul certification)\b",
+    r"tax (?:credits?|returns?|rates?)|gdpr|data protection|personal data|fcc|ce marking|ul certification|"
+    # Trade terms and cargo insurance decide who pays and who insures, not whether an export is allowed.
+    r"incoterms?|cargo insurance|insurance (?:claims?|cover|policy|policies|premiums?)|insure|"
+    r"non-compete|employment contracts?)\b",
     re.I,
 )
 
@@ -65,7 +71,7 @@ NEIGHBOURING_FIELDS = (
     "sales tax, income tax, tax credits and tax returns",
     "data protection and privacy law: GDPR, personal data, consent, retention of recordings",
     "product safety and conformity: FCC equipment authorization, CE marking, UL certification, labelling",
-    "employment law: wages, holidays, working time, dismissal",
+    "employment law: wages, holidays, working time, dismissal, non-compete clauses",
     "food, drugs, cosmetics and dietary supplement regulation",
     "cooking, recipes, travel, sports and entertainment",
     "patents, trademarks, copyright and licensing of intellectual property",

@@ -14,11 +14,12 @@ from assistant.conversation import is_follow_up, standalone_question
 from assistant.evidence import Selection, SelectionPolicy, select
 from assistant.equivalents import same_code_line
 from assistant.extractive import compose, unit_label
-from assistant.not_bundled import (NotHeld, asks_about_events, foreign_rules, missing_for, missing_sections_for, names_held_instrument,
+from assistant.not_bundled import (NotHeld, asked_sentences, asks_about_events, asks_for_countries, foreign_rules,
+                                   missing_for, missing_sections_for, names_countries, names_held_instrument,
                                    not_held)
 from assistant.records import AnswerResponse, Citation, Mode, RetrievedRef, Turn
 from assistant.bundled import NotBundled, category_gap, not_bundled
-from assistant.references import normalise
+from assistant.references import find_references, normalise
 from assistant.retrieval import Fusion, HybridRetriever, Passage, QueryEmbedder, SearchResult, lead_in
 from assistant.provenance import provenance_notices
 from assistant.scope import ScopeCheck
@@ -188,7 +189,13 @@ class Assistant:
             names = ", ".join(r.display for r in absent)
             return ("false-premise", f"the indexed documents contain no unit named {names}; check the "
                     "reference — it does not exist in the bundled text of that instrument")
-        if gaps and not resolved_any:  # left out of a partial copy: not a false premise
+        # A unit left out of a partial copy that the question only states a fact about ("4A994 is
+        # listed in supplement no. 2 to part 744. Do we need a licence because the buyer is the
+        # military?") leaves the asked rule to answer, with a notice of the gap.
+        asking = asked_sentences(result.query)
+        asked = {r.label for r in find_references(asking)}
+        gaps_asked = gaps if asking == result.query else [g for g in gaps if g.reference.label in asked]
+        if gaps_asked and not resolved_any:  # left out of a partial copy: not a false premise
             return "out-of-corpus", "; ".join(_not_bundled_text(g) for g in gaps)
         if not result.hits:
             return "out-of-corpus", "nothing in the indexed documents matches the question"
@@ -217,6 +224,9 @@ class Assistant:
             return ("out-of-corpus", "the question asks what happened, or how many, in a period that no indexed "
                     "passage mentions; the bundled texts are laws, lists and guidance, not records of events or "
                     "statistics")
+        if asks_for_countries(result.query) and not names_countries(p.text for p in selection.cited):
+            return ("out-of-corpus", "the question asks which countries, and no passage that answers it names "
+                    "any; the bundled texts do not hold that list")
         floor = self.settings.min_similarity if self.settings.min_similarity is not None else self.policy.min_confidence
         if selection.confidence < floor or not selection.cited:
             return ("out-of-corpus", "no passage in the indexed documents is close enough to the question to "

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.not_bundled import asks_about_events, foreign_rules, missing_for, missing_sections_for, not_held
+from assistant.not_bundled import (asks_about_events, asks_for_countries, foreign_rules, missing_for,
+                                   missing_sections_for, names_countries, not_held)
 
 
 @pytest.mark.parametrize(("question", "instrument"), [
@@ -16,6 +17,13 @@ from assistant.not_bundled import asks_about_events, foreign_rules, missing_for,
     ("Is Hangzhou Hikvision on the Entity List?", "Entity List"),
     ("Was Dahua added to the Entity List?", "Entity List"),
     ("Is our distributor in Dubai listed on the Entity List?", "Entity List"),
+    ("Is Xiamen Meiya Pico on the BIS Entity List, and what review policy applies?", "Entity List"),
+    ("Is Dahua currently on the BIS blacklist / Entity List?", "Entity List"),
+    ("Is there an X under CC Column 1 for Vietnam on the Commerce Country Chart?", "Country Chart"),
+    ("For polygraphs, is Vietnam marked with an X under CC Column 1?", "Country Chart"),
+    # The asking sentence is found past abbreviations ("No. 1", "e.g.").
+    ("Which firms, e.g. Dahua, are on the Military End-User List (Supplement No. 7 to Part 744)? We sell cameras.",
+     "Military End-User List"),
     ("What red flags does the EU's 2024 guidance on cyber-surveillance exports list?", "2024/2659"),
     ("Which PL entries of the UK Strategic Export Control List cover interception kit?", "Export Control Order"),
     ("According to the Country Chart, is there an RS Column 2 licence requirement for 6A003 cameras to Vietnam?",
@@ -46,6 +54,10 @@ def test_asking_what_an_unbundled_instrument_contains(question: str, instrument:
     "Who is responsible for keeping the export records?",  # a rule, not an office holder
     "How do we request an advisory opinion on whether our camera is subject to the EAR?",  # § 748.3(c)
     "Can we still ship after a customer is added to the Military End-User List?",  # § 744.21's rule
+    # A listing stated as a fact, then a question about the rule (Article 10, Article 20 of the Order).
+    "Our product is on the Dutch national control list that the Netherlands adopted. Do we need an "
+    "authorisation in Germany?",
+    "We broker drones (they would be on the UK Military List) shipped from China. Does the UK Order catch us?",
 ])
 def test_rules_that_mention_an_unbundled_instrument_stay_answerable(question: str) -> None:
     assert missing_for(question) == []
@@ -176,6 +188,12 @@ def test_the_answer_says_its_governing_provision_is_not_bundled(assistant) -> No
     ("What did the 2024 guidelines add on emotion recognition?", ["Recommendation of 2024 on guidelines"], False),
     ("What does the EAR say about cameras made before 1990?", ["no year here"], False),  # not an event question
     ("Is Regulation (EU) 2021/821 in force?", ["nothing"], False),  # an act's number is not a year
+    # What an authority did, in any year: a law says what it may or must do.
+    ("How much did BIS fine the distributor for export violations?", ["(c) Civil penalties …"], True),
+    ("What guidance did the UK's Export Control Joint Unit publish on facial recognition exports?", ["…"], True),
+    ("Which EU Member States have notified national measures under Article 9?", ["Article 9(4) …"], True),
+    ("What penalty can BIS impose for an export violation?", ["(c) Civil penalties …"], False),
+    ("Has the exporter notified the competent authority in time?", ["Article 5(2) …"], False),
 ])
 def test_questions_about_events_or_statistics_of_a_year(question: str, texts: list[str], expected: bool) -> None:
     assert asks_about_events(question, texts) is expected
@@ -213,3 +231,29 @@ def test_a_question_about_another_countrys_list_is_out_of_corpus(assistant) -> N
     response = assistant.ask("What does Singapore's Strategic Goods Control List say about IMSI catchers?")
     assert response.abstained and response.abstain_kind == "out-of-corpus", response.answer
     assert "Singapore" in response.abstain_reason
+
+
+@pytest.mark.parametrize(("question", "cited", "gap"), [
+    # A list of countries that no cited passage names is not in the bundled texts.
+    ("Which countries are Participating States of the Wassenaar Arrangement?",
+     ["“Participating state” is a state participating in the Wassenaar Arrangement."], True),
+    ("Which EU Member States have notified national measures for cyber-surveillance items?",
+     ["1. A Member State may prohibit or impose an authorisation requirement on the export …"], True),
+    ("Which countries are embargoed under part 746?", ["… Cuba, Iran, North Korea, and Syria …"], False),
+    ("Which countries need a licence for crime control items?", ["… all countries in Country Group D:1 …"], False),
+    # "Which destinations" is answered by a rule ("all destinations except Canada"), not a list.
+    ("For which destinations do we need a licence for 5A002 recorders?", ["to all destinations"], False),
+])
+def test_a_question_that_asks_which_countries(question: str, cited: list[str], gap: bool) -> None:
+    assert (asks_for_countries(question) and not names_countries(cited)) is gap
+
+
+def test_a_gap_the_question_only_states_leaves_the_asked_rule_to_answer(assistant) -> None:  # noqa: ANN001
+    """The supplement is not bundled, but the question asks about the military end-user rule."""
+    response = assistant.ask("A military logistics base in China wants our rack servers, and as far as we can tell "
+                             "they are listed in Supplement No. 2 to Part 744. Do we need a licence just because "
+                             "the buyer is the military?")
+    assert not response.abstained and response.citations
+    assert any("Supplement No. 2 to Part 744" in n for n in response.notices)
+    asked = assistant.ask("What does Supplement No. 2 to Part 744 list?")
+    assert asked.abstained and asked.abstain_kind == "out-of-corpus"

@@ -106,3 +106,14 @@ def test_the_section_a_code_names_ranks_first_without_being_pinned(assistant) ->
     # Not an exact reference: a question about what the section's supplement lists is still declined.
     response = assistant.ask("Which countries are in Supplement No. 3 to part 740 for License Exception STA?")
     assert response.abstained and response.abstain_kind == "out-of-corpus"
+
+
+@pytest.mark.parametrize(("question", "missing"), [
+    ("What exactly is controlled by ECCN 5D980.c?", True),  # 5D980 lists items a. and b. inline
+    ("Is our interception software caught by ECCN 5D980.a?", False),
+    ("What does 6A003.e cover?", True),  # the CCL's 6A003 lists a.-d.; EU Annex I 6A003 has no .e either
+    ("What does ECCN 3A981.c control?", False),  # items "contained in the ECCN heading": undecided
+])
+def test_a_sub_item_an_entry_does_not_list_inline(assistant, question: str, missing: bool) -> None:  # noqa: ANN001
+    result = assistant.retriever.search(question, None, 10)
+    assert bool(result.unresolved) is missing

@@ -23,6 +23,11 @@ from assistant.scope import ScopeCheck, uses_export_control_vocabulary
     ("Cameras are in transit through Rotterdam; can the authorities stop them if they may go to a missile "
      "programme?", True),
     ("Does a military end user abroad change anything for our thermal cameras?", True),
+    ("EU-made IMSI catchers are transhipped at Felixstowe. Does the transit need an authorisation?", True),
+    ("ECJU has refused our SIEL for a network monitoring system. How long do we have to appeal?", True),
+    ("We're a UK haulier moving pepper-spray devices from China to Kenya. Do UK trade controls catch us?", True),
+    # Goods damaged "in transit" are a shipping and insurance matter.
+    ("Our cameras got water damage in transit to Rotterdam. Who pays?", False),
 ])
 def test_export_control_words(question: str, expected: bool) -> None:
     assert uses_export_control_vocabulary(question) is expected
@@ -32,6 +37,9 @@ def test_export_control_words(question: str, expected: bool) -> None:
     "What import duty does the US charge on thermal cameras we bring in from the UK?",
     "Which tariffs apply to the CCTV cameras we buy from Korea?",
     "Does the GDPR let us keep face templates of our shoppers?",
+    "Our IP cameras got water damage in transit to Rotterdam. Can we claim under our cargo insurance?",
+    "Under Incoterms 2020 CIF, who has to insure our shipment of CCTV cameras to Lagos?",
+    "Can we enforce a non-compete clause against an engineer who leaves for a competitor?",
 ])
 def test_a_neighbouring_fields_own_words_decide_without_export_words(question: str) -> None:
     """Without any export-control word, words only another field uses put a question out of
