@@ -65,8 +65,19 @@ FEATURES: tuple[str, ...] = (
     # … under", "authorises"), for a question that asks what may be done with an item
     "item_entry",  # a control-list entry, for that kind of question: the entry says what the item
     # is, the rule decides (names_item)
+    "code_in_rule",  # a passage that is not itself a control-list entry names a control-list code
+    # the question names: "STA may not be used for items controlled by ECCNs 6A002" for "STA for
+    # 6A002 arrays?", where the entry only says what a 6A002 array is
+    "exception_limit",  # a passage that limits licence exceptions ("may not be used", "is not
+    # authorized", under "Restrictions on all License Exceptions"), for a question that asks
+    # whether a licence exception is available
 )
 _HEADING_CODE = re.compile(r"\(([A-Z][A-Z0-9/]{1,6})\)")
+_LIST_CODE = re.compile(r"(?<![\w.])\d[A-E]\d{3}(?!\d)")  # an ECCN or Annex I entry: 6A002, 5A001.f.1
+_LIMITS_EXCEPTION = re.compile(
+    r"\bmay not (?:be )?use\w*|\bis not (?:authori[sz]ed|available|eligible)|\bnot (?:eligible|available) for\b"
+    r"|\bineligible\b|\brestrictions? on (?:all |the use of )?licen[cs]e exceptions?\b", re.I)
+_ASKS_EXCEPTION = re.compile(r"\blicen[cs]e exceptions?\b|\bexceptions?\b", re.I)
 _QUESTION_CODE = re.compile(r"\b[A-Z][A-Z0-9]{1,6}\b")
 SHORT_QUESTION_WORDS = 12
 
@@ -101,6 +112,21 @@ def states_rule(text: str) -> bool:
     """Does a passage state what needs a licence, what is allowed or exempt, or what is
     prohibited (rather than describe an item or a procedure)?"""
     return bool(_STATES_RULE.search(text))
+
+
+def limits_exception(text: str, heading_path: str) -> bool:
+    """Does a passage (or the heading it sits under) restrict the use of licence exceptions?"""
+    return bool(_LIMITS_EXCEPTION.search(text) or _LIMITS_EXCEPTION.search(heading_path))
+
+
+def list_codes(text: str) -> frozenset[str]:
+    """The control-list codes a text names, as their five-character entries (5A001.f.1: 5A001)."""
+    return frozenset(_LIST_CODE.findall(text))
+
+
+def asks_exception(question: str, exception_codes: frozenset[str]) -> bool:
+    """Does the question ask about a licence exception, by the word or by its code (LVS, STA)?"""
+    return bool(_ASKS_EXCEPTION.search(question)) or bool(set(_QUESTION_CODE.findall(question)) & exception_codes)
 
 
 def names_item(question: str) -> bool:
@@ -155,17 +181,18 @@ class ChunkFacts:
     that describing a question's ~600 candidates is array arithmetic, not a loop over them."""
 
     # Columns of `matrix`, one row per chunk.
-    AUTHORITY, DEPTH, LENGTH, DEFINITION, CONTROL_LIST, QUESTION_FORM, STATES_RULE = range(7)
+    AUTHORITY, DEPTH, LENGTH, DEFINITION, CONTROL_LIST, QUESTION_FORM, STATES_RULE, LIMITS_EXCEPTION = range(8)
 
     def __init__(self, by_id: dict[str, Chunk], *, unit_of: Callable[[Chunk], tuple[str, str]],
                  parents: dict[str, str], authority: dict[str, float]) -> None:
         units: dict[tuple[str, str], int] = {}
         self.row: dict[str, int] = {}
         self.unit = np.zeros(len(by_id), dtype=np.int64)
-        self.matrix = np.zeros((len(by_id), 7), dtype=np.float32)
+        self.matrix = np.zeros((len(by_id), 8), dtype=np.float32)
         self.jurisdiction: list[str] = []
         self.cite_as: list[str] = []
         self.heading_codes: list[frozenset[str]] = []  # codes the unit's heading defines: (TSU)
+        self.list_codes: list[frozenset[str]] = []  # control-list codes the text names
         self.parents = parents
         for i, (cid, chunk) in enumerate(by_id.items()):
             self.row[cid] = i
@@ -173,10 +200,14 @@ class ChunkFacts:
             self.matrix[i] = (authority.get(chunk.doc_type, 0.9), depth(cid, parents) / 4,
                               math.log(max(len(chunk.text), 1)) / 8, is_definition(chunk),
                               chunk.doc_type == "control_list", chunk.text.rstrip().endswith("?"),
-                              states_rule(chunk.text))
+                              states_rule(chunk.text), limits_exception(chunk.text, chunk.heading_path))
             self.jurisdiction.append(chunk.jurisdiction)
             self.cite_as.append(chunk.cite_as)
             self.heading_codes.append(_heading_codes(chunk.heading_path))
+            self.list_codes.append(list_codes(chunk.text))
+        # The licence exceptions' own codes, as Part 740's headings define them (LVS, TSU, STA, ACE).
+        self.exception_codes = frozenset(code for codes, cite_as in zip(self.heading_codes, self.cite_as)
+                                         if "Part 740" in cite_as for code in codes)
 
 
 def _unit_max(values: np.ndarray, units: np.ndarray, start: float) -> np.ndarray:
@@ -246,6 +277,8 @@ def candidate_features(
     codes = set(_QUESTION_CODE.findall(question))
     instruments = tuple(instruments_named(question))
     permission = names_item(question)
+    named_codes = list_codes(question)
+    exception = asks_exception(question, facts.exception_codes)
     control_list = static[:, ChunkFacts.CONTROL_LIST]
     matrix = np.column_stack([
         sim,
@@ -279,6 +312,8 @@ def candidate_features(
         ranks(raw_rank),
         static[:, ChunkFacts.STATES_RULE] * permission,
         control_list * permission,
+        np.array([bool(named_codes & facts.list_codes[r]) for r in rows], dtype=np.float64) * (1 - control_list),
+        static[:, ChunkFacts.LIMITS_EXCEPTION] * exception,
     ]).astype(np.float32)
     return Candidates(ids, matrix)
 

@@ -163,7 +163,8 @@ GROUPS: dict[str, frozenset[str]] = {
     "small-to-big (unit, parent)": frozenset({"unit_dense", "unit_body", "unit_coverage", "parent_dense", "parent_body"}),
     "term coverage": frozenset({"coverage", "title_coverage", "unit_coverage", "short_title"}),
     "question type": frozenset({"definition_match", "list_match", "other_jurisdiction", "rule_match",
-                                "item_entry"}),
+                                "item_entry", "exception_limit"}),
+    "named codes": frozenset({"named_in_heading", "code_in_rule"}),
 }
 
 

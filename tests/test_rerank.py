@@ -214,3 +214,37 @@ def test_a_code_in_a_may_we_ship_question_names_the_item(question: str, expected
 ])
 def test_a_jurisdiction_is_named_by_its_institutions_and_licences(question: str, expected: list[str]) -> None:
     assert jurisdictions_named(question) == expected
+
+
+def test_a_rule_that_names_the_questions_code_and_a_limit_on_exceptions_are_features(assistant) -> None:  # noqa: ANN001
+    """"STA for 6A002 arrays?": § 740.20(b)(2)(x) names 6A002 and limits STA; the ECCN 6A002 entry
+    names the code too, but as the entry, and § 740.13's grant of TSU limits nothing."""
+    retriever = assistant.retriever
+    snapshot = retriever.reader.snapshot()
+    question = "Could we use License Exception STA to send focal plane arrays (ECCN 6A002) to a partner?"
+    found = retriever.candidates(snapshot, question, retriever.signals(snapshot, question, Filters(), 200))
+    code, limit = FEATURES.index("code_in_rule"), FEATURES.index("exception_limit")
+    rows = {cid: row for cid, row in zip(found.ids, found.matrix)}
+    named = [cid for cid, row in rows.items() if row[code] == 1.0]
+    assert named and all("6A002" in snapshot.by_id[cid].text for cid in named)
+    assert all(snapshot.by_id[cid].doc_type != "control_list" for cid in named)
+    limits = {snapshot.by_id[cid].section for cid, row in rows.items() if row[limit] == 1.0}
+    assert any(section.startswith("§ 740.20(b)(2)") for section in limits)
+    assert not any(section.startswith("§ 740.13") for section in limits)
+    # A question that asks what an entry covers is not about exceptions: the limit stays off.
+    other = "What does ECCN 6A002 control?"
+    plain = retriever.candidates(snapshot, other, retriever.signals(snapshot, other, Filters(), 100))
+    assert not plain.matrix[:, limit].any()
+
+
+@pytest.mark.parametrize(("text", "heading", "limits"), [
+    ("(x) License Exception STA may not be used for items controlled by ECCNs 6A002;", "", True),
+    ("(2) *End-use restrictions.* License Exception ACE is not authorized if the exporter …", "", True),
+    ("(4) The item being exported is subject to the license requirements described in § 742.7",
+     "§ 740.2 Restrictions on all License Exceptions.", True),
+    ("License Exception TSU authorizes exports of operation technology and software", "§ 740.13 TSU", False),
+])
+def test_passages_that_limit_licence_exceptions(text: str, heading: str, limits: bool) -> None:
+    from assistant.rerank import limits_exception
+
+    assert limits_exception(text, heading) is limits
