@@ -24,6 +24,7 @@ from assistant.definitions import DefinedTerms
 from assistant.entry_notes import EXCLUDES, exclusion_notes
 from assistant.query_adapter import QueryAdapter
 from assistant.rerank import FEATURES, Candidates, ChunkFacts, LearnedFusion, candidate_features, names_item
+from assistant.sentences import content_terms
 from assistant.superseded import drop_superseded
 from assistant.titles import TitleIndex
 from assistant.vocabulary import expand, facets
@@ -287,9 +288,15 @@ class HybridRetriever:
         definitions = targets + definitions
         unresolved += [gap for gap in gaps if gap not in unresolved]
         _rank_first(chunk_score, definitions)
+        # A named unit and its parts rank above everything else. Among themselves, on their
+        # evidence when the question says more than the name: "Is a QoS-only DPI platform caught
+        # by 5A001.j?" is answered by the entry's Note, not by its heading; "Explain 5A001.j" by
+        # the entry itself, then its parts in document order (which also breaks ties).
+        by_evidence = not asks_only_for(query, references)
         exact_rel: dict[str, int] = {}
         for order, (chunk, rel) in enumerate(exact):
-            chunk_score[chunk.chunk_id] = 10.0 - rel - order * 1e-3
+            evidence = chunk_score.get(chunk.chunk_id, 0.0) if by_evidence else -float(rel)
+            chunk_score[chunk.chunk_id] = 10.0 + evidence - order * 1e-6
             exact_rel[chunk.chunk_id] = rel
 
         units = self._rank_units(snapshot, chunk_score, query, k, fusion)
@@ -622,6 +629,19 @@ def heading_codes(chunks: Iterable[Chunk]) -> dict[str, str]:
 
 
 _ITEMS_PARAGRAPH = re.compile(r"^Items:(.*)$", re.M)
+
+
+# Words that ask for a named unit as such ("Explain 5A001.j", "What does § 744.11 require?").
+_ABOUT_A_UNIT = content_terms("explain say says said mean means cover covers covered control controls controlled "
+                              "list listed entry article section paragraph eccn regulation wassenaar eu uk us ear "
+                              "annex text provision contain contains tell state states describe read summarise "
+                              "summarize full whole item items")
+
+
+def asks_only_for(query: str, references: list[Reference]) -> bool:
+    """Does the question name units and (nearly) nothing else?"""
+    named = set().union(*(content_terms(r.display) for r in references)) if references else set()
+    return len(content_terms(query) - named - _ABOUT_A_UNIT) <= 1
 
 
 def lacks_inline_item(entry: list[Chunk], ref: Reference) -> bool:

@@ -94,6 +94,20 @@ def test_exact_references_resolve_first(assistant, question: str, section: str) 
     assert first.exact_reference and (first.section == section or first.section.startswith(section + "("))
 
 
+def test_a_named_entrys_parts_rank_on_their_evidence(assistant) -> None:  # noqa: ANN001
+    """The named entry and its notes are all pinned above other units; among them the note that
+    answers ranks first, not the entry's heading by document order."""
+    result = assistant.retriever.search(
+        "Our deep packet inspection box is only used for quality of service on an ISP network. "
+        "Is it caught by 5A001.j?", None, 8)
+    first = result.hits[0]
+    assert first.exact is not None and first.chunk.section.startswith("5A001.j")
+    assert "does not control" in first.chunk.text and "Quality of Service" in first.chunk.text
+    # The same entry asked for as such: the entry itself first, its parts after it.
+    plain = assistant.retriever.search("Explain 5A001.j", None, 8)
+    assert plain.hits[0].chunk.section == "5A001.j"
+
+
 @pytest.mark.parametrize(("question", "cite_as"), [
     # "Article 5" alone: the EU Regulation's and the UK Order's both exist; the rest of the
     # question decides which is meant, not the alphabet or which one is labelled exactly.
