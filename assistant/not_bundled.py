@@ -67,6 +67,13 @@ MISSING: tuple[Missing, ...] = (
             re.compile(r"\bUK Strategic Export Control Lists?\b|\bUK Military List\b|\bPL\s?\d{4}[a-z]?\b"
                        r"|['‘\"]PL['’\"] entr|\bPL entr(?:y|ies)\b|\bSchedule\s+[1-4]\b[^?.]{0,30}\b(?:Export Control )?Order\b",
                        re.I)),
+    # The Order provides for general licences (registration, Article 28; suspension, Article 32);
+    # which OGELs exist and what each one's conditions are is in the licences themselves.
+    Missing("the UK's open general export licences (OGELs) themselves",
+            "https://www.gov.uk/government/collections/open-general-export-licences-ogels",
+            re.compile(r"\bwhich\s+(?:\w+\s+){0,2}(?:OGELs?|open general (?:export )?licen[cs]es?)\b"
+                       r"|\b(?:conditions?|requirements?)\s+(?:does|do|of|in|under)\s+(?:that|the|this|each)\s+"
+                       r"(?:OGEL|open general)", re.I)),
     # Kinds of source the corpus holds none of: court judgments, Wassenaar plenary documents,
     # the registers of who holds an office or which authority licenses in a Member State.
     Missing("court judgments (case law)", "https://curia.europa.eu/juris/recherche.jsf?language=en",

@@ -31,7 +31,9 @@ _EXPORT_CONTROL_WORDS = re.compile(
     # Arms export control: the ITAR, its registration office and list.
     r"itar|ddtc|usml|munitions list|"
     # Licensing authorities and licence types by name, and UK "trade controls" (brokering).
-    r"ecju|export control joint unit|siel|oiel|ogel|bafa|trade controls?)\b"
+    r"ecju|export control joint unit|siel|oiel|ogel|bafa|trade controls?|"
+    # Enforcement: BIS's Office of Export Enforcement and voluntary self-disclosures to it.
+    r"oee|office of export enforcement|voluntary (?:self-)?disclosures?|self-disclos\w*)\b"
     # An export-control instrument named by its jurisdiction: "the EU regulation", "the US entry".
     r"|\b(?:EU|E\.U\.|US|U\.S\.|UK|Union|dual-use)\s+(?:regulation|control list|list|entry|entries)\b"
     # A control-list code or a legal reference: `6A003`, `5A001.j`, `§ 742.7`, `Article 5`.

@@ -117,10 +117,6 @@ class Assistant:
         if result.unresolved:  # only gaps of partial copies are left here: a false name abstained above
             notices += [f"{_not_bundled_text(g)}; the answer covers the rest."
                         for g in not_bundled(result.snapshot, result.unresolved)]
-        # A question that names a unit and asks what an unbundled list says of it (the Country
-        # Chart for a named ECCN) is answered from the unit, and says what it cannot tell.
-        notices += [f"The question also asks what {m.name} says, which the bundled corpus does not hold"
-                    f"{_official(m.url)}; this answer cannot tell it." for m in missing_for(standalone)]
         notices += [f"{n.name} is not among the indexed documents{_official(n.url)}; the answer "
                     "covers the rest." for n in unheld]
 
@@ -199,6 +195,12 @@ class Assistant:
             return "out-of-corpus", "; ".join(_not_bundled_text(g) for g in gaps)
         if not result.hits:
             return "out-of-corpus", "nothing in the indexed documents matches the question"
+        # What an unbundled list says, even of a named entry ("is there an X under CC Column 1
+        # for Vietnam for 3A981?"): the entry gives its reasons for control, the chart the answer.
+        missing = missing_for(result.query)
+        if missing:
+            names = "; ".join(_with_url(m.name, m.url) for m in missing)
+            return "out-of-corpus", f"the answer is in {names}, which the bundled corpus does not hold"
         if resolved_any:
             return None
         if self.scope.out_of_scope(result.query, selection.confidence, self.settings.in_scope_similarity,
@@ -208,10 +210,6 @@ class Assistant:
         if unheld and not names_held_instrument(result.query, unheld):
             names = "; ".join(_with_url(n.name, n.url) for n in unheld)
             return "out-of-corpus", f"the question asks about {names}, which the indexed documents do not hold"
-        missing = missing_for(result.query)
-        if missing:
-            names = "; ".join(_with_url(m.name, m.url) for m in missing)
-            return "out-of-corpus", f"the answer is in {names}, which the bundled corpus does not hold"
         countries = foreign_rules(result.query)
         if countries:
             return ("out-of-corpus", f"the question asks about the export-control rules of {' and '.join(countries)}; "

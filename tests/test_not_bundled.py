@@ -37,6 +37,7 @@ from assistant.not_bundled import (asks_about_events, asks_for_countries, foreig
     ("What does the Wassenaar best practices document on intangible transfers recommend?", "plenary"),
     ("Which firms are on the US Commerce Department's Military End-User List?", "Military End-User List"),
     ("Has the EU imposed sanctions on the Iranian Ministry of Intelligence?", "sanctions"),
+    ("Which OGEL covers cryptographic items to Japan, and what conditions does that OGEL set?", "OGEL"),
 ])
 def test_asking_what_an_unbundled_instrument_contains(question: str, instrument: str) -> None:
     assert [m.name for m in missing_for(question) if instrument in m.name]
@@ -54,6 +55,7 @@ def test_asking_what_an_unbundled_instrument_contains(question: str, instrument:
     "Who is responsible for keeping the export records?",  # a rule, not an office holder
     "How do we request an advisory opinion on whether our camera is subject to the EAR?",  # § 748.3(c)
     "Can we still ship after a customer is added to the Military End-User List?",  # § 744.21's rule
+    "We ship under a UK open general export licence. Do we have to register, and by when?",  # Article 28
     # A listing stated as a fact, then a question about the rule (Article 10, Article 20 of the Order).
     "Our product is on the Dutch national control list that the Netherlands adopted. Do we need an "
     "authorisation in Germany?",
@@ -257,3 +259,11 @@ def test_a_gap_the_question_only_states_leaves_the_asked_rule_to_answer(assistan
     assert any("Supplement No. 2 to Part 744" in n for n in response.notices)
     asked = assistant.ask("What does Supplement No. 2 to Part 744 list?")
     assert asked.abstained and asked.abstain_kind == "out-of-corpus"
+
+
+def test_what_an_unbundled_list_says_of_a_named_entry_is_out_of_corpus(assistant) -> None:  # noqa: ANN001
+    """The entry gives its reasons for control; whether a destination is marked is the chart's."""
+    response = assistant.ask("Fingerprint analysers under 3A981 are CC1 controlled. Is there an X under CC Column 1 "
+                             "for Peru on the Commerce Country Chart?")
+    assert response.abstained and response.abstain_kind == "out-of-corpus"
+    assert "Country Chart" in (response.abstain_reason or "")

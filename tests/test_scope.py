@@ -26,6 +26,7 @@ from assistant.scope import ScopeCheck, uses_export_control_vocabulary
     ("EU-made IMSI catchers are transhipped at Felixstowe. Does the transit need an authorisation?", True),
     ("ECJU has refused our SIEL for a network monitoring system. How long do we have to appeal?", True),
     ("We're a UK haulier moving pepper-spray devices from China to Kenya. Do UK trade controls catch us?", True),
+    ("We shipped software without the licence it needed. When must a voluntary self-disclosure reach OEE?", True),
     # Goods damaged "in transit" are a shipping and insurance matter.
     ("Our cameras got water damage in transit to Rotterdam. Who pays?", False),
 ])
