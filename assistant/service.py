@@ -187,10 +187,11 @@ class Assistant:
                     "reference — it does not exist in the bundled text of that instrument")
         # A unit left out of a partial copy that the question only states a fact about ("4A994 is
         # listed in supplement no. 2 to part 744. Do we need a licence because the buyer is the
-        # military?") leaves the asked rule to answer, with a notice of the gap.
-        asking = asked_sentences(result.query)
-        asked = {r.label for r in find_references(asking)}
-        gaps_asked = gaps if asking == result.query else [g for g in gaps if g.reference.label in asked]
+        # military?") leaves the asked rule to answer, with a notice of the gap. (A gap the question
+        # does not name, a definition's pointer to § 734.8, is the answer's own.)
+        stated = ({r.label for r in find_references(result.query)}
+                  - {r.label for r in find_references(asked_sentences(result.query))})
+        gaps_asked = [g for g in gaps if g.reference.label not in stated]
         if gaps_asked and not resolved_any:  # left out of a partial copy: not a false premise
             return "out-of-corpus", "; ".join(_not_bundled_text(g) for g in gaps)
         if not result.hits:

@@ -259,6 +259,10 @@ def test_a_gap_the_question_only_states_leaves_the_asked_rule_to_answer(assistan
     assert any("Supplement No. 2 to Part 744" in n for n in response.notices)
     asked = assistant.ask("What does Supplement No. 2 to Part 744 list?")
     assert asked.abstained and asked.abstain_kind == "out-of-corpus"
+    # A gap the question does not name (the definition's pointer to § 734.8) is still the answer's.
+    pointed = assistant.ask("A sponsor wants to vet our lab's papers before publication. Does the work still "
+                            "count as 'fundamental research'?")
+    assert pointed.abstained and pointed.abstain_kind == "out-of-corpus"
 
 
 def test_what_an_unbundled_list_says_of_a_named_entry_is_out_of_corpus(assistant) -> None:  # noqa: ANN001
