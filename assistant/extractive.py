@@ -17,7 +17,7 @@ from assistant.citations import citation_for
 from assistant.definitions import asked_phrases, defined_in
 from assistant.entry_notes import EXCLUDES
 from assistant.records import Citation
-from assistant.retrieval import Passage
+from assistant.retrieval import Passage, evidence
 from assistant.sentences import content_terms, heading_text, sentence_spans
 from assistant.support import INSTRUCTION
 from assistant.vocabulary import expand
@@ -178,11 +178,13 @@ def _pick(passage: Passage, terms: set[str], weight: dict[str, float], limit: in
     # sentence: a note that repeats the code is not a better answer than the entry's heading.
     first = passage.first
     terms = terms - content_terms(f"eccn article section {first.section} {first.unit}")
-    best = max(passage.chunk_scores.values(), default=0.0) or 1.0
+    # A named unit's chunks are all pinned high: what tells its paragraphs apart is each one's
+    # own evidence ("(iv) for use in connection with a violation of human rights" in EU005).
+    best = max(map(evidence, passage.chunk_scores.values()), default=0.0) or 1.0
     total = sum(weight.get(t, 0.0) for t in terms) or 1.0
     for chunk in passage.chunks:
         # Retrieval's view of which paragraph answers counts beside the words a sentence shares.
-        paragraph = CHUNK_WEIGHT * passage.chunk_scores.get(chunk.chunk_id, 0.0) / best
+        paragraph = CHUNK_WEIGHT * evidence(passage.chunk_scores.get(chunk.chunk_id, 0.0)) / best
         for span in sentence_spans(chunk.text):
             sentence = chunk.text[span.start : span.end]
             if _NOT_RULE_TEXT.match(sentence) or INSTRUCTION.search(sentence) or not _reads_as_text(sentence):

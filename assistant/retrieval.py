@@ -296,7 +296,7 @@ class HybridRetriever:
         exact_rel: dict[str, int] = {}
         for order, (chunk, rel) in enumerate(exact):
             evidence = chunk_score.get(chunk.chunk_id, 0.0) if by_evidence else -float(rel)
-            chunk_score[chunk.chunk_id] = 10.0 + evidence - order * 1e-6
+            chunk_score[chunk.chunk_id] = PINNED + evidence - order * 1e-6
             exact_rel[chunk.chunk_id] = rel
 
         units = self._rank_units(snapshot, chunk_score, query, k, fusion)
@@ -629,6 +629,16 @@ def heading_codes(chunks: Iterable[Chunk]) -> dict[str, str]:
 
 
 _ITEMS_PARAGRAPH = re.compile(r"^Items:(.*)$", re.M)
+
+
+# The score a named unit's chunks start from: above every fused score (probabilities, or RRF
+# sums), so that `evidence(score)` recovers what retrieval found in each of them.
+PINNED = 10.0
+
+
+def evidence(score: float) -> float:
+    """A chunk's own fused evidence, whether or not it was pinned as part of a named unit."""
+    return max(score - PINNED, 0.0) if score >= PINNED - 5 else score
 
 
 # Words that ask for a named unit as such ("Explain 5A001.j", "What does § 744.11 require?").

@@ -90,7 +90,8 @@ def heading_text(text: str, unit_title: str = "", *, control_list: bool = False)
     if _BOLD_LINE.match(text) and len(plain.split()) <= 15:  # "**Part 3 – Conditions and requirements for use**"
         return True
     bare = _DESIGNATOR.sub("", plain).rstrip(".").strip()
-    letters = [ch for ch in bare if ch.isalpha()]
+    # "UNION GENERAL EXPORT AUTHORISATION No EU005": a number sign in a capitals heading.
+    letters = [ch for ch in re.sub(r"\bNo\.?(?=\s)", "", bare) if ch.isalpha()]
     if letters and all(ch.isupper() for ch in letters) and len(bare.split()) <= 20:
         return True
     if control_list or not unit_title.strip():

@@ -112,10 +112,20 @@ def test_a_further_unit_of_the_same_jurisdiction_is_not_followed_by_its_items(as
     assert "Analysis at the application layer" in response.answer.split("Also relevant:", 1)[0]
 
 
+def test_a_named_units_paragraphs_are_quoted_on_their_own_evidence(assistant) -> None:  # noqa: ANN001
+    """EU005 is pinned whole; the paragraph the question is about is quoted, not its heading."""
+    response = assistant.ask("Can we rely on EU005 to ship radio equipment to Turkey if the authority told us it is "
+                             "for use in connection with violations of human rights?")
+    first = response.answer.split("Also relevant:", 1)[0]
+    assert "violation of human rights" in first
+    assert "UNION GENERAL EXPORT AUTHORISATION" not in first
+
+
 @pytest.mark.parametrize(("text", "title", "control_list", "expected"), [
     ("## PART 6 — OFFENCES, ENFORCEMENT AND PENALTIES", "", False, True),
     ("G. **INTRA-GROUP EXPORT OF SOFTWARE AND TECHNOLOGY**", "", False, True),
     ("**Part 3 – Conditions and requirements for use**", "", False, True),
+    ("UNION GENERAL EXPORT AUTHORISATION No EU005", "", False, True),
     ("Intra-group export of software and technology",
      "Annex II Section G: INTRA-GROUP EXPORT OF SOFTWARE AND TECHNOLOGY", False, True),
     ("## § 740.5 [Reserved]", "[Reserved]", False, True),
