@@ -484,7 +484,7 @@ class HybridRetriever:
                         for d in docs}
                 matches.sort(key=lambda m: (not holds[m[1].doc_id], -best[m[1].doc_id], m[1].doc_id, m[0],
                                             m[1].ordinal))
-            found.extend((c, rel) for rel, c in matches[:PINNED_CHUNKS])
+            found.extend((c, rel) for rel, c in _pinned(matches, evidence))
             # An entry's notes saying what it does not control are part of what it means ("Are
             # DPI appliances for QoS caught by 5A001.j?": its Note excludes QoS systems); they
             # stand past its first paragraphs, or in a sibling's ("Note 3: 6A003.b.4.b. does not
@@ -669,6 +669,18 @@ def lacks_inline_item(entry: list[Chunk], ref: Reference) -> bool:
     listed = {item.path[0] for match in _ITEMS_PARAGRAPH.finditer(text)
               for item in inline_items(match.group(1), code.upper())}
     return bool(listed) and named not in listed
+
+
+def _pinned(matches: list[tuple[int, Chunk]], evidence: dict[str, float]) -> list[tuple[int, Chunk]]:
+    """The chunks a named unit pins: all of a short unit; of a long one (EU008's thirty
+    paragraphs), its opening chunk and then its best-evidenced paragraphs of the same document
+    ("(ii) for a … police … end-use" stands past the first six), in document order."""
+    if len(matches) <= PINNED_CHUNKS:
+        return matches
+    head, doc = matches[0], matches[0][1].doc_id
+    rest = sorted((m for m in matches[1:] if m[1].doc_id == doc),
+                  key=lambda m: (-evidence.get(m[1].chunk_id, 0.0), m[0], m[1].ordinal))[: PINNED_CHUNKS - 1]
+    return [head, *sorted(rest, key=lambda m: (m[0], m[1].ordinal))]
 
 
 def _has_parts(sections: dict[str, list[Chunk]], label: str) -> bool:
