@@ -15,14 +15,27 @@ from bm25s.tokenization import Tokenizer
 TOKEN_PATTERN = r"(?u)\b\w+(?:\.\w+)*\b"
 
 
-# British and American spellings of the same legal word index as one term.
+# British and American spellings of the same legal word index as one term: the EU and UK texts
+# spell one way, the EAR the other, and exporters either. The pairs are those both spellings of
+# which occur in the bundled corpus (checked by tests/test_rerank.py), plus QUESTION_SPELLINGS,
+# which only questions use ("wilfully" for the statutes' "willfully"). Hand-listed rather than taken from a package:
+# the spelling packages on PyPI (localspelling, breame) lack licence, offence, defence and wilful.
 SPELLING = {
     "licence": "license", "licences": "licenses", "licenced": "licensed", "licencing": "licensing",
     "authorisation": "authorization", "authorisations": "authorizations", "authorised": "authorized",
-    "organisation": "organization", "organisations": "organizations", "defence": "defense",
+    "authorise": "authorize", "authorises": "authorizes", "authorising": "authorizing",
+    "unauthorised": "unauthorized", "organisation": "organization", "organisations": "organizations",
+    "organised": "organized", "defence": "defense", "offence": "offense", "offences": "offenses",
     "programme": "program", "programmes": "programs", "cybersurveillance": "surveillance",
+    "analogue": "analog", "analyse": "analyze", "behaviour": "behavior", "behaviours": "behaviors",
+    "centre": "center", "centres": "centers", "recognised": "recognized", "specialised": "specialized",
+    "customised": "customized", "harmonised": "harmonized", "minimise": "minimize", "utilise": "utilize",
+    "utilising": "utilizing", "characterised": "characterized", "judgement": "judgment",
+    "signalling": "signaling", "travelling": "traveling", "modelling": "modeling", "labelled": "labeled",
+    "wilful": "willful", "wilfully": "willfully",
 }
-SPARSE_VERSION = "2"
+QUESTION_SPELLINGS = frozenset({"licenced", "licencing", "wilful", "wilfully", "cybersurveillance"})
+SPARSE_VERSION = "3"
 
 
 def _tokenizer() -> Tokenizer:

@@ -51,6 +51,29 @@ def test_coverage_weights_rare_terms_above_common_ones() -> None:
     assert full[0] == pytest.approx(1.0)
 
 
+def test_british_and_american_spellings_are_one_keyword_term() -> None:
+    texts = ["A person who willfully commits an unlawful act shall be fined", "the offence of exporting goods",
+             "nothing relevant here"]
+    index = SparseIndex.build([str(i) for i in range(len(texts))], texts)
+    assert index.search("wilfully", 3)[0][0] == "0"
+    assert index.search("offense", 3)[0][0] == "1"
+
+
+def test_each_spelling_pair_is_one_the_corpus_uses_both_ways() -> None:
+    """The table folds only spellings the bundled texts really mix (plus the questions' wilful)."""
+    import re
+    from pathlib import Path
+
+    from indexer.sparse import QUESTION_SPELLINGS, SPELLING
+
+    words: set[str] = set()
+    for path in Path(__file__).resolve().parents[1].joinpath("corpus").rglob("*.md"):
+        words.update(re.findall(r"[a-z]+", path.read_text(encoding="utf-8").lower()))
+    unused = [(gb, us) for gb, us in SPELLING.items()
+              if gb not in QUESTION_SPELLINGS and not (gb in words and us in words)]
+    assert not unused
+
+
 def test_question_kinds() -> None:
     assert asks_definition("What does EAR99 mean?")
     assert asks_definition("Does a repair video count as 'technology'?")
