@@ -238,7 +238,8 @@ _ITAR_NAME = ("the International Traffic in Arms Regulations (22 CFR Parts 120-1
 _ITAR_URL = "https://www.ecfr.gov/current/title-22/chapter-I/subchapter-M"
 # "Council Regulation (EU) No 833/2014", "Regulation 359/2011", "Decision (CFSP) 2019/797",
 # "Decision 2014/512/CFSP": an EU act by its number.
-_EU_ACT = re.compile(r"\b(?:Regulation|Decision|Directive|Recommendation)\s*(?:\((?:EU|EC|EEC|CFSP|Euratom)\)\s*)?"
+_EU_ACT = re.compile(r"\b(?:Regulation|Decision|Directive|Recommendation|Common Position)\s*"
+                     r"(?:\((?:EU|EC|EEC|CFSP|Euratom)\)\s*)?"
                      r"(?:No\.?\s*)?(\d{1,4}/\d{1,4})(?:/(?:EU|EC|EEC|CFSP))?\b", re.I)
 
 
@@ -265,11 +266,40 @@ def names_held_instrument(question: str, unheld: list[NotHeld]) -> bool:
     return bool(named)
 
 
+# "What do that Common Position's criteria say", "which annex of that regulation lists them": the
+# content of an act, which a bundled text that only refers to it (Article 15 of 2021/821 citing
+# Common Position 2008/944/CFSP) does not give.
+_WHAT_IT_SAYS = re.compile(r"\bwhat (?:do|does|did)\s+([^?]{0,80}?)\s+(?:say|says|provide|provides|list|lists|contain|"
+                           r"contains)\b", re.I)
+_WHICH_PART_OF = re.compile(r"\bwhich (?:annex|article|criteri(?:on|a))\b[^?]{0,20}?\b(?:of|in)\s+([^?,;]{0,60})", re.I)
+_THAT_ACT = re.compile(r"\b(?:that|this|the said)\s+(?:regulation|common position|decision|directive|act)\b", re.I)
+
+
+def asks_what_it_says(question: str, act: str) -> bool:
+    """Does the question ask what an act itself says ("what do that Common Position's criteria
+    say", "which annex of that regulation lists them"), not what a held text says about it
+    ("what does Article 31 say about Regulation 428/2009")?"""
+    asking = asked_sentences(question)
+    subjects = [m.group(1) for m in _WHAT_IT_SAYS.finditer(asking)] + [m.group(1) for m in _WHICH_PART_OF.finditer(asking)]
+    return any(act in subject or _THAT_ACT.search(subject) for subject in subjects)
+
+
+def asked_only_about(question: str, unheld: list[NotHeld]) -> bool:
+    """Do the question's asking sentences refer to an instrument it does not hold (by its name or
+    "that Common Position") and name no held one? A held instrument named only where the question
+    states its premise does not make it a question about the held one."""
+    asking = asked_sentences(question)
+    if asking == question or instruments_named(asking):
+        return False
+    return any(question[n.span[0] : n.span[1]] in asking for n in unheld) or bool(_THAT_ACT.search(asking))
+
+
 def not_held(question: str, cite_as: Iterable[str], corpus_mentions: Callable[[str], bool]) -> list[NotHeld]:
     """The instruments the question names that the index does not hold: an EAR part no bundled
     document is, the ITAR, an EU act by a number that no bundled document carries. An act the
     bundled texts quote by number (Regulation (EC) No 428/2009, repealed by Article 31 of
-    2021/821) is not counted: what they say about it may be the answer. `corpus_mentions(text)`
+    2021/821) is not counted: what they say about it may be the answer — unless the question
+    asks what that act itself says (`asks_what_it_says`). `corpus_mentions(text)`
     says whether any indexed passage contains `text`."""
     held = list(cite_as)
     parts = {int(m) for name in held for m in re.findall(r"\b15 CFR Part (7\d\d)\b", name)}
@@ -289,7 +319,8 @@ def not_held(question: str, cite_as: Iterable[str], corpus_mentions: Callable[[s
             found.append(NotHeld(shown, "", match.span()))
     for match in _EU_ACT.finditer(question):
         number = match.group(1)
-        if not any(number in name for name in held) and not corpus_mentions(number):
+        if not any(number in name for name in held) and (not corpus_mentions(number)
+                                                         or asks_what_it_says(question, match.group(0))):
             found.append(NotHeld(match.group(0),
                                  f"https://eur-lex.europa.eu/search.html?scope=EURLEX&text={number}", match.span()))
     return found

@@ -14,7 +14,7 @@ from assistant.conversation import is_follow_up, standalone_question
 from assistant.evidence import Selection, SelectionPolicy, select
 from assistant.equivalents import same_code_line
 from assistant.extractive import compose, unit_label
-from assistant.not_bundled import (NotHeld, asked_sentences, asks_about_events, asks_for_countries, foreign_rules,
+from assistant.not_bundled import (NotHeld, asked_only_about, asked_sentences, asks_about_events, asks_for_countries, foreign_rules,
                                    missing_for, missing_sections_for, names_countries, names_held_instrument,
                                    not_held)
 from assistant.records import AnswerResponse, Citation, Mode, RetrievedRef, Turn
@@ -202,6 +202,20 @@ class Assistant:
         if missing:
             names = "; ".join(_with_url(m.name, m.url) for m in missing)
             return "out-of-corpus", f"the answer is in {names}, which the bundled corpus does not hold"
+        # "Article 15 of the EU dual-use regulation cites Common Position 2008/944. What do that
+        # Common Position's criteria say?": a unit or instrument named where the question states
+        # its premise does not make it a question about the held text.
+        if unheld and asked_only_about(result.query, unheld):
+            return "out-of-corpus", _unheld_text(unheld)
+        # What an authority did, or which countries, even beside a named unit ("which Member
+        # States have notified measures under Article 9?").
+        if asks_about_events(result.query, [p.first.text for p in result.passages[:5]]):
+            return ("out-of-corpus", "the question asks what happened, or how many, in a period that no indexed "
+                    "passage mentions; the bundled texts are laws, lists and guidance, not records of events or "
+                    "statistics")
+        if asks_for_countries(result.query) and not names_countries(p.text for p in selection.cited):
+            return ("out-of-corpus", "the question asks which countries, and no passage that answers it names "
+                    "any; the bundled texts do not hold that list")
         if resolved_any:
             return None
         if self.scope.out_of_scope(result.query, selection.confidence, self.settings.in_scope_similarity,
@@ -209,8 +223,7 @@ class Assistant:
             return ("out-of-scope", "the question does not appear to be about export controls, which is all "
                     "this corpus covers")
         if unheld and not names_held_instrument(result.query, unheld):
-            names = "; ".join(_with_url(n.name, n.url) for n in unheld)
-            return "out-of-corpus", f"the question asks about {names}, which the indexed documents do not hold"
+            return "out-of-corpus", _unheld_text(unheld)
         countries = foreign_rules(result.query)
         if countries:
             return ("out-of-corpus", f"the question asks about the export-control rules of {' and '.join(countries)}; "
@@ -219,13 +232,6 @@ class Assistant:
         gap = category_gap(result.snapshot, result.query)
         if gap:
             return "out-of-corpus", gap
-        if asks_about_events(result.query, [p.first.text for p in result.passages[:5]]):
-            return ("out-of-corpus", "the question asks what happened, or how many, in a period that no indexed "
-                    "passage mentions; the bundled texts are laws, lists and guidance, not records of events or "
-                    "statistics")
-        if asks_for_countries(result.query) and not names_countries(p.text for p in selection.cited):
-            return ("out-of-corpus", "the question asks which countries, and no passage that answers it names "
-                    "any; the bundled texts do not hold that list")
         floor = self.settings.min_similarity if self.settings.min_similarity is not None else self.policy.min_confidence
         if selection.confidence < floor or not selection.cited:
             return ("out-of-corpus", "no passage in the indexed documents is close enough to the question to "
@@ -352,6 +358,11 @@ def _not_bundled_text(gap: NotBundled) -> str:
 
 def _official(url: str) -> str:
     return f" (official text: {url})" if url else ""
+
+
+def _unheld_text(unheld: list[NotHeld]) -> str:
+    names = "; ".join(_with_url(n.name, n.url) for n in unheld)
+    return f"the question asks about {names}, which the indexed documents do not hold"
 
 
 def _with_url(name: str, url: str) -> str:

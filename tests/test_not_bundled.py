@@ -271,3 +271,28 @@ def test_what_an_unbundled_list_says_of_a_named_entry_is_out_of_corpus(assistant
                              "for Peru on the Commerce Country Chart?")
     assert response.abstained and response.abstain_kind == "out-of-corpus"
     assert "Country Chart" in (response.abstain_reason or "")
+
+
+@pytest.mark.parametrize(("question", "act", "asks"), [
+    ("Article 15 says authorities must consider Common Position 2008/944/CFSP. What do that Common Position's "
+     "criteria say?", "Common Position 2008/944/CFSP", True),
+    ("Under Regulation (EU) 2019/125, which annex of that regulation lists stun belts?", "Regulation (EU) 2019/125",
+     True),
+    # What a held text says about the act is the held text's.
+    ("What does Article 31 say about Regulation 428/2009?", "Regulation 428/2009", False),
+    ("Is Regulation 428/2009 still in force?", "Regulation 428/2009", False),
+])
+def test_asking_what_an_act_the_corpus_only_mentions_says(question: str, act: str, asks: bool) -> None:
+    from assistant.not_bundled import asks_what_it_says
+
+    assert asks_what_it_says(question, act) is asks
+
+
+def test_an_act_the_corpus_only_cites_asked_about_beside_a_named_article(assistant) -> None:  # noqa: ANN001
+    response = assistant.ask("Article 15 of the EU dual-use regulation says authorities must consider Common "
+                             "Position 2008/944/CFSP. What do that Common Position's criteria say about human "
+                             "rights?")
+    assert response.abstained and response.abstain_kind == "out-of-corpus"
+    assert "2008/944" in (response.abstain_reason or "")
+    named = assistant.ask("Which EU Member States have notified national measures under Article 9?")
+    assert named.abstained and named.abstain_kind == "out-of-corpus"
