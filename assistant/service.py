@@ -193,7 +193,7 @@ class Assistant:
                   - {r.label for r in find_references(asked_sentences(result.query))})
         gaps_asked = [g for g in gaps if g.reference.label not in stated]
         if gaps_asked and not resolved_any:  # left out of a partial copy: not a false premise
-            return "out-of-corpus", "; ".join(_not_bundled_text(g) for g in gaps)
+            return "out-of-corpus", "; ".join(_not_bundled_text(g) for g in gaps_asked)
         if not result.hits:
             return "out-of-corpus", "nothing in the indexed documents matches the question"
         # What an unbundled list says, even of a named entry ("is there an X under CC Column 1
