@@ -298,6 +298,12 @@ class HybridRetriever:
             evidence = chunk_score.get(chunk.chunk_id, 0.0) if by_evidence else -float(rel)
             chunk_score[chunk.chunk_id] = PINNED + evidence - order * 1e-6
             exact_rel[chunk.chunk_id] = rel
+        # "5A001.j and 5D001.e search on 'hard selectors' — what counts as a hard selector?": the
+        # entries are where the term was met; the definition asked for answers, above them.
+        if definitions and exact_rel:
+            top = max(chunk_score[cid] for cid in exact_rel)
+            for order, cid in enumerate(definitions):
+                chunk_score[cid] = top + 1e-3 * (len(definitions) - order)
 
         units = self._rank_units(snapshot, chunk_score, query, k, fusion)
         hits: list[Hit] = []

@@ -233,3 +233,11 @@ def test_a_named_entry_brings_the_note_that_excludes_items(assistant) -> None:  
     assert not response.abstained
     assert any("does not control" in c.quote and "Quality of Service" in c.quote for c in response.citations), \
         response.answer
+
+
+def test_a_definition_asked_for_ranks_above_the_entries_that_use_the_term(assistant) -> None:  # noqa: ANN001
+    result = assistant.retriever.search("5A001.j mentions searches on 'hard selectors'. What counts as a hard "
+                                        "selector?", None, 8)
+    first = result.passages[0].first
+    assert "hard selectors" in first.section.lower() or "hard selectors" in first.unit.lower(), first.section
+    assert any(p.exact for p in result.passages[1:])  # the named entry still follows
