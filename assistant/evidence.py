@@ -17,7 +17,7 @@ from pathlib import Path
 
 from assistant.definitions import asked_phrases, rest_of_question
 from assistant.references import instruments_named
-from assistant.retrieval import FUSION, Passage, SearchResult, jurisdictions_for, tuned
+from assistant.retrieval import FUSION, Passage, SearchResult, evidence, jurisdictions_for, tuned
 from assistant.sentences import heading_text
 from indexer.records import Chunk
 
@@ -82,7 +82,11 @@ def select(result: SearchResult, policy: SelectionPolicy) -> Selection:
         own = [p for p in passages if any(c.chunk_id in defining for c in p.chunks)]
         if own:
             return Selection(own[:limit], confidence)
-    cited: list[Passage] = named[:limit]
+    # The named units' parts by their own evidence ("Is a logical-extraction-only kit caught by
+    # 5A004.b?": the Note that answers, not the entry and each of its items beside it). Where no
+    # part has evidence of its own ("Explain 5A001.j") all are cited, up to the limit.
+    top = evidence(named[0].score) if named else 0.0
+    cited: list[Passage] = [p for p in named if top <= 0 or evidence(p.score) >= policy.score_ratio * top][:limit]
     if best is None:
         return Selection(cited, confidence)
     best_similarity = best.dense or 0.0

@@ -241,3 +241,16 @@ def test_a_definition_asked_for_ranks_above_the_entries_that_use_the_term(assist
     first = result.passages[0].first
     assert "hard selectors" in first.section.lower() or "hard selectors" in first.unit.lower(), first.section
     assert any(p.exact for p in result.passages[1:])  # the named entry still follows
+
+
+def test_a_named_entrys_parts_are_cited_on_their_evidence(assistant) -> None:  # noqa: ANN001
+    """Named units are cited when the question bears on them, not each one by rank: the body-armour
+    question names ECCN 1A005, and the EU list's 1A005 and 1A005.b (same code, no evidence of their
+    own) no longer crowd out the licence exception that answers it."""
+    response = assistant.ask("Is a bulletproof vest I take on a business trip for my own protection caught by "
+                             "ECCN 1A005?")
+    numbers = {c.n for c in response.citations}
+    claims = [c for c in response.citations if c.introduces not in numbers]
+    assert any(c.section.startswith("ECCN 1A005") for c in claims)
+    assert not any(c.doc_id == "eu-2021-821-annex-i-control-list" for c in claims)
+    assert any(c.section.startswith("§ 740.14") for c in claims)
