@@ -295,8 +295,8 @@ class HybridRetriever:
         by_evidence = not asks_only_for(query, references)
         exact_rel: dict[str, int] = {}
         for order, (chunk, rel) in enumerate(exact):
-            evidence = chunk_score.get(chunk.chunk_id, 0.0) if by_evidence else -float(rel)
-            chunk_score[chunk.chunk_id] = PINNED + evidence - order * 1e-6
+            own = chunk_score.get(chunk.chunk_id, 0.0) if by_evidence else -float(rel)
+            chunk_score[chunk.chunk_id] = PINNED + own - order * 1e-6
             exact_rel[chunk.chunk_id] = rel
         # "5A001.j and 5D001.e search on 'hard selectors' — what counts as a hard selector?": the
         # entries are where the term was met; the definition asked for answers, above them.
@@ -444,10 +444,10 @@ class HybridRetriever:
                                     lambda: TitleIndex.build([snapshot.by_id[cid] for cid in snapshot.sparse.ids]))
 
     def _resolve(self, snapshot: Snapshot, references: list[Reference], filters: Filters,
-                 evidence: dict[str, float]) -> tuple[list[tuple[Chunk, int]], list[Reference]]:
+                 fused: dict[str, float]) -> tuple[list[tuple[Chunk, int]], list[Reference]]:
         """The chunks each reference names (with `relation`), and the references naming none.
-        `evidence` (chunk id → fused score) orders the instruments of a reference that names
-        none: "Article 5" alone is Article 5 of whichever instrument the rest of the question
+        `fused` (chunk id → fused score) orders the instruments of a reference that names
+        none, and the paragraphs a long unit pins: "Article 5" alone is Article 5 of whichever instrument the rest of the question
         is about, not the first in alphabetical order or the one labelled exactly."""
         if not references:
             return [], []
@@ -486,11 +486,11 @@ class HybridRetriever:
                 # A document holding the unit itself (or its parts) before one holding only the
                 # entry that contains it (the CCL's ECCN 5A001 for 5A001.j); then by evidence.
                 holds = {d: min(rel for rel, c in matches if c.doc_id == d) < 2 for d in docs}
-                best = {d: max((evidence.get(c.chunk_id, 0.0) for _, c in matches if c.doc_id == d), default=0.0)
+                best = {d: max((fused.get(c.chunk_id, 0.0) for _, c in matches if c.doc_id == d), default=0.0)
                         for d in docs}
                 matches.sort(key=lambda m: (not holds[m[1].doc_id], -best[m[1].doc_id], m[1].doc_id, m[0],
                                             m[1].ordinal))
-            found.extend((c, rel) for rel, c in _pinned(matches, evidence))
+            found.extend((c, rel) for rel, c in _pinned(matches, fused))
             # An entry's notes saying what it does not control are part of what it means ("Are
             # DPI appliances for QoS caught by 5A001.j?": its Note excludes QoS systems); they
             # stand past its first paragraphs, or in a sibling's ("Note 3: 6A003.b.4.b. does not
@@ -677,15 +677,16 @@ def lacks_inline_item(entry: list[Chunk], ref: Reference) -> bool:
     return bool(listed) and named not in listed
 
 
-def _pinned(matches: list[tuple[int, Chunk]], evidence: dict[str, float]) -> list[tuple[int, Chunk]]:
-    """The chunks a named unit pins: all of a short unit; of a long one (EU008's thirty
-    paragraphs), its opening chunk and then its best-evidenced paragraphs of the same document
-    ("(ii) for a … police … end-use" stands past the first six), in document order."""
-    if len(matches) <= PINNED_CHUNKS:
-        return matches
+def _pinned(matches: list[tuple[int, Chunk]], scores: dict[str, float]) -> list[tuple[int, Chunk]]:
+    """The chunks a named unit pins: the first PINNED_CHUNKS of its matches; but of a unit longer
+    than that (EU008's eleven paragraphs), its opening chunk and then its best-scored paragraphs,
+    in document order ("(iv) for use in connection with a violation of human rights" stands past
+    the first six)."""
     head, doc = matches[0], matches[0][1].doc_id
-    rest = sorted((m for m in matches[1:] if m[1].doc_id == doc),
-                  key=lambda m: (-evidence.get(m[1].chunk_id, 0.0), m[0], m[1].ordinal))[: PINNED_CHUNKS - 1]
+    own = [m for m in matches[1:] if m[1].doc_id == doc]
+    if len(own) < PINNED_CHUNKS:
+        return matches[:PINNED_CHUNKS]
+    rest = sorted(own, key=lambda m: (-scores.get(m[1].chunk_id, 0.0), m[0], m[1].ordinal))[: PINNED_CHUNKS - 1]
     return [head, *sorted(rest, key=lambda m: (m[0], m[1].ordinal))]
 
 
