@@ -77,6 +77,7 @@ def test_stream_ends_with_the_full_record(client: TestClient) -> None:
 
 def test_search_documents_and_passages(client: TestClient) -> None:
     hits = client.post("/v1/search", json={"query": "What does ECCN 3A981 control?", "top_k": 3}).json()["hits"]
+    assert 0 < len(hits) <= 3  # top_k passages, though a unit may have contributed two and a lead-in
     assert hits[0]["passage"]["section"] == "ECCN 3A981" and hits[0]["exact_reference"]
     documents = client.get("/v1/documents").json()
     assert len(documents) == 32 and all(d["completeness"] in ("full", "partial") for d in documents)

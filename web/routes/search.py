@@ -23,5 +23,7 @@ async def search(body: SearchRequest, assistant: Assistant = Depends(get_assista
     return SearchResponse(query=query, hits=[
         SearchHit(rank=i, score=round(h.score, 6), similarity=None if h.dense is None else round(h.dense, 6),
                   exact_reference=h.exact is not None, passage=passage_info(h.chunk))
-        for i, h in enumerate(result.hits, start=1)
+        # At most top_k passages: a unit may contribute two paragraphs and its lead-ins, which the
+        # ranking keeps for the answer, not for a caller who asked for top_k.
+        for i, h in enumerate(result.hits[: body.top_k], start=1)
     ])
