@@ -77,7 +77,7 @@ _LIST_CODE = re.compile(r"(?<![\w.])\d[A-E]\d{3}(?!\d)")  # an ECCN or Annex I e
 _LIMITS_EXCEPTION = re.compile(
     r"\bmay not (?:be )?use\w*|\bis not (?:authori[sz]ed|available|eligible)|\bnot (?:eligible|available) for\b"
     r"|\bineligible\b|\brestrictions? on (?:all |the use of )?licen[cs]e exceptions?\b", re.I)
-_ASKS_EXCEPTION = re.compile(r"\blicen[cs]e exceptions?\b|\bexceptions?\b", re.I)
+_ASKS_EXCEPTION = re.compile(r"\bexceptions?\b", re.I)  # "License Exception LVS", "any exception"
 _QUESTION_CODE = re.compile(r"\b[A-Z][A-Z0-9]{1,6}\b")
 SHORT_QUESTION_WORDS = 12
 

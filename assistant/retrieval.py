@@ -422,7 +422,7 @@ class HybridRetriever:
             if key in chosen:
                 continue
             parent = unit_of(snapshot.by_id[cids[0]])
-            if per_parent.get(parent, 0) >= fusion.per_parent and chunk_score[cids[0]] < 5:
+            if per_parent.get(parent, 0) >= fusion.per_parent and chunk_score[cids[0]] < PINNED - 5:
                 continue
             per_parent[parent] = per_parent.get(parent, 0) + 1
             chosen[key] = cids

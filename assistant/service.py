@@ -189,7 +189,7 @@ class Assistant:
         # listed in supplement no. 2 to part 744. Do we need a licence because the buyer is the
         # military?") leaves the asked rule to answer, with a notice of the gap. (A gap the question
         # does not name, a definition's pointer to § 734.8, is the answer's own.)
-        stated = ({r.label for r in find_references(result.query)}
+        stated = ({r.label for r in result.references}
                   - {r.label for r in find_references(asked_sentences(result.query))})
         gaps_asked = [g for g in gaps if g.reference.label not in stated]
         if gaps_asked and not resolved_any:  # left out of a partial copy: not a false premise
