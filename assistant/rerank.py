@@ -205,6 +205,11 @@ class ChunkFacts:
             self.cite_as.append(chunk.cite_as)
             self.heading_codes.append(_heading_codes(chunk.heading_path))
             self.list_codes.append(list_codes(chunk.text))
+        # Row-space arrays, so that a question's candidates are described by gathering rows.
+        self.parent_row = np.array([self.row.get(parents.get(cid, ""), -1) for cid in by_id], dtype=np.int64)
+        self.jurisdiction_names = sorted(set(self.jurisdiction))
+        self.jurisdiction_id = np.array([self.jurisdiction_names.index(j) for j in self.jurisdiction], dtype=np.int64)
+        self.size = len(by_id)
         # The licence exceptions' own codes, as Part 740's headings define them (LVS, TSU, STA, ACE).
         self.exception_codes = frozenset(code for codes, cite_as in zip(self.heading_codes, self.cite_as)
                                          if "Part 740" in cite_as for code in codes)
@@ -231,46 +236,61 @@ def candidate_features(
     question: str,
     coverage: Callable[[list[str]], tuple[np.ndarray, np.ndarray]],
 ) -> Candidates:
-    """Feature rows for the union of every signal's candidates."""
+    """Feature rows for the union of every signal's candidates. Each signal is scattered into
+    an array over all chunk rows once and gathered at the candidates' rows (and their parents'):
+    array arithmetic, not a dictionary lookup per candidate and feature."""
+    row = facts.row
     dense_sim = dict(dense)
-    dense_rank = {cid: r for r, (cid, _) in enumerate(dense)}
     floor = min(dense_sim.values(), default=0.0)
     best = max(dense_sim.values(), default=0.0)
     top_body = max((s for _, s in body), default=0.0) or 1.0
-    body_share = {cid: s / top_body for cid, s in body}
-    body_rank = {cid: r for r, (cid, _) in enumerate(body)}
-    facet_rr: dict[str, float] = {}
-    for ranking in facets:
-        for cid, rank in ranking:
-            facet_rr[cid] = facet_rr.get(cid, 0.0) + _rr(rank)
     raw = raw or dense
-    raw_sim = dict(raw)
-    raw_rank = {cid: r for r, (cid, _) in enumerate(raw)}
-    raw_floor = min(raw_sim.values(), default=0.0)
-    ids = list(dict.fromkeys([*dense_sim, *raw_sim, *body_share, *title, *facet_rr]))
-    ids = [cid for cid in ids if cid in facts.row]
+    raw_floor = min((s for _, s in raw), default=0.0)
+    ids = list(dict.fromkeys([*dense_sim, *(cid for cid, _ in raw), *(cid for cid, _ in body), *title,
+                              *(cid for ranking in facets for cid, _ in ranking)]))
+    ids = [cid for cid in ids if cid in row]
     if not ids:
         return Candidates([], np.zeros((0, len(FEATURES)), dtype=np.float32))
     body_cover, title_cover = coverage(ids)
     body_cover, title_cover = np.asarray(body_cover, dtype=np.float64), np.asarray(title_cover, dtype=np.float64)
-    rows = np.array([facts.row[cid] for cid in ids])
+    rows = np.array([row[cid] for cid in ids], dtype=np.int64)
     static = facts.matrix[rows]
     units = facts.unit[rows]
-    parents = [facts.parents.get(cid) for cid in ids]
+    parent_rows = facts.parent_row[rows]
+    has_parent = parent_rows >= 0
 
-    def column(values: dict, default: float = 0.0) -> np.ndarray:
-        return np.array([values.get(cid, default) for cid in ids], dtype=np.float64)
+    def scatter(pairs: Sequence[tuple[str, float]], default: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """(value per chunk row, whether the signal returned it) for a ranked (id, value) list."""
+        values = np.full(facts.size, default, dtype=np.float64)
+        present = np.zeros(facts.size, dtype=bool)
+        known = [(row[cid], v) for cid, v in pairs if cid in row]
+        if known:
+            where = np.fromiter((r for r, _ in known), dtype=np.int64, count=len(known))
+            values[where] = np.fromiter((v for _, v in known), dtype=np.float64, count=len(known))
+            present[where] = True
+        return values, present
 
-    def ranks(ranking: dict) -> np.ndarray:
-        return np.array([_rr(ranking.get(cid)) for cid in ids], dtype=np.float64)
+    def rr(pairs: Sequence[tuple[str, object]]) -> np.ndarray:
+        """1 / (10 + rank) per chunk row for a ranked list, 0 where absent."""
+        return scatter([(cid, 1.0 / (10 + rank)) for rank, (cid, _) in enumerate(pairs)])[0]
 
-    sim = column(dense_sim, floor)
-    share = column(body_share)
-    in_title = np.array([cid in title for cid in ids], dtype=np.float64)
-    facet = column(facet_rr)
-    agreement = (np.array([cid in dense_sim for cid in ids], dtype=np.float64)
-                 + np.array([cid in body_share for cid in ids], dtype=np.float64)
-                 + in_title + np.array([cid in facet_rr for cid in ids], dtype=np.float64)) / 4
+    def parent_or_own(values: np.ndarray, own: np.ndarray) -> np.ndarray:
+        return np.where(has_parent, values[np.where(has_parent, parent_rows, 0)], own)
+
+    dense_all, in_dense = scatter(dense, floor)
+    body_all, in_body = scatter([(cid, s / top_body) for cid, s in body])
+    facet_all = np.zeros(facts.size, dtype=np.float64)
+    in_facet = np.zeros(facts.size, dtype=bool)
+    for ranking in facets:
+        values, present = scatter([(cid, 1.0 / (10 + rank)) for cid, rank in ranking])
+        facet_all += values
+        in_facet |= present
+    # Every chunk of a title shares the title's rank.
+    title_rank, in_title_all = scatter([(cid, 1.0 / (10 + rank)) for cid, rank in title.items()])
+    sim, share, facet = dense_all[rows], body_all[rows], facet_all[rows]
+    in_title = in_title_all[rows].astype(np.float64)
+    agreement = (in_dense[rows].astype(np.float64) + in_body[rows].astype(np.float64)
+                 + in_title + in_facet[rows].astype(np.float64)) / 4
     top_title = max(title_score.values(), default=0.0) or 1.0
     definition, entry = asks_definition(question), asks_entry(question)
     short = len(question.split()) <= SHORT_QUESTION_WORDS
@@ -280,39 +300,48 @@ def candidate_features(
     named_codes = list_codes(question)
     exception = asks_exception(question, facts.exception_codes)
     control_list = static[:, ChunkFacts.CONTROL_LIST]
+    zeros = np.zeros(len(ids), dtype=np.float64)
+
+    def per_row(test: Callable[[int], bool], when: bool) -> np.ndarray:
+        return np.array([test(r) for r in rows.tolist()], dtype=np.float64) if when else zeros
+
+    other = zeros
+    if len(named) == 1:
+        wanted = facts.jurisdiction_names.index(named[0]) if named[0] in facts.jurisdiction_names else -1
+        other = (facts.jurisdiction_id[rows] != wanted).astype(np.float64)
     matrix = np.column_stack([
         sim,
         best - sim,
-        ranks(dense_rank),
+        rr(dense)[rows],
         share,
-        ranks(body_rank),
-        ranks(title),
+        rr(body)[rows],
+        title_rank[rows],
         facet,
         _unit_max(sim, units, floor),
         _unit_max(share, units, 0.0),
-        np.array([dense_sim.get(p, floor) if p else s for p, s in zip(parents, sim)]),
-        np.array([body_share.get(p, 0.0) if p else b for p, b in zip(parents, share)]),
+        parent_or_own(dense_all, sim),
+        parent_or_own(body_all, share),
         static[:, ChunkFacts.AUTHORITY],
-        np.array([len(named) == 1 and facts.jurisdiction[r] != named[0] for r in rows], dtype=np.float64),
+        other,
         static[:, ChunkFacts.DEPTH],
         static[:, ChunkFacts.LENGTH],
         agreement,
-        column(title_score) / top_title,
+        scatter(list(title_score.items()))[0][rows] / top_title,
         static[:, ChunkFacts.DEFINITION] * definition,
         control_list * entry,
         body_cover,
         title_cover,
         _unit_max(body_cover, units, 0.0),
         title_cover * short,
-        np.array([bool(codes) and bool(codes & facts.heading_codes[r]) for r in rows], dtype=np.float64),
+        per_row(lambda r: bool(codes & facts.heading_codes[r]), bool(codes)),
         control_list,
-        np.array([bool(instruments) and facts.cite_as[r].startswith(instruments) for r in rows], dtype=np.float64),
+        per_row(lambda r: facts.cite_as[r].startswith(instruments), bool(instruments)),
         static[:, ChunkFacts.QUESTION_FORM],
-        column(raw_sim, raw_floor),
-        ranks(raw_rank),
+        scatter(raw, raw_floor)[0][rows],
+        rr(raw)[rows],
         static[:, ChunkFacts.STATES_RULE] * permission,
         control_list * permission,
-        np.array([bool(named_codes & facts.list_codes[r]) for r in rows], dtype=np.float64) * (1 - control_list),
+        per_row(lambda r: bool(named_codes & facts.list_codes[r]), bool(named_codes)) * (1 - control_list),
         static[:, ChunkFacts.LIMITS_EXCEPTION] * exception,
     ]).astype(np.float32)
     return Candidates(ids, matrix)

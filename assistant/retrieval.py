@@ -270,8 +270,11 @@ class HybridRetriever:
         # "How long do we have to appeal?": the paragraph that states a period ("not later than 45
         # days") answers, not its section's other paragraphs on the same subject.
         if asks_duration(query):
+            stated: dict[str, bool] = self._per_generation("durations", snapshot, dict)  # memo per chunk
             for cid in chunk_score:
-                if states_duration(snapshot.by_id[cid].text):
+                if cid not in stated:
+                    stated[cid] = states_duration(snapshot.by_id[cid].text)
+                if stated[cid]:
                     chunk_score[cid] *= DURATION_BOOST
         # "License Exception TSU" names § 740.13, whose heading defines (TSU): its opening paragraph
         # ranks first. Not an exact reference: its paragraphs still compete on their evidence, and
@@ -403,10 +406,11 @@ class HybridRetriever:
                     k: int, fusion: Fusion) -> dict[tuple[str, str], list[str]]:
         """The top k citable units (document, label), each ranked on its best chunk; at most a
         few paragraphs of one section; the best unit of every jurisdiction the question names."""
+        group_of = self._per_generation("groups", snapshot, lambda: {
+            cid: (chunk.doc_id, f"{chunk.section}\x1f{chunk.unit}") for cid, chunk in snapshot.by_id.items()})
         groups: dict[tuple[str, str], list[str]] = {}
-        for cid in sorted(chunk_score, key=lambda c: (-chunk_score[c], c)):
-            chunk = snapshot.by_id[cid]
-            groups.setdefault((chunk.doc_id, f"{chunk.section}\x1f{chunk.unit}"), []).append(cid)
+        for _, cid in sorted((-score, cid) for cid, score in chunk_score.items()):
+            groups.setdefault(group_of[cid], []).append(cid)
         chosen: dict[tuple[str, str], list[str]] = {}
         per_parent: dict[tuple[str, str], int] = {}
         named = jurisdictions_for(query)
@@ -463,7 +467,8 @@ class HybridRetriever:
                 # question names that section (`§ 740.18` for AGR), which the index lacks.
                 ref = Reference("cfr", normalise(section), f"{ref.display} ({section})", ref.instrument, True)
             matches: list[tuple[int, Chunk]] = []
-            for label, chunks in sections.items():
+            for label in self._by_stem(snapshot).get(_stem(ref.label), []):
+                chunks = sections[label]
                 rel = relation(label, ref)
                 if rel is not None:
                     matches.extend((rel, c) for c in chunks if filters.allows(c))
@@ -563,6 +568,15 @@ class HybridRetriever:
         labels = self._per_generation("labels", snapshot, lambda: label_positions(snapshot))
         return introducers(snapshot, chunk, self.parents(snapshot), labels=labels)
 
+    def _by_stem(self, snapshot: Snapshot) -> dict[str, list[str]]:
+        """Normalised labels grouped by `_stem`: a reference relates only to labels of its stem."""
+        def build() -> dict[str, list[str]]:
+            index: dict[str, list[str]] = {}
+            for label in self.sections(snapshot):
+                index.setdefault(_stem(label), []).append(label)
+            return index
+        return self._per_generation("stems", snapshot, build)
+
     def sections(self, snapshot: Snapshot) -> dict[str, list[Chunk]]:
         """Normalised label (`§742.7(a)`) → its chunks, per generation."""
         def build() -> dict[str, list[Chunk]]:
@@ -591,8 +605,9 @@ class HybridRetriever:
         `introducers`), for quoting beside it."""
         have = {h.chunk.chunk_id for h in hits}
         result: list[Hit] = list(hits)
+        labels = self._per_generation("labels", snapshot, lambda: label_positions(snapshot))
         for hit in hits:
-            for parent in [lead_in(snapshot, hit.chunk), *self.introducing(snapshot, hit.chunk)]:
+            for parent in [lead_in(snapshot, hit.chunk, labels), *self.introducing(snapshot, hit.chunk)]:
                 if parent is not None and parent.chunk_id not in have:
                     have.add(parent.chunk_id)
                     result.append(Hit(parent, hit.score, None, None))
@@ -690,6 +705,12 @@ def _pinned(matches: list[tuple[int, Chunk]], scores: dict[str, float]) -> list[
     return [head, *sorted(rest, key=lambda m: (m[0], m[1].ordinal))]
 
 
+def _stem(label: str) -> str:
+    """A label up to its first "(" or ".": a unit and the units it contains or is part of
+    (`relation`) share it (`§742.7(a)` and `§742.7`: `§742`; `5A001.j` and `5A001`: `5A001`)."""
+    return re.split(r"[(.]", label, maxsplit=1)[0]
+
+
 def _has_parts(sections: dict[str, list[Chunk]], label: str) -> bool:
     parent = Reference("unit", normalise(label))
     return any(relation(other, parent) == 1 for other in sections)
@@ -747,12 +768,18 @@ def parent_map(snapshot: Snapshot) -> dict[str, str]:
     return result
 
 
-def lead_in(snapshot: Snapshot, chunk: Chunk) -> Chunk | None:
+def lead_in(snapshot: Snapshot, chunk: Chunk,
+            labels: dict[tuple[str, str], list[int]] | None = None) -> Chunk | None:
     """Where a unit states its rule: the top-level paragraph of a CFR sub-paragraph (`§ 742.7(a)`
-    for `§ 742.7(a)(1)`), or the first chunk of a long entry (the heading of ECCN 6A003)."""
+    for `§ 742.7(a)(1)`), or the first chunk of a long entry (the heading of ECCN 6A003).
+    `labels` (`label_positions`) finds it without scanning the document."""
     match = re.match(r"^(§ \d+\.\d+[a-z]?\([a-z]+\))\(", chunk.section)
     section = match.group(1) if match else chunk.section
-    first = next((c for c in snapshot.by_doc[chunk.doc_id] if c.section == section), None)
+    if labels is not None:
+        own = labels.get((chunk.doc_id, section))
+        first = snapshot.by_doc[chunk.doc_id][own[0]] if own else None
+    else:
+        first = next((c for c in snapshot.by_doc[chunk.doc_id] if c.section == section), None)
     return first if first is not None and first.chunk_id != chunk.chunk_id else None
 
 

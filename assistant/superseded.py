@@ -33,20 +33,27 @@ def drop_superseded(chunk_score: dict[str, float], by_id: Mapping[str, Chunk],
     of the same jurisdiction from a document with a later `as_of`; the newer one keeps the better
     of the two scores. Returns {removed chunk id: the chunk id that supersedes it}."""
     top = sorted(chunk_score, key=lambda cid: (-chunk_score[cid], cid))[:candidates]
-    words = {cid: _words(by_id[cid].text) for cid in top}
+    # Only pairs from different dated documents of one jurisdiction can supersede each other;
+    # grouping first keeps the pairwise loop to those (most top candidates share a document).
+    info = [(by_id[cid].doc_id, by_id[cid].jurisdiction, by_id[cid].as_of, _words(by_id[cid].text)) for cid in top]
     removed: dict[str, str] = {}
     for i, a in enumerate(top):
-        for b in top[i + 1:]:
-            if a in removed:
+        doc_a, place_a, date_a, words_a = info[i]
+        if a in removed or not date_a or len(words_a) < MIN_WORDS:
+            continue
+        for j in range(i + 1, len(top)):
+            doc_b, place_b, date_b, words_b = info[j]
+            if place_b != place_a or doc_b == doc_a or not date_b or date_b == date_a:
+                continue
+            b = top[j]
+            if b in removed or not _similar_length(words_a, words_b) or not _near_identical(words_a, words_b):
+                continue
+            older, newer = (a, b) if date_a < date_b else (b, a)
+            chunk_score[newer] = max(chunk_score[a], chunk_score[b])
+            del chunk_score[older]
+            removed[older] = newer
+            if older == a:
                 break
-            if b in removed:
-                continue
-            older, newer = _ordered(by_id[a], by_id[b])
-            if older is None or newer is None or not _near_identical(words[a], words[b]):
-                continue
-            chunk_score[newer.chunk_id] = max(chunk_score[a], chunk_score[b])
-            del chunk_score[older.chunk_id]
-            removed[older.chunk_id] = newer.chunk_id
     return removed
 
 
@@ -55,15 +62,11 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(_WORD.findall(text.lower()))
 
 
-def _ordered(a: Chunk, b: Chunk) -> tuple[Chunk | None, Chunk | None]:
-    """(older, newer) when the two come from different documents of one jurisdiction with
-    different dates; (None, None) otherwise."""
-    if a.doc_id == b.doc_id or a.jurisdiction != b.jurisdiction or not a.as_of or not b.as_of or a.as_of == b.as_of:
-        return None, None
-    return (a, b) if a.as_of < b.as_of else (b, a)
+def _similar_length(a: frozenset[str], b: frozenset[str]) -> bool:
+    """The cheap test first: most pairs differ in length too much to be one text."""
+    shorter, longer = (len(a), len(b)) if len(a) <= len(b) else (len(b), len(a))
+    return shorter >= MIN_WORDS and shorter >= LENGTH_RATIO * longer
 
 
 def _near_identical(a: frozenset[str], b: frozenset[str]) -> bool:
-    if min(len(a), len(b)) < MIN_WORDS or min(len(a), len(b)) < LENGTH_RATIO * max(len(a), len(b)):
-        return False
-    return len(a & b) >= MIN_JACCARD * len(a | b)
+    return _similar_length(a, b) and len(a & b) >= MIN_JACCARD * len(a | b)
