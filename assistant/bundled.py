@@ -136,7 +136,11 @@ def not_bundled(snapshot: Snapshot, references: list[Reference]) -> list[NotBund
 
 def _wassenaar_entries(snapshot: Snapshot) -> tuple[Chunk, set[tuple[str, float]]] | None:
     """The bundled Wassenaar List's first chunk and the top-level entries it holds (`("5.a.", 1)`
-    for 5.A.1), or None when no document is the Wassenaar List."""
+    for 5.A.1), or None when no document is the Wassenaar List; once per index generation."""
+    return snapshot.derive("wassenaar_entries", lambda: _find_wassenaar_entries(snapshot))
+
+
+def _find_wassenaar_entries(snapshot: Snapshot) -> tuple[Chunk, set[tuple[str, float]]] | None:
     first = _document_with(snapshot, lambda c: _top("wassenaar", normalise(c.section)) is not None, 200)
     if first is None:
         return None

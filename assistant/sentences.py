@@ -91,9 +91,10 @@ def heading_text(text: str, unit_title: str = "", *, control_list: bool = False)
         return True
     bare = _DESIGNATOR.sub("", plain).rstrip(".").strip()
     # "UNION GENERAL EXPORT AUTHORISATION No EU005": a number sign in a capitals heading.
-    letters = [ch for ch in re.sub(r"\bNo\.?(?=\s)", "", bare) if ch.isalpha()]
-    if letters and all(ch.isupper() for ch in letters) and len(bare.split()) <= 20:
-        return True
+    if len(bare.split()) <= 20:  # (a long text is never a heading; checked first, it is cheap)
+        letters = [ch for ch in re.sub(r"\bNo\.?(?=\s)", "", bare) if ch.isalpha()]
+        if letters and all(ch.isupper() for ch in letters):
+            return True
     if control_list or not unit_title.strip():
         return False
     title = re.sub(r"\s+", " ", _MARKUP.sub(" ", unit_title)).strip().rstrip(".").lower()

@@ -8,8 +8,9 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 
@@ -20,6 +21,8 @@ from indexer.records import Chunk
 from indexer.sparse import SparseIndex
 from indexer.store import IndexStore, Manifest
 from regqa.config import Settings
+
+T = TypeVar("T")
 
 log = logging.getLogger("regqa.reader")
 
@@ -78,6 +81,15 @@ class Snapshot:
     # the exact-search limit, or when vectors had to be read from Chroma; None when all came
     # from the embedding cache.
     store: VectorStore | None = None
+    # Values derived from `chunks` alone (see `derive`), kept with them.
+    derived: dict[str, object] = field(default_factory=dict)
+
+    def derive(self, name: str, build: Callable[[], T]) -> T:
+        """`build()`'s value for these chunks, built once: what a question needs to know of the
+        whole corpus (which Wassenaar entries are bundled) is not re-read per question."""
+        if name not in self.derived:
+            self.derived[name] = build()
+        return self.derived[name]  # type: ignore[return-value]
 
     @property
     def dense_coverage(self) -> float:
