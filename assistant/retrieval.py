@@ -123,10 +123,6 @@ class Fusion:
     # Score factor for units of other jurisdictions when the question names exactly one
     # ("under US export rules…"): the EU camera entries are not the answer there.
     other_jurisdiction: float = 1.0
-    # Share of its citable unit's best score added to each chunk's: when one section clearly
-    # answers, its other paragraphs outrank weak matches elsewhere (the paragraph of § 740.22
-    # that names government end users, under the one on ACE's scope).
-    unit_share: float = 0.0
     # When set, one logistic model over all signals (assistant/rerank.py) replaces the weighted
     # reciprocal rank fusion above; the weights then only matter for the ablation.
     learned: LearnedFusion | None = None
@@ -264,8 +260,6 @@ class HybridRetriever:
             chunk_score = dict(zip(found.ids, fusion.learned.score(found.matrix).tolist()))
         else:
             chunk_score = _rrf(snapshot, signals, fusion, jurisdictions_named(query))
-        if fusion.unit_share:
-            self._share_unit_best(snapshot, chunk_score, fusion.unit_share)
         exact, unresolved = self._resolve(snapshot, references, filters, chunk_score)
         # "Can we ship our IMSI catcher (5A001.f.1) to …?": the code says what the item is; the
         # entry is not pinned above the rule that decides (it still competes on its evidence).
@@ -439,17 +433,6 @@ class HybridRetriever:
         return dict(sorted(chosen.items(), key=lambda item: -chunk_score[item[1][0]]))
 
     # -- pieces ------------------------------------------------------------------------------
-
-    def _share_unit_best(self, snapshot: Snapshot, chunk_score: dict[str, float], share: float) -> None:
-        """Add `share` × the best score among a chunk's citable unit (`unit_of`) to its own."""
-        unit = self._per_generation("units", snapshot, lambda: {cid: unit_of(c) for cid, c in snapshot.by_id.items()})
-        best: dict[tuple[str, str], float] = {}
-        for cid, score in chunk_score.items():
-            key = unit[cid]
-            if score > best.get(key, -1.0):
-                best[key] = score
-        for cid in chunk_score:
-            chunk_score[cid] += share * best[unit[cid]]
 
     def _per_generation(self, name: str, snapshot: Snapshot, build: Callable[[], Any]) -> Any:  # noqa: ANN401
         """`build()`'s value for this index generation, built once per generation."""

@@ -237,6 +237,69 @@ def learned_fusion(assistant: Assistant, questions: Sequence[EvalQuestion], sour
     return model, _objective(list(held.values()))
 
 
+SELECTION_GRID = {"score_ratio": (0.6, 0.7, 0.8, 0.9), "similarity_margin": (0.02, 0.05, 0.1),
+                  "max_units": (2, 3), "min_confidence": (0.25, 0.3, 0.35, 0.4)}
+
+
+def choose_selection(assistant: Assistant, questions: Sequence[EvalQuestion], sources: SourceTexts,
+                     k: int, also: Sequence[EvalQuestion] = ()) -> tuple[SelectionPolicy, float]:
+    """The evidence-selection policy with the best held-out citation precision + recall + 2 ×
+    abstention accuracy (k folds). Each question is searched once: the policy only changes what
+    is selected and composed from the same search result. `also` (a probe set) is scored for
+    every policy and printed beside, never used to choose."""
+    thresholds = Thresholds.load()
+    keys = list(SELECTION_GRID)
+    policies = [SelectionPolicy(**dict(zip(keys, values))) for values in itertools.product(*SELECTION_GRID.values())]
+    assistant.settings = assistant.settings.model_copy(update={"min_similarity": None})
+    search = assistant.retriever.search
+    searched: dict[tuple, object] = {}
+
+    def memo_search(query: str, filters: Filters | None = None, k: int = 8, fusion: Fusion | None = None):  # noqa: ANN202
+        key = (query, repr(filters), k, id(fusion))
+        if key not in searched:
+            searched[key] = search(query, filters, k, fusion)
+        return searched[key]
+
+    assistant.retriever.search = memo_search  # type: ignore[method-assign]
+    everything = [*questions, *also]
+    scores_cache: dict[SelectionPolicy, dict[str, object]] = {}
+
+    def answer_scores(policy: SelectionPolicy) -> dict[str, object]:
+        if policy not in scores_cache:
+            assistant.policy = policy
+            scores_cache[policy] = {
+                q.id: score_question(q, assistant.ask(q.question), 0.0, lambda cid: None,
+                                     lambda t: np.zeros((len(t), 1)), thresholds, sources)
+                for q in everything}
+        return scores_cache[policy]
+
+    def objective(rows: list) -> float:
+        metrics = aggregate(rows)  # type: ignore[arg-type]
+        return metrics["citation_precision"] + metrics["citation_recall"] + 2 * metrics["abstention_accuracy"]
+
+    def selection_score(candidate: object, ids: list[str]) -> float:
+        rows = answer_scores(candidate)  # type: ignore[arg-type]
+        return objective([rows[i] for i in ids])
+
+    try:
+        all_ids = [q.id for q in questions]
+        policy, cv_sel = cross_validate(all_ids, policies, selection_score, k)
+    finally:
+        assistant.retriever.search = search  # type: ignore[method-assign]
+    also_ids = [q.id for q in also]
+    print("\nselection policies (in-sample dev objective; the probe set's beside it)")
+    for candidate in sorted(policies, key=lambda c: -selection_score(c, all_ids))[:12]:
+        line = f"  {asdict(candidate)}: dev {selection_score(candidate, all_ids):.3f}"
+        if also_ids:
+            line += f", probe {selection_score(candidate, also_ids):.3f}"
+        print(line)
+    metrics = aggregate([answer_scores(policy)[i] for i in all_ids])  # type: ignore[misc]
+    print(f"\nselection: best {asdict(policy)}; held-out P+R+2·abstention {cv_sel:.3f}")
+    print({k: metrics[k] for k in ("citation_precision", "citation_recall", "abstention_accuracy",
+                                   "cited_units_median", "answer_words_median")})
+    return policy, cv_sel
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", type=Path, default=Path("evals/datasets/dev.jsonl"))
@@ -245,6 +308,11 @@ def main() -> None:
     parser.add_argument("--learn-only", action="store_true",
                         help="only train the learned fusion and print its held-out scores; with --write, "
                              "replace only the learned model in assistant/fusion.json")
+    parser.add_argument("--selection-only", action="store_true",
+                        help="only re-choose the evidence-selection policy on the shipped retrieval (each "
+                             "question searched once); with --write, replace only the selection section")
+    parser.add_argument("--probe", type=Path, action="append", default=[],
+                        help="a probe set scored beside the dev set for each selection policy (never used to choose)")
     parser.add_argument("--adapter", action="store_true",
                         help="only train the query adapter (dense search) and print its held-out scores; "
                              "with --write, replace assistant/query_adapter.npz. Run the full tuning after it: "
@@ -273,6 +341,17 @@ def main() -> None:
         if args.write:
             adapter.save()
             print("written: assistant/query_adapter.npz")
+        return
+
+    if args.selection_only:
+        probes = [q for path in args.probe for q in load_dataset(path)]
+        policy, cv_sel = choose_selection(assistant, questions, sources, args.folds, probes)
+        if args.write:
+            record = json.loads(FUSION.read_text(encoding="utf-8"))
+            record["selection"] = asdict(policy)
+            record.setdefault("held_out", {})["selection"] = round(cv_sel, 4)
+            FUSION.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+            print(f"written: {FUSION} (selection only)")
         return
 
     # The adapter was trained on these very questions: everything tuned below sees each
@@ -329,35 +408,7 @@ def main() -> None:
 
     # -- evidence selection and the abstention floor --------------------------------------
     assistant.retriever.fusion = replace(best_fusion, learned=model)
-    thresholds = Thresholds.load()
-    policies = [SelectionPolicy(score_ratio=r, similarity_margin=m, max_units=u, min_confidence=floor)
-                for r, m, u, floor in itertools.product((0.6, 0.7, 0.8, 0.9), (0.02, 0.05, 0.1), (2, 3),
-                                                        (0.25, 0.3, 0.35, 0.4))]
-    scores_cache: dict[SelectionPolicy, dict[str, object]] = {}
-    assistant.settings = settings.model_copy(update={"min_similarity": None})
-
-    def answer_scores(policy: SelectionPolicy) -> dict[str, object]:
-        if policy not in scores_cache:
-            assistant.policy = policy
-            out = {}
-            for q in questions:
-                response = assistant.ask(q.question)
-                out[q.id] = score_question(q, response, 0.0, lambda cid: None, lambda t: np.zeros((len(t), 1)),
-                                           thresholds, sources)
-            scores_cache[policy] = out
-        return scores_cache[policy]
-
-    def selection_score(candidate: object, ids: list[str]) -> float:
-        rows = answer_scores(candidate)  # type: ignore[arg-type]
-        metrics = aggregate([rows[i] for i in ids])  # type: ignore[misc]
-        return metrics["citation_precision"] + metrics["citation_recall"] + 2 * metrics["abstention_accuracy"]
-
-    all_ids = [q.id for q in questions]
-    policy, cv_sel = cross_validate(all_ids, policies, selection_score, args.folds)
-    metrics = aggregate(list(answer_scores(policy).values()))  # type: ignore[arg-type]
-    print(f"\nselection: best {asdict(policy)}; held-out P+R+2·abstention {cv_sel:.3f}")
-    print({k: metrics[k] for k in ("citation_precision", "citation_recall", "abstention_accuracy",
-                                   "cited_units_median", "answer_words_median")})
+    policy, cv_sel = choose_selection(assistant, questions, sources, args.folds)
     if args.write:
         record = {"chosen_by": "python -m evals.tune (cross-validation on the dev set)",
                   "weights": {k: v for k, v in asdict(best_fusion).items() if k != "learned"},
