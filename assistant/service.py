@@ -11,7 +11,7 @@ from typing import Any
 from assistant import llm
 from assistant.citations import citation_for, verify_citations
 from assistant.conversation import is_follow_up, standalone_question
-from assistant.evidence import Selection, SelectionPolicy, select
+from assistant.evidence import Selection, SelectionPolicy, heading_only, select
 from assistant.equivalents import same_code_line
 from assistant.extractive import compose, unit_label
 from assistant.not_bundled import (NotHeld, asked_only_about, asked_sentences, asks_about_events, asks_for_countries, foreign_rules,
@@ -19,8 +19,8 @@ from assistant.not_bundled import (NotHeld, asked_only_about, asked_sentences, a
                                    not_held)
 from assistant.records import AnswerResponse, Citation, Mode, RetrievedRef, Turn
 from assistant.bundled import NotBundled, category_gap, not_bundled
-from assistant.references import find_references, normalise
-from assistant.retrieval import Fusion, HybridRetriever, Passage, QueryEmbedder, SearchResult, lead_in
+from assistant.references import find_references, names_instrument, normalise
+from assistant.retrieval import Fusion, HybridRetriever, Passage, QueryEmbedder, SearchResult, lead_in, parent_label
 from assistant.provenance import provenance_notices
 from assistant.scope import ScopeCheck
 from assistant.sentences import sentence_spans
@@ -31,6 +31,7 @@ from determination.render import as_markdown
 from determination.screening_step import screen_with
 from screening import ScreeningStore
 from indexer.reader import Filters, IndexReader, Snapshot
+from indexer.records import Chunk
 from regqa.config import Settings
 
 
@@ -88,10 +89,7 @@ class Assistant:
         timings["retrieve"] = _ms(t)
         response = AnswerResponse(
             question=question, standalone_question=standalone, answer="", mode=mode,
-            retrieved=[RetrievedRef(chunk_id=h.chunk.chunk_id, doc_id=h.chunk.doc_id, section=h.chunk.section,
-                                    score=round(h.score, 6), exact_reference=h.exact is not None,
-                                    unit=h.chunk.unit or h.chunk.section, start=h.chunk.start, end=h.chunk.end)
-                       for h in result.hits],
+            retrieved=[_retrieved_ref(h.chunk, h.score, exact=h.exact is not None) for h in result.hits],
         )
 
         # A licence question with its facts gets the licence check, unless the caller restricted the
@@ -260,8 +258,14 @@ class Assistant:
         response.abstain_kind = kind  # type: ignore[assignment]
         response.abstain_reason = reason
         closest: list[Citation] = []
-        for passage in result.passages[:3]:
-            chunk = passage.first
+        # A false premise names a part of a real unit (`5A001.z`, `§ 742.7(z)`): the real unit is
+        # the first reference, so the reader sees what does exist.
+        real = self._containing(result) if kind == "false-premise" else []
+        have = {r.chunk_id for r in response.retrieved}
+        # Looked up by the reference's parent label, so part of what this answer retrieved.
+        response.retrieved += [_retrieved_ref(c, 0.0, exact=True) for c in real if c.chunk_id not in have]
+        chunks = list({(c.doc_id, c.section): c for c in [*real, *(p.first for p in result.passages)]}.values())
+        for chunk in chunks[:3]:
             spans = sentence_spans(chunk.text)
             quote = chunk.text[spans[0].start : spans[0].end] if spans else chunk.text
             closest.append(citation_for(len(closest) + 1, chunk, quote))
@@ -277,6 +281,31 @@ class Assistant:
         response.answer = "\n".join(lines)
         response.citations = closest
         return response
+
+    def _containing(self, result: SearchResult) -> list[Chunk]:
+        """For each reference that names nothing, the first passage of the nearest unit above it
+        that exists (`5A001` for `5A001.z`)."""
+        sections = self.retriever.sections(result.snapshot)
+        found: list[Chunk] = []
+        for ref in result.unresolved:
+            label = parent_label(ref.label)
+            while label is not None and label not in sections:
+                label = parent_label(label)
+            if label is None:
+                continue
+            chunks = sections[label]
+            own = [c for c in chunks if names_instrument(ref, c.cite_as)] if ref.instrument else []
+            # Of the instrument the question names; else the one the search ranked first.
+            holders = [c.doc_id for c in own or chunks]
+            doc = next((p.first.doc_id for p in result.passages if p.first.doc_id in holders), holders[0])
+            # The unit's first passage that says something (`§ 742.7(a)`), not a heading line or
+            # the amendment note that is all that carries the bare label `§ 742.7`.
+            inside = (c for c in result.snapshot.by_doc[doc]
+                      if (n := normalise(c.section)) == label or n.startswith((label + "(", label + ".")))
+            first = next((c for c in inside if not heading_only(c)), None)
+            if first is not None:
+                found.append(first)
+        return found
 
     def _llm_answer(self, response: AnswerResponse, result: SearchResult, selected: list[Passage],
                     history: list[Turn], timings: dict[str, float],
@@ -379,3 +408,8 @@ def _not_held(result: SearchResult) -> list[NotHeld]:
 
 def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 2)
+
+
+def _retrieved_ref(chunk: Chunk, score: float, *, exact: bool) -> RetrievedRef:
+    return RetrievedRef(chunk_id=chunk.chunk_id, doc_id=chunk.doc_id, section=chunk.section, score=round(score, 6),
+                        exact_reference=exact, unit=chunk.unit or chunk.section, start=chunk.start, end=chunk.end)

@@ -159,6 +159,23 @@ def test_false_premise_abstains(assistant, question: str) -> None:  # noqa: ANN0
     assert "no unit named" in response.abstain_reason
 
 
+@pytest.mark.parametrize(("question", "unit", "label"), [
+    ("What does 5A001.z of the EU control list cover?", "5A001", "5A001"),
+    ("What does § 742.7(z) require?", "§ 742.7", "§ 742.7("),
+    ("Is software under ECCN 5D980.c controlled?", "ECCN 5D980", "ECCN 5D980"),
+])
+def test_a_false_premise_first_lists_the_real_unit_it_names_a_part_of(assistant, question: str, unit: str,
+                                                                        label: str) -> None:  # noqa: ANN001
+    """"5A001.z does not exist" is only half the help: the reader sees 5A001 first, whether or not
+    the search ranked it (a passage that says something, not its heading or amendment note)."""
+    response = assistant.ask(question)
+    assert response.abstain_kind == "false-premise", response.answer
+    first = response.citations[0]
+    assert (first.unit or first.section) == unit and first.section.startswith(label), response.answer
+    assert first.chunk_id in {r.chunk_id for r in response.retrieved}
+    assert not any("Removed" in n for n in response.notices), response.notices
+
+
 def test_an_invented_unit_beside_a_real_one_is_still_a_false_premise(assistant) -> None:  # noqa: ANN001
     # Article 5 exists; Article 44 of 2021/821 does not. The answer must not pass over the
     # invented part by answering from the real one.
