@@ -30,6 +30,7 @@ from assistant.rerank import FEATURES, LearnedFusion
 from assistant.retrieval import FUSION, Fusion
 from indexer.reader import Filters
 from assistant.service import Assistant
+from evals.bench.common import progress_bar
 from evals.dataset import EvalQuestion, load_dataset
 from evals.gold import SourceTexts, gold_spans, hits, units
 from evals.metrics import aggregate, score_question
@@ -282,6 +283,11 @@ def choose_selection(assistant: Assistant, questions: Sequence[EvalQuestion], so
         return objective([rows[i] for i in ids])
 
     try:
+        with progress_bar() as bar:  # every policy answers every question once (minutes)
+            task = bar.add_task("selection policies", total=len(policies))
+            for candidate in policies:
+                answer_scores(candidate)
+                bar.advance(task)
         all_ids = [q.id for q in questions]
         policy, cv_sel = cross_validate(all_ids, policies, selection_score, k)
     finally:
