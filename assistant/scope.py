@@ -87,8 +87,13 @@ MARGIN = 0.05
 _QUOTED = re.compile(r"['‘\"“]([^'’\"”]{4,120})['’\"”]")
 
 
-def uses_export_control_vocabulary(question: str) -> bool:
-    return bool(_EXPORT_CONTROL_WORDS.search(question))
+_CODE = re.compile(r"\b[A-Z]{3}\b")
+
+
+def uses_export_control_vocabulary(question: str, exception_codes: frozenset[str] = frozenset()) -> bool:
+    """Export-control words, or a licence exception's code as the bundled Part 740 defines it
+    ("a demo camera to an expo under TMP"), written in capitals as the regulations write it."""
+    return bool(_EXPORT_CONTROL_WORDS.search(question)) or bool(set(_CODE.findall(question)) & exception_codes)
 
 
 _ACT_NUMBER = re.compile(r"\b\d{1,4}/\d{2,4}\b")
@@ -119,11 +124,13 @@ class ScopeCheck:
         vector = self._embed(question)
         return float((outside @ vector).max()) - float((inside @ vector).max()) > MARGIN
 
-    def out_of_scope(self, question: str, confidence: float, floor: float, texts: list[str]) -> bool:
+    def out_of_scope(self, question: str, confidence: float, floor: float, texts: list[str],
+                     exception_codes: frozenset[str] = frozenset()) -> bool:
         """`confidence`: the best passage's similarity; below `floor` a question with no export
         words at all is taken to be about something else even when no other field is nearer.
-        `texts`: the retrieved passages, for a question that quotes them."""
-        if uses_export_control_vocabulary(question) or quotes_the_texts(question, texts):
+        `texts`: the retrieved passages, for a question that quotes them. `exception_codes`:
+        the licence exceptions' codes (TSU, TMP, GOV), which are export-control words."""
+        if uses_export_control_vocabulary(question, exception_codes) or quotes_the_texts(question, texts):
             return False
         if _OTHER_FIELD_WORDS.search(question) or self.nearer_other_field(question):
             return True

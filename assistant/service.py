@@ -8,18 +8,16 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from assistant import llm
+from assistant import abstention, llm
 from assistant.citations import citation_for, verify_citations
 from assistant.conversation import is_follow_up, standalone_question
 from assistant.evidence import Selection, SelectionPolicy, heading_only, select
 from assistant.equivalents import same_code_line
 from assistant.extractive import compose, unit_label
-from assistant.not_bundled import (NotHeld, asked_only_about, asked_sentences, asks_about_events, asks_for_countries, foreign_rules,
-                                   missing_for, missing_sections_for, names_countries, names_held_instrument,
-                                   not_held)
+from assistant.not_bundled import NotHeld, missing_sections_for, not_held
 from assistant.records import AnswerResponse, Citation, Mode, RetrievedRef, Turn
-from assistant.bundled import NotBundled, category_gap, not_bundled
-from assistant.references import find_references, names_instrument, normalise
+from assistant.bundled import not_bundled
+from assistant.references import names_instrument, normalise
 from assistant.retrieval import Fusion, HybridRetriever, Passage, QueryEmbedder, SearchResult, lead_in, parent_label
 from assistant.provenance import provenance_notices
 from assistant.scope import ScopeCheck
@@ -113,9 +111,9 @@ class Assistant:
             return self._finish(self._abstain(response, result, *verdict), result, notices, timings, started)
 
         if result.unresolved:  # only gaps of partial copies are left here: a false name abstained above
-            notices += [f"{_not_bundled_text(g)}; the answer covers the rest."
+            notices += [f"{abstention.not_bundled_text(g)}; the answer covers the rest."
                         for g in not_bundled(result.snapshot, result.unresolved)]
-        notices += [f"{n.name} is not among the indexed documents{_official(n.url)}; the answer "
+        notices += [f"{n.name} is not among the indexed documents{abstention.official(n.url)}; the answer "
                     "covers the rest." for n in unheld]
 
         if mode == "llm":
@@ -170,71 +168,10 @@ class Assistant:
 
     def _abstain_reason(self, result: SearchResult, selection: Selection,
                         unheld: list[NotHeld]) -> tuple[str, str] | None:
-        """(kind, reason) when the corpus does not answer, else None. Three kinds of "no":
-        a named unit that does not exist (false premise), a question outside export control
-        (out of scope), and one the bundled texts do not hold (out of corpus)."""
-        resolved_any = any(h.exact is not None for h in result.hits)
-        gaps = not_bundled(result.snapshot, result.unresolved) if result.unresolved else []
-        # A named unit that does not exist is the question's premise, even beside one that does
-        # ("Article 37 of 2021/821 lets SMEs skip the Article 5 notification…"): answering from
-        # Article 5 would pass over the false part. One left out of a partial copy is a gap.
-        absent = [r for r in result.unresolved if all(g.reference != r for g in gaps)]
-        if absent:
-            names = ", ".join(r.display for r in absent)
-            return ("false-premise", f"the indexed documents contain no unit named {names}; check the "
-                    "reference — it does not exist in the bundled text of that instrument")
-        # A unit left out of a partial copy that the question only states a fact about ("4A994 is
-        # listed in supplement no. 2 to part 744. Do we need a licence because the buyer is the
-        # military?") leaves the asked rule to answer, with a notice of the gap. (A gap the question
-        # does not name, a definition's pointer to § 734.8, is the answer's own.)
-        stated = ({r.label for r in result.references}
-                  - {r.label for r in find_references(asked_sentences(result.query))})
-        gaps_asked = [g for g in gaps if g.reference.label not in stated]
-        if gaps_asked and not resolved_any:  # left out of a partial copy: not a false premise
-            return "out-of-corpus", "; ".join(_not_bundled_text(g) for g in gaps_asked)
-        if not result.hits:
-            return "out-of-corpus", "nothing in the indexed documents matches the question"
-        # What an unbundled list says, even of a named entry ("is there an X under CC Column 1
-        # for Vietnam for 3A981?"): the entry gives its reasons for control, the chart the answer.
-        missing = missing_for(result.query)
-        if missing:
-            names = "; ".join(_with_url(m.name, m.url) for m in missing)
-            return "out-of-corpus", f"the answer is in {names}, which the bundled corpus does not hold"
-        # "Article 15 of the EU dual-use regulation cites Common Position 2008/944. What do that
-        # Common Position's criteria say?": a unit or instrument named where the question states
-        # its premise does not make it a question about the held text.
-        if unheld and asked_only_about(result.query, unheld):
-            return "out-of-corpus", _unheld_text(unheld)
-        # What an authority did, or which countries, even beside a named unit ("which Member
-        # States have notified measures under Article 9?").
-        if asks_about_events(result.query, [p.first.text for p in result.passages[:5]]):
-            return ("out-of-corpus", "the question asks what happened, or how many, in a period that no indexed "
-                    "passage mentions; the bundled texts are laws, lists and guidance, not records of events or "
-                    "statistics")
-        if asks_for_countries(result.query) and not names_countries(p.text for p in selection.cited):
-            return ("out-of-corpus", "the question asks which countries, and no passage that answers it names "
-                    "any; the bundled texts do not hold that list")
-        if resolved_any:
-            return None
-        if self.scope.out_of_scope(result.query, selection.confidence, self.settings.in_scope_similarity,
-                                   [h.chunk.text for h in result.hits]):
-            return ("out-of-scope", "the question does not appear to be about export controls, which is all "
-                    "this corpus covers")
-        if unheld and not names_held_instrument(result.query, unheld):
-            return "out-of-corpus", _unheld_text(unheld)
-        countries = foreign_rules(result.query)
-        if countries:
-            return ("out-of-corpus", f"the question asks about the export-control rules of {' and '.join(countries)}; "
-                    "the bundled corpus holds US, EU, UK and Wassenaar texts only, not other countries' own laws "
-                    "or national control lists")
-        gap = category_gap(result.snapshot, result.query)
-        if gap:
-            return "out-of-corpus", gap
+        """(kind, reason) when the corpus does not answer, else None (`assistant/abstention.py`)."""
         floor = self.settings.min_similarity if self.settings.min_similarity is not None else self.policy.min_confidence
-        if selection.confidence < floor or not selection.cited:
-            return ("out-of-corpus", "no passage in the indexed documents is close enough to the question to "
-                    "answer it; the bundled (partial) texts may not hold the provision that does")
-        return None
+        return abstention.verdict(abstention.Case(result, selection, unheld, self.scope,
+                                                  self.settings.in_scope_similarity, floor))
 
     def _indexed(self, snapshot: Snapshot, label: str) -> bool:
         """Has a refresh bundled a provision the MANIFEST recorded as missing? (A stale record then
@@ -375,28 +312,6 @@ def _visible(text: str) -> str:
     """NFC text without control, format, private-use or unpaired surrogate characters."""
     return "".join(ch for ch in unicodedata.normalize("NFC", text)
                    if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
-
-
-def _not_bundled_text(gap: NotBundled) -> str:
-    source = _official(gap.url)
-    if not gap.held:
-        return f"{gap.reference.display} is in {gap.where}, which the indexed documents do not include{source}"
-    return (f"{gap.reference.display} is not in the bundled copy of {gap.where}, which holds selected "
-            f"parts only{source}")
-
-
-def _official(url: str) -> str:
-    return f" (official text: {url})" if url else ""
-
-
-def _unheld_text(unheld: list[NotHeld]) -> str:
-    names = "; ".join(_with_url(n.name, n.url) for n in unheld)
-    return f"the question asks about {names}, which the indexed documents do not hold"
-
-
-def _with_url(name: str, url: str) -> str:
-    """`name (url)`, or the name alone when RegQA knows no address for it."""
-    return f"{name} ({url})" if url else name
 
 
 def _not_held(result: SearchResult) -> list[NotHeld]:

@@ -56,3 +56,14 @@ def test_export_words_keep_a_question_with_customs_words_in_scope() -> None:
     assert not ScopeCheck(lambda text: None).out_of_scope(  # type: ignore[arg-type,return-value]
         "Do we need an export licence, and what customs duty applies, for thermal cameras to Brazil?",
         confidence=0.9, floor=0.3, texts=[])
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("We take a demo camera to an expo in Singapore under TMP. Can the distributor keep it?", True),
+    ("Can the police unit buy our kit under GOV?", True),
+    # Only in capitals, as the regulations write them: "gov" and "bag" are ordinary words.
+    ("Which gov website lists the holidays? Can I bring a bag?", False),
+])
+def test_a_licence_exception_code_is_export_control_vocabulary(question: str, expected: bool) -> None:
+    codes = frozenset({"TMP", "GOV", "BAG", "TSU"})  # what assistant/abstention.py derives from Part 740
+    assert uses_export_control_vocabulary(question, codes) is expected

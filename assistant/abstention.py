@@ -1,0 +1,194 @@
+"""Whether the corpus answers: the three kinds of "no", as an ordered list of checks.
+
+A false premise (a named unit that does not exist), out of scope (not export control) and out
+of corpus (export control, but the bundled texts do not hold the answer). Each check looks at
+one question's search result and selected evidence and returns (kind, reason) or None; the first
+that says "no" decides. The order is the policy: checks in `ALWAYS` apply even when the question
+names a unit that exists (what an unbundled list says of a named entry is still not here); those
+in `UNLESS_NAMED` only when it names none (a named unit is evidence enough that the question is
+about export control and about the bundled texts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from assistant.bundled import NotBundled, category_gap, not_bundled
+from assistant.evidence import Selection
+from assistant.not_bundled import (NotHeld, asked_only_about, asked_sentences, asks_about_events, asks_for_countries,
+                                   foreign_rules, missing_for, names_countries, names_held_instrument)
+from assistant.references import find_references
+from assistant.retrieval import SearchResult, heading_codes
+from assistant.scope import ScopeCheck
+
+Verdict = tuple[str, str] | None
+
+
+@dataclass
+class Case:
+    """One question as the checks see it."""
+
+    result: SearchResult
+    selection: Selection
+    unheld: list[NotHeld]  # instruments the question names that the index does not hold
+    scope: ScopeCheck
+    in_scope_similarity: float
+    min_confidence: float  # the best unit's similarity below which the corpus does not answer
+    gaps: list[NotBundled] = field(init=False)  # named units a partial copy leaves out
+    resolved_any: bool = field(init=False)  # the question names a unit that exists
+
+    def __post_init__(self) -> None:
+        result = self.result
+        self.gaps = not_bundled(result.snapshot, result.unresolved) if result.unresolved else []
+        self.resolved_any = any(h.exact is not None for h in result.hits)
+
+
+def false_premise(case: Case) -> Verdict:
+    """A named unit that does not exist is the question's premise, even beside one that does
+    ("Article 37 of 2021/821 lets SMEs skip the Article 5 notification…"): answering from
+    Article 5 would pass over the false part. One left out of a partial copy is a gap."""
+    absent = [r for r in case.result.unresolved if all(g.reference != r for g in case.gaps)]
+    if not absent:
+        return None
+    names = ", ".join(r.display for r in absent)
+    return ("false-premise", f"the indexed documents contain no unit named {names}; check the reference — it "
+            "does not exist in the bundled text of that instrument")
+
+
+def asked_gap(case: Case) -> Verdict:
+    """A unit left out of a partial copy, asked about and beside no unit that exists. One the
+    question only states a fact about ("4A994 is listed in supplement no. 2 to part 744. Do we
+    need a licence because the buyer is the military?") leaves the asked rule to answer, with a
+    notice of the gap; a gap the question does not name (a definition's pointer) is the answer's."""
+    result = case.result
+    stated = ({r.label for r in result.references}
+              - {r.label for r in find_references(asked_sentences(result.query))})
+    asked = [g for g in case.gaps if g.reference.label not in stated]
+    if asked and not case.resolved_any:
+        return "out-of-corpus", "; ".join(not_bundled_text(g) for g in asked)
+    return None
+
+
+def nothing_found(case: Case) -> Verdict:
+    return None if case.result.hits else ("out-of-corpus", "nothing in the indexed documents matches the question")
+
+
+def unbundled_list(case: Case) -> Verdict:
+    """What an unbundled list says, even of a named entry ("is there an X under CC Column 1 for
+    Vietnam for 3A981?"): the entry gives its reasons for control, the chart the answer."""
+    missing = missing_for(case.result.query)
+    if not missing:
+        return None
+    names = "; ".join(with_url(m.name, m.url) for m in missing)
+    return "out-of-corpus", f"the answer is in {names}, which the bundled corpus does not hold"
+
+
+def only_about_unheld(case: Case) -> Verdict:
+    """"Article 15 of the EU dual-use regulation cites Common Position 2008/944. What do that
+    Common Position's criteria say?": a unit or instrument named where the question states its
+    premise does not make it a question about the held text."""
+    if case.unheld and asked_only_about(case.result.query, case.unheld):
+        return "out-of-corpus", unheld_text(case.unheld)
+    return None
+
+
+def events(case: Case) -> Verdict:
+    """What an authority did, or how many, even beside a named unit."""
+    result = case.result
+    if asks_about_events(result.query, [p.first.text for p in result.passages[:5]]):
+        return ("out-of-corpus", "the question asks what happened, or how many, in a period that no indexed "
+                "passage mentions; the bundled texts are laws, lists and guidance, not records of events or "
+                "statistics")
+    return None
+
+
+def countries(case: Case) -> Verdict:
+    """Which countries ("which Member States have notified measures under Article 9?"), when no
+    passage that answers names any."""
+    if asks_for_countries(case.result.query) and not names_countries(p.text for p in case.selection.cited):
+        return ("out-of-corpus", "the question asks which countries, and no passage that answers it names "
+                "any; the bundled texts do not hold that list")
+    return None
+
+
+def out_of_scope(case: Case) -> Verdict:
+    result = case.result
+    snapshot = result.snapshot
+    codes = snapshot.derive("exception_codes", lambda: frozenset(
+        code for code, section in heading_codes(snapshot.chunks).items() if section.startswith("§ 740.")))
+    if case.scope.out_of_scope(result.query, case.selection.confidence, case.in_scope_similarity,
+                               [h.chunk.text for h in result.hits], codes):
+        return ("out-of-scope", "the question does not appear to be about export controls, which is all "
+                "this corpus covers")
+    return None
+
+
+def unheld_instrument(case: Case) -> Verdict:
+    if case.unheld and not names_held_instrument(case.result.query, case.unheld):
+        return "out-of-corpus", unheld_text(case.unheld)
+    return None
+
+
+def foreign(case: Case) -> Verdict:
+    named = foreign_rules(case.result.query)
+    if not named:
+        return None
+    return ("out-of-corpus", f"the question asks about the export-control rules of {' and '.join(named)}; "
+            "the bundled corpus holds US, EU, UK and Wassenaar texts only, not other countries' own laws "
+            "or national control lists")
+
+
+def wassenaar_category(case: Case) -> Verdict:
+    gap = category_gap(case.result.snapshot, case.result.query)
+    return ("out-of-corpus", gap) if gap else None
+
+
+def too_far(case: Case) -> Verdict:
+    if case.selection.confidence < case.min_confidence or not case.selection.cited:
+        return ("out-of-corpus", "no passage in the indexed documents is close enough to the question to "
+                "answer it; the bundled (partial) texts may not hold the provision that does")
+    return None
+
+
+ALWAYS: tuple[Callable[[Case], Verdict], ...] = (
+    false_premise, asked_gap, nothing_found, unbundled_list, only_about_unheld, events, countries)
+UNLESS_NAMED: tuple[Callable[[Case], Verdict], ...] = (
+    out_of_scope, unheld_instrument, foreign, wassenaar_category, too_far)
+
+
+def verdict(case: Case) -> Verdict:
+    """(kind, reason) from the first check that says the corpus does not answer, else None."""
+    for check in ALWAYS:
+        found = check(case)
+        if found:
+            return found
+    if case.resolved_any:
+        return None
+    for check in UNLESS_NAMED:
+        found = check(case)
+        if found:
+            return found
+    return None
+
+
+def not_bundled_text(gap: NotBundled) -> str:
+    source = official(gap.url)
+    if not gap.held:
+        return f"{gap.reference.display} is in {gap.where}, which the indexed documents do not include{source}"
+    return (f"{gap.reference.display} is not in the bundled copy of {gap.where}, which holds selected "
+            f"parts only{source}")
+
+
+def official(url: str) -> str:
+    return f" (official text: {url})" if url else ""
+
+
+def unheld_text(unheld: list[NotHeld]) -> str:
+    names = "; ".join(with_url(n.name, n.url) for n in unheld)
+    return f"the question asks about {names}, which the indexed documents do not hold"
+
+
+def with_url(name: str, url: str) -> str:
+    """`name (url)`, or the name alone when RegQA knows no address for it."""
+    return f"{name} ({url})" if url else name
