@@ -38,14 +38,21 @@ MISSING: tuple[Missing, ...] = (
                        r"|\b[\"“']?X[\"”']?\s+(?:in|for)\s+the\b[^?.]{0,30}\b(?:box|cell|column|country chart)"
                        # "an X under CC Column 1 for Vietnam", "marked with an X under …"
                        r"|\ban?\s+[\"“']?X[\"”']?\s+(?:under|in|at)\s+(?:the\s+)?(?:CC|NS|RS|AT|NP|MT|CB|EI|FC|SL|SI)\s+column\b"
-                       r"|\bmarked with an?\s+[\"“']?X\b", re.I)),
+                       r"|\bmarked with an?\s+[\"“']?X\b"
+                       # "is vietnam ticked under CC column 1": a chart's cell, whatever the case
+                       r"|\b(?:ticked|checked|crossed|marked)\b[^?.]{0,40}\b(?:CC|NS|RS|AT|NP|MT|CB|EI|FC|SL|SI)\s+column\s+\d",
+                       re.I)),
     Missing("the Entity List (Supplement No. 4 to Part 744)", f"{_ECFR}/part-744/appendix-Supplement%20No.%204%20to%20Part%20744",
             # Whether a party is listed, not what happens to a party that is ("when a company is
             # added to the Entity List" is § 744.11's rule).
             re.compile(r"\b(?:is|are|was|were|has|have)\s+(?!(?:a|an|any|every|each|someone|somebody|anyone|added|listed"
                        r"|placed|put|removed)\b)[^?.]{1,80}?\s+(?:been\s+)?(?:on|in|added to|listed on|placed on|removed from)"
                        # "the Entity List", "the BIS Entity List", "the BIS blacklist / Entity List"
-                       r"\s+the\s+(?:[\w./-]+\s+){0,3}?entity\s+list\b|\bentity list (?:entry|entries) for\b", re.I)),
+                       r"\s+the\s+(?:[\w./-]+\s+){0,3}?entity\s+list\b|\bentity list (?:entry|entries) for\b"
+                       # Chat shorthand: "megvii on the entity list?" (a name, then the list, then "?")
+                       r"|(?:^|[.?!]\s+)(?!(?:are|is|can|could|do|does|may|must|should|what|which|who|how|why|when"
+                       r"|if|any|our|we|us|you|they|companies|parties|firms|customers|buyers)\b)[\w&.-]+(?:\s+[\w&.-]+){0,3}"
+                       r"\s+(?:on|in)\s+the\s+(?:BIS\s+)?entity\s+list\s*\?", re.I)),
     Missing("the Military End-User List (Supplement No. 7 to Part 744)", f"{_ECFR}/part-744/appendix-Supplement%20No.%207%20to%20Part%20744",
             re.compile(r"\b(?:on|in)\s+the\s+(?:[^?.]{0,40}\s)?(?:MEU|military end[- ]user)\s+list\b", re.I)),
     Missing("the Unverified List (Supplement No. 6 to Part 744)", f"{_ECFR}/part-744/appendix-Supplement%20No.%206%20to%20Part%20744",

@@ -15,6 +15,9 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     # named alone ("section 4812 of ECRA", "§ 4812").
     ("usc", re.compile(r"\b(\d{1,2})\s*U\.?\s?S\.?\s?C\.?\s*(?:§+\s*|sec(?:tion|\.)\s*)?(\d{3,5}[a-z]?)" + _PARAGRAPHS, re.I)),
     ("usc", re.compile(r"(?:§+|\bsec(?:tion|\.))\s*(48[0-5]\d)(?![\d.])" + _PARAGRAPHS, re.I)),
+    # "paragraph (c)(3) of § 740.22" names § 740.22(c)(3), as the EAR cross-refers.
+    ("cfr", re.compile(r"\bparagraphs?\s+((?:\([a-zA-Z0-9]{1,4}\))+)\s+of\s+(?:§+|sec(?:tion|\.)|15\s+CFR)\s*"
+                       r"(\d{3}\.\d{1,3}[a-z]?)\b", re.I)),
     ("cfr", re.compile(r"(?:§+|\bsec(?:tion|\.)|\b15\s+CFR)\s*(\d{3}\.\d{1,3}[a-z]?)((?:\([a-zA-Z0-9]{1,4}\))*)", re.I)),
     ("article", re.compile(r"\bArt(?:icle|\.)?\s*(\d{1,3}[a-z]?)" + _PARAGRAPHS, re.I)),
     ("recital", re.compile(r"\bRecital\s*\(?(\d{1,3})\)?", re.I)),
@@ -124,7 +127,8 @@ def _label(kind: str, match: re.Match[str]) -> str | None:
         title, section, paragraphs = (g[0], g[1], g[2]) if len(g) == 3 else ("50", g[0], g[1])
         return f"{title} U.S.C. § {section}" + re.sub(r"\s+", "", paragraphs or "")
     if kind == "cfr":
-        return f"§ {g[0]}{g[1] or ''}"
+        section, paragraphs = (g[1], g[0]) if g[0].startswith("(") else (g[0], g[1])
+        return f"§ {section}{paragraphs or ''}"
     if kind == "article":
         return f"Article {g[0]}" + re.sub(r"\s+", "", g[1] or "")
     if kind == "recital":

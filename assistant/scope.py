@@ -56,7 +56,9 @@ _OTHER_FIELD_WORDS = re.compile(
     r"tax (?:credits?|returns?|rates?)|gdpr|data protection|personal data|fcc|ce marking|ul certification|"
     # Trade terms and cargo insurance decide who pays and who insures, not whether an export is allowed.
     r"incoterms?|cargo insurance|insurance (?:claims?|cover|policy|policies|premiums?)|insure|"
-    r"non-compete|employment contracts?)\b",
+    r"non-compete|employment contracts?|"
+    # Immigration and consumption taxes by their own names.
+    r"visas?|sponsor licen[cs]es?|work permits?|immigration|gst|hst|goods and services tax)\b",
     re.I,
 )
 

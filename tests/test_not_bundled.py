@@ -38,6 +38,9 @@ from assistant.not_bundled import (asks_about_events, asks_for_countries, foreig
     ("Which firms are on the US Commerce Department's Military End-User List?", "Military End-User List"),
     ("Has the EU imposed sanctions on the Iranian Ministry of Intelligence?", "sanctions"),
     ("Which OGEL covers cryptographic items to Japan, and what conditions does that OGEL set?", "OGEL"),
+    # Chat shorthand, lower case.
+    ("megvii on the entity list? what review policy applies?", "Entity List"),
+    ("is vietnam ticked under CC column 1 on the country chart?", "Country Chart"),
 ])
 def test_asking_what_an_unbundled_instrument_contains(question: str, instrument: str) -> None:
     assert [m.name for m in missing_for(question) if instrument in m.name]
@@ -60,6 +63,7 @@ def test_asking_what_an_unbundled_instrument_contains(question: str, instrument:
     "Our product is on the Dutch national control list that the Netherlands adopted. Do we need an "
     "authorisation in Germany?",
     "We broker drones (they would be on the UK Military List) shipped from China. Does the UK Order catch us?",
+    "What happens to parties on the Entity List?",  # § 744.11's rule, not whether one is listed
 ])
 def test_rules_that_mention_an_unbundled_instrument_stay_answerable(question: str) -> None:
     assert missing_for(question) == []

@@ -38,6 +38,8 @@ from assistant.references import (
         # Exporters shorten it: "the EU dual-use reg", "dual use reg."
         ("Under Article 4 of the EU dual-use reg, who must notify?", "Article 4", EU_REGULATION),
         ("Does Art. 22 of the dual use reg. cover transit?", "Article 22", EU_REGULATION),
+        # As the EAR cross-refers: the paragraph, then the section it is of.
+        ("What conditions does paragraph (c)(3) of § 740.22 set?", "§ 740.22(c)(3)", EAR),
     ],
 )
 def test_references_in_the_forms_exporters_write(question: str, label: str, instrument: str) -> None:

@@ -41,6 +41,8 @@ def test_export_control_words(question: str, expected: bool) -> None:
     "Our IP cameras got water damage in transit to Rotterdam. Can we claim under our cargo insurance?",
     "Under Incoterms 2020 CIF, who has to insure our shipment of CCTV cameras to Lagos?",
     "Can we enforce a non-compete clause against an engineer who leaves for a competitor?",
+    "We want to hire an engineer from India. Do we need a sponsor licence for the skilled worker visa?",
+    "Do we have to charge Canadian GST on subscriptions to our video analytics platform?",
 ])
 def test_a_neighbouring_fields_own_words_decide_without_export_words(question: str) -> None:
     """Without any export-control word, words only another field uses put a question out of
