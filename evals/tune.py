@@ -316,7 +316,8 @@ def main() -> None:
                              "replace only the learned model in assistant/fusion.json")
     parser.add_argument("--selection-only", action="store_true",
                         help="only re-choose the evidence-selection policy on the shipped retrieval (each "
-                             "question searched once); with --write, replace only the selection section")
+                             "question searched once; the shipped models are in sample on dev, the full run "
+                             "cross-fits the adapter first); with --write, replace only the selection section")
     parser.add_argument("--probe", type=Path, action="append", default=[],
                         help="a probe set scored beside the dev set for each selection policy (never used to choose)")
     parser.add_argument("--adapter", action="store_true",
@@ -324,7 +325,7 @@ def main() -> None:
                              "with --write, replace assistant/query_adapter.npz. Run the full tuning after it: "
                              "the fusion's dense features change with it")
     args = parser.parse_args()
-    if "test" in args.dataset.stem:
+    if any("test" in path.stem for path in [args.dataset, *args.probe]):
         raise SystemExit("the frozen test split is never used for tuning")
     apply_offline_environment()
     settings = Settings()
