@@ -19,7 +19,7 @@ from assistant.evidence import Selection
 from assistant.not_bundled import (NotHeld, asked_only_about, asked_sentences, asks_about_events, asks_for_countries,
                                    foreign_rules, missing_for, names_countries, names_held_instrument)
 from assistant.references import find_references
-from assistant.retrieval import SearchResult, heading_codes
+from assistant.retrieval import SearchResult, exception_codes
 from assistant.scope import ScopeCheck
 
 Verdict = tuple[str, str] | None
@@ -114,11 +114,8 @@ def countries(case: Case) -> Verdict:
 
 def out_of_scope(case: Case) -> Verdict:
     result = case.result
-    snapshot = result.snapshot
-    codes = snapshot.derive("exception_codes", lambda: frozenset(
-        code for code, section in heading_codes(snapshot.chunks).items() if section.startswith("§ 740.")))
     if case.scope.out_of_scope(result.query, case.selection.confidence, case.in_scope_similarity,
-                               [h.chunk.text for h in result.hits], codes):
+                               [h.chunk.text for h in result.hits], exception_codes(result.snapshot)):
         return ("out-of-scope", "the question does not appear to be about export controls, which is all "
                 "this corpus covers")
     return None

@@ -7,7 +7,7 @@ import json
 import re
 from bisect import bisect_left
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -242,7 +242,6 @@ class HybridRetriever:
         self.max_facets = max_facets
         # Structures derived from one index generation (title index, parents, labels, …), by
         # name: (generation, value); rebuilt when a new generation is served.
-        self._derived: dict[str, tuple[str, Any]] = {}
         self._signal_cache: OrderedDict[tuple, Signals] = OrderedDict()
         self._facet_vectors: dict[tuple[str, str | None], np.ndarray] = {}
 
@@ -270,7 +269,7 @@ class HybridRetriever:
         # "How long do we have to appeal?": the paragraph that states a period ("not later than 45
         # days") answers, not its section's other paragraphs on the same subject.
         if asks_duration(query):
-            stated: dict[str, bool] = self._per_generation("durations", snapshot, dict)  # memo per chunk
+            stated: dict[str, bool] = snapshot.derive("durations", dict)  # memo per chunk
             for cid in chunk_score:
                 if cid not in stated:
                     stated[cid] = states_duration(snapshot.by_id[cid].text)
@@ -387,7 +386,7 @@ class HybridRetriever:
     def candidates(self, snapshot: Snapshot, query: str, signals: Signals) -> Candidates:
         """Every signal's candidates with their learned-fusion features (also what
         `python -m evals.tune` trains on)."""
-        facts = self._per_generation("facts", snapshot, lambda: ChunkFacts(
+        facts = snapshot.derive("facts", lambda: ChunkFacts(
             snapshot.by_id, unit_of=unit_of, parents=self.parents(snapshot), authority=AUTHORITY))
         return candidate_features(facts, signals.dense, signals.body, dict(signals.title),
                                   signals.title_score, signals.facets, raw=signals.raw,
@@ -406,7 +405,7 @@ class HybridRetriever:
                     k: int, fusion: Fusion) -> dict[tuple[str, str], list[str]]:
         """The top k citable units (document, label), each ranked on its best chunk; at most a
         few paragraphs of one section; the best unit of every jurisdiction the question names."""
-        group_of = self._per_generation("groups", snapshot, lambda: {
+        group_of = snapshot.derive("groups", lambda: {
             cid: (chunk.doc_id, f"{chunk.section}\x1f{chunk.unit}") for cid, chunk in snapshot.by_id.items()})
         groups: dict[tuple[str, str], list[str]] = {}
         for _, cid in sorted((-score, cid) for cid, score in chunk_score.items()):
@@ -434,18 +433,8 @@ class HybridRetriever:
 
     # -- pieces ------------------------------------------------------------------------------
 
-    def _per_generation(self, name: str, snapshot: Snapshot, build: Callable[[], Any]) -> Any:  # noqa: ANN401
-        """`build()`'s value for this index generation, built once per generation."""
-        generation = snapshot.manifest.generation
-        cached = self._derived.get(name)
-        if cached is None or cached[0] != generation:
-            cached = (generation, build())
-            self._derived[name] = cached
-        return cached[1]
-
     def _title_index(self, snapshot: Snapshot) -> TitleIndex:
-        return self._per_generation("titles", snapshot,
-                                    lambda: TitleIndex.build([snapshot.by_id[cid] for cid in snapshot.sparse.ids]))
+        return snapshot.derive("titles", lambda: TitleIndex.build([snapshot.by_id[cid] for cid in snapshot.sparse.ids]))
 
     def _resolve(self, snapshot: Snapshot, references: list[Reference], filters: Filters,
                  fused: dict[str, float]) -> tuple[list[tuple[Chunk, int]], list[Reference]]:
@@ -511,17 +500,17 @@ class HybridRetriever:
     def _exclusions(self, snapshot: Snapshot) -> dict[str, list[Chunk]]:
         """Per document, the chunks that say "does not control/apply", once per generation: a
         named entry's notes are looked for among these, not by scanning the whole list per question."""
-        return self._per_generation("exclusions", snapshot, lambda: {
+        return snapshot.derive("exclusions", lambda: {
             doc: [c for c in chunks if EXCLUDES.search(c.text)] for doc, chunks in snapshot.by_doc.items()})
 
     def parents(self, snapshot: Snapshot) -> dict[str, str]:
         """Chunk id → its nearest labelled ancestor's first chunk (`parent_map`), per generation."""
-        return self._per_generation("parents", snapshot, lambda: parent_map(snapshot))
+        return snapshot.derive("parents", lambda: parent_map(snapshot))
 
     def _defined_by_code(self, snapshot: Snapshot, references: list[Reference]) -> list[str]:
         """The opening chunk of each section whose heading defines a code the question names; a
         code no bundled heading defines (§ 740.18's AGR is not bundled) names nothing."""
-        codes = self._per_generation("codes", snapshot, lambda: heading_codes(snapshot.chunks))
+        codes = _heading_codes(snapshot)
         sections = self.sections(snapshot)
         found: list[str] = []
         for ref in references:
@@ -535,7 +524,7 @@ class HybridRetriever:
                   filters: Filters) -> list[str]:
         """The chunks defining the term a question asks about (`assistant/definitions.py`): in
         each jurisdiction the question names, or, naming none, the best-scored one."""
-        terms = self._per_generation("definitions", snapshot, lambda: DefinedTerms.build(snapshot.chunks))
+        terms = snapshot.derive("definitions", lambda: DefinedTerms.build(snapshot.chunks))
         defining = [snapshot.by_id[cid] for cid in terms.chunks_for(terms.asked(query))]
         defining = [c for c in defining if filters.allows(c)]
         if not defining:
@@ -565,8 +554,11 @@ class HybridRetriever:
 
     def introducing(self, snapshot: Snapshot, chunk: Chunk) -> list[Chunk]:
         """`introducers` of a chunk, with this generation's parents and label positions."""
-        labels = self._per_generation("labels", snapshot, lambda: label_positions(snapshot))
-        return introducers(snapshot, chunk, self.parents(snapshot), labels=labels)
+        return introducers(snapshot, chunk, self.parents(snapshot), labels=_labels(snapshot))
+
+    def lead_in(self, snapshot: Snapshot, chunk: Chunk) -> Chunk | None:
+        """`lead_in` of a chunk, found by this generation's label positions."""
+        return lead_in(snapshot, chunk, _labels(snapshot))
 
     def _by_stem(self, snapshot: Snapshot) -> dict[str, list[str]]:
         """Normalised labels grouped by `_stem`: a reference relates only to labels of its stem."""
@@ -575,7 +567,7 @@ class HybridRetriever:
             for label in self.sections(snapshot):
                 index.setdefault(_stem(label), []).append(label)
             return index
-        return self._per_generation("stems", snapshot, build)
+        return snapshot.derive("stems", build)
 
     def sections(self, snapshot: Snapshot) -> dict[str, list[Chunk]]:
         """Normalised label (`§742.7(a)`) → its chunks, per generation."""
@@ -584,7 +576,7 @@ class HybridRetriever:
             for chunk in snapshot.chunks:
                 index.setdefault(normalise(chunk.section), []).append(chunk)
             return index
-        return self._per_generation("sections", snapshot, build)
+        return snapshot.derive("sections", build)
 
     def _similarities(self, snapshot: Snapshot, vector: np.ndarray, chunk_ids: list[str]) -> dict[str, float]:
         """Dense similarity of hits that dense search did not return. While the index warms up,
@@ -605,9 +597,8 @@ class HybridRetriever:
         `introducers`), for quoting beside it."""
         have = {h.chunk.chunk_id for h in hits}
         result: list[Hit] = list(hits)
-        labels = self._per_generation("labels", snapshot, lambda: label_positions(snapshot))
         for hit in hits:
-            for parent in [lead_in(snapshot, hit.chunk, labels), *self.introducing(snapshot, hit.chunk)]:
+            for parent in [self.lead_in(snapshot, hit.chunk), *self.introducing(snapshot, hit.chunk)]:
                 if parent is not None and parent.chunk_id not in have:
                     have.add(parent.chunk_id)
                     result.append(Hit(parent, hit.score, None, None))
@@ -781,6 +772,19 @@ def lead_in(snapshot: Snapshot, chunk: Chunk,
     else:
         first = next((c for c in snapshot.by_doc[chunk.doc_id] if c.section == section), None)
     return first if first is not None and first.chunk_id != chunk.chunk_id else None
+
+
+def _labels(snapshot: Snapshot) -> dict[tuple[str, str], list[int]]:
+    return snapshot.derive("labels", lambda: label_positions(snapshot))
+
+
+def exception_codes(snapshot: Snapshot) -> frozenset[str]:
+    """The licence exceptions' codes, as Part 740's headings define them (TSU, TMP, GOV)."""
+    return frozenset(code for code, section in _heading_codes(snapshot).items() if section.startswith("§ 740."))
+
+
+def _heading_codes(snapshot: Snapshot) -> dict[str, str]:
+    return snapshot.derive("codes", lambda: heading_codes(snapshot.chunks))
 
 
 def label_positions(snapshot: Snapshot) -> dict[tuple[str, str], list[int]]:

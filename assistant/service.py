@@ -18,7 +18,7 @@ from assistant.not_bundled import NotHeld, missing_sections_for, not_held
 from assistant.records import AnswerResponse, Citation, Mode, RetrievedRef, Turn
 from assistant.bundled import not_bundled
 from assistant.references import names_instrument, normalise
-from assistant.retrieval import Fusion, HybridRetriever, Passage, QueryEmbedder, SearchResult, lead_in, parent_label
+from assistant.retrieval import Fusion, HybridRetriever, Passage, QueryEmbedder, SearchResult, parent_label
 from assistant.provenance import provenance_notices
 from assistant.scope import ScopeCheck
 from assistant.sentences import sentence_spans
@@ -133,7 +133,7 @@ class Assistant:
             retrieved = {h.chunk.chunk_id for h in result.hits}
 
             def retrieved_lead_in(chunk):  # noqa: ANN001, ANN202 - only a retrieved lead-in may be cited
-                parent = lead_in(result.snapshot, chunk)
+                parent = self.retriever.lead_in(result.snapshot, chunk)
                 return parent if parent is not None and parent.chunk_id in retrieved else None
 
             def retrieved_introducers(chunk):  # noqa: ANN001, ANN202

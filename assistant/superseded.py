@@ -33,8 +33,8 @@ def drop_superseded(chunk_score: dict[str, float], by_id: Mapping[str, Chunk],
     of the same jurisdiction from a document with a later `as_of`; the newer one keeps the better
     of the two scores. Returns {removed chunk id: the chunk id that supersedes it}."""
     top = sorted(chunk_score, key=lambda cid: (-chunk_score[cid], cid))[:candidates]
-    # Only pairs from different dated documents of one jurisdiction can supersede each other;
-    # grouping first keeps the pairwise loop to those (most top candidates share a document).
+    # Only pairs from different dated documents of one jurisdiction can supersede each other:
+    # those cheap tests come before any set work (most top candidates share a document).
     info = [(by_id[cid].doc_id, by_id[cid].jurisdiction, by_id[cid].as_of, _words(by_id[cid].text)) for cid in top]
     removed: dict[str, str] = {}
     for i, a in enumerate(top):
@@ -46,7 +46,7 @@ def drop_superseded(chunk_score: dict[str, float], by_id: Mapping[str, Chunk],
             if place_b != place_a or doc_b == doc_a or not date_b or date_b == date_a:
                 continue
             b = top[j]
-            if b in removed or not _similar_length(words_a, words_b) or not _near_identical(words_a, words_b):
+            if b in removed or not _near_identical(words_a, words_b):
                 continue
             older, newer = (a, b) if date_a < date_b else (b, a)
             chunk_score[newer] = max(chunk_score[a], chunk_score[b])

@@ -12,7 +12,7 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -139,12 +139,14 @@ class OnnxEmbedder(Embeddings):
         self._tokenizer.enable_padding(pad_id=self._tokenizer.token_to_id("[PAD]") or 0)
         onnx_file = exported_model(model_path, cache_dir / model_identity(model_path).replace(":", "-"),
                                    variant)  # type: ignore[arg-type]
+        self._onnx_file = onnx_file
         self._session = _session(onnx_file, spin=True)
         # A question is one short text, and what follows it (BM25, numpy's dense search) needs the
         # cores: worker threads that spin-wait after the call, as they should between the batches
         # of indexing, took them (retrieval p50 48 -> 30 ms without spinning, this machine). A
-        # second session of the same (23 MB) model serves single texts without spinning.
-        self._single = _session(onnx_file, spin=False)
+        # second session of the same (23 MB) model serves single texts without spinning; made on
+        # first use, so that an indexing process never loads it.
+        self._single: Any = None
 
     def encode(
         self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None
@@ -166,7 +168,11 @@ class OnnxEmbedder(Embeddings):
         encodings = self._tokenizer.encode_batch(texts)
         ids = np.asarray([e.ids for e in encodings], dtype=np.int64)
         mask = np.asarray([e.attention_mask for e in encodings], dtype=np.int64)
-        session = self._single if len(texts) == 1 else self._session
+        session = self._session
+        if len(texts) == 1:
+            if self._single is None:
+                self._single = _session(self._onnx_file, spin=False)
+            session = self._single
         hidden = session.run(
             None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         )[0]
