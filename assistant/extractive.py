@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from assistant.citations import citation_for
 from assistant.definitions import asked_phrases, defined_in
 from assistant.entry_notes import EXCLUDES
 from assistant.records import Citation
-from assistant.retrieval import Passage, evidence
+from assistant.quote_ranking import QuoteModel, length_feature
+from assistant.references import find_references
+from assistant.rerank import states_rule
+from assistant.retrieval import (Passage, asks_duration, asks_only_for, evidence, licence_question,
+                                 states_duration)
 from assistant.sentences import content_terms, heading_text, sentence_spans
 from assistant.support import INSTRUCTION
 from assistant.vocabulary import expand
@@ -33,16 +37,14 @@ JURISDICTION_NAMES = {"EU": "EU", "US": "US", "UK": "UK", "Wassenaar": "Wassenaa
 MAX_QUOTE_WORDS = 70
 # A quote ending "as follows:" is followed by at most this many of its items.
 MAX_ITEMS = 3
-# How much retrieval's score of a sentence's paragraph (against the unit's best paragraph) counts
-# beside the share of question terms the sentence has: as much as the whole word overlap.
-CHUNK_WEIGHT = 1.0
 PATH_SEPARATOR = " › "
-# A sentence that defines the term the question asks about outranks any word overlap.
-DEFINES_WEIGHT = 2.0
-# Subtracted from a sentence that is only a heading: quoted only when nothing else is there.
-HEADING_PENALTY = 1.0
-# Added to an exclusion ("does not control …") that shares a word with the question.
-EXCLUSION_WEIGHT = 0.5
+# A question about what is left out, and a sentence that says what is.
+_ASKS_EXCLUSION = re.compile(r"\b(?:leaves?|left|carve[sd]?|rules?) out\b|\bexclu\w+|\bexempt\w*|\bexcept\w*"
+                             r"|\bnot (?:covered|caught|included|controlled)\b|\bcarve-outs?\b|\bdecontrol\w*", re.I)
+_STATES_EXCLUSION = re.compile(r"\bdo(?:es)? not (?:include|control|apply|cover)\b|\bexclud\w+|\bexcept\b"
+                               r"|\bother than\b|\bnot subject to\b", re.I)
+# A figure: an amount, a period or a share ("120 days", "$300,000", "10 percent").
+_FIGURE = re.compile(r"\d")
 
 LeadIn = Callable[[Chunk], Chunk | None]
 # The paragraphs a list item depends on, outermost first (retrieval.introducers, retrieved only).
@@ -67,17 +69,16 @@ class _Quote:
     truncated: bool = False
     lead: bool = False  # quoted only to introduce the quote after it
     cut_front: bool = False  # a long lead-in quoted from a clause onwards
+    features: dict[str, float] = field(default_factory=dict)  # quote_ranking.QUOTE_FEATURES
 
 
 def compose(question: str, passages: list[Passage], *, lead_in: LeadIn | None = None,
-            introducers: Introducers | None = None, weights: Weights | None = None) -> Draft:
+            introducers: Introducers | None = None, weights: Weights | None = None,
+            model: QuoteModel | None = None) -> Draft:
     """Quote the best sentence of each selected unit (two for the best unit), best unit first;
     further units grouped by jurisdiction and instrument."""
-    terms = content_terms(expand(question))
-    asked = set(asked_phrases(question))  # a term the question asks to have defined
-    # A rare word of the question ("handover", "exclude") says more about which sentence answers
-    # than a common one ("software", "export").
-    weight = weights(sorted(terms)) if weights is not None else dict.fromkeys(terms, 1.0)
+    context = QuoteContext.of(question, weights)
+    model = model or QuoteModel()
     citations: list[Citation] = []
     blocks: list[tuple[Passage, list[_Quote]]] = []
     # The answer's own lists are completed: the best unit's, and the first unit of each further
@@ -86,7 +87,7 @@ def compose(question: str, passages: list[Passage], *, lead_in: LeadIn | None = 
     leading = {id(next(p for p in passages if p.first.jurisdiction == j))
                for j in dict.fromkeys(p.first.jurisdiction for p in passages)}
     for rank, passage in enumerate(passages):
-        quotes = _pick(passage, terms, weight, 2 if rank == 0 else 1, lead_in, introducers, asked,
+        quotes = _pick(passage, context, model, 2 if rank == 0 else 1, lead_in, introducers,
                        items=id(passage) in leading)
         if quotes:
             blocks.append((passage, quotes))
@@ -169,49 +170,89 @@ def _names(chunks: list[Chunk]) -> str:
     return f"{chunks[-1].cite_as}, {' and '.join(sections[:-1])} and {last}"
 
 
-def _pick(passage: Passage, terms: set[str], weight: dict[str, float], limit: int,
-          lead_in: LeadIn | None, introducers: Introducers | None = None,
-          asked: set[str] = frozenset(), items: bool = False) -> list[_Quote]:
+@dataclass
+class QuoteContext:
+    """What a sentence is compared with: the question's terms and their weights, the term it
+    asks to have defined, whether it asks for a period."""
+
+    terms: set[str]
+    weight: dict[str, float]
+    asked: set[str]
+    asks_time: bool
+    asks_licence: bool
+    only_names: bool  # "Explain 5A001.j", "What does 5.A.1.j control?"
+    asks_exclusion: bool  # "what does the definition leave out?"
+
+    @classmethod
+    def of(cls, question: str, weights: Weights | None = None) -> QuoteContext:
+        terms = content_terms(expand(question))
+        # A rare word of the question ("handover", "exclude") says more about which sentence
+        # answers than a common one ("software", "export").
+        weight = weights(sorted(terms)) if weights is not None else dict.fromkeys(terms, 1.0)
+        return cls(terms, weight, set(asked_phrases(question)), asks_duration(question), licence_question(question),
+                   asks_only_for(question, find_references(question)), bool(_ASKS_EXCLUSION.search(question)))
+
+
+def sentence_candidates(passage: Passage, context: QuoteContext) -> list[_Quote]:
+    """Every quotable sentence of a unit's retrieved paragraphs, with its features
+    (`quote_ranking.QUOTE_FEATURES`) and no score yet."""
     candidates: list[_Quote] = []
     position = 0
     # The unit's own designation in the question ("ECCN 3A981") says which unit, not which
     # sentence: a note that repeats the code is not a better answer than the entry's heading.
     first = passage.first
-    terms = terms - content_terms(f"eccn article section {first.section} {first.unit}")
+    terms = context.terms - content_terms(f"eccn article section {first.section} {first.unit}")
+    weight = context.weight
     # A named unit's chunks are all pinned high: what tells its paragraphs apart is each one's
     # own evidence ("(iv) for use in connection with a violation of human rights" in EU005).
     best = max(map(evidence, passage.chunk_scores.values()), default=0.0) or 1.0
     total = sum(weight.get(t, 0.0) for t in terms) or 1.0
     for chunk in passage.chunks:
         # Retrieval's view of which paragraph answers counts beside the words a sentence shares.
-        paragraph = CHUNK_WEIGHT * evidence(passage.chunk_scores.get(chunk.chunk_id, 0.0)) / best
-        for span in sentence_spans(chunk.text):
+        paragraph = evidence(passage.chunk_scores.get(chunk.chunk_id, 0.0)) / best
+        for index, span in enumerate(sentence_spans(chunk.text)):
             sentence = chunk.text[span.start : span.end]
             if _NOT_RULE_TEXT.match(sentence) or INSTRUCTION.search(sentence) or not _reads_as_text(sentence):
                 continue
-            overlap = sum(weight.get(t, 0.0) for t in terms & content_terms(sentence)) / total
-            # The opening sentence states a unit's rule or names its items.
-            score = overlap + paragraph + (0.3 if position == 0 else 0.0) - (0.3 if _FRAGMENT.match(sentence) else 0.0)
-            # A note saying what an entry does not control, on something the question is about,
-            # decides whether the item is caught ("Note: 5A001.j. does not control … Quality of
-            # Service"); not one that starts mid-structure ("does not control …" read alone).
-            if overlap > 0 and EXCLUDES.search(sentence) and not _MID_SENTENCE.match(sentence):
-                score += EXCLUSION_WEIGHT
-            # A heading shares the question's words best and answers nothing: last resort only.
-            if heading_text(sentence, chunk.unit_title, control_list=chunk.doc_type == "control_list"):
-                score -= HEADING_PENALTY
-            # The sentence that defines the term asked about is the answer, wherever it stands
-            # in a list of definitions.
-            if asked and asked.intersection(defined_in(sentence)):
-                score += DEFINES_WEIGHT
-            candidates.append(_Quote(chunk, span.start, span.end, score))
+            shared = terms & content_terms(sentence)
+            overlap = sum(weight.get(t, 0.0) for t in shared) / total
+            features = {
+                "overlap": overlap, "paragraph": paragraph, "opening": float(position == 0),
+                "fragment": float(bool(_FRAGMENT.match(sentence))),
+                # A note saying what an entry does not control, on something the question is
+                # about, decides whether the item is caught ("Note: 5A001.j. does not control …
+                # Quality of Service"); not one that starts mid-structure ("does not control …").
+                "exclusion": float(overlap > 0 and bool(EXCLUDES.search(sentence)) and not _MID_SENTENCE.match(sentence)),
+                # A heading shares the question's words best and answers nothing.
+                "heading": float(heading_text(sentence, chunk.unit_title, control_list=chunk.doc_type == "control_list")),
+                # The sentence that defines the term asked about is the answer, wherever it
+                # stands in a list of definitions.
+                "defines": float(bool(context.asked and context.asked.intersection(defined_in(sentence)))),
+                "duration": float(context.asks_time and states_duration(sentence)),
+                "terms": min(len(shared), 5) / 5, "chunk_start": float(index == 0),
+                "list_intro": float(sentence.rstrip().endswith(":")),
+                "length": length_feature(len(sentence.split())), "number": float(bool(_FIGURE.search(sentence))),
+                "entry_opening": float(position == 0 and chunk.doc_type == "control_list"),
+                "rule": float(rule := states_rule(sentence)), "licence_rule": float(rule and context.asks_licence),
+                "named_opening": float(position == 0 and context.only_names),
+                "asked_exclusion": float(context.asks_exclusion and bool(_STATES_EXCLUSION.search(sentence))),
+            }
+            candidates.append(_Quote(chunk, span.start, span.end, 0.0, features=features))
             position += 1
+    return candidates
+
+
+def _pick(passage: Passage, context: QuoteContext, model: QuoteModel, limit: int,
+          lead_in: LeadIn | None, introducers: Introducers | None = None, items: bool = False) -> list[_Quote]:
+    candidates = sentence_candidates(passage, context)
+    for quote in candidates:
+        quote.score = model.score(quote.features)
     if not candidates:
         return []
     candidates.sort(key=lambda q: (-q.score, q.chunk.ordinal, q.start))
     # A further quote must read on its own: one starting mid-structure ("does not control …")
     # gives way to the next candidate (only the first quote is given its lead-in).
-    chosen = [candidates[0]] + [q for q in candidates[1:] if q.score > 0.1 and not _starts_mid_structure(q)][: limit - 1]
+    chosen = [candidates[0]] + [q for q in candidates[1:] if q.score > model.second_min and not _starts_mid_structure(q)][: limit - 1]
     chosen.sort(key=lambda q: (q.chunk.ordinal, q.start))  # document order reads better
     if items:
         chosen += _items_after(chosen[-1], passage)

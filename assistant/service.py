@@ -18,7 +18,8 @@ from assistant.not_bundled import NotHeld, missing_sections_for, not_held
 from assistant.records import AnswerResponse, Citation, Mode, RetrievedRef, Turn
 from assistant.bundled import not_bundled
 from assistant.references import names_instrument, normalise
-from assistant.retrieval import Fusion, HybridRetriever, Passage, QueryEmbedder, SearchResult, parent_label
+from assistant.quote_ranking import QuoteModel
+from assistant.retrieval import FUSION, Fusion, HybridRetriever, Passage, QueryEmbedder, SearchResult, parent_label
 from assistant.provenance import provenance_notices
 from assistant.scope import ScopeCheck
 from assistant.sentences import sentence_spans
@@ -54,6 +55,7 @@ class Assistant:
         self.screening = ScreeningStore(settings)
         self.determiner = Determiner(self.retriever, screen=screen_with(self.screening))
         self.policy = SelectionPolicy.load()
+        self.quotes = QuoteModel.load(FUSION)
         self.chat_model = chat_model if chat_model is not None else llm.build_chat_model(settings)
 
     # -- public ------------------------------------------------------------------------------
@@ -140,7 +142,8 @@ class Assistant:
                 return [c for c in self.retriever.introducing(result.snapshot, chunk) if c.chunk_id in retrieved]
 
             draft = compose(standalone, selection.cited, lead_in=retrieved_lead_in,
-                            introducers=retrieved_introducers, weights=result.snapshot.sparse.idf)
+                            introducers=retrieved_introducers, weights=result.snapshot.sparse.idf,
+                            model=self.quotes)
             timings["compose"] = _ms(t)
             response.answer, response.citations = draft.answer, draft.citations
             # A control-list entry: where the same code stands in the other bundled lists.

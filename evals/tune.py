@@ -18,7 +18,8 @@ import argparse
 import itertools
 import json
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import NamedTuple
@@ -38,6 +39,8 @@ from evals.support import Thresholds
 from regqa.config import Settings, apply_offline_environment
 
 K = 10
+# Thresholds for a best unit's second quote, in the learned model's log-odds (-inf: always).
+SECOND_QUOTE_GRID = (float("-inf"), -3.0, -2.0, -1.5, -1.0, -0.5, 0.0)
 
 
 def retrieval_scores(assistant: Assistant, questions: Sequence[EvalQuestion], sources: SourceTexts,
@@ -242,16 +245,10 @@ SELECTION_GRID = {"score_ratio": (0.6, 0.7, 0.8, 0.9), "similarity_margin": (0.0
                   "max_units": (2, 3), "min_confidence": (0.25, 0.3, 0.35, 0.4)}
 
 
-def choose_selection(assistant: Assistant, questions: Sequence[EvalQuestion], sources: SourceTexts,
-                     k: int, also: Sequence[EvalQuestion] = ()) -> tuple[SelectionPolicy, float]:
-    """The evidence-selection policy with the best held-out citation precision + recall + 2 ×
-    abstention accuracy (k folds). Each question is searched once: the policy only changes what
-    is selected and composed from the same search result. `also` (a probe set) is scored for
-    every policy and printed beside, never used to choose."""
-    thresholds = Thresholds.load()
-    keys = list(SELECTION_GRID)
-    policies = [SelectionPolicy(**dict(zip(keys, values))) for values in itertools.product(*SELECTION_GRID.values())]
-    assistant.settings = assistant.settings.model_copy(update={"min_similarity": None})
+@contextmanager
+def memoised_search(assistant: Assistant) -> Iterator[None]:
+    """Each question is searched once while the block runs: what is tuned inside (selection,
+    quotes) changes only what is made of the same search result."""
     search = assistant.retriever.search
     searched: dict[tuple, object] = {}
 
@@ -262,6 +259,22 @@ def choose_selection(assistant: Assistant, questions: Sequence[EvalQuestion], so
         return searched[key]
 
     assistant.retriever.search = memo_search  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        assistant.retriever.search = search  # type: ignore[method-assign]
+
+
+def choose_selection(assistant: Assistant, questions: Sequence[EvalQuestion], sources: SourceTexts,
+                     k: int, also: Sequence[EvalQuestion] = ()) -> tuple[SelectionPolicy, float]:
+    """The evidence-selection policy with the best held-out citation precision + recall + 2 ×
+    abstention accuracy (k folds). Each question is searched once: the policy only changes what
+    is selected and composed from the same search result. `also` (a probe set) is scored for
+    every policy and printed beside, never used to choose."""
+    thresholds = Thresholds.load()
+    keys = list(SELECTION_GRID)
+    policies = [SelectionPolicy(**dict(zip(keys, values))) for values in itertools.product(*SELECTION_GRID.values())]
+    assistant.settings = assistant.settings.model_copy(update={"min_similarity": None})
     everything = [*questions, *also]
     scores_cache: dict[SelectionPolicy, dict[str, object]] = {}
 
@@ -282,16 +295,13 @@ def choose_selection(assistant: Assistant, questions: Sequence[EvalQuestion], so
         rows = answer_scores(candidate)  # type: ignore[arg-type]
         return objective([rows[i] for i in ids])
 
-    try:
-        with progress_bar() as bar:  # every policy answers every question once (minutes)
-            task = bar.add_task("selection policies", total=len(policies))
-            for candidate in policies:
-                answer_scores(candidate)
-                bar.advance(task)
+    with memoised_search(assistant), progress_bar() as bar:  # every policy answers every question once (minutes)
+        task = bar.add_task("selection policies", total=len(policies))
+        for candidate in policies:
+            answer_scores(candidate)
+            bar.advance(task)
         all_ids = [q.id for q in questions]
         policy, cv_sel = cross_validate(all_ids, policies, selection_score, k)
-    finally:
-        assistant.retriever.search = search  # type: ignore[method-assign]
     also_ids = [q.id for q in also]
     print("\nselection policies (in-sample dev objective; the probe set's beside it)")
     for candidate in sorted(policies, key=lambda c: -selection_score(c, all_ids))[:12]:
@@ -318,6 +328,9 @@ def main() -> None:
                         help="only re-choose the evidence-selection policy on the shipped retrieval (each "
                              "question searched once; the shipped models are in sample on dev, the full run "
                              "cross-fits the adapter first); with --write, replace only the selection section")
+    parser.add_argument("--quotes-only", action="store_true",
+                        help="only learn which sentence of a cited unit to quote (assistant/quote_ranking.py) on "
+                             "the shipped retrieval and selection; with --write, replace only the quotes section")
     parser.add_argument("--probe", type=Path, action="append", default=[],
                         help="a probe set scored beside the dev set for each selection policy (never used to choose)")
     parser.add_argument("--adapter", action="store_true",
@@ -359,6 +372,44 @@ def main() -> None:
             record.setdefault("held_out", {})["selection"] = round(cv_sel, 4)
             FUSION.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
             print(f"written: {FUSION} (selection only)")
+        return
+
+    if args.quotes_only:
+        from evals.quote_training import choose as choose_quotes, end_to_end, training_units
+        from assistant.quote_ranking import QuoteModel
+
+        with memoised_search(assistant):
+            quote_model, report, held = choose_quotes(training_units(assistant, questions, sources), args.folds)
+            hand = end_to_end(assistant, questions, sources, lambda _: QuoteModel())
+            # The second-quote threshold decides how many sub-paragraphs an answer cites, which
+            # the per-unit objective sees only in part: chosen on the answers themselves (each
+            # question's weights still fitted without its fold).
+            by_threshold = {t: end_to_end(assistant, questions, sources,
+                                          lambda qid, t=t: replace(held.get(qid, quote_model), second_min=t))
+                            for t in SECOND_QUOTE_GRID}
+            best_t = max(by_threshold, key=lambda t: by_threshold[t]["citation_precision"]
+                         + by_threshold[t]["citation_recall"])
+            learned, quote_model = by_threshold[best_t], replace(quote_model, second_min=best_t)
+            for t, row in by_threshold.items():
+                print(f"  second quote above {t:g}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items()))
+        print("\nquote choice (cited units holding an answering sentence)")
+        for name, value in report.items():
+            print(f"  {name}: {value:.3f}" if isinstance(value, float) else f"  {name}: {value}")
+        print("answers (answerable dev questions; learned: each composed by a model fitted without its fold)")
+        for name, row in (("hand", hand), ("learned, held out", learned)):
+            print(f"  {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items()))
+        print("weights:", {k: round(v, 3) for k, v in quote_model.weights.items()}, "bias", round(quote_model.bias, 3),
+              "second_min", quote_model.second_min)
+        gain = (learned["citation_precision"] + learned["citation_recall"]
+                - hand["citation_precision"] - hand["citation_recall"])
+        if args.write and gain > 0:
+            record = json.loads(FUSION.read_text(encoding="utf-8"))
+            record["quotes"] = quote_model.to_dict()
+            record.setdefault("held_out", {})["quotes"] = {k: round(v, 4) for k, v in learned.items()}
+            FUSION.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+            print(f"written: {FUSION} (quotes only)")
+        elif args.write:
+            print(f"not written: held-out citation precision + recall {gain:+.3f} against the hand weights")
         return
 
     # The adapter was trained on these very questions: everything tuned below sees each
