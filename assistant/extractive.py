@@ -43,6 +43,10 @@ _ASKS_EXCLUSION = re.compile(r"\b(?:leaves?|left|carve[sd]?|rules?) out\b|\bexcl
                              r"|\bnot (?:covered|caught|included|controlled)\b|\bcarve-outs?\b|\bdecontrol\w*", re.I)
 _STATES_EXCLUSION = re.compile(r"\bdo(?:es)? not (?:include|control|apply|cover)\b|\bexclud\w+|\bexcept\b"
                                r"|\bother than\b|\bnot subject to\b", re.I)
+# The last designator of a reference's label: "c" of 4.E.1.c, "(3)" of § 742.7(a)(3).
+_LAST_DESIGNATOR = re.compile(r"\.([a-z]|\d{1,2})$|(\([a-z0-9]{1,4}\))$")
+# Where a long sentence's next clause starts: after a semicolon.
+_CLAUSE_BREAK = re.compile(r";\s+")
 # A figure: an amount, a period or a share ("120 days", "$300,000", "10 percent").
 _FIGURE = re.compile(r"\d")
 
@@ -182,6 +186,7 @@ class QuoteContext:
     asks_licence: bool
     only_names: bool  # "Explain 5A001.j", "What does 5.A.1.j control?"
     asks_exclusion: bool  # "what does the definition leave out?"
+    items: tuple[str, ...] = ()  # designators of the sub-items the question names ("c.", "(3)")
 
     @classmethod
     def of(cls, question: str, weights: Weights | None = None) -> QuoteContext:
@@ -189,8 +194,11 @@ class QuoteContext:
         # A rare word of the question ("handover", "exclude") says more about which sentence
         # answers than a common one ("software", "export").
         weight = weights(sorted(terms)) if weights is not None else dict.fromkeys(terms, 1.0)
+        references = find_references(question)
+        items = tuple(m.group(1) + "." if m.group(1) else m.group(2) for r in references
+                      if (m := _LAST_DESIGNATOR.search(r.label)))
         return cls(terms, weight, set(asked_phrases(question)), asks_duration(question), licence_question(question),
-                   asks_only_for(question, find_references(question)), bool(_ASKS_EXCLUSION.search(question)))
+                   asks_only_for(question, references), bool(_ASKS_EXCLUSION.search(question)), items)
 
 
 def sentence_candidates(passage: Passage, context: QuoteContext) -> list[_Quote]:
@@ -236,6 +244,7 @@ def sentence_candidates(passage: Passage, context: QuoteContext) -> list[_Quote]
                 "rule": float(rule := states_rule(sentence)), "licence_rule": float(rule and context.asks_licence),
                 "named_opening": float(position == 0 and context.only_names),
                 "asked_exclusion": float(context.asks_exclusion and bool(_STATES_EXCLUSION.search(sentence))),
+                "named_item": float(bool(context.items) and sentence.lstrip().startswith(context.items)),
             }
             candidates.append(_Quote(chunk, span.start, span.end, 0.0, features=features))
             position += 1
@@ -256,7 +265,7 @@ def _pick(passage: Passage, context: QuoteContext, model: QuoteModel, limit: int
     chosen.sort(key=lambda q: (q.chunk.ordinal, q.start))  # document order reads better
     if items:
         chosen += _items_after(chosen[-1], passage)
-    quotes = [_shorten(q) for q in chosen]
+    quotes = [_shorten(q, context) for q in chosen]
     # A list item is quoted after the words that introduce it ("The following are not subject to
     # the EAR: … Information and software that: … (ii) Arise during … fundamental research").
     # Each quote gets the introducers it lacks, also when the outermost one is quoted itself
@@ -325,16 +334,34 @@ def _introducing_sentence(chunk: Chunk) -> _Quote | None:
     return _Quote(chunk, start, span.end, 0.0, lead=True, cut_front=True)
 
 
-def _shorten(quote: _Quote) -> _Quote:
-    """A very long sentence is quoted up to a clause boundary, marked as cut; never reworded."""
+def _shorten(quote: _Quote, context: QuoteContext | None = None) -> _Quote:
+    """A very long sentence is quoted up to a clause boundary, marked as cut; never reworded.
+    With the question's terms, the run of clauses (from the start, or from after a ";") that
+    shares most of them is quoted: the export definition's "it also includes the oral
+    transmission of technology …" stands past the first seventy words."""
     text = quote.chunk.text[quote.start : quote.end]
-    words = list(re.finditer(r"\S+", text))
-    if len(words) <= MAX_QUOTE_WORDS:
+    if len(text.split()) <= MAX_QUOTE_WORDS:
         return quote
-    limit = words[MAX_QUOTE_WORDS - 1].end()
-    cut = max(text.rfind(mark, 0, limit) for mark in (";", ":", ","))
-    end = cut if cut > len(text) // 4 else limit
-    return _Quote(quote.chunk, quote.start, quote.start + end, quote.score, truncated=True)
+    starts = [0] + ([m.end() for m in _CLAUSE_BREAK.finditer(text)] if context is not None else [])
+    best: tuple[float, int, int] | None = None
+    for start in starts:
+        rest = text[start:]
+        words = list(re.finditer(r"\S+", rest))
+        if len(words) <= MAX_QUOTE_WORDS:
+            end = len(rest)
+        else:
+            limit = words[MAX_QUOTE_WORDS - 1].end()
+            cut = max(rest.rfind(mark, 0, limit) for mark in (";", ":", ","))
+            end = cut if cut > len(rest) // 4 else limit
+        shared = context.terms & content_terms(rest[:end]) if context is not None else set()
+        score = sum(context.weight.get(t, 0.0) for t in shared) if context is not None else 0.0
+        if best is None or score > best[0] + 1e-9:
+            best = (score, start, end)
+    assert best is not None
+    _, start, end = best
+    return _Quote(quote.chunk, quote.start + start, quote.start + start + end, quote.score,
+                  truncated=start + end < len(text.rstrip()), lead=quote.lead, cut_front=quote.cut_front or start > 0,
+                  features=quote.features)
 
 
 def _reads_as_text(sentence: str) -> bool:

@@ -29,7 +29,10 @@ MISSING: tuple[Missing, ...] = (
     Missing("the Commerce Country Chart (Supplement No. 1 to Part 738)", f"{_ECFR}/part-738/appendix-Supplement%20No.%201%20to%20Part%20738",
             # What the chart says, not how to use it ("How do we use the Country Chart?" is § 738.4)
             # nor a column named as a fact ("a customer in a country listed in CC Column 1").
-            re.compile(r"\bcountry chart\b[^?.]{0,40}\b(?:say|says|show|shows|list|lists|mark|marks|entry|entries|box|boxes)\b"
+            re.compile(r"\bcountry chart\b[^?.]{0,40}\b(?:say|says|show|shows|list|lists|mark|marks|marked|ticked|checked"
+                       r"|entry|entries|box|boxes)\b"
+                       # "which columns are marked for Vietnam?": the chart's cells for a destination
+                       r"|\b(?:which|what)\s+(?:\w+\s+){0,3}columns?\b[^?.]{0,40}\b(?:marked|ticked|checked|crossed)\b"
                        r"|\b(?:according to|as per|per) the (?:commerce )?country chart\b"
                        r"|\b(?:what|which)\s+(?:countries|destinations|reasons for control)\b[^?.]{0,60}"
                        r"\b(?:country chart|column \d)"
@@ -58,7 +61,12 @@ MISSING: tuple[Missing, ...] = (
     Missing("the Unverified List (Supplement No. 6 to Part 744)", f"{_ECFR}/part-744/appendix-Supplement%20No.%206%20to%20Part%20744",
             re.compile(r"\b(?:on|in)\s+the\s+unverified\s+list\b", re.I)),
     Missing("the Country Groups (Supplement No. 1 to Part 740)", f"{_ECFR}/part-740/appendix-Supplement%20No.%201%20to%20Part%20740",
-            re.compile(r"\b(?:is|are)\b[^?.]{0,60}\bin\s+country\s+group\s+[A-E]", re.I)),
+            # Whether a named destination is in a group ("Is India in Country Group A:5?"), or which
+            # are; not a group named as a fact ("a country that is in Country Group D but also in A:6").
+            re.compile(r"\b(?:is|are)\s+(?!(?:a|an|the|it|this|that|they|located|listed|also|not|in)\b)[A-Za-z][\w-]*"
+                       r"(?:\s+[A-Za-z][\w-]*){0,3}\s+(?:also\s+)?(?:in|listed in|part of|a member of)\s+(?:the\s+)?"
+                       r"country\s+group\s+[A-E]"
+                       r"|\b(?:which|what)\s+(?:countries|destinations)\b[^?.]{0,40}\bcountry\s+group\s+[A-E]", re.I)),
     Missing("the Member States' national control lists", "https://policy.trade.ec.europa.eu/help-exporters-and-importers/exporting-dual-use-items_en",
             re.compile(r"\bnational (?:control )?list of (?:Germany|France|Italy|Spain|the Netherlands|Sweden|Poland|Belgium|Austria|Ireland|Denmark|Finland)\b"
                        r"|\b(?:German|French|Italian|Spanish|Dutch|Swedish|Polish|Belgian)\s+national\s+(?:control\s+)?list\b", re.I)),

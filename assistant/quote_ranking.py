@@ -35,6 +35,7 @@ QUOTE_FEATURES: tuple[str, ...] = (
     "licence_rule",  # states a rule, and the question asks whether a licence is needed
     "named_opening",  # the unit's opening sentence, and the question names the unit and nothing else
     "asked_exclusion",  # says what is left out ("does not include"), and the question asks that
+    "named_item",   # starts with the designator of a sub-item the question names ("c." for 4.E.1.c)
 )
 
 # The hand-set weights the composer used before any were learned.

@@ -641,6 +641,7 @@ def heading_codes(chunks: Iterable[Chunk]) -> dict[str, str]:
 
 
 _ITEMS_PARAGRAPH = re.compile(r"^Items:(.*)$", re.M)
+_LINE_ITEM = re.compile(r"^[ \t]*([a-z])\.[ \t]", re.M)
 
 
 # The score a named unit's chunks start from: above every fused score (probabilities, or RRF
@@ -680,7 +681,13 @@ def lacks_inline_item(entry: list[Chunk], ref: Reference) -> bool:
     text = " ".join(c.text for c in sorted(entry, key=lambda c: c.start))
     listed = {item.path[0] for match in _ITEMS_PARAGRAPH.finditer(text)
               for item in inline_items(match.group(1), code.upper())}
-    return bool(listed) and named not in listed
+    if listed:
+        return named not in listed
+    # A list entry laid out line by line ("4. E. 1. "Technology" as follows: / a. … / b. … /
+    # c. …", Wassenaar): a letter past the last one listed, named nowhere as an item, is not there.
+    lines = {m.group(1) for m in _LINE_ITEM.finditer("\n".join(c.text for c in entry))}
+    return ("a" in lines and named > max(lines)
+            and not re.search(rf"(?<![\w.]){named}\.\s", text))
 
 
 def _pinned(matches: list[tuple[int, Chunk]], scores: dict[str, float]) -> list[tuple[int, Chunk]]:

@@ -167,3 +167,18 @@ def test_a_label_names_its_unit_without_quotation_marks_or_a_full_stop() -> None
     label = unit_label(chunk)
     assert "“" not in label and "”" not in label and not label.endswith(".)")
     assert "ECCN 6A003 (Cameras, systems or equipment, and components therefor" in label
+
+
+def test_a_long_sentence_is_quoted_from_the_clause_that_answers() -> None:
+    """Past seventy words, the run of clauses sharing most of the question's terms is quoted,
+    marked as cut at the front, not the sentence's first seventy words."""
+    head = "exports of goods and software from the customs territory of the Union, " * 8
+    text = (f"(d) transmission of {head}by any means; it also includes the oral transmission of technology "
+            "when the technology is described over a voice transmission medium;")
+    draft = compose("Is describing technology on a voice call an export?", [_passage(1, text)])
+    quote = draft.citations[0].quote
+    assert quote.startswith("it also includes the oral transmission") and quote in text
+    assert "“…it also includes" in draft.answer
+    # Without the question's terms in a later clause, the sentence is quoted from its start.
+    plain = compose("What is a transmission of goods?", [_passage(1, text)])
+    assert plain.citations[0].quote.startswith("(d) transmission of exports")

@@ -41,6 +41,11 @@ from assistant.not_bundled import (asks_about_events, asks_for_countries, foreig
     # Chat shorthand, lower case.
     ("megvii on the entity list? what review policy applies?", "Entity List"),
     ("is vietnam ticked under CC column 1 on the country chart?", "Country Chart"),
+    # Which of the chart's cells are marked for a destination.
+    ("Which Country Chart columns are marked for Malaysia?", "Country Chart"),
+    ("Which columns are ticked for Peru?", "Country Chart"),
+    ("We ship to Bengaluru. Is India in Country Group A:5?", "Country Groups"),
+    ("Which countries are in Country Group D:5 under the EAR?", "Country Groups"),
 ])
 def test_asking_what_an_unbundled_instrument_contains(question: str, instrument: str) -> None:
     assert [m.name for m in missing_for(question) if instrument in m.name]
@@ -64,6 +69,9 @@ def test_asking_what_an_unbundled_instrument_contains(question: str, instrument:
     "authorisation in Germany?",
     "We broker drones (they would be on the UK Military List) shipped from China. Does the UK Order catch us?",
     "What happens to parties on the Entity List?",  # § 744.11's rule, not whether one is listed
+    # A group named as a fact about the destination; the question is § 740.22's rule.
+    "Under License Exception ACE, may we send 4D004 software to the national CERT of a country that is in "
+    "Country Group D but also in A:6?",
 ])
 def test_rules_that_mention_an_unbundled_instrument_stay_answerable(question: str) -> None:
     assert missing_for(question) == []

@@ -115,6 +115,9 @@ def test_the_section_a_code_names_ranks_first_without_being_pinned(assistant) ->
     ("Is our interception software caught by ECCN 5D980.a?", False),
     ("What does 6A003.e cover?", True),  # the CCL's 6A003 lists a.-d.; EU Annex I 6A003 has no .e either
     ("What does ECCN 3A981.c control?", False),  # items "contained in the ECCN heading": undecided
+    # Wassenaar's 4.E.1 lays out its items a.-c. line by line, in one unlabelled unit.
+    ("Wassenaar 4.E.1.d controls technology for surveillance malware - what are its parameters?", True),
+    ("What does 4.E.1.c of the Wassenaar list cover?", False),
 ])
 def test_a_sub_item_an_entry_does_not_list_inline(assistant, question: str, missing: bool) -> None:  # noqa: ANN001
     result = assistant.retriever.search(question, None, 10)
