@@ -80,7 +80,10 @@ MISSING: tuple[Missing, ...] = (
     Missing("the Schedules of the Export Control Order 2008 (the UK Strategic Export Control List, incl. the UK "
             "Military List and the UK's national 'PL' entries)", "https://www.legislation.gov.uk/uksi/2008/3231/schedules",
             re.compile(r"\bUK Strategic Export Control Lists?\b|\bUK Military List\b|\bPL\s?\d{4}[a-z]?\b"
-                       r"|['‘\"]PL['’\"] entr|\bPL entr(?:y|ies)\b|\bSchedule\s+[1-4]\b[^?.]{0,30}\b(?:Export Control )?Order\b",
+                       r"|['‘\"]PL['’\"] entr|\bPL entr(?:y|ies)\b"
+                       # what a Schedule lists; not goods named as "specified in Schedule 2 or 3"
+                       r"|(?<!specified in )(?<!listed in )(?<!set out in )(?<!controlled under )(?<!specified under )"
+                       r"\bSchedule\s+[1-4]\b[^?.]{0,30}\b(?:Export Control )?Order\b",
                        re.I)),
     # The Order provides for general licences (registration, Article 28; suspension, Article 32);
     # which OGELs exist and what each one's conditions are is in the licences themselves.

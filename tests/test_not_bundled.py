@@ -46,6 +46,7 @@ from assistant.not_bundled import (asks_about_events, asks_for_countries, foreig
     ("Which columns are ticked for Peru?", "Country Chart"),
     ("We ship to Bengaluru. Is India in Country Group A:5?", "Country Groups"),
     ("Which countries are in Country Group D:5 under the EAR?", "Country Groups"),
+    ("Which items are in Schedule 2 of the Export Control Order?", "Export Control Order"),
 ])
 def test_asking_what_an_unbundled_instrument_contains(question: str, instrument: str) -> None:
     assert [m.name for m in missing_for(question) if instrument in m.name]
@@ -72,6 +73,9 @@ def test_asking_what_an_unbundled_instrument_contains(question: str, instrument:
     # A group named as a fact about the destination; the question is § 740.22's rule.
     "Under License Exception ACE, may we send 4D004 software to the national CERT of a country that is in "
     "Country Group D but also in A:6?",
+    # Goods named by the Schedule that lists them; the question is Article 26(2)'s rule.
+    "Does a UK export licence for goods specified in Schedule 2 or 3 to the Export Control Order 2008 also "
+    "authorise the transfer of the technology needed to install them?",
 ])
 def test_rules_that_mention_an_unbundled_instrument_stay_answerable(question: str) -> None:
     assert missing_for(question) == []
