@@ -45,6 +45,11 @@ _STATES_EXCLUSION = re.compile(r"\bdo(?:es)? not (?:include|control|apply|cover)
                                r"|\bother than\b|\bnot subject to\b", re.I)
 # The last designator of a reference's label: "c" of 4.E.1.c, "(3)" of § 742.7(a)(3).
 _LAST_DESIGNATOR = re.compile(r"\.([a-z]|\d{1,2})$|(\([a-z0-9]{1,4}\))$")
+# A question whether something is caught by (controlled under, covered by) an entry or rule.
+_ASKS_CAUGHT = re.compile(r"\b(?:caught|captured|covered|controlled|in scope|within (?:the )?scope|catch(?:es)?|covers?)\b",
+                          re.I)
+# A lettered list item: "b. Network …", "(c) the …".
+_LETTERED_ITEM = re.compile(r"^\s*(?:[a-z]\.|\([a-z]{1,2}\))\s")
 # Where a long sentence's next clause starts: after a semicolon.
 _CLAUSE_BREAK = re.compile(r";\s+")
 # A figure: an amount, a period or a share ("120 days", "$300,000", "10 percent").
@@ -74,6 +79,9 @@ class _Quote:
     lead: bool = False  # quoted only to introduce the quote after it
     cut_front: bool = False  # a long lead-in quoted from a clause onwards
     features: dict[str, float] = field(default_factory=dict)  # quote_ranking.QUOTE_FEATURES
+    # A lettered item's introducing sentence in the same paragraph ("Note 5.A.1.j. does not apply
+    # to … any of the following:" for "b. Network Quality of Service (QoS); or"), as offsets.
+    intro: tuple[int, int] | None = None
 
 
 def compose(question: str, passages: list[Passage], *, lead_in: LeadIn | None = None,
@@ -187,6 +195,7 @@ class QuoteContext:
     only_names: bool  # "Explain 5A001.j", "What does 5.A.1.j control?"
     asks_exclusion: bool  # "what does the definition leave out?"
     items: tuple[str, ...] = ()  # designators of the sub-items the question names ("c.", "(3)")
+    asks_caught: bool = False  # "is a QoS-only DPI box controlled as …?", "does 5D001.e catch …?"
 
     @classmethod
     def of(cls, question: str, weights: Weights | None = None) -> QuoteContext:
@@ -198,7 +207,8 @@ class QuoteContext:
         items = tuple(m.group(1) + "." if m.group(1) else m.group(2) for r in references
                       if (m := _LAST_DESIGNATOR.search(r.label)))
         return cls(terms, weight, set(asked_phrases(question)), asks_duration(question), licence_question(question),
-                   asks_only_for(question, references), bool(_ASKS_EXCLUSION.search(question)), items)
+                   asks_only_for(question, references), bool(_ASKS_EXCLUSION.search(question)), items,
+                   bool(_ASKS_CAUGHT.search(question)))
 
 
 def sentence_candidates(passage: Passage, context: QuoteContext) -> list[_Quote]:
@@ -218,10 +228,15 @@ def sentence_candidates(passage: Passage, context: QuoteContext) -> list[_Quote]
     for chunk in passage.chunks:
         # Retrieval's view of which paragraph answers counts beside the words a sentence shares.
         paragraph = evidence(passage.chunk_scores.get(chunk.chunk_id, 0.0)) / best
+        opener: tuple[int, int] | None = None  # the paragraph's latest sentence ending with a colon
         for index, span in enumerate(sentence_spans(chunk.text)):
             sentence = chunk.text[span.start : span.end]
+            intro = opener if _LETTERED_ITEM.match(sentence) else None
+            if sentence.rstrip().endswith(":"):
+                opener = (span.start, span.end)
             if _NOT_RULE_TEXT.match(sentence) or INSTRUCTION.search(sentence) or not _reads_as_text(sentence):
                 continue
+            introduced_by = chunk.text[intro[0] : intro[1]] if intro else ""
             shared = terms & content_terms(sentence)
             overlap = sum(weight.get(t, 0.0) for t in shared) / total
             features = {
@@ -245,8 +260,14 @@ def sentence_candidates(passage: Passage, context: QuoteContext) -> list[_Quote]
                 "named_opening": float(position == 0 and context.only_names),
                 "asked_exclusion": float(context.asks_exclusion and bool(_STATES_EXCLUSION.search(sentence))),
                 "named_item": float(bool(context.items) and sentence.lstrip().startswith(context.items)),
+                # An item of a list that an exclusion introduces ("… does not apply to … any of the
+                # following:" / "b. Network Quality of Service (QoS)"): what the entry leaves out.
+                # Only for a question whether something is caught or left out, on what it is about.
+                "excluded_item": float(bool(introduced_by) and overlap > 0
+                                       and (context.asks_caught or context.asks_exclusion)
+                                       and bool(EXCLUDES.search(introduced_by) or _STATES_EXCLUSION.search(introduced_by))),
             }
-            candidates.append(_Quote(chunk, span.start, span.end, 0.0, features=features))
+            candidates.append(_Quote(chunk, span.start, span.end, 0.0, features=features, intro=intro))
             position += 1
     return candidates
 
@@ -265,6 +286,7 @@ def _pick(passage: Passage, context: QuoteContext, model: QuoteModel, limit: int
     chosen.sort(key=lambda q: (q.chunk.ordinal, q.start))  # document order reads better
     if items:
         chosen += _items_after(chosen[-1], passage)
+    chosen = _with_intros(chosen)
     quotes = [_shorten(q, context) for q in chosen]
     # A list item is quoted after the words that introduce it ("The following are not subject to
     # the EAR: … Information and software that: … (ii) Arise during … fundamental research").
@@ -280,12 +302,28 @@ def _pick(passage: Passage, context: QuoteContext, model: QuoteModel, limit: int
         introduced.append(quote)
     if len(introduced) > len(quotes):
         return introduced
-    if _FRAGMENT.match(quotes[0].chunk.text[quotes[0].start : quotes[0].end]) and lead_in is not None:
+    if _FRAGMENT.match(quotes[0].chunk.text[quotes[0].start : quotes[0].end]) and lead_in is not None \
+            and quotes[0].intro is None:
         parent = lead_in(quotes[0].chunk)
         spans = sentence_spans(parent.text) if parent is not None else []
         if spans:
             quotes.insert(0, _shorten(_Quote(parent, spans[0].start, spans[0].end, 0.0, lead=True)))
     return quotes
+
+
+def _with_intros(chosen: list[_Quote]) -> list[_Quote]:
+    """Each lettered item is preceded by the sentence of its own paragraph that introduces it,
+    unless that is quoted already: "b. Network Quality of Service (QoS)" alone reads as a
+    criterion of the entry, after "Note 5.A.1.j. does not apply to … any of the following:" as
+    what the entry leaves out."""
+    have = {(q.chunk.chunk_id, q.start) for q in chosen}
+    out: list[_Quote] = []
+    for quote in chosen:
+        if quote.intro is not None and (quote.chunk.chunk_id, quote.intro[0]) not in have:
+            have.add((quote.chunk.chunk_id, quote.intro[0]))
+            out.append(_Quote(quote.chunk, quote.intro[0], quote.intro[1], 0.0, lead=True))
+        out.append(quote)
+    return out
 
 
 def _items_after(quote: _Quote, passage: Passage, limit: int = MAX_ITEMS) -> list[_Quote]:

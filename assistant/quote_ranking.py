@@ -36,6 +36,8 @@ QUOTE_FEATURES: tuple[str, ...] = (
     "named_opening",  # the unit's opening sentence, and the question names the unit and nothing else
     "asked_exclusion",  # says what is left out ("does not include"), and the question asks that
     "named_item",   # starts with the designator of a sub-item the question names ("c." for 4.E.1.c)
+    "excluded_item",  # an item of a list an exclusion introduces ("does not apply to … the following:"),
+                      # sharing a term with a question whether something is caught or left out
 )
 
 # The hand-set weights the composer used before any were learned.

@@ -76,3 +76,28 @@ def test_training_learns_the_feature_that_tells_answering_sentences_apart() -> N
     assert top_hit(QuoteModel(weights={"duration": -1.0}), units) == 0.0
     one = QuoteModel(model.weights, model.bias, second_min=1e9)  # the answer alone: precision 1 + recall 1
     assert quotes_objective(one, units) == pytest.approx(2.0)
+
+
+def test_an_item_that_an_exclusion_introduces_is_quoted_after_its_note() -> None:
+    """Alone, "b. Network Quality of Service (QoS); or" reads as a criterion of the entry; after
+    its Note it says what the entry leaves out."""
+    text = ("j. IP network communications surveillance equipment having all of the following:\n"
+            "a. Analysis at the application layer of carrier traffic; and\n"
+            "b. Indexing of the extracted data of subscribers.\n"
+            "Note 5.A.1.j. does not apply to systems or equipment, specially designed for any of the following:\n"
+            "a. Marketing purpose of the operator;\n"
+            "b. Network Quality of Service (QoS) of the operator; or\n"
+            "c. Quality of Experience (QoE) of the operator.")
+    question = "Is a deep packet inspection box used only for network quality of service controlled?"
+    passage = _passage(text)
+    candidates = sentence_candidates(passage, QuoteContext.of(question))
+    flagged = [text[q.start : q.end][:2] for q in candidates if q.features["excluded_item"]]
+    assert flagged == ["b.", "c."]  # the Note's items that share the question's words, not the entry's
+    model = QuoteModel(weights={**HAND, "excluded_item": 3.0}, second_min=99.0)
+    draft = compose(question, [passage], model=model)
+    quotes = [c.quote for c in draft.citations]
+    assert quotes[0].startswith("Note 5.A.1.j. does not apply") and quotes[1].startswith("b. Network Quality")
+    assert draft.citations[0].introduces == draft.citations[1].n  # the Note is the item's lead-in
+    # Asked what the entry controls, the Note's items are not what the question is about.
+    plain = sentence_candidates(passage, QuoteContext.of("What does the entry require of the equipment?"))
+    assert not any(q.features["excluded_item"] for q in plain)
