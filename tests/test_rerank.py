@@ -3,6 +3,8 @@ term coverage, the feature rows of real candidates, and the cross-validated trai
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -251,9 +253,12 @@ def test_a_rule_that_names_the_questions_code_and_a_limit_on_exceptions_are_feat
     named = [cid for cid, row in rows.items() if row[code] == 1.0]
     assert named and all("6A002" in snapshot.by_id[cid].text for cid in named)
     assert all(snapshot.by_id[cid].doc_type != "control_list" for cid in named)
-    limits = {snapshot.by_id[cid].section for cid, row in rows.items() if row[limit] == 1.0}
+    limits = {snapshot.by_id[cid].section: snapshot.by_id[cid].text for cid, row in rows.items() if row[limit] == 1.0}
     assert any(section.startswith("§ 740.20(b)(2)") for section in limits)
-    assert not any(section.startswith("§ 740.13") for section in limits)
+    # § 740.13's grant of TSU limits nothing; its exclusions ("(d)(2) … are not available for …") do.
+    tsu = {section: text for section, text in limits.items() if section.startswith("§ 740.13")}
+    assert "§ 740.13" not in tsu and "§ 740.13(a)" not in tsu
+    assert all(re.search(r"not available|may not|not authori[sz]ed", text) for text in tsu.values()), tsu
     # A question that asks what an entry covers is not about exceptions: the limit stays off.
     other = "What does ECCN 6A002 control?"
     plain = retriever.candidates(snapshot, other, retriever.signals(snapshot, other, Filters(), 100))
