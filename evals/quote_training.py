@@ -12,7 +12,7 @@ printed beside the hand weights'.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -28,7 +28,8 @@ from evals.support import Thresholds
 from evals.tune import folds
 
 C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 1.0)
-SECOND_GRID = (-4.0, -3.0, -2.0, -1.5, -1.0, -0.5, 0.0, 0.5)
+# Thresholds for a best unit's second quote, in the model's log-odds (-inf: always).
+SECOND_GRID = (float("-inf"), -3.0, -2.0, -1.5, -1.0, -0.5, 0.0)
 
 
 @dataclass
@@ -172,3 +173,30 @@ def end_to_end(assistant: Assistant, questions: Sequence[EvalQuestion], sources:
     metrics = aggregate(rows)
     return {k: metrics[k] for k in ("citation_precision", "citation_recall", "must_mention_coverage")} | {
         "passed": float(np.mean([r.passed for r in rows]))}
+
+
+def learn_quotes(assistant: Assistant, questions: Sequence[EvalQuestion], sources: SourceTexts,
+                 k: int) -> tuple[QuoteModel, dict[str, float], dict[str, float]]:
+    """(the model to ship, its held-out answer metrics, the hand weights' answer metrics), with
+    a report printed. Searches should be memoised by the caller (`evals.tune.memoised_search`).
+
+    The second-quote threshold decides how many sub-paragraphs an answer cites, which the
+    per-unit objective sees only in part: it is chosen on the answers themselves, each question
+    composed with weights fitted without its fold."""
+    model, report, held = choose(training_units(assistant, questions, sources), k)
+    hand = end_to_end(assistant, questions, sources, lambda _: QuoteModel())
+    by_threshold = {t: end_to_end(assistant, questions, sources,
+                                  lambda qid, t=t: replace(held.get(qid, model), second_min=t))
+                    for t in SECOND_GRID}
+    best = max(by_threshold, key=lambda t: by_threshold[t]["citation_precision"] + by_threshold[t]["citation_recall"])
+    model, learned = replace(model, second_min=best), by_threshold[best]
+    print("\nquote choice (cited units holding an answering sentence)")
+    for name, value in report.items():
+        print(f"  {name}: {value:.3f}" if isinstance(value, float) else f"  {name}: {value}")
+    print("answers (answerable dev questions; learned: each composed by a model fitted without its fold)")
+    rows = [("hand", hand)] + [(f"learned, second quote above {t:g}", row) for t, row in by_threshold.items()]
+    for name, row in rows:
+        print(f"  {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items()))
+    print("weights:", {k: round(v, 3) for k, v in model.weights.items()}, "bias", round(model.bias, 3),
+          "second_min", model.second_min)
+    return model, learned, hand

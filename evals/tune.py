@@ -39,8 +39,6 @@ from evals.support import Thresholds
 from regqa.config import Settings, apply_offline_environment
 
 K = 10
-# Thresholds for a best unit's second quote, in the learned model's log-odds (-inf: always).
-SECOND_QUOTE_GRID = (float("-inf"), -3.0, -2.0, -1.5, -1.0, -0.5, 0.0)
 
 
 def retrieval_scores(assistant: Assistant, questions: Sequence[EvalQuestion], sources: SourceTexts,
@@ -375,31 +373,10 @@ def main() -> None:
         return
 
     if args.quotes_only:
-        from evals.quote_training import choose as choose_quotes, end_to_end, training_units
-        from assistant.quote_ranking import QuoteModel
+        from evals.quote_training import learn_quotes
 
         with memoised_search(assistant):
-            quote_model, report, held = choose_quotes(training_units(assistant, questions, sources), args.folds)
-            hand = end_to_end(assistant, questions, sources, lambda _: QuoteModel())
-            # The second-quote threshold decides how many sub-paragraphs an answer cites, which
-            # the per-unit objective sees only in part: chosen on the answers themselves (each
-            # question's weights still fitted without its fold).
-            by_threshold = {t: end_to_end(assistant, questions, sources,
-                                          lambda qid, t=t: replace(held.get(qid, quote_model), second_min=t))
-                            for t in SECOND_QUOTE_GRID}
-            best_t = max(by_threshold, key=lambda t: by_threshold[t]["citation_precision"]
-                         + by_threshold[t]["citation_recall"])
-            learned, quote_model = by_threshold[best_t], replace(quote_model, second_min=best_t)
-            for t, row in by_threshold.items():
-                print(f"  second quote above {t:g}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items()))
-        print("\nquote choice (cited units holding an answering sentence)")
-        for name, value in report.items():
-            print(f"  {name}: {value:.3f}" if isinstance(value, float) else f"  {name}: {value}")
-        print("answers (answerable dev questions; learned: each composed by a model fitted without its fold)")
-        for name, row in (("hand", hand), ("learned, held out", learned)):
-            print(f"  {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items()))
-        print("weights:", {k: round(v, 3) for k, v in quote_model.weights.items()}, "bias", round(quote_model.bias, 3),
-              "second_min", quote_model.second_min)
+            quote_model, learned, hand = learn_quotes(assistant, questions, sources, args.folds)
         gain = (learned["citation_precision"] + learned["citation_recall"]
                 - hand["citation_precision"] - hand["citation_recall"])
         if args.write and gain > 0:

@@ -76,6 +76,14 @@ def test_training_learns_the_feature_that_tells_answering_sentences_apart() -> N
     assert top_hit(QuoteModel(weights={"duration": -1.0}), units) == 0.0
     one = QuoteModel(model.weights, model.bias, second_min=1e9)  # the answer alone: precision 1 + recall 1
     assert quotes_objective(one, units) == pytest.approx(2.0)
+    # Cross-validated choice: each question gets a model fitted without its fold, and the
+    # held-out scores are reported beside the hand weights'.
+    from evals.quote_training import choose
+
+    final, report, held = choose(units, 5)
+    assert set(held) == {u.question_id for u in units} and len({id(m) for m in held.values()}) == 5
+    assert report["learned top-sentence hit (held out)"] == 1.0 > report["hand top-sentence hit"]
+    assert final.weights["duration"] > 0
 
 
 def test_an_item_that_an_exclusion_introduces_is_quoted_after_its_note() -> None:
