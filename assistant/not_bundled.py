@@ -52,6 +52,10 @@ MISSING: tuple[Missing, ...] = (
                        r"|placed|put|removed)\b)[^?.]{1,80}?\s+(?:been\s+)?(?:on|in|added to|listed on|placed on|removed from)"
                        # "the Entity List", "the BIS Entity List", "the BIS blacklist / Entity List"
                        r"\s+the\s+(?:[\w./-]+\s+){0,3}?entity\s+list\b|\bentity list (?:entry|entries) for\b"
+                       # "check whether Xiamen Meiya Pico is on the Entity List": a named party, asked indirectly
+                       r"|\b(?:whether|if)\s+(?!(?:a|an|any|every|each|someone|somebody|anyone|our|the)\b)[\w&.-]+"
+                       r"(?:\s+[\w&.-]+){0,4}\s+(?:is|are|was|were)\s+(?:still\s+|currently\s+|now\s+)?"
+                       r"(?:on|listed on|added to|placed on)\s+the\s+(?:BIS\s+)?entity\s+list\b"
                        # Chat shorthand: "megvii on the entity list?" (a name, then the list, then "?")
                        r"|(?:^|[.?!]\s+)(?!(?:are|is|can|could|do|does|may|must|should|what|which|who|how|why|when"
                        r"|if|any|our|we|us|you|they|companies|parties|firms|customers|buyers)\b)[\w&.-]+(?:\s+[\w&.-]+){0,3}"

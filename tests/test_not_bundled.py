@@ -47,6 +47,7 @@ from assistant.not_bundled import (asks_about_events, asks_for_countries, foreig
     ("We ship to Bengaluru. Is India in Country Group A:5?", "Country Groups"),
     ("Which countries are in Country Group D:5 under the EAR?", "Country Groups"),
     ("Which items are in Schedule 2 of the Export Control Order?", "Export Control Order"),
+    ("Can you check whether Xiamen Meiya Pico is on the Entity List and what review policy applies?", "Entity List"),
 ])
 def test_asking_what_an_unbundled_instrument_contains(question: str, instrument: str) -> None:
     assert [m.name for m in missing_for(question) if instrument in m.name]
@@ -70,6 +71,8 @@ def test_asking_what_an_unbundled_instrument_contains(question: str, instrument:
     "authorisation in Germany?",
     "We broker drones (they would be on the UK Military List) shipped from China. Does the UK Order catch us?",
     "What happens to parties on the Entity List?",  # § 744.11's rule, not whether one is listed
+    "What must we do if the end user is on the Entity List?",  # a rule about any listed party
+    "Must we check whether a customer is on the Entity List before each shipment?",
     # A group named as a fact about the destination; the question is § 740.22's rule.
     "Under License Exception ACE, may we send 4D004 software to the national CERT of a country that is in "
     "Country Group D but also in A:6?",
