@@ -18,7 +18,7 @@ from assistant.definitions import asked_phrases, defined_in
 from assistant.entry_notes import EXCLUDES
 from assistant.records import Citation
 from assistant.quote_ranking import QuoteModel, length_feature
-from assistant.references import find_references
+from assistant.references import Reference, find_references
 from assistant.rerank import states_rule
 from assistant.retrieval import (Passage, asks_duration, asks_only_for, evidence, licence_question,
                                  states_duration)
@@ -86,10 +86,10 @@ class _Quote:
 
 def compose(question: str, passages: list[Passage], *, lead_in: LeadIn | None = None,
             introducers: Introducers | None = None, weights: Weights | None = None,
-            model: QuoteModel | None = None) -> Draft:
+            model: QuoteModel | None = None, references: list[Reference] | None = None) -> Draft:
     """Quote the best sentence of each selected unit (two for the best unit), best unit first;
     further units grouped by jurisdiction and instrument."""
-    context = QuoteContext.of(question, weights)
+    context = QuoteContext.of(question, weights, references)
     model = model or QuoteModel()
     citations: list[Citation] = []
     blocks: list[tuple[Passage, list[_Quote]]] = []
@@ -198,12 +198,14 @@ class QuoteContext:
     asks_caught: bool = False  # "is a QoS-only DPI box controlled as …?", "does 5D001.e catch …?"
 
     @classmethod
-    def of(cls, question: str, weights: Weights | None = None) -> QuoteContext:
+    def of(cls, question: str, weights: Weights | None = None,
+           references: list[Reference] | None = None) -> QuoteContext:
+        """`references`: the question's, when the caller has found them already (the search has)."""
         terms = content_terms(expand(question))
         # A rare word of the question ("handover", "exclude") says more about which sentence
         # answers than a common one ("software", "export").
         weight = weights(sorted(terms)) if weights is not None else dict.fromkeys(terms, 1.0)
-        references = find_references(question)
+        references = find_references(question) if references is None else references
         items = tuple(m.group(1) + "." if m.group(1) else m.group(2) for r in references
                       if (m := _LAST_DESIGNATOR.search(r.label)))
         return cls(terms, weight, set(asked_phrases(question)), asks_duration(question), licence_question(question),
@@ -265,7 +267,7 @@ def sentence_candidates(passage: Passage, context: QuoteContext) -> list[_Quote]
                 # Only for a question whether something is caught or left out, on what it is about.
                 "excluded_item": float(bool(introduced_by) and overlap > 0
                                        and (context.asks_caught or context.asks_exclusion)
-                                       and bool(EXCLUDES.search(introduced_by) or _STATES_EXCLUSION.search(introduced_by))),
+                                       and bool(_STATES_EXCLUSION.search(introduced_by))),
             }
             candidates.append(_Quote(chunk, span.start, span.end, 0.0, features=features, intro=intro))
             position += 1
@@ -381,6 +383,7 @@ def _shorten(quote: _Quote, context: QuoteContext | None = None) -> _Quote:
     if len(text.split()) <= MAX_QUOTE_WORDS:
         return quote
     starts = [0] + ([m.end() for m in _CLAUSE_BREAK.finditer(text)] if context is not None else [])
+    terms, weight = (context.terms, context.weight) if context is not None else (set(), {})
     best: tuple[float, int, int] | None = None
     for start in starts:
         rest = text[start:]
@@ -391,8 +394,7 @@ def _shorten(quote: _Quote, context: QuoteContext | None = None) -> _Quote:
             limit = words[MAX_QUOTE_WORDS - 1].end()
             cut = max(rest.rfind(mark, 0, limit) for mark in (";", ":", ","))
             end = cut if cut > len(rest) // 4 else limit
-        shared = context.terms & content_terms(rest[:end]) if context is not None else set()
-        score = sum(context.weight.get(t, 0.0) for t in shared) if context is not None else 0.0
+        score = sum(weight.get(t, 0.0) for t in terms & content_terms(rest[:end]))
         if best is None or score > best[0] + 1e-9:
             best = (score, start, end)
     assert best is not None

@@ -143,7 +143,7 @@ class Assistant:
 
             draft = compose(standalone, selection.cited, lead_in=retrieved_lead_in,
                             introducers=retrieved_introducers, weights=result.snapshot.sparse.idf,
-                            model=self.quotes)
+                            model=self.quotes, references=result.references)
             timings["compose"] = _ms(t)
             response.answer, response.citations = draft.answer, draft.citations
             # A control-list entry: where the same code stands in the other bundled lists.

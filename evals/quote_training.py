@@ -54,7 +54,7 @@ def training_units(assistant: Assistant, questions: Sequence[EvalQuestion], sour
                 continue
             spans = gold_spans(q, sources)
             result = assistant.retriever.search(q.question, None, assistant.settings.top_k)
-            context = QuoteContext.of(q.question, result.snapshot.sparse.idf)
+            context = QuoteContext.of(q.question, result.snapshot.sparse.idf, result.references)
             for rank, passage in enumerate(select(result, assistant.policy).cited):
                 quotes = sentence_candidates(passage, context)
                 if not quotes:
