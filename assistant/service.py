@@ -53,8 +53,9 @@ class Assistant:
         self.scope = ScopeCheck(self.embed)
         # The party list the user imported beside the index; the licence check screens end users with it.
         self.screening = ScreeningStore(settings)
-        self.determiner = Determiner(self.retriever, screen=screen_with(self.screening))
         self.policy = SelectionPolicy.load()
+        self.determiner = Determiner(self.retriever, screen=screen_with(self.screening),
+                                     min_similarity=self.policy.min_confidence)
         self.quotes = QuoteModel.load(FUSION)
         self.chat_model = chat_model if chat_model is not None else llm.build_chat_model(settings)
 

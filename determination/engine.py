@@ -21,8 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from assistant.entry_notes import exclusion_notes
+from assistant.evidence import SelectionPolicy
 from assistant.retrieval import HybridRetriever
 from assistant.provenance import provenance_notices
+from assistant.sentences import content_terms
 from determination.facts import Country, EndUserType, Facts
 from determination.provisions import (
     CCL,
@@ -65,11 +67,16 @@ Screen = Callable[[str, str | None], ScreeningSummary]
 
 class Determiner:
     """`screen(name, country)` is the screening hook (a party list the user imported); without
-    one, the end-user step says that no list was imported — never "no match"."""
+    one, the end-user step says that no list was imported — never "no match". `min_similarity`
+    is the floor below which a candidate entry is named but not quoted (the answerer's own
+    floor, `SelectionPolicy.min_confidence`): "1C351.a (Viruses …)" is the closest Annex I entry
+    to thumbcuffs, and a citation would claim that it bears on the answer."""
 
-    def __init__(self, retriever: HybridRetriever, screen: Screen | None = None) -> None:
+    def __init__(self, retriever: HybridRetriever, screen: Screen | None = None,
+                 min_similarity: float | None = None) -> None:
         self.retriever = retriever
         self.screen = screen
+        self.min_similarity = SelectionPolicy.load().min_confidence if min_similarity is None else min_similarity
 
     def determine(self, facts: Facts) -> Determination:
         snapshot = self.retriever.reader.snapshot()
@@ -134,7 +141,7 @@ class Determiner:
         else:
             candidates = self._candidates(facts.item, EU_ANNEX_I)
             steps.append(self._classification_step("eu.classification", "Is the item listed in Annex I?",
-                                                   candidates, p, cite_3, "Annex I"))
+                                                   facts.item, candidates, p, cite_3, "Annex I"))
             steps.append(self._article_5(facts, p))
         steps.append(self._article_4(facts, p))
         article_9 = p.first(EU_REGULATION, "Article 9(1)")
@@ -254,7 +261,8 @@ class Determiner:
         else:
             eccns = self._candidates(facts.item, CCL)
             steps.append(self._classification_step("us.classification", "Which ECCN on the Commerce Control List?",
-                                                   eccns, p, [], "the Commerce Control List"))
+                                                   facts.item, eccns, p, [], "the Commerce Control List",
+                                                   unlisted=p.first("15-cfr-part-734", "§ 734.3(c)")))
         embargo = self._embargo(destination, p)
         if embargo is not None:
             steps.append(embargo)
@@ -306,7 +314,8 @@ class Determiner:
         candidate (a camera entry for a face-recognition system) would cite rules about other
         items. With none, § 742.7 is still shown for police and government end users."""
         codes = [c for c in facts.codes if re.match(r"^\d[A-E]\d{3}", c)]
-        codes += [c.code.removeprefix("ECCN ") for c in eccns if c.similarity >= NAMED_SIMILARITY]
+        codes += [c.code.removeprefix("ECCN ") for c in eccns
+                  if c.similarity >= NAMED_SIMILARITY or names_item(facts.item, c.chunk.text)]
         codes = list(dict.fromkeys(codes + [c[:5] for c in codes]))
         steps: list[Step] = []
         seen: set[str] = set()
@@ -421,15 +430,28 @@ class Determiner:
         best = max((c.similarity for c in found), default=0.0)
         return [c for c in found if c.similarity >= best - CANDIDATE_MARGIN][:CANDIDATES]
 
-    def _classification_step(self, key: str, question: str, candidates: list[Candidate], p: Provisions,
-                             extra: list[int], where: str) -> Step:
+    def _classification_step(self, key: str, question: str, item: str, candidates: list[Candidate],
+                             p: Provisions, extra: list[int], where: str, unlisted: Chunk | None = None) -> Step:
+        """`unlisted` is the provision that says what an item no entry lists is (EAR99, § 734.3(c)),
+        quoted when no candidate is close enough to cite."""
         if not candidates:
             return Step(key=key, question=question, finding=f"No entry of {where} resembles the description.",
                         outcome="no licence required on the bundled texts", citations=extra)
         names = "; ".join(f"{c.code} ({_heading(c.chunk)}, similarity {c.similarity:.2f})" for c in candidates)
-        best = candidates[0]
-        if best.similarity >= NAMED_SIMILARITY:
-            finding = (f"Check {best.code} first: its text is close to the description. Candidates, closest first: "
+        best = next((c for c in candidates if names_item(item, c.chunk.text)), candidates[0])
+        named = names_item(item, best.chunk.text)
+        if best.similarity < self.min_similarity and not named:
+            finding = f"No entry of {where} names the item or is close to its description."
+            if unlisted is not None:
+                finding += " Items subject to the EAR that are not listed on the CCL are designated EAR99."
+            return Step(key=key, question=question,
+                        finding=finding + " If none applies, the item is not listed and the catch-all steps decide.",
+                        outcome="licence may be required", depends_on="whether any entry's parameters catch the item",
+                        citations=[*extra, *([p.cite(unlisted, "EAR99")] if unlisted is not None else [])],
+                        candidates=[c.code for c in candidates])
+        if best.similarity >= NAMED_SIMILARITY or named:
+            why = "its text names the item" if named else "its text is close to the description"
+            finding = (f"Check {best.code} first: {why}. Candidates, closest first: "
                        f"{names}. Classification turns on the entry's technical parameters, which a description "
                        "does not settle.")
         else:
@@ -441,6 +463,14 @@ class Determiner:
         return Step(key=key, question=question, finding=finding, outcome="licence may be required",
                     depends_on="whether the item meets a candidate entry's parameters",
                     citations=[p.cite(best.chunk), *extra], candidates=[c.code for c in candidates])
+
+
+def names_item(item: str, text: str) -> bool:
+    """Does an entry's text name the item in its own words ("thumbcuffs" in ECCN 0A983's "implements
+    of torture, including thumbscrews, thumbcuffs, …")? Then it is the entry to check first, however
+    far a short description's vector is from the entry's."""
+    wanted = content_terms(item)
+    return bool(wanted) and wanted <= content_terms(text)
 
 
 def _same_entry(p: Provisions, entry: Candidate) -> str:

@@ -260,3 +260,36 @@ def test_candidate_entries_are_close_to_the_description_not_to_one_word(assistan
     eu = _steps(det)["eu.classification"]
     assert eu.candidates and "2B003.b" not in eu.candidates  # "A face width of 15 % of pitch diameter"
     assert "face width" not in eu.finding
+
+
+def test_an_entry_that_names_the_item_decides_however_short_the_description(assistant) -> None:  # noqa: ANN001
+    # "thumbcuffs" is one word: its vector is far from every entry, yet ECCN 0A983 names it, and
+    # § 742.11 (which names 0A983) requires a licence to all destinations including Canada.
+    det = assistant.determiner.determine(Facts(item="thumbcuffs", destination="Canada",
+                                               end_user_type=EndUserType.police))
+    _assert_verified(assistant, det)
+    steps = _steps(det)
+    us = steps["us.classification"]
+    assert "Check ECCN 0A983 first: its text names the item" in us.finding
+    assert ("15-cfr-part-774-supp-1-ccl", "ECCN 0A983") in _cited(det, us)
+    cited = {c.section for c in det.citations}
+    assert "§ 742.11(a)" in cited, "the section that names the entry's code is walked"
+
+
+def test_a_distant_candidate_entry_is_named_never_quoted(assistant) -> None:  # noqa: ANN001
+    # The closest Annex I entries to thumbcuffs (viruses, protective suits) share nothing with them:
+    # below the answerer's own similarity floor they are not cited, and the finding says so.
+    det = assistant.determiner.determine(Facts(item="thumbcuffs", destination="Canada",
+                                               end_user_type=EndUserType.police))
+    eu = _steps(det)["eu.classification"]
+    assert eu.candidates and "No entry of Annex I names the item or is close to its description" in eu.finding
+    assert all(section == "Article 3(1)" for _, section in _cited(det, eu))
+    assert not any(c.doc_id == "eu-2021-821-annex-i-control-list" for c in det.citations)
+
+
+def test_names_item_wants_every_word_of_the_item() -> None:
+    from determination.engine import names_item
+
+    text = "Specially designed implements of torture, including thumbscrews, thumbcuffs, fingercuffs"
+    assert names_item("thumbcuffs", text) and names_item("Thumbcuff", text)
+    assert not names_item("thumbcuffs for children", text) and not names_item("", text)
