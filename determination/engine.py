@@ -88,7 +88,7 @@ class Determiner:
         jurisdictions = []
         if facts.origin == "GB":
             jurisdictions.append(self._uk(facts, provisions))
-        elif facts.origin != "US":
+        elif facts.origin != "US" and not self._us_only(facts, provisions):
             jurisdictions.append(self._eu(facts, destination, provisions))
         jurisdictions.append(self._us(facts, destination, provisions, screening))
         names = [j.name for j in jurisdictions]
@@ -267,6 +267,7 @@ class Determiner:
         if embargo is not None:
             steps.append(embargo)
         steps += self._part_742(facts, eccns, destination, p)
+        steps += self._named_rules(facts, eccns, p)
         chart = p.first("15-cfr-part-738", "§ 738.4(a)")
         steps.append(Step(
             key="us.country-chart", question="Does the Country Chart require a licence for the destination?",
@@ -356,6 +357,36 @@ class Determiner:
                     citations=[p.cite(lead)] if lead else []))
         return steps
 
+    def _named_rules(self, facts: Facts, eccns: list[Candidate], p: Provisions) -> list[Step]:
+        """The two EAR provisions that name entries by code outside Part 742: § 738.3(a)(1),
+        the ECCNs that need a licence for all destinations whatever the Country Chart says
+        (5A980, 0A983, 5A001.f.1 …), and § 740.2(a), the items no licence exception (or only
+        GOV) may be used for. Only the exact code counts: 5A001.f.1 is named, 5A001 is not."""
+        codes = [c for c in facts.codes if re.match(r"^\d[A-E]\d{3}", c)]
+        codes += [c.code.removeprefix("ECCN ") for c in eccns
+                  if c.similarity >= NAMED_SIMILARITY or names_item(facts.item, c.chunk.text)]
+        rules = (("us.all-destinations", "15-cfr-part-738", "§ 738.3(a)",
+                  "Does the entry need a licence for all destinations?", "all destinations",
+                  "which requires a licence for all destinations for the entries it names, whatever the Country "
+                  "Chart says", "licence required"),
+                 ("us.exceptions", "15-cfr-part-740", "§ 740.2(a)", "May a licence exception be used?", None,
+                  "which restricts the use of licence exceptions for it", "licence may be required"))
+        steps: list[Step] = []
+        for key, doc_id, within, question, focus, what, outcome in rules:
+            for code in dict.fromkeys(codes):
+                pattern = re.compile(rf"(?<![\w.]){re.escape(code)}(?![\w]|\.[a-z0-9])")
+                chunk = next((c for c in p.chunks_of_doc(doc_id)
+                              if c.section.startswith(within) and pattern.search(c.text)), None)
+                if chunk is None:
+                    continue
+                steps.append(Step(
+                    key=key, question=question, finding=f"{code} is named in {chunk.section}, {what}.",
+                    outcome=outcome, depends_on=None if outcome == "licence required" else
+                    "the conditions the quoted text states",
+                    citations=[p.cite(chunk, focus or pattern)]))
+                break
+        return steps
+
     def _end_user(self, facts: Facts, screening: ScreeningSummary, p: Provisions) -> Step:
         rule = p.first("15-cfr-part-744", "§ 744.11(a)")
         cites = [p.cite(rule, "A license is required")] if rule else []
@@ -408,6 +439,15 @@ class Determiner:
             return ScreeningSummary(status="no-list", detail="No screening list imported: the end user was not "
                                     "screened (import the Consolidated Screening List with `regqa lists import`).")
         return self.screen(facts.end_user, facts.destination)
+
+    def _us_only(self, facts: Facts, p: Provisions) -> bool:
+        """Classified under codes that only the CCL holds ("a covert listening device classified
+        under ECCN 5A980", a US-only 980 series), with no place of export given: the exporter
+        is under the EAR, and walking the EU Regulation for a code Annex I does not have would
+        quote its nearest entries about other items."""
+        return facts.origin is None and bool(facts.codes) and all(
+            self._entry(p, EU_ANNEX_I, equivalents(code).get("EU", "")) is None
+            and self._entry(p, CCL, equivalents(code).get("US", "")) is not None for code in facts.codes)
 
     def _entry(self, p: Provisions, doc_id: str, code: str) -> Candidate | None:
         chunk = p.first(doc_id, code) if code else None

@@ -15,6 +15,7 @@ _LABELS = {"eu.classification": "Annex I listing", "eu.destination": "destinatio
            "eu.cyber-surveillance": "Article 5 catch-all", "eu.catch-all": "Article 4 catch-all",
            "eu.national": "Article 9 national measures", "us.classification": "classification",
            "us.embargo": "Part 746", "us.crime-control": "§ 742.7", "us.country-chart": "Country Chart",
+           "us.all-destinations": "§ 738.3(a)(1), all destinations", "us.exceptions": "§ 740.2, licence exceptions",
            "us.end-user": "end-user screening", "us.military-end-use": "§ 744.21", "us.military-cameras": "§ 744.9",
            "uk.military": "Article 3, UK Military List", "uk.dual-use": "Article 4, UK dual-use list",
            "uk.wmd": "Article 6 WMD control"}

@@ -293,3 +293,27 @@ def test_names_item_wants_every_word_of_the_item() -> None:
     text = "Specially designed implements of torture, including thumbscrews, thumbcuffs, fingercuffs"
     assert names_item("thumbcuffs", text) and names_item("Thumbcuff", text)
     assert not names_item("thumbcuffs for children", text) and not names_item("", text)
+
+
+def test_an_entry_the_ear_names_for_all_destinations_needs_a_licence_everywhere(assistant) -> None:  # noqa: ANN001
+    # "a covert listening device classified under ECCN 5A980" with no place of export: the EAR
+    # only (Annex I has no 5A980), § 738.3(a)(1) requires a licence for all destinations, and
+    # § 740.2(a)(3) restricts the licence exceptions.
+    det = assistant.determiner.determine(Facts(item="covert listening device", codes=["5A980"],
+                                               destination="United Kingdom", end_user_type=EndUserType.company))
+    _assert_verified(assistant, det)
+    assert [j.name for j in det.jurisdictions] == ["US"]
+    steps = _steps(det)
+    assert steps["us.all-destinations"].outcome == "licence required"
+    assert ("15-cfr-part-738", "§ 738.3(a)(1)") in _cited(det, steps["us.all-destinations"])
+    assert ("15-cfr-part-740", "§ 740.2(a)(3)") in _cited(det, steps["us.exceptions"])
+    assert det.jurisdictions[0].summary == "licence required"
+
+
+def test_a_code_is_named_only_exactly(assistant) -> None:  # noqa: ANN001
+    # § 738.3(a)(1) names 5A001.f.1, not 5A001.j: an IP-interception system is not 'all destinations'.
+    det = assistant.determiner.determine(Facts(item="IP network interception system", codes=["5A001.j"],
+                                               destination="Brazil", end_user_type=EndUserType.police))
+    _assert_verified(assistant, det)
+    assert "us.all-destinations" not in _steps(det)
+    assert "EU" in [j.name for j in det.jurisdictions], "Annex I has 5A001.j: the EU Regulation is walked"
