@@ -53,7 +53,7 @@ MISSING: tuple[Missing, ...] = (
                        # "the Entity List", "the BIS Entity List", "the BIS blacklist / Entity List"
                        r"\s+the\s+(?:[\w./-]+\s+){0,3}?entity\s+list\b|\bentity list (?:entry|entries) for\b"
                        # "check whether Xiamen Meiya Pico is on the Entity List": a named party, asked indirectly
-                       r"|\b(?:whether|if)\s+(?!(?:a|an|any|every|each|someone|somebody|anyone|our|the)\b)[\w&.-]+"
+                       r"|\b(?:whether|(?:tell|let)\s+(?:me|us)\s+if|(?:check|confirm|know|see|verify)\s+if)\s+(?!(?:a|an|any|every|each|someone|somebody|anyone|our|the)\b)[\w&.-]+"
                        r"(?:\s+[\w&.-]+){0,4}\s+(?:is|are|was|were)\s+(?:still\s+|currently\s+|now\s+)?"
                        r"(?:on|listed on|added to|placed on)\s+the\s+(?:BIS\s+)?entity\s+list\b"
                        # Chat shorthand: "megvii on the entity list?" (a name, then the list, then "?")
@@ -70,7 +70,13 @@ MISSING: tuple[Missing, ...] = (
             re.compile(r"\b(?:is|are)\s+(?!(?:a|an|the|it|this|that|they|located|listed|also|not|in)\b)[A-Za-z][\w-]*"
                        r"(?:\s+[A-Za-z][\w-]*){0,3}\s+(?:also\s+)?(?:in|listed in|part of|a member of)\s+(?:the\s+)?"
                        r"country\s+group\s+[A-E]"
-                       r"|\b(?:which|what)\s+(?:countries|destinations)\b[^?.]{0,40}\bcountry\s+group\s+[A-E]", re.I)),
+                       r"|\b(?:which|what)\s+(?:countries|destinations)\b[^?.]{0,40}\bcountry\s+group\s+[A-E]"
+                       # "Can you tell me whether Vietnam is in Country Group D:1 or only in D:5?"
+                       r"|\b(?:whether|(?:tell|let)\s+(?:me|us)\s+if|(?:check|confirm|know|see|verify)\s+if)\s+(?!(?:a|an|the|it|this|that|they|our|their|its)\b)[A-Za-z][\w-]*"
+                       r"(?:\s+[A-Za-z][\w-]*){0,2}\s+(?:is|are)\s+(?:also\s+|only\s+|still\s+)?(?:in|listed in|part of"
+                       r"|a member of)\s+(?:the\s+)?country\s+groups?\s+[A-E]"
+                       # "Which Country Group is Vietnam in?"
+                       r"|\bwhich\s+country\s+groups?\s+(?:is|are|does|do)\s+[A-Z]", re.I)),
     Missing("the Member States' national control lists", "https://policy.trade.ec.europa.eu/help-exporters-and-importers/exporting-dual-use-items_en",
             re.compile(r"\bnational (?:control )?list of (?:Germany|France|Italy|Spain|the Netherlands|Sweden|Poland|Belgium|Austria|Ireland|Denmark|Finland)\b"
                        r"|\b(?:German|French|Italian|Spanish|Dutch|Swedish|Polish|Belgian)\s+national\s+(?:control\s+)?list\b", re.I)),

@@ -46,6 +46,10 @@ from assistant.not_bundled import (asks_about_events, asks_for_countries, foreig
     ("Which columns are ticked for Peru?", "Country Chart"),
     ("We ship to Bengaluru. Is India in Country Group A:5?", "Country Groups"),
     ("Which countries are in Country Group D:5 under the EAR?", "Country Groups"),
+    ("Can you tell me whether Vietnam is in Country Group D:1 or only in D:5? We need it for a BAG decision.",
+     "Country Groups"),
+    ("Please confirm if Saudi Arabia is still in Country Group A:6.", "Country Groups"),
+    ("Which Country Group is Kazakhstan in?", "Country Groups"),
     ("Which items are in Schedule 2 of the Export Control Order?", "Export Control Order"),
     ("Can you check whether Xiamen Meiya Pico is on the Entity List and what review policy applies?", "Entity List"),
 ])
@@ -76,6 +80,10 @@ def test_asking_what_an_unbundled_instrument_contains(question: str, instrument:
     # A group named as a fact about the destination; the question is § 740.22's rule.
     "Under License Exception ACE, may we send 4D004 software to the national CERT of a country that is in "
     "Country Group D but also in A:6?",
+    # Whether a rule applies when the destination is in a group: the group is the premise.
+    "Does License Exception ACE apply if the end user is in Country Group D:1?",
+    "Can we use STA if the destination is in Country Group A:5?",
+    "If Vietnam is in Country Group D:1, may we still use License Exception ACE for a bank there?",
     # Goods named by the Schedule that lists them; the question is Article 26(2)'s rule.
     "Does a UK export licence for goods specified in Schedule 2 or 3 to the Export Control Order 2008 also "
     "authorise the transfer of the technology needed to install them?",
