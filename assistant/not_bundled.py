@@ -93,7 +93,10 @@ MISSING: tuple[Missing, ...] = (
                        r"|['‘\"]PL['’\"] entr|\bPL entr(?:y|ies)\b"
                        # what a Schedule lists; not goods named as "specified in Schedule 2 or 3"
                        r"|(?<!specified in )(?<!listed in )(?<!set out in )(?<!controlled under )(?<!specified under )"
-                       r"\bSchedule\s+[1-4]\b[^?.]{0,30}\b(?:Export Control )?Order\b",
+                       r"\bSchedule\s+[1-4]\b[^?.]{0,30}\b(?:Export Control )?Order\b"
+                       # which destinations the UK embargoes: Schedule 4 lists them (Part 746 is the US's)
+                       r"|^(?=[\s\S]*\b(?:UK|U\.K\.|United Kingdom|British|Export Control Order)\b)[\s\S]*"
+                       r"\b(?:which|what)\s+(?:countries|destinations|territories)\b[^?.]{0,60}\b(?:embargo|transit control)",
                        re.I)),
     # The Order provides for general licences (registration, Article 28; suspension, Article 32);
     # which OGELs exist and what each one's conditions are is in the licences themselves.

@@ -51,6 +51,8 @@ from assistant.not_bundled import (asks_about_events, asks_for_countries, foreig
     ("Please confirm if Saudi Arabia is still in Country Group A:6.", "Country Groups"),
     ("Which Country Group is Kazakhstan in?", "Country Groups"),
     ("Which items are in Schedule 2 of the Export Control Order?", "Export Control Order"),
+    ("Which countries does the UK currently subject to an arms embargo?", "Export Control Order"),
+    ("Which destinations are under a UK arms embargo?", "Export Control Order"),
     ("Can you check whether Xiamen Meiya Pico is on the Entity List and what review policy applies?", "Entity List"),
 ])
 def test_asking_what_an_unbundled_instrument_contains(question: str, instrument: str) -> None:
@@ -84,6 +86,8 @@ def test_asking_what_an_unbundled_instrument_contains(question: str, instrument:
     "Does License Exception ACE apply if the end user is in Country Group D:1?",
     "Can we use STA if the destination is in Country Group A:5?",
     "If Vietnam is in Country Group D:1, may we still use License Exception ACE for a bank there?",
+    "Which destinations are embargoed under part 746 of the EAR?",  # § 746.1, the US's own
+    "What is an 'embargoed destination' under the UK Export Control Order?",  # Article 2's definition
     # Goods named by the Schedule that lists them; the question is Article 26(2)'s rule.
     "Does a UK export licence for goods specified in Schedule 2 or 3 to the Export Control Order 2008 also "
     "authorise the transfer of the technology needed to install them?",
