@@ -94,6 +94,9 @@ MISSING: tuple[Missing, ...] = (
                        # what a Schedule lists; not goods named as "specified in Schedule 2 or 3"
                        r"|(?<!specified in )(?<!listed in )(?<!set out in )(?<!controlled under )(?<!specified under )"
                        r"\bSchedule\s+[1-4]\b[^?.]{0,30}\b(?:Export Control )?Order\b"
+                       # "which UK-only dual-use items are listed in Schedule 3 of the Order?"
+                       r"|\b(?:which|what)\b[^?.]{0,60}\b(?:listed|specified|set out|included|contained)\s+in\s+"
+                       r"Schedule\s+[1-4]\b"
                        # which destinations the UK embargoes: Schedule 4 lists them (Part 746 is the US's)
                        r"|^(?=[\s\S]*\b(?:UK|U\.K\.|United Kingdom|British|Export Control Order)\b)[\s\S]*"
                        r"\b(?:which|what)\s+(?:countries|destinations|territories)\b[^?.]{0,60}\b(?:embargo|transit control)",
@@ -105,6 +108,13 @@ MISSING: tuple[Missing, ...] = (
             re.compile(r"\bwhich\s+(?:\w+\s+){0,2}(?:OGELs?|open general (?:export )?licen[cs]es?)\b"
                        r"|\b(?:conditions?|requirements?)\s+(?:does|do|of|in|under)\s+(?:that|the|this|each)\s+"
                        r"(?:OGEL|open general)", re.I)),
+    # § 732.3(m) points to the guidance; the supplement with the red flags is not bundled (MANIFEST).
+    Missing("BIS's 'Know Your Customer' guidance and red flags (Supplement No. 1 to Part 732)",
+            f"{_ECFR}/part-732",
+            re.compile(r"^(?![\s\S]*\b(?:EU|Commission|2024/2659|Union)\b)[\s\S]*(?:"
+                       r"\b(?:list|enumerate|what are|which are)\b[^?.]{0,40}\bred flags\b"
+                       r"|\bred flags\b[^?.]{0,40}\b(?:BIS|KYC|Know Your Customer)\b[^?.]{0,30}\b(?:sets?|lists?|gives?)\b)",
+                       re.I)),
     # Kinds of source the corpus holds none of: court judgments, Wassenaar plenary documents,
     # the registers of who holds an office or which authority licenses in a Member State.
     Missing("court judgments (case law)", "https://curia.europa.eu/juris/recherche.jsf?language=en",

@@ -52,6 +52,11 @@ from assistant.not_bundled import (asks_about_events, asks_for_countries, foreig
     ("Which Country Group is Kazakhstan in?", "Country Groups"),
     ("Which items are in Schedule 2 of the Export Control Order?", "Export Control Order"),
     ("Which countries does the UK currently subject to an arms embargo?", "Export Control Order"),
+    ("which UK-only dual-use items are listed in Schedule 3 of the UK Export Control Order 2008?",
+     "Export Control Order"),
+    ("Our manual refers to BIS's Know Your Customer guidance. Can you list the red flags BIS sets out there?",
+     "Know Your Customer"),
+    ("What are the red flags in BIS's KYC guidance?", "Know Your Customer"),
     ("Which destinations are under a UK arms embargo?", "Export Control Order"),
     ("Can you check whether Xiamen Meiya Pico is on the Entity List and what review policy applies?", "Entity List"),
 ])
@@ -87,6 +92,8 @@ def test_asking_what_an_unbundled_instrument_contains(question: str, instrument:
     "Can we use STA if the destination is in Country Group A:5?",
     "If Vietnam is in Country Group D:1, may we still use License Exception ACE for a bank there?",
     "Which destinations are embargoed under part 746 of the EAR?",  # § 746.1, the US's own
+    "What must we do if we see a red flag in an order?",  # § 732.3(m)'s step, not the list
+    "Does a UK licence for goods listed in Schedule 3 also cover the technology to install them?",
     "What is an 'embargoed destination' under the UK Export Control Order?",  # Article 2's definition
     # Goods named by the Schedule that lists them; the question is Article 26(2)'s rule.
     "Does a UK export licence for goods specified in Schedule 2 or 3 to the Export Control Order 2008 also "
