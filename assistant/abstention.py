@@ -15,12 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from assistant.bundled import NotBundled, category_gap, not_bundled
+from assistant.definitions import terms_defined_by
 from assistant.evidence import Selection
 from assistant.not_bundled import (NotHeld, asked_only_about, asked_sentences, asks_about_events, asks_for_countries,
                                    foreign_rules, missing_for, names_countries, names_held_instrument)
 from assistant.references import find_references
 from assistant.retrieval import SearchResult, exception_codes
 from assistant.scope import ScopeCheck
+from assistant.sentences import content_terms
 
 Verdict = tuple[str, str] | None
 
@@ -60,14 +62,31 @@ def asked_gap(case: Case) -> Verdict:
     """A unit left out of a partial copy, asked about and beside no unit that exists. One the
     question only states a fact about ("4A994 is listed in supplement no. 2 to part 744. Do we
     need a licence because the buyer is the military?") leaves the asked rule to answer, with a
-    notice of the gap; a gap the question does not name (a definition's pointer) is the answer's."""
+    notice of the gap; a gap the question does not name (a definition's pointer) is the answer's,
+    unless a cited unit's own title is about the term (`answered_beside`)."""
     result = case.result
-    stated = ({r.label for r in result.references}
-              - {r.label for r in find_references(asked_sentences(result.query))})
+    named = {r.label for r in result.references}
+    stated = named - {r.label for r in find_references(asked_sentences(result.query))}
     asked = [g for g in case.gaps if g.reference.label not in stated]
+    if any(g.reference.label not in named for g in asked) and answered_beside(case):
+        asked = [g for g in asked if g.reference.label in named]
     if asked and not case.resolved_any:
         return "out-of-corpus", "; ".join(not_bundled_text(g) for g in asked)
     return None
+
+
+def answered_beside(case: Case) -> bool:
+    """"Does storing encrypted data on a foreign cloud server count as an export?": the EAR's
+    definition only points to § 734.13, which is not bundled, but § 734.18 ("Activities that are
+    not exports, reexports, or transfers") is cited, and a unit whose own title is about the
+    defined term answers what the law says of the case; the gap becomes the answer's notice.
+    "Does it still count as 'fundamental research'?" has no such unit (§ 734.8 is the gap)."""
+    result = case.result
+    defining = set(result.defining)
+    wanted = [terms for cid in result.defining for term in terms_defined_by(result.snapshot.by_id[cid])
+              if (terms := content_terms(term))]
+    return any(any(terms <= content_terms(p.first.unit_title or "") for terms in wanted)
+               for p in case.selection.cited if not any(c.chunk_id in defining for c in p.chunks))
 
 
 def nothing_found(case: Case) -> Verdict:

@@ -100,6 +100,22 @@ def test_a_definition_pointing_to_a_section_left_out_of_the_bundle_is_an_honest_
     assert "https://www.ecfr.gov/" in response.answer
 
 
+def test_a_case_the_law_decides_beside_a_pointer_gap_is_answered(assistant) -> None:  # noqa: ANN001
+    """"*Export.* See § 734.13" points to a section the bundle leaves out, but § 734.18, whose own
+    title is about exports ("Activities that are not exports …"), answers whether storing
+    encrypted data abroad is one: the answer quotes it, with the gap as a notice. Asked whether
+    something is 'fundamental research', no cited unit's title is about the term: still a gap."""
+    response = assistant.ask("Does storing controlled technical data on a cloud server located outside the United "
+                             "States count as an export under the EAR if the data is protected with end-to-end "
+                             "encryption?")
+    assert not response.abstained
+    assert any(c.section.startswith("§ 734.18") for c in response.citations)
+    assert any("§ 734.13 is not in the bundled copy of 15 CFR Part 734" in n for n in response.notices)
+    response = assistant.ask("Our university lab does face-recognition research with an industry sponsor who wants "
+                             "to vet papers before publication. Does it still count as 'fundamental research'?")
+    assert response.abstained and response.abstain_kind == "out-of-corpus"
+
+
 def test_a_question_that_only_asks_for_a_definition_cites_the_definition_alone(assistant) -> None:  # noqa: ANN001
     """Nothing else is asked, so a unit that merely uses the term (Article 27's records of
     dual-use items) is not cited; a question that also describes a product keeps the other
