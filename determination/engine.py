@@ -314,9 +314,7 @@ class Determiner:
         user gave them, or when a candidate entry is close to the description; a distant
         candidate (a camera entry for a face-recognition system) would cite rules about other
         items. With none, § 742.7 is still shown for police and government end users."""
-        codes = [c for c in facts.codes if re.match(r"^\d[A-E]\d{3}", c)]
-        codes += [c.code.removeprefix("ECCN ") for c in eccns
-                  if c.similarity >= NAMED_SIMILARITY or names_item(facts.item, c.chunk.text)]
+        codes = _item_codes(facts, eccns)
         codes = list(dict.fromkeys(codes + [c[:5] for c in codes]))
         steps: list[Step] = []
         seen: set[str] = set()
@@ -362,9 +360,7 @@ class Determiner:
         the ECCNs that need a licence for all destinations whatever the Country Chart says
         (5A980, 0A983, 5A001.f.1 …), and § 740.2(a), the items no licence exception (or only
         GOV) may be used for. Only the exact code counts: 5A001.f.1 is named, 5A001 is not."""
-        codes = [c for c in facts.codes if re.match(r"^\d[A-E]\d{3}", c)]
-        codes += [c.code.removeprefix("ECCN ") for c in eccns
-                  if c.similarity >= NAMED_SIMILARITY or names_item(facts.item, c.chunk.text)]
+        codes = _item_codes(facts, eccns)
         rules = (("us.all-destinations", "15-cfr-part-738", "§ 738.3(a)",
                   "Does the entry need a licence for all destinations?", "all destinations",
                   "which requires a licence for all destinations for the entries it names, whatever the Country "
@@ -373,7 +369,7 @@ class Determiner:
                   "which restricts the use of licence exceptions for it", "licence may be required"))
         steps: list[Step] = []
         for key, doc_id, within, question, focus, what, outcome in rules:
-            for code in dict.fromkeys(codes):
+            for code in codes:
                 pattern = re.compile(rf"(?<![\w.]){re.escape(code)}(?![\w]|\.[a-z0-9])")
                 chunk = next((c for c in p.chunks_of_doc(doc_id)
                               if c.section.startswith(within) and pattern.search(c.text)), None)
@@ -503,6 +499,16 @@ class Determiner:
         return Step(key=key, question=question, finding=finding, outcome="licence may be required",
                     depends_on="whether the item meets a candidate entry's parameters",
                     citations=[p.cite(best.chunk), *extra], candidates=[c.code for c in candidates])
+
+
+def _item_codes(facts: Facts, eccns: list[Candidate]) -> list[str]:
+    """The codes the item's rules are looked up by: the ones the user gave, and a candidate entry
+    that names the item or is close to the description (a distant one would cite rules about
+    other items)."""
+    codes = [c for c in facts.codes if re.match(r"^\d[A-E]\d{3}", c)]
+    codes += [c.code.removeprefix("ECCN ") for c in eccns
+              if c.similarity >= NAMED_SIMILARITY or names_item(facts.item, c.chunk.text)]
+    return list(dict.fromkeys(codes))
 
 
 def names_item(item: str, text: str) -> bool:
