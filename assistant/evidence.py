@@ -12,6 +12,7 @@ cross-validation on the dev set (`python -m evals.tune`), stored in assistant/fu
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +54,21 @@ class SelectionPolicy:
 class Selection:
     cited: list[Passage]  # best first
     confidence: float  # the best unit's similarity to the question (1.0 for a named unit)
+
+
+_SOFTWARE = re.compile(r"\b(?:software|apps?|applications? software|programs?|firmware)\b", re.I)
+_EQUIPMENT_ENTRY = re.compile(r"^(ECCN |)(\d)A(\d{3})$|^(\d)\.A\.(\d+)$")
+
+
+def _software_twin(passage: Passage, candidates: list[Passage]) -> Passage | None:
+    """The software entry (category D) of the same list and number as an equipment entry (A):
+    ECCN 5D980 for ECCN 5A980, 5.D.1 for 5.A.1."""
+    match = _EQUIPMENT_ENTRY.match(passage.first.unit or passage.first.section)
+    if match is None:
+        return None
+    twin = f"{match[1]}{match[2]}D{match[3]}" if match[2] else f"{match[4]}.D.{match[5]}"
+    return next((c for c in candidates if c.first.doc_id == passage.first.doc_id
+                 and (c.first.unit or c.first.section) == twin), None)
 
 
 def select(result: SearchResult, policy: SelectionPolicy) -> Selection:
@@ -112,6 +128,15 @@ def select(result: SearchResult, policy: SelectionPolicy) -> Selection:
             break
         if p not in cited and close(p, ratio):
             cited.append(p)
+    # "Which ECCN covers the covert bugs and the companion app that records them?": the equipment
+    # entry cited (ECCN 5A980) and the software entry of the same number (5D980), retrieved too.
+    # Only the best equipment entry's: the twin takes the last slot if none is free.
+    twins = [(p, twin) for p in cited if (twin := _software_twin(p, fuzzy)) is not None] \
+        if _SOFTWARE.search(result.query) else []
+    if twins:
+        equipment, twin = twins[0]
+        if twin not in cited and (len(cited) < limit or cited[-1] is not equipment):
+            cited = (cited if len(cited) < limit else cited[:-1]) + [twin]
     # "Under Regulation (EU) 2021/821, …": the answer cites the instrument the question names —
     # its best-ranked unit — when another document (guidance, a notice) leads, even if a unit of
     # the instrument that shares only words (a general authorisation) made the cut. Ranked, not

@@ -182,3 +182,40 @@ def test_a_long_sentence_is_quoted_from_the_clause_that_answers() -> None:
     # Without the question's terms in a later clause, the sentence is quoted from its start.
     plain = compose("What is a transmission of goods?", [_passage(1, text)])
     assert plain.citations[0].quote.startswith("(d) transmission of exports")
+
+
+def _entry(n: int, code: str, score: float, doc: str = "ccl") -> Passage:
+    passage = _passage(n, f"Entry {code}, as follows.")
+    passage.chunks[0] = passage.first.model_copy(update={"doc_id": doc, "section": code, "unit": code})
+    passage.score, passage.dense = score, 0.45
+    return passage
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    # Equipment and its companion app: the software entry of the same number joins, in the last slot.
+    ("Which ECCNs cover covert audio bugs and the companion app that records them?",
+     ["ECCN 5A980", "ECCN 5A001", "ECCN 5D980"]),
+    # No software asked about: the ranking's own choice.
+    ("Which ECCN covers covert audio bugs?", ["ECCN 5A980", "ECCN 5A001", "ECCN 5D001"]),
+])
+def test_a_question_about_equipment_and_its_software_cites_both_entries(question: str, expected: list[str]) -> None:
+    import numpy as np
+
+    from assistant.evidence import SelectionPolicy, select
+    from assistant.retrieval import SearchResult
+
+    passages = [_entry(1, "ECCN 5A980", 0.039), _entry(2, "ECCN 5A001", 0.036), _entry(3, "ECCN 5D001", 0.035),
+                _entry(4, "ECCN 5D980", 0.009), _entry(5, "5D980", 0.030, doc="other-list")]
+    result = SearchResult(query=question, hits=[], references=[], unresolved=[], snapshot=None,  # type: ignore[arg-type]
+                          vector=np.zeros(3), passages=passages)
+    chosen = select(result, SelectionPolicy(score_ratio=0.6, max_units=3))
+    assert [p.first.section for p in chosen.cited] == expected
+
+
+def test_the_software_twin_is_the_same_list_and_number() -> None:
+    from assistant.evidence import _software_twin
+
+    wassenaar = [_entry(1, "5.D.1", 0.1, doc="wa"), _entry(2, "5.D.2", 0.1, doc="wa")]
+    assert _software_twin(_entry(3, "5.A.1", 0.2, doc="wa"), wassenaar) is wassenaar[0]
+    assert _software_twin(_entry(4, "5.A.1", 0.2, doc="eu"), wassenaar) is None  # another list
+    assert _software_twin(_entry(5, "5A001.f.1", 0.2, doc="wa"), wassenaar) is None  # not an entry
