@@ -131,10 +131,10 @@ def select(result: SearchResult, policy: SelectionPolicy) -> Selection:
     # "Which ECCN covers the covert bugs and the companion app that records them?": the equipment
     # entry cited (ECCN 5A980) and the software entry of the same number (5D980), retrieved too.
     # Only the best equipment entry's: the twin takes the last slot if none is free.
-    twins = [(p, twin) for p in cited if (twin := _software_twin(p, fuzzy)) is not None] \
-        if _SOFTWARE.search(result.query) else []
-    if twins:
-        equipment, twin = twins[0]
+    pair = next(((p, twin) for p in cited if (twin := _software_twin(p, fuzzy)) is not None), None) \
+        if _SOFTWARE.search(result.query) else None
+    if pair is not None:
+        equipment, twin = pair
         if twin not in cited and (len(cited) < limit or cited[-1] is not equipment):
             cited = (cited if len(cited) < limit else cited[:-1]) + [twin]
     # "Under Regulation (EU) 2021/821, …": the answer cites the instrument the question names —

@@ -25,6 +25,9 @@ class Missing:
 
 
 _ECFR = "https://www.ecfr.gov/current/title-15/subtitle-B/chapter-VII/subchapter-C"
+# "whether X is …", "tell me if X is …", "check if X is …": a named thing asked about indirectly
+# (a bare "if" is a premise: "if Vietnam is in D:1, may we use ACE?").
+_ASKED_IF = r"\b(?:whether|(?:tell|let)\s+(?:me|us)\s+if|(?:check|confirm|know|see|verify)\s+if)"
 MISSING: tuple[Missing, ...] = (
     Missing("the Commerce Country Chart (Supplement No. 1 to Part 738)", f"{_ECFR}/part-738/appendix-Supplement%20No.%201%20to%20Part%20738",
             # What the chart says, not how to use it ("How do we use the Country Chart?" is § 738.4)
@@ -53,7 +56,7 @@ MISSING: tuple[Missing, ...] = (
                        # "the Entity List", "the BIS Entity List", "the BIS blacklist / Entity List"
                        r"\s+the\s+(?:[\w./-]+\s+){0,3}?entity\s+list\b|\bentity list (?:entry|entries) for\b"
                        # "check whether Xiamen Meiya Pico is on the Entity List": a named party, asked indirectly
-                       r"|\b(?:whether|(?:tell|let)\s+(?:me|us)\s+if|(?:check|confirm|know|see|verify)\s+if)\s+(?!(?:a|an|any|every|each|someone|somebody|anyone|our|the)\b)[\w&.-]+"
+                       r"|" + _ASKED_IF + r"\s+(?!(?:a|an|any|every|each|someone|somebody|anyone|our|the)\b)[\w&.-]+"
                        r"(?:\s+[\w&.-]+){0,4}\s+(?:is|are|was|were)\s+(?:still\s+|currently\s+|now\s+)?"
                        r"(?:on|listed on|added to|placed on)\s+the\s+(?:BIS\s+)?entity\s+list\b"
                        # Chat shorthand: "megvii on the entity list?" (a name, then the list, then "?")
@@ -72,7 +75,7 @@ MISSING: tuple[Missing, ...] = (
                        r"country\s+group\s+[A-E]"
                        r"|\b(?:which|what)\s+(?:countries|destinations)\b[^?.]{0,40}\bcountry\s+group\s+[A-E]"
                        # "Can you tell me whether Vietnam is in Country Group D:1 or only in D:5?"
-                       r"|\b(?:whether|(?:tell|let)\s+(?:me|us)\s+if|(?:check|confirm|know|see|verify)\s+if)\s+(?!(?:a|an|the|it|this|that|they|our|their|its)\b)[A-Za-z][\w-]*"
+                       r"|" + _ASKED_IF + r"\s+(?!(?:a|an|the|it|this|that|they|our|their|its)\b)[A-Za-z][\w-]*"
                        r"(?:\s+[A-Za-z][\w-]*){0,2}\s+(?:is|are)\s+(?:also\s+|only\s+|still\s+)?(?:in|listed in|part of"
                        r"|a member of)\s+(?:the\s+)?country\s+groups?\s+[A-E]"
                        # "Which Country Group is Vietnam in?"

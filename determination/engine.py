@@ -266,8 +266,9 @@ class Determiner:
         embargo = self._embargo(destination, p)
         if embargo is not None:
             steps.append(embargo)
-        steps += self._part_742(facts, eccns, destination, p)
-        steps += self._named_rules(facts, eccns, p)
+        codes = _item_codes(facts, eccns)
+        steps += self._part_742(facts, codes, destination, p)
+        steps += self._named_rules(codes, p)
         chart = p.first("15-cfr-part-738", "§ 738.4(a)")
         steps.append(Step(
             key="us.country-chart", question="Does the Country Chart require a licence for the destination?",
@@ -307,15 +308,14 @@ class Determiner:
                     depends_on=None if whole else f"whether the item falls under the controls of {section}",
                     citations=[cite])
 
-    def _part_742(self, facts: Facts, eccns: list[Candidate], destination: Country | None,
+    def _part_742(self, facts: Facts, item_codes: list[str], destination: Country | None,
                   p: Provisions) -> list[Step]:
         """The Part 742 sections that name the item's code (its most specific form first:
         `6A003.b.4.b` before `ECCN 6A003`), each quoted where it names it. Codes count when the
         user gave them, or when a candidate entry is close to the description; a distant
         candidate (a camera entry for a face-recognition system) would cite rules about other
         items. With none, § 742.7 is still shown for police and government end users."""
-        codes = _item_codes(facts, eccns)
-        codes = list(dict.fromkeys(codes + [c[:5] for c in codes]))
+        codes = list(dict.fromkeys(item_codes + [c[:5] for c in item_codes]))
         steps: list[Step] = []
         seen: set[str] = set()
         for code in codes:
@@ -355,12 +355,11 @@ class Determiner:
                     citations=[p.cite(lead)] if lead else []))
         return steps
 
-    def _named_rules(self, facts: Facts, eccns: list[Candidate], p: Provisions) -> list[Step]:
+    def _named_rules(self, codes: list[str], p: Provisions) -> list[Step]:
         """The two EAR provisions that name entries by code outside Part 742: § 738.3(a)(1),
         the ECCNs that need a licence for all destinations whatever the Country Chart says
         (5A980, 0A983, 5A001.f.1 …), and § 740.2(a), the items no licence exception (or only
         GOV) may be used for. Only the exact code counts: 5A001.f.1 is named, 5A001 is not."""
-        codes = _item_codes(facts, eccns)
         rules = (("us.all-destinations", "15-cfr-part-738", "§ 738.3(a)",
                   "Does the entry need a licence for all destinations?", "all destinations",
                   "which requires a licence for all destinations for the entries it names, whatever the Country "
@@ -474,8 +473,8 @@ class Determiner:
             return Step(key=key, question=question, finding=f"No entry of {where} resembles the description.",
                         outcome="no licence required on the bundled texts", citations=extra)
         names = "; ".join(f"{c.code} ({_heading(c.chunk)}, similarity {c.similarity:.2f})" for c in candidates)
-        best = next((c for c in candidates if names_item(item, c.chunk.text)), candidates[0])
-        named = names_item(item, best.chunk.text)
+        naming = next((c for c in candidates if names_item(item, c.chunk.text)), None)
+        best, named = naming or candidates[0], naming is not None
         if best.similarity < self.min_similarity and not named:
             finding = f"No entry of {where} names the item or is close to its description."
             if unlisted is not None:
