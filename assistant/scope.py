@@ -25,6 +25,9 @@ _EXPORT_CONTROL_WORDS = re.compile(
     r"regulation \(eu\)|2021/821|cyber-?surveillance|intrusion software|intercept\w*|encryption|"
     r"country (?:chart|groups?)|control(?:led)? lists?|controlled|destinations?|brokering|"
     r"human rights|echri|hikvision|dahua|record-?keeping|technical assistance|industry and security|"
+    # What the catch-all clauses turn on: use for (internal) repression, and items not on a list
+    # ("unlisted network monitoring kit"); unlisted shares and companies are another field's.
+    r"(?:internal )?repression|(?:un|non-?)listed(?!\s+(?:compan\w*|shares?|stocks?|securities|firms?))|"
     # Proliferation and military end use: what catch-all and transit controls are about.
     # "The transit" of dual-use goods is controlled; goods damaged "in transit" are a shipping matter.
     r"(?<!\bin )transit|missiles?|weapons of mass destruction|wmd|proliferation|military end[- ]us\w*|arms embargo\w*|"

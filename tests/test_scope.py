@@ -27,6 +27,11 @@ from assistant.scope import ScopeCheck, uses_export_control_vocabulary
     ("ECJU has refused our SIEL for a network monitoring system. How long do we have to appeal?", True),
     ("We're a UK haulier moving pepper-spray devices from China to Kenya. Do UK trade controls catch us?", True),
     ("We shipped software without the licence it needed. When must a voluntary self-disclosure reach OEE?", True),
+    # The catch-all clauses turn on use for repression and on items that are not listed.
+    ("shipping some unlisted network monitoring kit out of belfast. can HMRC detain it if it may be used for "
+     "repression?", True),
+    ("Are non-listed cyber-surveillance items ever caught?", True),
+    ("Do we pay stamp duty when we sell unlisted shares?", False),
     # Goods damaged "in transit" are a shipping and insurance matter.
     ("Our cameras got water damage in transit to Rotterdam. Who pays?", False),
 ])
