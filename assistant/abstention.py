@@ -11,15 +11,16 @@ about export control and about the bundled texts).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from assistant.bundled import NotBundled, category_gap, not_bundled
 from assistant.definitions import terms_defined_by
 from assistant.evidence import Selection
-from assistant.not_bundled import (NotHeld, asked_only_about, asked_sentences, asks_about_events, asks_for_countries,
-                                   foreign_rules, missing_for, names_countries, names_held_instrument)
-from assistant.references import find_references
+from assistant.not_bundled import (NotHeld, asked_only_about, asked_sentences, asks_about_events, asks_besides_countries,
+                                   asks_for_countries, foreign_rules, missing_for, names_countries, names_held_instrument)
+from assistant.references import Reference, find_references
 from assistant.retrieval import SearchResult, exception_codes
 from assistant.scope import ScopeCheck
 from assistant.sentences import content_terms
@@ -70,9 +71,27 @@ def asked_gap(case: Case) -> Verdict:
     asked = [g for g in case.gaps if g.reference.label not in stated]
     if any(g.reference.label not in named for g in asked) and answered_beside(case):
         asked = [g for g in asked if g.reference.label in named]
-    if asked and not case.resolved_any:
+    if asked and (not case.resolved_any or leads_with_gap(asked_sentences(result.query), asked, result.references)):
         return "out-of-corpus", "; ".join(not_bundled_text(g) for g in asked)
     return None
+
+
+def leads_with_gap(asked: str, gaps: list[NotBundled], references: list[Reference]) -> bool:
+    """"What licensing policy does § 742.13 apply to devices controlled under ECCN 5A980?" asks
+    what the unbundled section says; the entry named after it only says which items. The first
+    unit an asking sentence names is what it asks about ("Does ECCN 5A980 need a licence under
+    § 742.13?" asks about the entry, which answers with the gap as a notice)."""
+    gap_labels = {g.reference.label for g in gaps}
+    placed = sorted((at, r.label) for r in references if (at := _position(asked, r.label)) is not None)
+    return bool(placed) and placed[0][1] in gap_labels
+
+
+def _position(text: str, label: str) -> int | None:
+    """Where a reference stands in the question, found by its number ("742.13", "5a980",
+    "article 5"); None when it is not written there."""
+    core = re.sub(r"^(?:§|eccn\s+)", "", label).split("(")[0]
+    found = re.search(r"(?<![\w.])" + re.escape(core).replace(r"\ ", r"\s+") + r"(?![\w])", text, re.I)
+    return found.start() if found else None
 
 
 def answered_beside(case: Case) -> bool:
@@ -124,11 +143,17 @@ def events(case: Case) -> Verdict:
 
 def countries(case: Case) -> Verdict:
     """Which countries ("which Member States have notified measures under Article 9?"), when no
-    passage that answers names any."""
-    if asks_for_countries(case.result.query) and not names_countries(p.text for p in case.selection.cited):
+    passage that answers names any, and the question asks nothing else in a sentence of its own
+    (then the list is the answer's notice, `countries_left_out`)."""
+    if countries_left_out(case.result.query, case.selection) and not asks_besides_countries(case.result.query):
         return ("out-of-corpus", "the question asks which countries, and no passage that answers it names "
                 "any; the bundled texts do not hold that list")
     return None
+
+
+def countries_left_out(question: str, selection: Selection) -> bool:
+    """The question asks which countries, and no cited passage names any."""
+    return asks_for_countries(question) and not names_countries(p.text for p in selection.cited)
 
 
 def out_of_scope(case: Case) -> Verdict:

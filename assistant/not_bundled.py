@@ -87,8 +87,11 @@ MISSING: tuple[Missing, ...] = (
     # points and the entire Guidelines annex" missing).
     Missing("the Guidelines annexed to Commission Recommendation (EU) 2024/2659 (scope, due diligence, red flags, "
             "examples)", "https://eur-lex.europa.eu/eli/reco/2024/2659/oj",
-            re.compile(r"\bguid(?:ance|elines)\b[^?.]{0,80}\b(?:red flags?|due[- ]diligence (?:steps|measures|questions)"
-                       r"|examples?|case stud)|\bred flags?\b[^?.]{0,80}\bguid(?:ance|elines)\b", re.I)),
+            # Named as the guidelines, or as the Recommendation that annexes them.
+            re.compile(r"\b(?:guid(?:ance|elines)|Recommendation|2024/2659)\b[^?.]{0,80}\b(?:red flags?"
+                       r"|due[- ]diligence (?:steps|measures|questions)|examples?|case stud)"
+                       r"|\b(?:red flags?|due[- ]diligence (?:steps|measures|questions))\b[^?.]{0,80}"
+                       r"\b(?:guid(?:ance|elines)|Recommendation|2024/2659)\b", re.I)),
     # The Export Control Order is bundled without its Schedules (MANIFEST).
     Missing("the Schedules of the Export Control Order 2008 (the UK Strategic Export Control List, incl. the UK "
             "Military List and the UK's national 'PL' entries)", "https://www.legislation.gov.uk/uksi/2008/3231/schedules",
@@ -200,6 +203,16 @@ _COUNTRY_NAMES = _country_names()
 
 def asks_for_countries(question: str) -> bool:
     return bool(_ASKS_COUNTRIES.search(question))
+
+
+def asks_besides_countries(question: str) -> bool:
+    """"do we need a licence to export AFIS? to which countries, and will BIS approve it?": a
+    question that asks something else in a sentence of its own is answered, the list of countries
+    noted as missing; "which countries need a licence?" asks for the list alone, and so does a
+    single sentence that joins the list to another part ("what does 3A981 control, and which
+    countries …?")."""
+    parts = [part for part in re.split(r"\?+", question) if len(part.split()) >= 3]
+    return any(asks_for_countries(p) for p in parts) and any(not asks_for_countries(p) for p in parts)
 
 
 def names_countries(texts: Iterable[str]) -> bool:

@@ -118,6 +118,10 @@ class Assistant:
                         for g in not_bundled(result.snapshot, result.unresolved)]
         notices += [f"{n.name} is not among the indexed documents{abstention.official(n.url)}; the answer "
                     "covers the rest." for n in unheld]
+        if abstention.countries_left_out(result.query, selection):
+            notices.append("The question also asks which countries: no cited passage names them, and the bundled "
+                           "texts do not hold that list (for the EAR, the Commerce Country Chart, Supplement No. 1 "
+                           "to Part 738, is not bundled); the answer covers the rest.")
 
         if mode == "llm":
             if self.chat_model is None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.not_bundled import (asks_about_events, asks_for_countries, foreign_rules, missing_for,
+from assistant.not_bundled import (asks_about_events, asks_besides_countries, asks_for_countries, foreign_rules,
+                                   missing_for,
                                    missing_sections_for, names_countries, not_held)
 
 
@@ -57,6 +58,9 @@ from assistant.not_bundled import (asks_about_events, asks_for_countries, foreig
     ("Our manual refers to BIS's Know Your Customer guidance. Can you list the red flags BIS sets out there?",
      "Know Your Customer"),
     ("What are the red flags in BIS's KYC guidance?", "Know Your Customer"),
+    # The Guidelines named by the Recommendation that annexes them.
+    ("What red flags and due-diligence steps does the Annex to Commission Recommendation (EU) 2024/2659 set out "
+     "for non-listed cyber-surveillance items?", "2024/2659"),
     ("Which destinations are under a UK arms embargo?", "Export Control Order"),
     ("Can you check whether Xiamen Meiya Pico is on the Entity List and what review policy applies?", "Entity List"),
 ])
@@ -93,6 +97,7 @@ def test_asking_what_an_unbundled_instrument_contains(question: str, instrument:
     "If Vietnam is in Country Group D:1, may we still use License Exception ACE for a bank there?",
     "Which destinations are embargoed under part 746 of the EAR?",  # § 746.1, the US's own
     "What must we do if we see a red flag in an order?",  # § 732.3(m)'s step, not the list
+    "What is Commission Recommendation (EU) 2024/2659 about?",  # its title and recitals are bundled
     "Does a UK licence for goods listed in Schedule 3 also cover the technology to install them?",
     "What is an 'embargoed destination' under the UK Export Control Order?",  # Article 2's definition
     # Goods named by the Schedule that lists them; the question is Article 26(2)'s rule.
@@ -286,6 +291,38 @@ def test_a_question_about_another_countrys_list_is_out_of_corpus(assistant) -> N
 ])
 def test_a_question_that_asks_which_countries(question: str, cited: list[str], gap: bool) -> None:
     assert (asks_for_countries(question) and not names_countries(cited)) is gap
+
+
+@pytest.mark.parametrize(("question", "besides"), [
+    # Another question in a sentence of its own: the rest is answered, the list is a notice.
+    ("do we need a licence to export fingerprint computers? to which countries, and will BIS approve it", True),
+    ("What does ECCN 5A980 control? Which countries need a licence for it?", True),
+    # The list alone, or joined to another part in one sentence: declined as before.
+    ("Which countries need a licence for crime control items?", False),
+    ("We make thermal cameras. Which countries can we ship them to without a licence?", False),
+    ("What does the UK entry PL5001 cover, and which countries are listed as prohibited destinations?", False),
+    ("Do we need a licence for 5A980? Is a licence exception available?", False),  # no country asked
+])
+def test_a_question_that_asks_more_than_which_countries(question: str, besides: bool) -> None:
+    assert asks_besides_countries(question) is besides
+
+
+def test_which_countries_beside_a_licence_question_is_a_notice(assistant) -> None:  # noqa: ANN001
+    question = "Do we need a licence to export fingerprint computers? To which countries, and will BIS approve it?"
+    response = assistant.ask(question)
+    assert not response.abstained and response.citations, response.abstain_reason
+    assert any("also asks which countries" in n for n in response.notices)
+
+
+def test_a_question_led_by_an_unbundled_section_is_declined_beside_a_named_entry(assistant) -> None:  # noqa: ANN001
+    """§ 742.13 is not bundled; ECCN 5A980, named after it, only says which devices."""
+    response = assistant.ask("What licensing policy does § 742.13 of the EAR apply to communications intercepting "
+                             "devices controlled under ECCN 5A980?")
+    assert response.abstained and response.abstain_kind == "out-of-corpus"
+    assert "§ 742.13" in response.abstain_reason
+    entry = assistant.ask("What does ECCN 5A980 control, and does § 742.13 set its licensing policy?")
+    assert not entry.abstained and any(c.section == "ECCN 5A980" for c in entry.citations)
+    assert any("§ 742.13" in n for n in entry.notices)
 
 
 def test_a_gap_the_question_only_states_leaves_the_asked_rule_to_answer(assistant) -> None:  # noqa: ANN001
