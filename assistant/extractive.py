@@ -17,6 +17,7 @@ from assistant.citations import citation_for
 from assistant.definitions import asked_phrases, defined_in
 from assistant.entry_notes import EXCLUDES
 from assistant.records import Citation
+from assistant.question_parts import question_parts
 from assistant.quote_ranking import QuoteModel, length_feature
 from assistant.references import Reference, find_references
 from assistant.rerank import states_rule
@@ -37,6 +38,8 @@ JURISDICTION_NAMES = {"EU": "EU", "US": "US", "UK": "UK", "Wassenaar": "Wassenaa
 MAX_QUOTE_WORDS = 70
 # A quote ending "as follows:" is followed by at most this many of its items.
 MAX_ITEMS = 3
+# A part's own quote comes from a paragraph retrieval rates at least this share of the unit's best.
+PART_MIN_PARAGRAPH = 0.3
 PATH_SEPARATOR = " › "
 # A question about what is left out, and a sentence that says what is.
 _ASKS_EXCLUSION = re.compile(r"\b(?:leaves?|left|carve[sd]?|rules?) out\b|\bexclu\w+|\bexempt\w*|\bexcept\w*"
@@ -98,9 +101,12 @@ def compose(question: str, passages: list[Passage], *, lead_in: LeadIn | None = 
     # items would only lengthen it.
     leading = {id(next(p for p in passages if p.first.jurisdiction == j))
                for j in dict.fromkeys(p.first.jurisdiction for p in passages)}
+    # A question that asks several things: each part is given the sentence that answers it best.
+    parts = question_parts(question)
+    part_contexts = [QuoteContext.of(part, weights) for part in parts] if len(parts) > 1 else []
     for rank, passage in enumerate(passages):
         quotes = _pick(passage, context, model, 2 if rank == 0 else 1, lead_in, introducers,
-                       items=id(passage) in leading)
+                       items=id(passage) in leading, parts=part_contexts if rank == 0 else [])
         if quotes:
             blocks.append((passage, quotes))
     if not blocks:
@@ -275,7 +281,8 @@ def sentence_candidates(passage: Passage, context: QuoteContext) -> list[_Quote]
 
 
 def _pick(passage: Passage, context: QuoteContext, model: QuoteModel, limit: int,
-          lead_in: LeadIn | None, introducers: Introducers | None = None, items: bool = False) -> list[_Quote]:
+          lead_in: LeadIn | None, introducers: Introducers | None = None, items: bool = False,
+          parts: list[QuoteContext] | None = None) -> list[_Quote]:
     candidates = sentence_candidates(passage, context)
     for quote in candidates:
         quote.score = model.score(quote.features)
@@ -285,6 +292,7 @@ def _pick(passage: Passage, context: QuoteContext, model: QuoteModel, limit: int
     # A further quote must read on its own: one starting mid-structure ("does not control …")
     # gives way to the next candidate (only the first quote is given its lead-in).
     chosen = [candidates[0]] + [q for q in candidates[1:] if q.score > model.second_min and not _starts_mid_structure(q)][: limit - 1]
+    chosen += _part_answers(passage, parts or [], model, chosen)
     chosen.sort(key=lambda q: (q.chunk.ordinal, q.start))  # document order reads better
     if items:
         chosen += _items_after(chosen[-1], passage)
@@ -311,6 +319,32 @@ def _pick(passage: Passage, context: QuoteContext, model: QuoteModel, limit: int
         if spans:
             quotes.insert(0, _shorten(_Quote(parent, spans[0].start, spans[0].end, 0.0, lead=True)))
     return quotes
+
+
+def _part_answers(passage: Passage, parts: list[QuoteContext], model: QuoteModel,
+                  chosen: list[_Quote]) -> list[_Quote]:
+    """For each asked part, the unit's sentence that answers that part best, when no quote has
+    it yet and it shares the part's words ("how long can it sit on display" → "… within 120
+    days …" in § 740.9(a)(5)). A heading or a sentence starting mid-structure is not added."""
+    have = {(q.chunk.chunk_id, q.start) for q in chosen}
+    added: list[_Quote] = []
+    for part in parts:
+        scored = sentence_candidates(passage, part)
+        candidates = [q for q in scored if q.features["overlap"] > 0
+                      and q.features["paragraph"] >= PART_MIN_PARAGRAPH
+                      and not q.features["heading"] and not _starts_mid_structure(q)]
+        if not candidates:
+            continue
+        # The part's own words decide (a short part has little else); the model breaks ties.
+        best = max(candidates, key=lambda q: (q.features["overlap"], model.score(q.features),
+                                              -q.chunk.ordinal, -q.start))
+        # A part that a quote already shares as many of its words with is answered.
+        quoted = [q.features["overlap"] for q in scored if (q.chunk.chunk_id, q.start) in have]
+        if (best.chunk.chunk_id, best.start) not in have and best.features["overlap"] > max(quoted, default=0.0):
+            have.add((best.chunk.chunk_id, best.start))
+            best.score = model.score(best.features)
+            added.append(best)
+    return added
 
 
 def _with_intros(chosen: list[_Quote]) -> list[_Quote]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.extractive import compose
+from assistant.question_parts import question_parts
 from assistant.retrieval import Passage
 from assistant.sentences import heading_text
 from indexer.records import Chunk
@@ -219,3 +220,40 @@ def test_the_software_twin_is_the_same_list_and_number() -> None:
     assert _software_twin(_entry(3, "5.A.1", 0.2, doc="wa"), wassenaar) is wassenaar[0]
     assert _software_twin(_entry(4, "5.A.1", 0.2, doc="eu"), wassenaar) is None  # another list
     assert _software_twin(_entry(5, "5A001.f.1", 0.2, doc="wa"), wassenaar) is None  # not an entry
+
+
+def _unit_of_paragraphs(texts: list[str]) -> Passage:
+    chunks = [Chunk(chunk_id=f"p{i}", doc_id="doc", ordinal=i, cite_as="Test Act", title="Test Act",
+                    section=f"Article 9({i + 1})", heading_path="Article 9", context="", text=text, start=0,
+                    end=len(text), token_count=30, jurisdiction="EU", doc_type="regulation", as_of="2025-01-01",
+                    source_url="", completeness="complete", unit="Article 9")
+              for i, text in enumerate(texts)]
+    return Passage(chunks, score=1.0, dense=0.5, exact=False, chunk_scores={c.chunk_id: 1.0 for c in chunks})
+
+
+EXHIBITION = ["(1) Demonstration equipment may be exhibited at a trade fair abroad under this authorisation.",
+              "(2) Exhibited equipment shall return within 120 days after the trade fair closes.",
+              "(3) An exporter who sells the exhibited equipment to a visitor shall apply for a licence first."]
+
+
+@pytest.mark.parametrize(("question", "parts"), [
+    ("Can it go under a licence exception, how long can it sit on display at the stand, and what happens if a "
+     "visitor wants to buy the demo unit?", 3),
+    ("Is the ECHRI code legally binding? Has the UK signed up?", 2),
+    ("What is intrusion software?", 1),
+    ("Does exporting facial recognition cameras to a public security bureau in China need a licence?", 1),
+])
+def test_the_parts_a_question_asks(question: str, parts: int) -> None:
+    assert len(question_parts(question)) == parts
+
+
+def test_each_part_of_a_question_is_quoted_from_the_paragraph_that_answers_it() -> None:
+    """A compliance e-mail asks three things that three paragraphs of one unit answer; a
+    question that asks one thing keeps its one or two quotes."""
+    unit = _unit_of_paragraphs(EXHIBITION)
+    asked = compose("May we exhibit demonstration equipment at a trade fair abroad, how many days until it must "
+                    "return, and what if a visitor wants to buy the exhibited equipment?", [unit])
+    quoted = " ".join(c.quote for c in asked.citations)
+    assert all(text in quoted for text in EXHIBITION), quoted
+    single = compose("May we exhibit demonstration equipment at a trade fair abroad?", [unit])
+    assert len(single.citations) <= 2 and EXHIBITION[0] in single.citations[0].quote
