@@ -19,7 +19,8 @@ from assistant.bundled import NotBundled, category_gap, not_bundled
 from assistant.definitions import terms_defined_by
 from assistant.evidence import Selection
 from assistant.not_bundled import (NotHeld, asked_only_about, asked_sentences, asks_about_events, asks_besides_countries,
-                                   asks_for_countries, foreign_rules, missing_for, names_countries, names_held_instrument)
+                                   asks_for_countries, foreign_rules, missing_for, missing_sections_asked, names_countries,
+                                   names_held_instrument)
 from assistant.references import Reference, find_references
 from assistant.retrieval import SearchResult, exception_codes
 from assistant.scope import ScopeCheck
@@ -122,6 +123,17 @@ def unbundled_list(case: Case) -> Verdict:
     return "out-of-corpus", f"the answer is in {names}, which the bundled corpus does not hold"
 
 
+def unbundled_section_content(case: Case) -> Verdict:
+    """What only a missing section says, even beside a named entry ("What is BIS's licensing
+    policy for covert interception devices (5A980 / 5A001.f.1)?" is § 742.13's)."""
+    asked = missing_sections_asked(case.result.query)
+    if not asked:
+        return None
+    return "out-of-corpus", "; ".join(
+        f"the question asks for {m.topic}, which {m.label} sets out; it is not in the bundled copy of "
+        f"{m.instrument}{official(m.url)}" for m in asked)
+
+
 def only_about_unheld(case: Case) -> Verdict:
     """"Article 15 of the EU dual-use regulation cites Common Position 2008/944. What do that
     Common Position's criteria say?": a unit or instrument named where the question states its
@@ -193,7 +205,8 @@ def too_far(case: Case) -> Verdict:
 
 
 ALWAYS: tuple[Callable[[Case], Verdict], ...] = (
-    false_premise, asked_gap, nothing_found, unbundled_list, only_about_unheld, events, countries)
+    false_premise, asked_gap, nothing_found, unbundled_list, unbundled_section_content, only_about_unheld, events,
+    countries)
 UNLESS_NAMED: tuple[Callable[[Case], Verdict], ...] = (
     out_of_scope, unheld_instrument, foreign, wassenaar_category, too_far)
 

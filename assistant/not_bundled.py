@@ -45,6 +45,9 @@ MISSING: tuple[Missing, ...] = (
                        # "an X under CC Column 1 for Vietnam", "marked with an X under …"
                        r"|\ban?\s+[\"“']?X[\"”']?\s+(?:under|in|at)\s+(?:the\s+)?(?:CC|NS|RS|AT|NP|MT|CB|EI|FC|SL|SI)\s+column\b"
                        r"|\bmarked with an?\s+[\"“']?X\b"
+                       # "is there an X for Vietnam in the CC Column 1 cell?"
+                       r"|\ban?\s+[\"“']?X[\"”']?\s+(?:for|against|next to)\s+[A-Z][\w-]*(?:\s+[A-Z][\w-]*)?\s+"
+                       r"(?:in|under|at)\s+the\b[^?.]{0,30}\b(?:box|cell|column)\b"
                        # "is vietnam ticked under CC column 1": a chart's cell, whatever the case
                        r"|\b(?:ticked|checked|crossed|marked)\b[^?.]{0,40}\b(?:CC|NS|RS|AT|NP|MT|CB|EI|FC|SL|SI)\s+column\s+\d",
                        re.I)),
@@ -396,6 +399,9 @@ class MissingSection:
     instrument: str
     url: str
     asks: re.Pattern[str]
+    # What only the missing section says of its topic (§ 742.13's licensing policy): a question
+    # that asks it is out of corpus, however much the bundled passages say of the items.
+    decides: re.Pattern[str] | None = None
 
 
 MISSING_SECTIONS: tuple[MissingSection, ...] = (
@@ -409,7 +415,9 @@ MISSING_SECTIONS: tuple[MissingSection, ...] = (
     MissingSection("§ 742.13", "the licence policy for communications intercepting devices (ECCNs 5A980, 5D980, 5E980)",
                    "15 CFR Part 742", f"{_ECFR}/part-742/section-742.13",
                    re.compile(r"\b5[ADE]980\b|\bcommunications? intercepting\b|\b(?:surreptitious|covert)\b[^?.]{0,40}"
-                              r"\b(?:intercept\w*|listening|eavesdropping)\b", re.I)),
+                              r"\b(?:intercept\w*|listening|eavesdropping)\b", re.I),
+                   re.compile(r"\b(?:licen[cs]e|licensing|review)\s+polic(?:y|ies)\b|\bpresumption of (?:denial|approval)\b"
+                              r"|\bcase[- ]by[- ]case\b", re.I)),
     MissingSection("Supplement No. 1 to Part 732", "BIS's 'Know Your Customer' guidance and red flags", "15 CFR Part 732",
                    f"{_ECFR}/part-732/appendix-Supplement%20No.%201%20to%20Part%20732",
                    re.compile(r"\bknow your customer\b|\bKYC\b", re.I)),
@@ -422,3 +430,10 @@ MISSING_SECTIONS: tuple[MissingSection, ...] = (
 def missing_sections_for(question: str) -> list[MissingSection]:
     """The recorded-missing provisions whose topic the question asks about."""
     return [m for m in MISSING_SECTIONS if m.asks.search(question)]
+
+
+def missing_sections_asked(question: str) -> list[MissingSection]:
+    """The recorded-missing provisions whose own content the question asks for ("What is BIS's
+    licensing policy for covert interception devices (5A980)?")."""
+    asked = asked_sentences(question)
+    return [m for m in missing_sections_for(question) if m.decides is not None and m.decides.search(asked)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.not_bundled import (asks_about_events, asks_besides_countries, asks_for_countries, foreign_rules,
-                                   missing_for,
+                                   missing_for, missing_sections_asked,
                                    missing_sections_for, names_countries, not_held)
 
 
@@ -22,6 +22,7 @@ from assistant.not_bundled import (asks_about_events, asks_besides_countries, as
     ("Is Dahua currently on the BIS blacklist / Entity List?", "Entity List"),
     ("Is there an X under CC Column 1 for Vietnam on the Commerce Country Chart?", "Country Chart"),
     ("For polygraphs, is Vietnam marked with an X under CC Column 1?", "Country Chart"),
+    ("Quick one: on the Commerce Country Chart, is there an X for Vietnam in the CC Column 1 cell?", "Country Chart"),
     # The asking sentence is found past abbreviations ("No. 1", "e.g.").
     ("Which firms, e.g. Dahua, are on the Military End-User List (Supplement No. 7 to Part 744)? We sell cameras.",
      "Military End-User List"),
@@ -320,9 +321,30 @@ def test_a_question_led_by_an_unbundled_section_is_declined_beside_a_named_entry
                              "devices controlled under ECCN 5A980?")
     assert response.abstained and response.abstain_kind == "out-of-corpus"
     assert "§ 742.13" in response.abstain_reason
-    entry = assistant.ask("What does ECCN 5A980 control, and does § 742.13 set its licensing policy?")
+    entry = assistant.ask("What does ECCN 5A980 control, the devices § 742.13 is about?")
     assert not entry.abstained and any(c.section == "ECCN 5A980" for c in entry.citations)
     assert any("§ 742.13" in n for n in entry.notices)
+
+
+@pytest.mark.parametrize(("question", "asked"), [
+    # What only § 742.13 says: its licensing policy, however the devices are named.
+    ("What is BIS's licensing policy for covert communications interception devices (5A980 / 5A001.f.1)? Is it "
+     "case-by-case or a presumption of denial?", ["§ 742.13"]),
+    ("what review policy does BIS apply to 5A980 bugs?", ["§ 742.13"]),
+    # The topic without its policy: the bundled rules answer (§ 738.3(a)(1), § 740.2(a)(3)).
+    ("which countrys need a license for our 5A980 bug and is there any licence exception at all?", []),
+    # A policy for items that are not § 742.13's: § 742.7 is bundled.
+    ("What licence policy applies to 3A981 fingerprint analyzers?", []),
+])
+def test_what_only_a_missing_section_says(question: str, asked: list[str]) -> None:
+    assert [m.label for m in missing_sections_asked(question)] == asked
+
+
+def test_a_missing_sections_policy_is_declined_beside_a_named_entry(assistant) -> None:  # noqa: ANN001
+    response = assistant.ask("What is BIS's licensing policy for covert communications interception devices "
+                             "(5A980 / 5A001.f.1)?")
+    assert response.abstained and response.abstain_kind == "out-of-corpus"
+    assert "§ 742.13" in response.abstain_reason
 
 
 def test_a_gap_the_question_only_states_leaves_the_asked_rule_to_answer(assistant) -> None:  # noqa: ANN001
