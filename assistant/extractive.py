@@ -9,6 +9,7 @@ over for another sentence of the unit.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -232,7 +233,8 @@ def sentence_candidates(passage: Passage, context: QuoteContext) -> list[_Quote]
     # A named unit's chunks are all pinned high: what tells its paragraphs apart is each one's
     # own evidence ("(iv) for use in connection with a violation of human rights" in EU005).
     best = max(map(evidence, passage.chunk_scores.values()), default=0.0) or 1.0
-    total = sum(weight.get(t, 0.0) for t in terms) or 1.0
+    # fsum: a set's order changes with the hash seed, and a float sum with its order.
+    total = math.fsum(weight.get(t, 0.0) for t in terms) or 1.0
     for chunk in passage.chunks:
         # Retrieval's view of which paragraph answers counts beside the words a sentence shares.
         paragraph = evidence(passage.chunk_scores.get(chunk.chunk_id, 0.0)) / best
@@ -246,7 +248,7 @@ def sentence_candidates(passage: Passage, context: QuoteContext) -> list[_Quote]
                 continue
             introduced_by = chunk.text[intro[0] : intro[1]] if intro else ""
             shared = terms & content_terms(sentence)
-            overlap = sum(weight.get(t, 0.0) for t in shared) / total
+            overlap = math.fsum(weight.get(t, 0.0) for t in shared) / total
             features = {
                 "overlap": overlap, "paragraph": paragraph, "opening": float(position == 0),
                 "fragment": float(bool(_FRAGMENT.match(sentence))),
@@ -428,7 +430,7 @@ def _shorten(quote: _Quote, context: QuoteContext | None = None) -> _Quote:
             limit = words[MAX_QUOTE_WORDS - 1].end()
             cut = max(rest.rfind(mark, 0, limit) for mark in (";", ":", ","))
             end = cut if cut > len(rest) // 4 else limit
-        score = sum(weight.get(t, 0.0) for t in terms & content_terms(rest[:end]))
+        score = math.fsum(weight.get(t, 0.0) for t in terms & content_terms(rest[:end]))
         if best is None or score > best[0] + 1e-9:
             best = (score, start, end)
     assert best is not None
