@@ -167,10 +167,11 @@ class Signals:
 # ECJU, SIEL and OGEL, HMRC and the Department for Business and Trade; the US's license
 # exceptions and Entity List; Germany's BAFA for the EU.
 _JURISDICTION_WORDS = {
-    "EU": re.compile(r"\b(EU|E\.U\.|European|Union|Member States?|2021/821|Brussels|BAFA|EU00\d)\b"),
-    "US": re.compile(r"\b(US|U\.S\.|USA|United States|American|EAR|BIS|CFR|ECCN|Commerce|ECRA|SNAP-R"
-                     r"|(?i:license exceptions?)|(?i:entity list))\b"),
-    "UK": re.compile(r"\b(UK|U\.K\.|United Kingdom|British|Britain|Export Control Order|ECJU|Export Control Joint Unit"
+    # "U.S." ends in a full stop, after which there is no word boundary before a space.
+    "EU": re.compile(r"\b(EU|European|Union|Member States?|2021/821|Brussels|BAFA|EU00\d)\b|\bE\.U\.(?!\w)"),
+    "US": re.compile(r"\b(US|USA|United States|American|EAR|BIS|CFR|ECCN|Commerce|ECRA|SNAP-R"
+                     r"|(?i:license exceptions?)|(?i:entity list))\b|\bU\.S\.(?!\w)"),
+    "UK": re.compile(r"\bU\.K\.(?!\w)|\b(UK|United Kingdom|British|Britain|Export Control Order|ECJU|Export Control Joint Unit"
                      r"|SIELs?|OIELs?|OGELs?|HMRC|DBT|Department for Business and Trade|(?i:open general (?:export )?licen[cs]es?))\b"),
     "Wassenaar": re.compile(r"\bWassenaar\b", re.I),
 }

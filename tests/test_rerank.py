@@ -236,6 +236,9 @@ def test_a_code_in_a_may_we_ship_question_names_the_item(question: str, expected
     ("BAFA granted us an individual licence; may our forwarder lodge the declaration in Rotterdam?", ["EU"]),
     ("Compare the EU and the US record-keeping rules", ["EU", "US"]),
     ("What records must an exporter keep?", []),
+    # Abbreviations with full stops, followed by a space (no word boundary after the stop).
+    ("What are the U.S. penalties compared with the U.K. ones?", ["US", "UK"]),
+    ("Is an E.U. authorisation needed?", ["EU"]),
 ])
 def test_a_jurisdiction_is_named_by_its_institutions_and_licences(question: str, expected: list[str]) -> None:
     assert jurisdictions_named(question) == expected
