@@ -239,6 +239,10 @@ def test_a_code_in_a_may_we_ship_question_names_the_item(question: str, expected
     # Abbreviations with full stops, followed by a space (no word boundary after the stop).
     ("What are the U.S. penalties compared with the U.K. ones?", ["US", "UK"]),
     ("Is an E.U. authorisation needed?", ["EU"]),
+    # Chat in lower case; "us" stays a pronoun.
+    ("uk exporter here. do we need a separate licence for the manuals?", ["UK"]),
+    ("is that an export under the eu dual use reg?", ["EU"]),
+    ("can you let us know if we need a licence?", []),
 ])
 def test_a_jurisdiction_is_named_by_its_institutions_and_licences(question: str, expected: list[str]) -> None:
     assert jurisdictions_named(question) == expected
