@@ -251,6 +251,11 @@ def test_chat_reads_the_facts_of_a_licence_question() -> None:
     assert batch is not None and batch.facts.item == "uncooled thermal cameras" and batch.facts.codes == ["6A003.b.4.b"]
     assert read_facts("What is intrusion software?") is None
     assert read_facts("Under Regulation (EU) 2021/821, does exporting cameras to China need an authorisation?") is None
+    # A named licence exception is that exception's question; "any licence exception" is part of the check.
+    assert read_facts("Can we ship covert GSM room bugs (5A980) to a police unit in Brazil under LVS?") is None
+    assert read_facts("Can we ship our demo thermal camera to Dubai using TMP, or do we need a licence?") is None
+    assert read_facts("Do we need a licence to export a covert listening device (5A980) to Brazil, and may any "
+                      "licence exception be used?") is not None
 
 
 def test_candidate_entries_are_close_to_the_description_not_to_one_word(assistant) -> None:  # noqa: ANN001
