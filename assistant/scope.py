@@ -65,6 +65,12 @@ _OTHER_FIELD_WORDS = re.compile(
     re.I,
 )
 
+# Words that name what a product is (an interception platform, encryption) rather than an
+# export-control matter: beside another field's own words they do not keep a question in scope
+# ("what VAT rate do we put on invoices for our lawful intercept software subscription?").
+_PRODUCT_WORDS = re.compile(r"\b(?:intercept\w*|encryption|cyber-?surveillance|intrusion software|hikvision|dahua)\b",
+                            re.I)
+
 # Short descriptions of export control and of the fields most often confused with it.
 IN_SCOPE = (
     "export controls: a licence or authorisation needed to export, re-export or transfer items",
@@ -135,8 +141,12 @@ class ScopeCheck:
         words at all is taken to be about something else even when no other field is nearer.
         `texts`: the retrieved passages, for a question that quotes them. `exception_codes`:
         the licence exceptions' codes (TSU, TMP, GOV), which are export-control words."""
+        other_field = bool(_OTHER_FIELD_WORDS.search(question))
+        if other_field and not uses_export_control_vocabulary(_PRODUCT_WORDS.sub(" ", question), exception_codes) \
+                and not quotes_the_texts(question, texts):
+            return True
         if uses_export_control_vocabulary(question, exception_codes) or quotes_the_texts(question, texts):
             return False
-        if _OTHER_FIELD_WORDS.search(question) or self.nearer_other_field(question):
+        if other_field or self.nearer_other_field(question):
             return True
         return not _SHARED_WORDS.search(question) and confidence < floor

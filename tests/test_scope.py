@@ -48,6 +48,9 @@ def test_export_control_words(question: str, expected: bool) -> None:
     "Can we enforce a non-compete clause against an engineer who leaves for a competitor?",
     "We want to hire an engineer from India. Do we need a sponsor licence for the skilled worker visa?",
     "Do we have to charge Canadian GST on subscriptions to our video analytics platform?",
+    # Words that only say what the product is do not outweigh another field's own words.
+    "what vat rate do we put on invoices for our lawful intercept software subscription to a customer in norway?",
+    "Which import tariffs apply to the encryption modules we buy from Taiwan?",
 ])
 def test_a_neighbouring_fields_own_words_decide_without_export_words(question: str) -> None:
     """Without any export-control word, words only another field uses put a question out of
@@ -59,10 +62,13 @@ def test_a_neighbouring_fields_own_words_decide_without_export_words(question: s
     assert ScopeCheck(no_embedding).out_of_scope(question, confidence=0.9, floor=0.3, texts=[])
 
 
-def test_export_words_keep_a_question_with_customs_words_in_scope() -> None:
+@pytest.mark.parametrize("question", [
+    "Do we need an export licence, and what customs duty applies, for thermal cameras to Brazil?",
+    "Does our lawful intercept software need an export licence to Norway, and what VAT applies?",
+])
+def test_export_words_keep_a_question_with_customs_words_in_scope(question: str) -> None:
     assert not ScopeCheck(lambda text: None).out_of_scope(  # type: ignore[arg-type,return-value]
-        "Do we need an export licence, and what customs duty applies, for thermal cameras to Brazil?",
-        confidence=0.9, floor=0.3, texts=[])
+        question, confidence=0.9, floor=0.3, texts=[])
 
 
 @pytest.mark.parametrize(("question", "expected"), [
