@@ -175,8 +175,11 @@ def asks_about_events(question: str, texts: Iterable[str]) -> bool:
     mentions ("How many licences did the UK grant in 2023")?"""
     if _AUTHORITY_ACTED.search(question):
         return True
-    years = [m.group(0) for m in _YEAR.finditer(question)]
-    if not years or not _EVENT.search(question):
+    # Only where the question asks: "In 2022 we exported servers to a company since added to the
+    # Entity List. Do the renewal keys need a licence?" states its year as background.
+    asked = asked_sentences(question)
+    years = [m.group(0) for m in _YEAR.finditer(asked)]
+    if not years or not _EVENT.search(asked):
         return False
     # Amendment notes ("[84 FR 54009, Oct. 9, 2019]") date the text, not the events asked about.
     haystack = _AMENDMENT_NOTE.sub(" ", " ".join(texts))

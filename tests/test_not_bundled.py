@@ -240,6 +240,10 @@ def test_the_answer_says_its_governing_provision_is_not_bundled(assistant) -> No
     ("Which EU Member States have notified national measures under Article 9?", ["Article 9(4) …"], True),
     ("What penalty can BIS impose for an export violation?", ["(c) Civil penalties …"], False),
     ("Has the exporter notified the competent authority in time?", ["Article 5(2) …"], False),
+    # A year stated as background, before the asking sentence, is not the question's period.
+    ("In 2022 we exported servers to a company in Asia. The customer has since been added to the Entity List. "
+     "Do the renewal keys need a licence?", ["§ 734.19 …"], False),
+    ("We export cameras. How many licences did the UK grant in 2023?", ["…"], True),
 ])
 def test_questions_about_events_or_statistics_of_a_year(question: str, texts: list[str], expected: bool) -> None:
     assert asks_about_events(question, texts) is expected
