@@ -21,6 +21,10 @@ _GLOSSARY: list[tuple[str, str]] = [
     (r"camera|cctv|video", "camera cameras imaging"),
     (r"blacklist|entity list|sanctioned compan", "entity list end-user license requirements"),
     (r"encrypt|crypto", "encryption cryptography information security"),
+    # Technology passed on by talking: the law's "oral transmission" / "describing it orally over
+    # the telephone" (Article 2(2)(d) of 2021/821, the UK Order's "transfer by electronic means").
+    (r"over the phone|(?:phone|video|teams|zoom) call|on a call|orally|verbally|by telephone",
+     "oral transmission voice telephone transfer technology"),
     (r"phone|mobile|cellular|imsi", "mobile telecommunications interception jamming"),
     (r"internet|ip network|data retention", "ip network communications surveillance"),
     # What exporters must do, in their words and the law's: record-keeping, disclosure,

@@ -24,6 +24,9 @@ from assistant.vocabulary import expand, facets
      "reproduction original records destroy"),
     ("We broke the export rules by shipping early. Does owning up to BIS help?", "voluntary self-disclosure violations"),
     ("Can we challenge the decision to refuse our licence?", "appeal denial refusal"),
+    ("If our engineer explains the design over the phone to a client abroad, is that an export?",
+     "oral transmission voice telephone transfer technology"),
+    ("Does coaching a customer on a Teams call count as a transfer?", "oral transmission voice telephone transfer technology"),
 ])
 def test_everyday_words_get_the_laws_terms(question: str, facet: str) -> None:
     assert facet in facets(question)
