@@ -47,7 +47,7 @@ MISSING: tuple[Missing, ...] = (
                        r"|\bmarked with an?\s+[\"“']?X\b"
                        # "is there an X for Vietnam in the CC Column 1 cell?"
                        r"|\ban?\s+[\"“']?X[\"”']?\s+(?:for|against|next to)\s+[A-Z][\w-]*(?:\s+[A-Z][\w-]*)?\s+"
-                       r"(?:in|under|at)\s+the\b[^?.]{0,30}\b(?:box|cell|column)\b"
+                       r"(?:in|under|at)\s+[^?.]{0,30}\b(?:box|cell|column)\b"
                        # "is vietnam ticked under CC column 1": a chart's cell, whatever the case
                        r"|\b(?:ticked|checked|crossed|marked)\b[^?.]{0,40}\b(?:CC|NS|RS|AT|NP|MT|CB|EI|FC|SL|SI)\s+column\s+\d",
                        re.I)),
@@ -315,6 +315,8 @@ _NAMED_STATUTE = re.compile(
 _LEADING = re.compile(r"^(?:(?:Under|Does|Do|Is|Are|Was|Were|What|Which|How|Can|Could|Would|Should|Will|Did|Has|Have|"
                       r"According|In|By|Per|If|When|Why|Our|We|The|To|For|From|the)\s+)+")
 _POSSESSIVE = re.compile(r"^[A-Z][\w-]*[’']s\s+")
+# "the US Export Control Reform Act": the jurisdiction said before the name is not part of it.
+_JURISDICTION_PREFIX = re.compile(r"^(?:US|U\.S\.|USA|UK|U\.K\.|EU|E\.U\.|American|British|European|Federal)\s+")
 
 
 def names_held_instrument(question: str, unheld: list[NotHeld]) -> bool:
@@ -376,7 +378,7 @@ def not_held(question: str, cite_as: Iterable[str], corpus_mentions: Callable[[s
         found.append(NotHeld(_ITAR_NAME, _ITAR_URL, match.span()))
     for match in _NAMED_STATUTE.finditer(question):
         shown = _LEADING.sub("", match.group(1))
-        name = _POSSESSIVE.sub("", shown)
+        name = _JURISDICTION_PREFIX.sub("", _POSSESSIVE.sub("", shown))
         if len(name.split()) >= 2 and not any(name.lower() in held_name.lower() for held_name in held) \
                 and not corpus_mentions(name):
             found.append(NotHeld(shown, "", match.span()))

@@ -23,6 +23,7 @@ from assistant.not_bundled import (asks_about_events, asks_besides_countries, as
     ("Is there an X under CC Column 1 for Vietnam on the Commerce Country Chart?", "Country Chart"),
     ("For polygraphs, is Vietnam marked with an X under CC Column 1?", "Country Chart"),
     ("Quick one: on the Commerce Country Chart, is there an X for Vietnam in the CC Column 1 cell?", "Country Chart"),
+    ("Fingerprint analyzer, ECCN 3A981. Can you check: is there an X for Brazil under CC Column 1?", "Country Chart"),
     # The asking sentence is found past abbreviations ("No. 1", "e.g.").
     ("Which firms, e.g. Dahua, are on the Military End-User List (Supplement No. 7 to Part 744)? We sell cameras.",
      "Military End-User List"),
@@ -155,6 +156,8 @@ def test_a_statute_named_by_its_title_that_no_document_is_or_mentions(question: 
     "Under the Export Control Reform Act, can BIS impose civil penalties?",  # the bundled texts name it
     "Is the Export Control Act 2002 the basis of the UK Order?",
     "Does the Act apply to us?",  # no name at all
+    # The jurisdiction said before the name is not part of it.
+    "What are the max penalties under the US Export Control Reform Act if we violate the export rules?",
 ])
 def test_a_statute_the_bundled_texts_name_is_not_reported(question: str) -> None:
     assert not_held(question, HELD, _mentioned) == []
