@@ -342,7 +342,7 @@ def _part_answers(passage: Passage, parts: list[QuoteContext], model: QuoteModel
                                               -q.chunk.ordinal, -q.start))
         # A part that a quote already shares as many of its words with is answered.
         quoted = [q.features["overlap"] for q in scored if (q.chunk.chunk_id, q.start) in have]
-        if (best.chunk.chunk_id, best.start) not in have and best.features["overlap"] > max(quoted, default=0.0):
+        if best.features["overlap"] > max(quoted, default=0.0):  # so it is not quoted yet either
             have.add((best.chunk.chunk_id, best.start))
             best.score = model.score(best.features)
             added.append(best)

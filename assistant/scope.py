@@ -141,11 +141,12 @@ class ScopeCheck:
         words at all is taken to be about something else even when no other field is nearer.
         `texts`: the retrieved passages, for a question that quotes them. `exception_codes`:
         the licence exceptions' codes (TSU, TMP, GOV), which are export-control words."""
+        if quotes_the_texts(question, texts):
+            return False
         other_field = bool(_OTHER_FIELD_WORDS.search(question))
-        if other_field and not uses_export_control_vocabulary(_PRODUCT_WORDS.sub(" ", question), exception_codes) \
-                and not quotes_the_texts(question, texts):
+        if other_field and not uses_export_control_vocabulary(_PRODUCT_WORDS.sub(" ", question), exception_codes):
             return True
-        if uses_export_control_vocabulary(question, exception_codes) or quotes_the_texts(question, texts):
+        if uses_export_control_vocabulary(question, exception_codes):
             return False
         if other_field or self.nearer_other_field(question):
             return True

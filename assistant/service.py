@@ -19,7 +19,8 @@ from assistant.records import AnswerResponse, Citation, Mode, RetrievedRef, Turn
 from assistant.bundled import not_bundled
 from assistant.references import names_instrument, normalise
 from assistant.quote_ranking import QuoteModel
-from assistant.retrieval import FUSION, Fusion, HybridRetriever, Passage, QueryEmbedder, SearchResult, parent_label
+from assistant.retrieval import (FUSION, Fusion, HybridRetriever, Passage, QueryEmbedder, SearchResult, exception_codes,
+                                 parent_label)
 from assistant.provenance import provenance_notices
 from assistant.scope import ScopeCheck
 from assistant.sentences import sentence_spans
@@ -101,7 +102,7 @@ class Assistant:
                     for m in missing_sections_for(standalone) if not self._indexed(result.snapshot, m.label)]
         routed = (self.settings.licence_check_in_chat and not result.unresolved and not unheld
                   and (filters is None or filters.empty))
-        read = read_facts(standalone) if routed else None
+        read = read_facts(standalone, exception_codes(result.snapshot)) if routed else None
         if read is not None:
             t = time.perf_counter()
             self._determination_answer(response, read)

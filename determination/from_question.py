@@ -32,9 +32,8 @@ _FROM = re.compile(r"\bfrom\s+(?:the\s+)?([A-Z][A-Za-z]+(?:\s+[A-Z][A-Za-z]+)?)\
 _CODE = re.compile(r"\b(?:ECCN\s+)?(\d[A-E]\d{3}(?:\.[a-z0-9]+)*)\b")
 # "can we ship … under LVS?": whether a named exception applies is answered by that exception's
 # conditions and § 740.2's restrictions, not by the whole path (which "may any licence exception
-# be used?" still gets, beside the licence requirement it asks about).
-_ASKS_EXCEPTION = re.compile(r"\b(?i:under|use|using|via|with)\s+(?:(?i:license|licence)\s+exception\s+)?"
-                             r"(?:LVS|GBS|TSU|ENC|GOV|TMP|BAG|STA|ACE|RPL|TSR|APP|AVS|CIV|KMI)\b")
+# be used?" still gets, beside the licence requirement it asks about). The code, in capitals.
+_UNDER_CODE = re.compile(r"\b(?i:under|use|using|via|with)\s+(?:(?i:license|licence)\s+exception\s+)?([A-Z]{3})\b")
 
 
 @dataclass
@@ -51,11 +50,12 @@ class ReadFacts:
         return None
 
 
-def read_facts(question: str) -> ReadFacts | None:
-    """The facts of a licence question, or None when it is not one, names no item, or asks
-    under one named jurisdiction ("Under Regulation (EU) 2021/821, ...": that instrument's own
-    words answer it more precisely than the two-jurisdiction path)."""
-    if not licence_question(question) or _ASKS_EXCEPTION.search(question):
+def read_facts(question: str, exception_codes: frozenset[str]) -> ReadFacts | None:
+    """The facts of a licence question, or None when it is not one, names no item, asks under
+    one named jurisdiction ("Under Regulation (EU) 2021/821, ...": that instrument's own words
+    answer it more precisely than the two-jurisdiction path), or asks for one licence exception
+    by its code (`exception_codes`: those Part 740 defines, `retrieval.exception_codes`)."""
+    if not licence_question(question) or any(code in exception_codes for code in _UNDER_CODE.findall(question)):
         return None
     origin = None
     for found in _FROM.findall(question):

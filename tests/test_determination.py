@@ -238,7 +238,10 @@ def test_exports_from_the_uk_walk_the_order_not_the_eu_regulation(assistant) -> 
 
 
 def test_chat_reads_the_facts_of_a_licence_question() -> None:
-    from determination.from_question import read_facts
+    from functools import partial
+
+    from determination.from_question import read_facts as read_with_codes
+    read_facts = partial(read_with_codes, exception_codes=frozenset({"LVS", "TMP", "GOV"}))  # Part 740's, as derived
 
     seed = read_facts("Does exporting facial recognition cameras to a public security bureau in China need a licence?")
     assert seed is not None and seed.facts.item == "facial recognition cameras"
