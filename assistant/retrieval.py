@@ -268,6 +268,13 @@ class HybridRetriever:
         if names_item(query):
             exact = [(chunk, rel) for chunk, rel in exact if chunk.doc_type != "control_list"]
         drop_superseded(chunk_score, snapshot.by_id)  # an older instrument's copy of a newer text
+        # A source note ("[61 FR 12768, …]") or a bare amendment notice answers nothing: it takes
+        # no ranking slot, also when its section is named.
+        notes: set[str] = snapshot.derive("provenance", lambda: {c.chunk_id for c in snapshot.chunks
+                                                                 if provenance_only(c.text)})
+        for cid in notes & chunk_score.keys():
+            del chunk_score[cid]
+        exact = [(chunk, rel) for chunk, rel in exact if chunk.chunk_id not in notes]
         # "How long do we have to appeal?": the paragraph that states a period ("not later than 45
         # days") answers, not its section's other paragraphs on the same subject.
         if asks_duration(query):
@@ -280,7 +287,8 @@ class HybridRetriever:
         # "License Exception TSU" names § 740.13, whose heading defines (TSU): its opening paragraph
         # ranks first. Not an exact reference: its paragraphs still compete on their evidence, and
         # a question about what the section does not hold can still be declined.
-        _rank_first(chunk_score, self._defined_by_code(snapshot, references))
+        _rank_first(chunk_score, self._defined_by_code(snapshot, references, chunk_score,
+                                                     asks_only_for(query, references)))
         # "What are 'dual-use items' under Regulation (EU) 2021/821?": the chunk that defines the
         # term ranks first, the same way (one per jurisdiction the question names, else the
         # best-scored definition), still competing on evidence below it.
@@ -509,18 +517,38 @@ class HybridRetriever:
         """Chunk id → its nearest labelled ancestor's first chunk (`parent_map`), per generation."""
         return snapshot.derive("parents", lambda: parent_map(snapshot))
 
-    def _defined_by_code(self, snapshot: Snapshot, references: list[Reference]) -> list[str]:
-        """The opening chunk of each section whose heading defines a code the question names; a
+    def _defined_by_code(self, snapshot: Snapshot, references: list[Reference], chunk_score: dict[str, float],
+                         only: bool) -> list[str]:
+        """For each section whose heading defines a code the question names, the paragraph to rank
+        first: its opening one when the question asks only about the code ("What is License
+        Exception BAG?" is answered by its scope), else its paragraph with the best evidence
+        ("Under BAG, what must an employee do to protect technology on a laptop?" by (g)(2)). A
         code no bundled heading defines (§ 740.18's AGR is not bundled) names nothing."""
         codes = _heading_codes(snapshot)
-        sections = self.sections(snapshot)
         found: list[str] = []
         for ref in references:
             section = codes.get(ref.label.upper()) if ref.kind == "heading_code" else None
-            chunks = sections.get(normalise(section)) if section else None
+            chunks = self.unit_chunks(snapshot, section) if section else []
             if chunks:
-                found.append(chunks[0].chunk_id)
+                best = chunks[0] if only else max(chunks, key=lambda c: (chunk_score.get(c.chunk_id, 0.0), -c.ordinal))
+                found.append(best.chunk_id)
         return found
+
+    def unit_chunks(self, snapshot: Snapshot, label: str) -> list[Chunk]:
+        """A section's chunks with text, in document order (`§ 740.14` holds § 740.14(a) …):
+        not its Federal Register source note ("[61 FR 12768, …]", which the eCFR sets before
+        paragraph (a) when a section has no text of its own above it) nor an amendment notice
+        alone ("Link to an amendment published at 89 FR 34702 …")."""
+        def build() -> dict[str, list[Chunk]]:
+            index: dict[str, list[Chunk]] = {}
+            for chunk in snapshot.chunks:
+                if not provenance_only(chunk.text):
+                    match = _PARAGRAPHED.match(chunk.section)
+                    index.setdefault(normalise(match.group(1) if match else chunk.section), []).append(chunk)
+            for chunks in index.values():
+                chunks.sort(key=lambda c: (c.doc_id, c.ordinal))
+            return index
+        return snapshot.derive("unit_chunks", build).get(normalise(label), [])
 
     def _defining(self, snapshot: Snapshot, query: str, chunk_score: dict[str, float],
                   filters: Filters) -> list[str]:
@@ -541,15 +569,14 @@ class HybridRetriever:
                     filters: Filters) -> tuple[list[str], list[Reference]]:
         """For definitions that are only a pointer, the opening chunk of each section pointed to,
         and the references to sections the bundled copy leaves out."""
-        sections = self.sections(snapshot)
         found: list[str] = []
         gaps: list[Reference] = []
         for cid in chunk_ids:
             pointer = _POINTER.match(snapshot.by_id[cid].text.strip())
             for ref in find_references(pointer.group(1)) if pointer else []:
-                chunks = [c for c in sections.get(normalise(ref.label), []) if filters.allows(c)]
-                if chunks:
-                    found.append(chunks[0].chunk_id)
+                opening = next((c for c in self.unit_chunks(snapshot, ref.label) if filters.allows(c)), None)
+                if opening is not None:
+                    found.append(opening.chunk_id)
                 elif not_bundled(snapshot, [ref]):
                     gaps.append(ref)
         return found, gaps
@@ -731,6 +758,16 @@ def _ranked(chunk_ids: Iterable[str]) -> list[tuple[str, int]]:
 
 
 _PARAGRAPHED = re.compile(r"^((?:§ \d+\.\d+[a-z]?|Article \d+[a-z]?))\(")
+# Provenance, not text: an eCFR source note, or an amendment notice with nothing after it.
+_SOURCE_NOTE = re.compile(r"^\s*\[\d+ FR \d+")
+_DATE = r"[A-Z][a-z]+\.? \d{1,2}, \d{4}"
+_AMENDMENT_NOTICE = re.compile(rf"Link to an amendment published at \d+ FR \d+, {_DATE}\."
+                               rf"(?:\s*This amendment was delayed until {_DATE}, at \d+ FR \d+, {_DATE}\.)?")
+
+
+def provenance_only(text: str) -> bool:
+    """Is this chunk only a source note or an amendment notice (no rule text)?"""
+    return bool(_SOURCE_NOTE.match(text)) or len(_AMENDMENT_NOTICE.sub(" ", text).split()) < 3
 
 
 def unit_of(chunk: Chunk) -> tuple[str, str]:

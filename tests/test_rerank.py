@@ -283,3 +283,34 @@ def test_passages_that_limit_licence_exceptions(text: str, heading: str, limits:
     from assistant.rerank import limits_exception
 
     assert limits_exception(text, heading) is limits
+
+
+@pytest.mark.parametrize(("text", "only"), [
+    ("[61 FR 12768, Mar. 25, 1996. Redesignated at 61 FR 64274, Dec. 4, 1996]", True),
+    ("Link to an amendment published at 89 FR 34702, Apr. 30, 2024.", True),
+    ("Link to an amendment published at 86 FR 58209, Oct. 21, 2021.This amendment was delayed until Mar. 7, "
+     "2022, at 87 FR 1670, Jan. 12, 2022.", True),
+    ("Link to an amendment published at 88 FR 73492, Oct. 25, 2023.\n\nThis License Exception allows the "
+     "following reexports:", False),
+    ("(a) *Scope.* This License Exception authorizes individuals leaving the United States", False),
+])
+def test_provenance_only_chunks(text: str, only: bool) -> None:
+    from assistant.retrieval import provenance_only
+
+    assert provenance_only(text) is only
+
+
+@pytest.mark.parametrize(("question", "first"), [
+    # Asked only about the code: the section's scope, not its source note "[61 FR 12768, …]" (the
+    # eCFR sets that before (a) when a section has no text of its own above it).
+    ("What is License Exception BAG?", "§ 740.14(a)"),
+    ("What is License Exception ACE?", "§ 740.22(a)"),
+    # Asked about something the section says: its paragraph with the best evidence.
+    ("Under License Exception BAG, what security precautions are needed when an employee carries "
+     "technology abroad on a laptop?", "§ 740.14(g)(2)"),
+])
+def test_a_named_license_exception_ranks_its_paragraph_that_answers_first(assistant, question: str,  # noqa: ANN001
+                                                                         first: str) -> None:
+    result = assistant.retriever.search(question, None, 10)
+    assert result.hits[0].chunk.section.startswith(first)
+    assert not any(h.chunk.text.startswith("[") and " FR " in h.chunk.text[:12] for h in result.hits[:10])
