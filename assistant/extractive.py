@@ -298,7 +298,7 @@ def _pick(passage: Passage, context: QuoteContext, model: QuoteModel, limit: int
     chosen.sort(key=lambda q: (q.chunk.ordinal, q.start))  # document order reads better
     if items:
         chosen += _items_after(chosen[-1], passage)
-    chosen = _with_intros(chosen)
+    chosen = _with_antecedents(_with_intros(chosen))
     quotes = [_shorten(q, context) for q in chosen]
     # A list item is quoted after the words that introduce it ("The following are not subject to
     # the EAR: … Information and software that: … (ii) Arise during … fundamental research").
@@ -347,6 +347,28 @@ def _part_answers(passage: Passage, parts: list[QuoteContext], model: QuoteModel
             best.score = model.score(best.features)
             added.append(best)
     return added
+
+
+def _with_antecedents(chosen: list[_Quote]) -> list[_Quote]:
+    """A sentence that points back ("The term does not include devices that confine memory
+    impaired patients …", "Such items …") is preceded by the sentence of its paragraph it points
+    to ("… electronic monitoring restraint devices are devices used to record or report the
+    location of confined persons …"), unless that is quoted already: alone it does not say which
+    term or which items."""
+    have = {(q.chunk.chunk_id, q.start) for q in chosen}
+    out: list[_Quote] = []
+    for quote in chosen:
+        if not quote.lead and _POINTS_BACK.match(quote.chunk.text[quote.start : quote.end]):
+            before = [s for s in sentence_spans(quote.chunk.text) if s.end <= quote.start]
+            if before and (quote.chunk.chunk_id, before[-1].start) not in have:
+                have.add((quote.chunk.chunk_id, before[-1].start))
+                out.append(_shorten(_Quote(quote.chunk, before[-1].start, before[-1].end, 0.0, lead=True)))
+        out.append(quote)
+    return out
+
+
+# Opens by pointing back at what the previous sentence named.
+_POINTS_BACK = re.compile(r"^(?:The|This|Such) (?:term|phrase)\b|^(?:These|Such|Those) [a-z]+s\b|^These are\b")
 
 
 def _with_intros(chosen: list[_Quote]) -> list[_Quote]:

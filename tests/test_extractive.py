@@ -257,3 +257,23 @@ def test_each_part_of_a_question_is_quoted_from_the_paragraph_that_answers_it() 
     assert all(text in quoted for text in EXHIBITION), quoted
     single = compose("May we exhibit demonstration equipment at a trade fair abroad?", [unit])
     assert len(single.citations) <= 2 and EXHIBITION[0] in single.citations[0].quote
+
+
+@pytest.mark.parametrize("pointer", ["The term does not include", "Such devices do not include"])
+def test_a_sentence_that_points_back_is_quoted_after_the_sentence_it_points_to(pointer: str) -> None:
+    """"The term does not include devices that confine …" alone does not say which term: the
+    sentence before it, which names the term, is quoted first (issue 13, quotes that stand alone)."""
+    text = ("Items: The list of items controlled is contained in the entry heading. In this entry, electronic "
+            "monitoring restraint devices are devices used to record the location of confined persons. "
+            f"{pointer} devices that confine memory impaired patients to medical facilities.")
+    draft = compose("Does the entry include devices that confine memory impaired patients?", [_passage(1, text)])
+    quotes = [c.quote for c in draft.citations]
+    at = next(i for i, q in enumerate(quotes) if q.startswith(pointer))
+    assert at > 0 and quotes[at - 1].startswith("In this entry, electronic monitoring restraint devices")
+    assert draft.citations[at - 1].introduces == draft.citations[at].n
+    # A sentence that names its own subject stands alone.
+    plain = text.replace(pointer, "The entry does not include")
+    citations = compose("Does the entry include devices that confine memory impaired patients?",
+                        [_passage(1, plain)]).citations
+    assert any(c.quote.startswith("The entry does not include") for c in citations)
+    assert all(c.introduces is None for c in citations)
