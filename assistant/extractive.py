@@ -244,7 +244,8 @@ def sentence_candidates(passage: Passage, context: QuoteContext) -> list[_Quote]
             intro = opener if _LETTERED_ITEM.match(sentence) else None
             if sentence.rstrip().endswith(":"):
                 opener = (span.start, span.end)
-            if _NOT_RULE_TEXT.match(sentence) or INSTRUCTION.search(sentence) or not _reads_as_text(sentence):
+            if _NOT_RULE_TEXT.match(sentence) or INSTRUCTION.search(sentence) or not (
+                    _reads_as_text(sentence) or (intro is not None and _short_item(sentence))):
                 continue
             introduced_by = chunk.text[intro[0] : intro[1]] if intro else ""
             shared = terms & content_terms(sentence)
@@ -460,6 +461,12 @@ def _shorten(quote: _Quote, context: QuoteContext | None = None) -> _Quote:
     return _Quote(quote.chunk, quote.start + start, quote.start + start + end, quote.score,
                   truncated=start + end < len(text.rstrip()), lead=quote.lead, cut_front=quote.cut_front or start > 0,
                   features=quote.features)
+
+
+def _short_item(sentence: str) -> bool:
+    """A short lettered item of a list its paragraph introduces ("d. Mediation devices; or"):
+    too short to read as text alone, quoted after the sentence that introduces it."""
+    return "|" not in sentence and bool(re.search(r"[A-Za-z]{3,}", sentence))
 
 
 def _reads_as_text(sentence: str) -> bool:

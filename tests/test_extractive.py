@@ -277,3 +277,26 @@ def test_a_sentence_that_points_back_is_quoted_after_the_sentence_it_points_to(p
                         [_passage(1, plain)]).citations
     assert any(c.quote.startswith("The entry does not include") for c in citations)
     assert all(c.introduces is None for c in citations)
+
+
+def test_a_short_list_item_is_quoted_after_the_sentence_that_introduces_it() -> None:
+    """"e. Mediation devices." is too short to read as text alone, but it is what answers "is
+    mediation-device software caught?": quoted after "Note … does not apply to … any of the
+    following:" (with the shipped quote model). A short line that no sentence of its paragraph
+    introduces is still not quoted."""
+    from assistant.quote_ranking import QuoteModel
+    from assistant.retrieval import FUSION
+
+    model = QuoteModel.load(FUSION)
+    text = ("Software specially designed for monitoring or analysis for law enforcement purposes is "
+            "controlled by this entry.\n"
+            "Note This entry does not apply to software specially designed for any of the following:\n"
+            "a. Billing purposes;\nb. Quality of Service;\nc. Quality of Experience;\nd. Mobile payment; or\n"
+            "e. Mediation devices.")
+    quotes = [c.quote for c in compose("Does the entry catch mediation devices software, or is it carved out?",
+                                       [_passage(1, text)], model=model).citations]
+    assert "e. Mediation devices." in quotes
+    assert quotes[quotes.index("e. Mediation devices.") - 1].startswith("Note This entry does not apply")
+    lone = "Software for law enforcement monitoring is controlled by this entry in full.\nMediation devices."
+    assert not any(c.quote == "Mediation devices." for c in compose(
+        "Does the entry catch mediation devices?", [_passage(1, lone)], model=model).citations)
