@@ -20,7 +20,7 @@ import numpy as np
 # Words that only an export-control question uses (or that name its instruments and parties).
 # A licence plate (a camera reading one) is not a licence.
 _EXPORT_CONTROL_WORDS = re.compile(
-    r"\b(export\w*|re-?export\w*|eccns?|ear|cfr|bis|wassenaar|dual[- ]use|end[- ]users?|"
+    r"\b(export\w*|re-?export\w*|eccns?|ear|ear99|cfr|bis|ccl|commerce control list|ultimate consignees?|wassenaar|dual[- ]use|end[- ]users?|"
     r"end[- ]uses?|entity list|sanction\w*|embargo\w*|deemed|classif\w*|annex [iv]+|catch-all|"
     r"regulation \(eu\)|2021/821|cyber-?surveillance|intrusion software|intercept\w*|encryption|"
     r"country (?:chart|groups?)|control(?:led)? lists?|controlled|destinations?|brokering|"

@@ -34,6 +34,12 @@ from assistant.scope import ScopeCheck, uses_export_control_vocabulary
     ("Do we pay stamp duty when we sell unlisted shares?", False),
     # Goods damaged "in transit" are a shipping and insurance matter.
     ("Our cameras got water damage in transit to Rotterdam. Who pays?", False),
+    # The Commerce Control List, the EAR99 designation and the ultimate consignee's statement.
+    ("which CCL entry covers electronic ankle monitors that a prison service uses?", True),
+    ("Which Commerce Control List entry covers police-model infrared viewers?", True),
+    ("got an RFQ for EAR99 network taps from a military intelligence bureau. can we quote?", True),
+    ("We signed the vendor's Statement by Ultimate Consignee and Purchaser; can we correct it now?", True),
+    ("Who is the consignee on the bill of lading for our camera shipment?", False),
 ])
 def test_export_control_words(question: str, expected: bool) -> None:
     assert uses_export_control_vocabulary(question) is expected
