@@ -95,13 +95,16 @@ class Assistant:
         )
 
         # A licence question with its facts gets the licence check, unless the caller restricted the
-        # sources (filters) or named a unit (a false premise is answered as such).
+        # sources (filters) or named a unit (a false premise is answered as such). One that names a
+        # provision ("does the 'military end-user' rule in § 744.9 even apply to police?") asks what
+        # that provision says: the answerer quotes it; the check's path would not.
         unheld = _not_held(result)
         notices += [f"The provision on {m.topic}, {m.label}, is not in the bundled copy of {m.instrument} "
                     f"(official text: {m.url}); this answer cannot quote it."
                     for m in missing_sections_for(standalone) if not self._indexed(result.snapshot, m.label)]
+        names_provision = any(r.kind in _PROVISION_KINDS for r in result.references)
         routed = (self.settings.licence_check_in_chat and not result.unresolved and not unheld
-                  and (filters is None or filters.empty))
+                  and (filters is None or filters.empty) and not names_provision)
         read = read_facts(standalone, exception_codes(result.snapshot)) if routed else None
         if read is not None:
             t = time.perf_counter()
@@ -332,6 +335,10 @@ def _not_held(result: SearchResult) -> list[NotHeld]:
 
 def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 2)
+
+
+# References to a provision of an instrument (not a control-list code or an exception's code).
+_PROVISION_KINDS = frozenset({"cfr", "article", "usc", "supplement"})
 
 
 def _retrieved_ref(chunk: Chunk, score: float, *, exact: bool) -> RetrievedRef:

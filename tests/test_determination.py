@@ -325,3 +325,15 @@ def test_a_code_is_named_only_exactly(assistant) -> None:  # noqa: ANN001
     _assert_verified(assistant, det)
     assert "us.all-destinations" not in _steps(det)
     assert "EU" in [j.name for j in det.jurisdictions], "Annex I has 5A001.j: the EU Regulation is walked"
+
+
+def test_a_licence_question_that_names_a_provision_is_answered_from_it(assistant) -> None:  # noqa: ANN001
+    """"Does the 'military end-user' rule in § 744.9 even apply to police?" asks what § 744.9 says:
+    the answerer quotes it. Without the section's name the same facts get the licence check."""
+    asked = ("Is a license required to export 6A003 thermal cameras to the national police force of a country "
+             "outside Country Group A:1?")
+    routed = assistant.ask(asked)
+    assert "determine" in routed.timings_ms
+    named = assistant.ask(asked + " The buyer isn't the army, so does the 'military end-user' rule in § 744.9 apply?")
+    assert "determine" not in named.timings_ms
+    assert named.citations and named.citations[0].section.startswith("§ 744.9")
