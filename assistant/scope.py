@@ -20,7 +20,7 @@ import numpy as np
 # Words that only an export-control question uses (or that name its instruments and parties).
 # A licence plate (a camera reading one) is not a licence.
 _EXPORT_CONTROL_WORDS = re.compile(
-    r"\b(export\w*|re-?export\w*|eccns?|ear|ear99|cfr|bis|ccl|commerce control list|ultimate consignees?|wassenaar|dual[- ]use|end[- ]users?|"
+    r"\b(export\w*|re-?export\w*|eccns?|ear|ear99|cfr|bis|ccl|commerce control list|ultimate consignees?|wass?enaa?r|dual[- ]use|end[- ]users?|"
     r"end[- ]uses?|entity list|sanction\w*|embargo\w*|deemed|classif\w*|annex [iv]+|catch-all|"
     r"regulation \(eu\)|2021/821|cyber-?surveillance|intrusion software|intercept\w*|encryption|"
     r"country (?:chart|groups?)|control(?:led)? lists?|controlled|destinations?|brokering|"
@@ -59,7 +59,7 @@ _OTHER_FIELD_WORDS = re.compile(
     r"tax (?:credits?|returns?|rates?)|gdpr|data protection|personal data|fcc|ce marking|ul certification|"
     # Trade terms and cargo insurance decide who pays and who insures, not whether an export is allowed.
     r"incoterms?|cargo insurance|insurance (?:claims?|cover|policy|policies|premiums?)|insure|"
-    r"non-compete|employment contracts?|"
+    r"non-compete|employment (?:contracts?|law)|labou?r law|unfair dismissal|wrongful (?:dismissal|termination)|"
     # Immigration and consumption taxes by their own names.
     r"visas?|sponsor licen[cs]es?|work permits?|immigration|gst|hst|goods and services tax)\b",
     re.I,
@@ -95,7 +95,8 @@ NEIGHBOURING_FIELDS = (
 MARGIN = 0.05
 
 
-_QUOTED = re.compile(r"['‘\"“]([^'’\"”]{4,120})['’\"”]")
+# A quotation mark, not an apostrophe ("our tool's code … 'in the public domain'").
+_QUOTED = re.compile(r"(?<![A-Za-z])['‘\"“]([^'’\"”]{4,120})['’\"”](?![A-Za-z])")
 
 
 _CODE = re.compile(r"\b[A-Z]{3}\b")

@@ -40,6 +40,7 @@ from assistant.scope import ScopeCheck, uses_export_control_vocabulary
     ("got an RFQ for EAR99 network taps from a military intelligence bureau. can we quote?", True),
     ("We signed the vendor's Statement by Ultimate Consignee and Purchaser; can we correct it now?", True),
     ("Who is the consignee on the bill of lading for our camera shipment?", False),
+    ("Does it count as 'in the public domain' for Wassenar list purposes?", True),  # a common misspelling
 ])
 def test_export_control_words(question: str, expected: bool) -> None:
     assert uses_export_control_vocabulary(question) is expected
@@ -57,6 +58,8 @@ def test_export_control_words(question: str, expected: bool) -> None:
     # Words that only say what the product is do not outweigh another field's own words.
     "what vat rate do we put on invoices for our lawful intercept software subscription to a customer in norway?",
     "Which import tariffs apply to the encryption modules we buy from Taiwan?",
+    "Can we fire an employee in California for posting about our surveillance products, or would that breach "
+    "employment law?",
 ])
 def test_a_neighbouring_fields_own_words_decide_without_export_words(question: str) -> None:
     """Without any export-control word, words only another field uses put a question out of
@@ -86,3 +89,15 @@ def test_export_words_keep_a_question_with_customs_words_in_scope(question: str)
 def test_a_licence_exception_code_is_export_control_vocabulary(question: str, expected: bool) -> None:
     codes = frozenset({"TMP", "GOV", "BAG", "TSU"})  # what assistant/abstention.py derives from Part 740
     assert uses_export_control_vocabulary(question, codes) is expected
+
+
+def test_a_quoted_phrase_of_the_texts_is_found_past_an_apostrophe() -> None:
+    """"Our monitoring tool's code …": the apostrophe does not open a quotation, so the quoted
+    'in the public domain' that the retrieved definition holds is still found."""
+    from assistant.scope import quotes_the_texts
+
+    texts = ['"In the public domain" means "technology" or "software" which has been made available without '
+             "restrictions upon its further dissemination."]
+    question = "Our monitoring tool's code is freely downloadable. Does it count as 'in the public domain' here?"
+    assert quotes_the_texts(question, texts)
+    assert not quotes_the_texts("Our tool's code is free. Is it 'open to everyone' here?", texts)
