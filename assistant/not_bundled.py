@@ -140,7 +140,10 @@ MISSING: tuple[Missing, ...] = (
                        r"\b(?:in|of) (?:Ireland|Germany|France|Italy|Spain|the Netherlands|Sweden|Poland|Belgium|Austria|Denmark"
                        r"|Finland|Portugal|Greece|Czechia|the Czech Republic|Hungary|Romania|Bulgaria|Croatia|Slovakia|Slovenia"
                        r"|Estonia|Latvia|Lithuania|Luxembourg|Malta|Cyprus)\b"
-                       r"|\b(?:Irish|German|French|Italian|Spanish|Dutch|Swedish|Polish|Belgian|Austrian|Danish|Finnish"
+                       # Asked which one it is ("Which Swedish government agency …?"), not what it may do
+                       # ("Can the Dutch authority block the transit?", Article 7 answers).
+                       r"|\b(?:which|what|who)\b[^?.]{0,20}\b(?:Irish|German|French|Italian|Spanish|Dutch|Swedish|Polish"
+                       r"|Belgian|Austrian|Danish|Finnish"
                        r"|Portuguese|Greek|Czech)\s+(?:government\s+)?(?:authority|agency|ministry)\b", re.I)),
     Missing("who holds an office today (the bundled texts name offices, not their holders)", "",
             re.compile(r"\b(?i:who) (?:is|are) (?:currently |now )?(?:the )?(?:current |present )?"

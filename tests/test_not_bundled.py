@@ -79,6 +79,9 @@ def test_asking_what_an_unbundled_instrument_contains(question: str, instrument:
     "What must we do if our customer is listed on the Entity List after we ship?",
     "What does the 2024 guidance say cyber-surveillance items are?",
     "Which authority decides on a licence application under the EU regulation?",  # Article 12, not a register
+    # What an authority may do (Article 7), not which one it is.
+    "Goods are trans-shipped through Rotterdam and may feed a missile programme. Can the Dutch authority block "
+    "the transit, and who would have to apply?",
     "Who is responsible for keeping the export records?",  # a rule, not an office holder
     "How do we request an advisory opinion on whether our camera is subject to the EAR?",  # § 748.3(c)
     "Can we still ship after a customer is added to the Military End-User List?",  # § 744.21's rule
