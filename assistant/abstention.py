@@ -40,12 +40,16 @@ class Case:
     in_scope_similarity: float
     min_confidence: float  # the best unit's similarity below which the corpus does not answer
     gaps: list[NotBundled] = field(init=False)  # named units a partial copy leaves out
-    resolved_any: bool = field(init=False)  # the question names a unit that exists
+    resolved_any: bool = field(init=False)  # the question names a unit that exists (or an exception by its code)
 
     def __post_init__(self) -> None:
         result = self.result
         self.gaps = not_bundled(result.snapshot, result.unresolved) if result.unresolved else []
-        self.resolved_any = any(h.exact is not None for h in result.hits)
+        # "May our 5D002 suite go under License Exception ENC to a country not listed in supplement
+        # no. 3 to part 740?" names § 740.17 by its code: the supplement is the premise's gap.
+        codes = exception_codes(result.snapshot)
+        self.resolved_any = any(h.exact is not None for h in result.hits) or any(
+            r.kind == "heading_code" and r.label.upper() in codes for r in result.references)
 
 
 def false_premise(case: Case) -> Verdict:

@@ -102,6 +102,18 @@ def test_a_named_gap_beside_a_bundled_unit_is_a_notice(assistant) -> None:  # no
     assert any(n.startswith("§ 742.13 is not in the bundled copy of 15 CFR Part 742") for n in response.notices)
 
 
+def test_a_gap_beside_an_exception_named_by_its_code_is_a_notice(assistant) -> None:  # noqa: ANN001
+    """License Exception ENC names § 740.17, which is bundled: the unbundled supplement the question
+    qualifies the destination with is a notice. Asked for on its own, it is still a gap."""
+    response = assistant.ask("Our encrypted penetration testing suite is 5D002. Can it go under License Exception "
+                             "ENC to a ministry of defence in a country not listed in supplement no. 3 to part 740?")
+    assert not response.abstained
+    assert response.citations[0].section.startswith("§ 740.17")
+    assert any("Supplement No. 3 to Part 740" in n for n in response.notices)
+    alone = assistant.ask("Which countries are listed in supplement no. 3 to part 740?")
+    assert alone.abstained and alone.abstain_kind == "out-of-corpus"
+
+
 def test_an_instrument_mentioned_elsewhere_in_the_question_does_not_bind_the_reference(assistant) -> None:  # noqa: ANN001
     """"EAR" is the only instrument named, but Article 5(1) is not the EAR's: it resolves where it
     exists (Regulation (EU) 2021/821) instead of becoming a false premise."""
