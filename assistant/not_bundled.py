@@ -35,7 +35,8 @@ MISSING: tuple[Missing, ...] = (
             re.compile(r"\bcountry chart\b[^?.]{0,40}\b(?:say|says|show|shows|list|lists|mark|marks|marked|ticked|checked"
                        r"|entry|entries|box|boxes)\b"
                        # "which columns are marked for Vietnam?": the chart's cells for a destination
-                       r"|\b(?:which|what)\s+(?:\w+\s+){0,3}columns?\b[^?.]{0,40}\b(?:marked|ticked|checked|crossed)\b"
+                       r"|\b(?:which|what)\s+(?:\w+\s+){0,3}columns?\b[^?.]{0,40}\b(?:marked|ticked|checked|crossed"
+                       r"|(?:have|has|carry|carries|show|shows)\s+an?\s+[\"“']?X\b)"
                        r"|\b(?:according to|as per|per) the (?:commerce )?country chart\b"
                        r"|\b(?:what|which)\s+(?:countries|destinations|reasons for control)\b[^?.]{0,60}"
                        r"\b(?:country chart|column \d)"
@@ -266,8 +267,16 @@ def asked_sentences(question: str) -> str:
     """The sentences of a question that ask (contain "?"), or all of it when none does. "Our
     product is on the Dutch national control list. Do we need an authorisation?" states the
     listing as a fact and asks about the rule (Article 10); it does not ask what the list says."""
-    asking = [part for part in _SENTENCE_BREAK.split(question) if "?" in part]
+    parts = _SENTENCE_BREAK.split(question)
+    # "The Commission's guidelines have a due-diligence section. What red flags do they list?":
+    # an asking sentence whose pronoun says, lists or contains asks what the sentence before named.
+    asking = [part if i == 0 or not _POINTS_BACK.search(part) else f"{parts[i - 1]} {part}"
+              for i, part in enumerate(parts) if "?" in part]
     return " ".join(asking) if asking else question
+
+
+_POINTS_BACK = re.compile(r"\b(?:do|does|did)\s+(?:they|it|these|those)\s+(?:list|say|set out|contain|include|give"
+                          r"|name|mention|recommend|require)\b", re.I)
 
 
 def missing_for(question: str) -> list[Missing]:

@@ -47,6 +47,11 @@ from assistant.not_bundled import (asks_about_events, asks_besides_countries, as
     # Which of the chart's cells are marked for a destination.
     ("Which Country Chart columns are marked for Malaysia?", "Country Chart"),
     ("Which columns are ticked for Peru?", "Country Chart"),
+    ("Does an IMSI catcher (5A001.f.2) need a licence to Mexico? Which Country Chart columns have an X for Mexico?",
+     "Country Chart"),
+    # The asking sentence's pronoun lists what the sentence before it named.
+    ("The Commission's 2024 cyber-surveillance guidelines have a due diligence section with red flags about end "
+     "users. What red flags do they list for government customers?", "2024/2659"),
     ("We ship to Bengaluru. Is India in Country Group A:5?", "Country Groups"),
     ("Which countries are in Country Group D:5 under the EAR?", "Country Groups"),
     ("Can you tell me whether Vietnam is in Country Group D:1 or only in D:5? We need it for a BAG decision.",
@@ -79,6 +84,9 @@ def test_asking_what_an_unbundled_instrument_contains(question: str, instrument:
     "What must we do if our customer is listed on the Entity List after we ship?",
     "What does the 2024 guidance say cyber-surveillance items are?",
     "Which authority decides on a licence application under the EU regulation?",  # Article 12, not a register
+    # A pronoun that is the product, not the instrument: the listing stays a stated fact.
+    "Our product is on the Dutch national control list that the Netherlands adopted. Do we need an "
+    "authorisation in Germany for it?",
     # What an authority may do (Article 7), not which one it is.
     "Goods are trans-shipped through Rotterdam and may feed a missile programme. Can the Dutch authority block "
     "the transit, and who would have to apply?",
