@@ -40,7 +40,11 @@ _EXPORT_CONTROL_WORDS = re.compile(
     # An export-control instrument named by its jurisdiction: "the EU regulation", "the US entry".
     r"|\b(?:EU|E\.U\.|US|U\.S\.|UK|Union|dual-use)\s+(?:regulation|control list|list|entry|entries)\b"
     # A control-list code or a legal reference: `6A003`, `5A001.j`, `§ 742.7`, `Article 5`.
-    r"|\b\d[A-E]\d{3}\b|§\s*\d|\bArticle\s+\d",
+    r"|\b\d[A-E]\d{3}\b|§\s*\d|\bArticle\s+\d"
+    # A licence refused, revoked or appealed: to exporters of these goods, an export licence
+    # ("Our UK licence application for a network monitoring system was refused. Can we appeal?").
+    r"|\b(?:refus\w*|revok\w*|revocation|suspen\w*|den(?:y|ied|ial))\b[^?.]{0,40}\blicen[cs]e"
+    r"|\blicen[cs]e\b[^?.]{0,60}\b(?:refus\w*|revok\w*|suspen\w*|denied|appeal\w*)",
     re.I,
 )
 # Words both fields use: they keep a question in scope only when its meaning is not clearly

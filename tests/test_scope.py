@@ -41,6 +41,9 @@ from assistant.scope import ScopeCheck, uses_export_control_vocabulary
     ("We signed the vendor's Statement by Ultimate Consignee and Purchaser; can we correct it now?", True),
     ("Who is the consignee on the bill of lading for our camera shipment?", False),
     ("Does it count as 'in the public domain' for Wassenar list purposes?", True),  # a common misspelling
+    ("Our UK licence application for a network monitoring system was refused. Do we get reasons, and how can we "
+     "appeal?", True),
+    ("The Secretary of State revoked our licence for CCTV analytics kit. Can we keep shipping?", True),
 ])
 def test_export_control_words(question: str, expected: bool) -> None:
     assert uses_export_control_vocabulary(question) is expected
