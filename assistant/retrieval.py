@@ -475,7 +475,8 @@ class HybridRetriever:
             # instrument only mentioned elsewhere in the question is a preference, not a rule.
             own = [m for m in matches if names_instrument(ref, m[1].cite_as)]
             matches = own if own or ref.explicit else matches
-            matches.sort(key=lambda m: (m[0], m[1].doc_id, m[1].ordinal))
+            # Of the units containing it, the nearest: 5.A.1.b for 5.A.1.b.5, not 5.A.1.
+            matches.sort(key=lambda m: (m[0], -len(m[1].section) if m[0] == 2 else 0, m[1].doc_id, m[1].ordinal))
             if not matches or (matches[0][0] == 2 and (
                     _has_parts(sections, matches[0][1].section)
                     or lacks_inline_item([c for c in sections.get(normalise(matches[0][1].section), [])
@@ -705,6 +706,12 @@ def lacks_inline_item(entry: list[Chunk], ref: Reference) -> bool:
         return False
     code = normalise(entry[0].section)
     named = ref.label[len(code) + 1 :].split(".")[0] if ref.label.startswith(code + ".") else ""
+    if ref.kind == "wassenaar" and re.fullmatch(r"\d{1,2}", named):
+        # The Wassenaar List lays numbered sub-items out as spaced codes ("5. A. 1.    b.   5.    Being
+        # digitally controlled radio receivers"); a Note names them whole ("Note 5.A.1.b.5. …").
+        parts = [re.escape(p) for p in ref.label.split(".")[: code.count(".") + 2]]
+        spaced = re.compile(r"(?<![\w.])" + r"\.\s*".join(parts) + r"\.", re.I)
+        return not any(spaced.search(c.text) for c in entry)
     if not re.fullmatch(r"[a-z]", named):
         return False
     text = " ".join(c.text for c in sorted(entry, key=lambda c: c.start))

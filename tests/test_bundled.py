@@ -136,3 +136,17 @@ def test_a_licence_exception_whose_section_is_not_bundled(assistant) -> None:  #
     response = assistant.ask("What is License Exception AGR?")
     assert response.abstained and response.abstain_kind == "out-of-corpus"
     assert "License Exception AGR (§ 740.18) is not in the bundled copy of 15 CFR Part 740" in response.abstain_reason
+
+
+@pytest.mark.parametrize(("question", "exists"), [
+    # Laid out as spaced codes inside 5.A.1.b ("5. A. 1.    b.   5.    Being digitally controlled radio
+    # receivers"): the item exists, and the nearest entry holding it (5.A.1.b, not 5.A.1) answers.
+    ("Is our 4,000-channel scanning receiver caught by Wassenaar 5.A.1.b.5?", True),
+    ("What does Wassenaar 5.A.1.b.9 control?", False),
+    ("What does Wassenaar 5.A.1.k control?", False),
+])
+def test_a_numbered_wassenaar_sub_item_laid_out_inline(assistant, question: str, exists: bool) -> None:  # noqa: ANN001
+    result = assistant.retriever.search(question, None, 10)
+    assert bool(result.unresolved) is not exists
+    if exists:
+        assert result.hits[0].chunk.section == "5.A.1.b"
