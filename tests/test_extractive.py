@@ -300,3 +300,14 @@ def test_a_short_list_item_is_quoted_after_the_sentence_that_introduces_it() -> 
     lone = "Software for law enforcement monitoring is controlled by this entry in full.\nMediation devices."
     assert not any(c.quote == "Mediation devices." for c in compose(
         "Does the entry catch mediation devices?", [_passage(1, lone)], model=model).citations)
+
+
+def test_the_paragraph_that_states_a_rule_is_quoted_before_one_that_applies_it(assistant) -> None:  # noqa: ANN001
+    """"(2) BIS will review … in accordance with the licensing policy in paragraph (b)(1) of this
+    section" shares the question's words best, but (b)(1) states the policy it asks about."""
+    response = assistant.ask("Our IP-backbone monitoring system already needs a licence for national security "
+                             "reasons. Will BIS also weigh human rights when it reviews the application, even "
+                             "though it isn't a crime-control item?")
+    sections = [c.section for c in response.citations]
+    assert "§ 742.7(b)(1)" in sections
+    assert any("violate or abuse human rights" in c.quote for c in response.citations)
