@@ -35,7 +35,7 @@ MISSING: tuple[Missing, ...] = (
             re.compile(r"\bcountry chart\b[^?.]{0,40}\b(?:say|says|show|shows|list|lists|mark|marks|marked|ticked|checked"
                        r"|entry|entries|box|boxes)\b"
                        # "which columns are marked for Vietnam?": the chart's cells for a destination
-                       r"|\b(?:which|what)\s+(?:\w+\s+){0,3}columns?\b[^?.]{0,40}\b(?:marked|ticked|checked|crossed"
+                       r"|\b(?:which|what)\s+(?:[\w-]+\s+){0,3}columns?\b[^?.]{0,40}\b(?:marked|ticked|checked|crossed"
                        r"|(?:have|has|carry|carries|show|shows)\s+an?\s+[\"“']?X\b)"
                        r"|\b(?:according to|as per|per) the (?:commerce )?country chart\b"
                        r"|\b(?:what|which)\s+(?:countries|destinations|reasons for control)\b[^?.]{0,60}"
@@ -58,7 +58,7 @@ MISSING: tuple[Missing, ...] = (
             re.compile(r"\b(?:is|are|was|were|has|have)\s+(?!(?:a|an|any|every|each|someone|somebody|anyone|added|listed"
                        r"|placed|put|removed)\b)[^?.]{1,80}?\s+(?:been\s+)?(?:on|in|added to|listed on|placed on|removed from)"
                        # "the Entity List", "the BIS Entity List", "the BIS blacklist / Entity List"
-                       r"\s+the\s+(?:[\w./-]+\s+){0,3}?entity\s+list\b|\bentity list (?:entry|entries) for\b"
+                       r"\s+the\s+(?:[\w./-]+\s+){0,3}?(?:entity\s+list|black-?list)\b|\bentity list (?:entry|entries) for\b"
                        # "check whether Xiamen Meiya Pico is on the Entity List": a named party, asked indirectly
                        r"|" + _ASKED_IF + r"\s+(?!(?:a|an|any|every|each|someone|somebody|anyone|our|the)\b)[\w&.-]+"
                        r"(?:\s+[\w&.-]+){0,4}\s+(?:is|are|was|were)\s+(?:still\s+|currently\s+|now\s+)?"
@@ -150,7 +150,7 @@ MISSING: tuple[Missing, ...] = (
             re.compile(r"\b(?i:who) (?:is|are) (?:currently |now )?(?:the )?(?:current |present )?"
                        r"(?:[A-Z][\w.-]* |of |for |and ){0,8}(?:Secretary|Minister|Director|Commissioner|Chair\w*|head)\b")),
     Missing("sanctions regulations (OFAC, EU restrictive measures)", "https://sanctionssearch.ofac.treas.gov/",
-            re.compile(r"\bOFAC\b|\bSDN list\b|\b(?:impose[sd]?|imposing|adopted) (?:\w+ )?sanctions\b|\bsanctions (?:on|against)\b|\bsanctions? (?:regulation|package|list)s? (?:on|against) (?:Russia|Iran|Belarus|Syria|North Korea)\b", re.I)),
+            re.compile(r"\bOFAC\b|\bSDN list\b|\b(?:Russia|Iran|Belarus|Syria|North Korea)n? sanctions (?:regulations?|rules?|packages?)\b|\b(?:impose[sd]?|imposing|adopted) (?:\w+ )?sanctions\b|\bsanctions (?:on|against)\b|\bsanctions? (?:regulation|package|list)s? (?:on|against) (?:Russia|Iran|Belarus|Syria|North Korea)\b", re.I)),
 )
 
 

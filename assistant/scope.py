@@ -65,7 +65,8 @@ _OTHER_FIELD_WORDS = re.compile(
     r"incoterms?|cargo insurance|insurance (?:claims?|cover|policy|policies|premiums?)|insure|"
     r"non-compete|employment (?:contracts?|law)|labou?r law|unfair dismissal|wrongful (?:dismissal|termination)|"
     # Immigration and consumption taxes by their own names.
-    r"visas?|sponsor licen[cs]es?|work permits?|immigration|gst|hst|goods and services tax)\b",
+    r"visas?|sponsor licen[cs]es?|work permits?|immigration|h-?1b|optional practical training|gst|hst"
+    r"|goods and services tax)\b",
     re.I,
 )
 

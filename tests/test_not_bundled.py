@@ -47,6 +47,11 @@ from assistant.not_bundled import (asks_about_events, asks_besides_countries, as
     # Which of the chart's cells are marked for a destination.
     ("Which Country Chart columns are marked for Malaysia?", "Country Chart"),
     ("Which columns are ticked for Peru?", "Country Chart"),
+    ("Which reason-for-control columns on the Country Chart have an X for Malaysia?", "Country Chart"),
+    # Exporters call the Entity List "the blacklist".
+    ("is Dahua on the BIS blacklist (the Entity List)? what review policy applies?", "Entity List"),
+    ("Is Hikvision on the US blacklist?", "Entity List"),
+    ("What does the EU Russia sanctions regulation (833/2014) say about financing such goods?", "sanctions"),
     ("Does an IMSI catcher (5A001.f.2) need a licence to Mexico? Which Country Chart columns have an X for Mexico?",
      "Country Chart"),
     # The asking sentence's pronoun lists what the sentence before it named.
@@ -99,6 +104,7 @@ def test_asking_what_an_unbundled_instrument_contains(question: str, instrument:
     "authorisation in Germany?",
     "We broker drones (they would be on the UK Military List) shipped from China. Does the UK Order catch us?",
     "What happens to parties on the Entity List?",  # § 744.11's rule, not whether one is listed
+    "What happens if a customer is put on the blacklist?",
     "What must we do if the end user is on the Entity List?",  # a rule about any listed party
     "Must we check whether a customer is on the Entity List before each shipment?",
     # A group named as a fact about the destination; the question is § 740.22's rule.

@@ -57,6 +57,7 @@ def test_export_control_words(question: str, expected: bool) -> None:
     "Under Incoterms 2020 CIF, who has to insure our shipment of CCTV cameras to Lagos?",
     "Can we enforce a non-compete clause against an engineer who leaves for a competitor?",
     "We want to hire an engineer from India. Do we need a sponsor licence for the skilled worker visa?",
+    "How long can our foreign graduate students stay on OPT after graduation, and what's the H-1B cap?",
     "Do we have to charge Canadian GST on subscriptions to our video analytics platform?",
     # Words that only say what the product is do not outweigh another field's own words.
     "what vat rate do we put on invoices for our lawful intercept software subscription to a customer in norway?",
