@@ -73,8 +73,9 @@ _OTHER_FIELD_WORDS = re.compile(
 # Words that name what a product is (an interception platform, encryption) rather than an
 # export-control matter: beside another field's own words they do not keep a question in scope
 # ("what VAT rate do we put on invoices for our lawful intercept software subscription?").
-_PRODUCT_WORDS = re.compile(r"\b(?:intercept\w*|encryption|cyber-?surveillance|intrusion software|hikvision|dahua)\b",
-                            re.I)
+_PRODUCT_WORDS = re.compile(r"\b(?:intercept\w*|encryption|cyber-?surveillance|intrusion software|hikvision|dahua)\b"
+                            # "the corporate tax rate on profits from our export sales": the business, not the control
+                            r"|\bexports? (?:sales|revenues?|profits?|income|turnover|earnings)\b", re.I)
 
 # Short descriptions of export control and of the fields most often confused with it.
 IN_SCOPE = (

@@ -58,6 +58,7 @@ def test_export_control_words(question: str, expected: bool) -> None:
     "Can we enforce a non-compete clause against an engineer who leaves for a competitor?",
     "We want to hire an engineer from India. Do we need a sponsor licence for the skilled worker visa?",
     "How long can our foreign graduate students stay on OPT after graduation, and what's the H-1B cap?",
+    "What's the corporate tax rate in Ireland on profits from our surveillance-software export sales?",
     "Do we have to charge Canadian GST on subscriptions to our video analytics platform?",
     # Words that only say what the product is do not outweigh another field's own words.
     "what vat rate do we put on invoices for our lawful intercept software subscription to a customer in norway?",
@@ -78,6 +79,7 @@ def test_a_neighbouring_fields_own_words_decide_without_export_words(question: s
 @pytest.mark.parametrize("question", [
     "Do we need an export licence, and what customs duty applies, for thermal cameras to Brazil?",
     "Does our lawful intercept software need an export licence to Norway, and what VAT applies?",
+    "Do our export sales of intercept software to Norway need an export licence, and what VAT applies?",
 ])
 def test_export_words_keep_a_question_with_customs_words_in_scope(question: str) -> None:
     assert not ScopeCheck(lambda text: None).out_of_scope(  # type: ignore[arg-type,return-value]
