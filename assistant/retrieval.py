@@ -774,7 +774,10 @@ _AMENDMENT_NOTICE = re.compile(rf"Link to an amendment published at \d+ FR \d+, 
 
 def provenance_only(text: str) -> bool:
     """Is this chunk only a source note or an amendment notice (no rule text)?"""
-    return bool(_SOURCE_NOTE.match(text)) or len(_AMENDMENT_NOTICE.sub(" ", text).split()) < 3
+    if _SOURCE_NOTE.match(text):
+        return True
+    rest, notices = _AMENDMENT_NOTICE.subn(" ", text)
+    return notices > 0 and len(rest.split()) < 3
 
 
 def unit_of(chunk: Chunk) -> tuple[str, str]:

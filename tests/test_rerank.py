@@ -293,6 +293,7 @@ def test_passages_that_limit_licence_exceptions(text: str, heading: str, limits:
     ("Link to an amendment published at 88 FR 73492, Oct. 25, 2023.\n\nThis License Exception allows the "
      "following reexports:", False),
     ("(a) *Scope.* This License Exception authorizes individuals leaving the United States", False),
+    ("(d) Satellite;", False),  # a short list item is text
 ])
 def test_provenance_only_chunks(text: str, only: bool) -> None:
     from assistant.retrieval import provenance_only
