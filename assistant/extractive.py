@@ -413,8 +413,9 @@ def _with_intros(chosen: list[_Quote]) -> list[_Quote]:
 def _items_after(quote: _Quote, passage: Passage, limit: int = MAX_ITEMS) -> list[_Quote]:
     """A quote that ends "… any of the following:" promises a list: its first items, from the
     same paragraph or the unit's next retrieved one, so that the answer does not stop at the colon
-    ("'Intrusion software' does not include any of the following:" and then the exclusions)."""
-    if not quote.chunk.text[quote.start : quote.end].rstrip().endswith(":"):
+    ("'Intrusion software' does not include any of the following:" and then the exclusions). The
+    UK Order introduces its lists with a dash ("(2) Subject to article 26, the enquirer shall not—")."""
+    if not quote.chunk.text[quote.start : quote.end].rstrip().endswith((":", "—")):
         return []
     following = [(quote.chunk, [s for s in sentence_spans(quote.chunk.text) if s.start >= quote.end])]
     after = [c for c in passage.chunks if c.ordinal == quote.chunk.ordinal + 1]

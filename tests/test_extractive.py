@@ -311,3 +311,18 @@ def test_the_paragraph_that_states_a_rule_is_quoted_before_one_that_applies_it(a
     sections = [c.section for c in response.citations]
     assert "§ 742.7(b)(1)" in sections
     assert any("violate or abuse human rights" in c.quote for c in response.citations)
+
+
+def test_a_quote_ending_with_a_dash_is_followed_by_its_first_items() -> None:
+    """The UK Order introduces its lists with a dash, not a colon: "(2) Subject to article 26, the
+    enquirer shall not—" is followed by what the enquirer shall not do."""
+    texts = ["(1) This article applies where a person has grounds for suspecting that goods may be intended "
+             "for WMD purposes.",
+             "(2) Subject to article 26, the person shall not export or transfer the goods in question—\n\n"
+             "(a) by electronic means to a destination outside the United Kingdom; or\n\n"
+             "(b) to a person the enquirer knows will take them outside the United Kingdom."]
+    draft = compose("We suspect the goods may be intended for WMD purposes. Can we still export or transfer them?",
+                    [_unit_of_paragraphs(texts)])
+    quotes = [c.quote for c in draft.citations]
+    assert any(q.endswith("goods in question—") for q in quotes)
+    assert any(q.startswith("(a) by electronic means") for q in quotes)
