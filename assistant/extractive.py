@@ -23,7 +23,7 @@ from assistant.quote_ranking import QuoteModel, length_feature
 from assistant.references import Reference, find_references
 from assistant.rerank import states_rule
 from assistant.retrieval import (Passage, asks_duration, asks_only_for, evidence, licence_question,
-                                 states_duration)
+                                 states_duration, unit_of)
 from assistant.sentences import content_terms, heading_text, sentence_spans
 from assistant.support import INSTRUCTION
 from assistant.vocabulary import expand
@@ -292,14 +292,14 @@ def _pick(passage: Passage, context: QuoteContext, model: QuoteModel, limit: int
     if not candidates:
         return []
     candidates.sort(key=lambda q: (-q.score, q.chunk.ordinal, q.start))
-    # A further quote must read on its own: one starting mid-structure ("does not control …")
-    # gives way to the next candidate (only the first quote is given its lead-in).
     # "(2) BIS will review … in accordance with the licensing policy in paragraph (b)(1) of this
     # section": the paragraph that states the rule answers first, not the one that applies it.
     stated = _rule_applied(passage, candidates, candidates[0])
     if stated is not None:
         candidates.remove(stated)
         candidates.insert(0, stated)
+    # A further quote must read on its own: one starting mid-structure ("does not control …")
+    # gives way to the next candidate (only the first quote is given its lead-in).
     chosen = [candidates[0]] + [q for q in candidates[1:] if q.score > model.second_min and not _starts_mid_structure(q)][: limit - 1]
     chosen += _part_answers(passage, parts or [], model, chosen)
     chosen.sort(key=lambda q: (q.chunk.ordinal, q.start))  # document order reads better
@@ -359,16 +359,14 @@ def _part_answers(passage: Passage, parts: list[QuoteContext], model: QuoteModel
 # A rule applied by reference to a paragraph of the same section.
 _APPLIES_PARAGRAPH = re.compile(r"\bin accordance with (?:the \w+ (?:\w+ )?)?(?:in |of )?paragraphs? "
                                 r"(\([a-z0-9]{1,4}\)(?:\([a-z0-9]{1,4}\))*) of this section")
-_SECTION = re.compile(r"^(§ \d+\.\d+[a-z]?)")
 
 
 def _rule_applied(passage: Passage, candidates: list[_Quote], top: _Quote) -> _Quote | None:
     """The best sentence of the retrieved paragraph whose rule `top` applies by reference, if any."""
-    section = _SECTION.match(passage.first.section)
     applied = _APPLIES_PARAGRAPH.search(top.chunk.text[top.start : top.end])
-    if section is None or applied is None:
+    if applied is None:
         return None
-    label = section.group(1) + applied.group(1)
+    label = unit_of(top.chunk)[1] + applied.group(1)  # "§ 742.7" + "(b)(1)"
     own = [c for c in candidates if c.chunk.section == label]
     return max(own, key=lambda c: (c.score, -c.start)) if own else None
 

@@ -150,7 +150,12 @@ MISSING: tuple[Missing, ...] = (
             re.compile(r"\b(?i:who) (?:is|are) (?:currently |now )?(?:the )?(?:current |present )?"
                        r"(?:[A-Z][\w.-]* |of |for |and ){0,8}(?:Secretary|Minister|Director|Commissioner|Chair\w*|head)\b")),
     Missing("sanctions regulations (OFAC, EU restrictive measures)", "https://sanctionssearch.ofac.treas.gov/",
-            re.compile(r"\bOFAC\b|\bSDN list\b|\b(?:Russia|Iran|Belarus|Syria|North Korea)n? sanctions (?:regulations?|rules?|packages?)\b|\b(?:impose[sd]?|imposing|adopted) (?:\w+ )?sanctions\b|\bsanctions (?:on|against)\b|\bsanctions? (?:regulation|package|list)s? (?:on|against) (?:Russia|Iran|Belarus|Syria|North Korea)\b", re.I)),
+            re.compile(r"\bOFAC\b|\bSDN list\b|\b(?:impose[sd]?|imposing|adopted) (?:\w+ )?sanctions\b"
+                       r"|\bsanctions (?:on|against)\b"
+                       r"|\bsanctions? (?:regulation|package|list)s? (?:on|against) (?:Russia|Iran|Belarus|Syria|North Korea)\b"
+                       # "the EU Russia sanctions regulation (833/2014)"
+                       r"|\b(?:Russia|Iran|Belarus|Syria|North Korea)n? sanctions (?:regulations?|rules?|packages?)\b",
+                       re.I)),
 )
 
 
@@ -270,12 +275,12 @@ def asked_sentences(question: str) -> str:
     parts = _SENTENCE_BREAK.split(question)
     # "The Commission's guidelines have a due-diligence section. What red flags do they list?":
     # an asking sentence whose pronoun says, lists or contains asks what the sentence before named.
-    asking = [part if i == 0 or not _POINTS_BACK.search(part) else f"{parts[i - 1]} {part}"
+    asking = [part if i == 0 or not _PRONOUN_ASKS.search(part) else f"{parts[i - 1]} {part}"
               for i, part in enumerate(parts) if "?" in part]
     return " ".join(asking) if asking else question
 
 
-_POINTS_BACK = re.compile(r"\b(?:do|does|did)\s+(?:they|it|these|those)\s+(?:list|say|set out|contain|include|give"
+_PRONOUN_ASKS = re.compile(r"\b(?:do|does|did)\s+(?:they|it|these|those)\s+(?:list|say|set out|contain|include|give"
                           r"|name|mention|recommend|require)\b", re.I)
 
 

@@ -836,7 +836,8 @@ def _labels(snapshot: Snapshot) -> dict[tuple[str, str], list[int]]:
 
 def exception_codes(snapshot: Snapshot) -> frozenset[str]:
     """The licence exceptions' codes, as Part 740's headings define them (TSU, TMP, GOV)."""
-    return frozenset(code for code, section in _heading_codes(snapshot).items() if section.startswith("§ 740."))
+    return snapshot.derive("exception_codes", lambda: frozenset(
+        code for code, section in _heading_codes(snapshot).items() if section.startswith("§ 740.")))
 
 
 def _heading_codes(snapshot: Snapshot) -> dict[str, str]:
