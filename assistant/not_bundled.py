@@ -230,9 +230,14 @@ def asks_besides_countries(question: str) -> bool:
     return any(asks_for_countries(p) for p in parts) and any(not asks_for_countries(p) for p in parts)
 
 
+# The instruments' own countries: "U.S. person", "distance the United States from such
+# violations", "a destination outside the United Kingdom" say who exports, not where to.
+_HOME_COUNTRIES = frozenset({"United States", "U.S.", "USA", "United Kingdom", "UK", "Britain"})
+
+
 def names_countries(texts: Iterable[str]) -> bool:
     """Does any text name a country or a Country Group (a destination an answer could list)?"""
-    return any(_COUNTRY_NAMES.search(text) for text in texts)
+    return any(m.group(0) not in _HOME_COUNTRIES for text in texts for m in _COUNTRY_NAMES.finditer(text))
 
 
 # "Canada's Export Control List", "China's MOFCOM catalogue", "Germany's national control list",

@@ -14,7 +14,7 @@ from assistant.conversation import is_follow_up, standalone_question
 from assistant.evidence import Selection, SelectionPolicy, heading_only, select
 from assistant.equivalents import same_code_line
 from assistant.extractive import compose, unit_label
-from assistant.not_bundled import NotHeld, missing_sections_for, not_held
+from assistant.not_bundled import NotHeld, asks_for_countries, missing_sections_for, names_countries, not_held
 from assistant.records import AnswerResponse, Citation, Mode, RetrievedRef, Turn
 from assistant.bundled import not_bundled
 from assistant.references import names_instrument, normalise
@@ -122,10 +122,6 @@ class Assistant:
                         for g in not_bundled(result.snapshot, result.unresolved)]
         notices += [f"{n.name} is not among the indexed documents{abstention.official(n.url)}; the answer "
                     "covers the rest." for n in unheld]
-        if abstention.countries_left_out(result.query, selection):
-            notices.append("The question also asks which countries: no cited passage names them, and the bundled "
-                           "texts do not hold that list (for the EAR, the Commerce Country Chart, Supplement No. 1 "
-                           "to Part 738, is not bundled); the answer covers the rest.")
 
         if mode == "llm":
             if self.chat_model is None:
@@ -165,6 +161,12 @@ class Assistant:
                     self._abstain(response, result, "out-of-corpus", "none of the retrieved passages contains "
                                   "a quotable sentence that matches the question"),
                     result, notices, timings, started)
+        # Judged on what the answer quotes: a cited passage may name countries in a paragraph the
+        # answer leaves out ("except Australia, Canada, or the United Kingdom" for shotgun shells).
+        if asks_for_countries(result.query) and not names_countries(c.quote for c in response.citations):
+            notices.append("The question also asks which countries: no quoted passage names them, and the bundled "
+                           "texts do not hold that list (for the EAR, the Commerce Country Chart, Supplement No. 1 "
+                           "to Part 738, is not bundled); the answer covers the rest.")
         return self._finish(response, result, notices, timings, started)
 
     def clean_question(self, question: str) -> str:

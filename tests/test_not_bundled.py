@@ -339,6 +339,27 @@ def test_which_countries_beside_a_licence_question_is_a_notice(assistant) -> Non
     assert any("also asks which countries" in n for n in response.notices)
 
 
+@pytest.mark.parametrize(("text", "names"), [
+    ("In support of U.S. foreign policy … distance the United States from such violations", False),
+    ("a destination outside the United Kingdom", False),
+    ("require a license to all destinations other than Australia, Canada, or the United Kingdom", True),
+    ("a country in Country Group A:1", True),
+])
+def test_the_instruments_own_countries_are_not_destinations(text: str, names: bool) -> None:
+    """"U.S. person" and "the United States considers" say who exports: they do not answer "to which
+    countries", so they cannot silence the notice that the answer leaves that out."""
+    assert names_countries([text]) is names
+
+
+def test_the_countries_notice_judges_the_quotes_not_the_whole_passage(assistant) -> None:  # noqa: ANN001
+    """The notice stands when the quotes name no destination, even if an unquoted paragraph of a cited
+    section does (§ 742.7(a)(6)'s "except Australia, Canada" for shotgun shells)."""
+    response = assistant.ask("Do we need a licence to export fingerprint computers? To which countries, and will "
+                             "BIS approve it?")
+    notice = any("also asks which countries" in n for n in response.notices)
+    assert notice is not names_countries(c.quote for c in response.citations)
+
+
 def test_a_question_led_by_an_unbundled_section_is_declined_beside_a_named_entry(assistant) -> None:  # noqa: ANN001
     """§ 742.13 is not bundled; ECCN 5A980, named after it, only says which devices."""
     response = assistant.ask("What licensing policy does § 742.13 of the EAR apply to communications intercepting "
