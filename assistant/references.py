@@ -61,6 +61,8 @@ class Reference:
     # regulation") or is the only one its kind can belong to (`§ 742.7`: the EAR); False when it
     # is only the one instrument the question mentions somewhere.
     explicit: bool = False
+    # "Note 2 to 4.D.4", "5A004.b Note 2": the numbered Note of the entry the question names.
+    note: int | None = None
 
 
 def normalise(section: str) -> str:
@@ -89,10 +91,23 @@ def find_references(question: str) -> list[Reference]:
                 shown = {"control_code": f"ECCN {label}", "heading_code": f"License Exception {label}"}.get(kind, label)
                 named = _instrument_after(question, span[1]) or _INHERENT.get(kind, "")
                 instrument = named or (mentioned[0] if len(mentioned) == 1 else "")
-                ref = Reference(kind, normalise(label), shown, instrument, explicit=bool(named))
+                note = _note_named(question, span) if kind in ("control_code", "wassenaar") else None
+                if note is not None:
+                    shown = f"Note {note} to {shown}"
+                ref = Reference(kind, normalise(label), shown, instrument, explicit=bool(named), note=note)
                 if all(r.label != ref.label or r.instrument != ref.instrument for r in found):
                     found.append(ref)
     return found
+
+
+_NOTE_BEFORE = re.compile(r"\bNote\s+(\d{1,2})\s+(?:to|of|in|under)\s+(?:the\s+)?(?:ECCN\s+|entry\s+)?$", re.I)
+_NOTE_AFTER = re.compile(r"^\.?,?\s*(?:its\s+)?Note\s+(\d{1,2})\b", re.I)
+
+
+def _note_named(question: str, span: tuple[int, int]) -> int | None:
+    """The number of the Note a question names beside a list entry ("Note 2 to 4.D.4"), if any."""
+    found = _NOTE_BEFORE.search(question[max(0, span[0] - 40) : span[0]]) or _NOTE_AFTER.match(question[span[1] :])
+    return int(found.group(1)) if found else None
 
 
 def names_instrument(reference: Reference, cite_as: str) -> bool:

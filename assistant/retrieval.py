@@ -486,6 +486,10 @@ class HybridRetriever:
                 # not a question about the whole entry.
                 unresolved.append(ref)
                 continue
+            if ref.note is not None and not _has_note(sections, ref, {c.doc_id for _, c in matches}):
+                # "Note 2 to 4.D.4" when the entry has one unnumbered Note: a false premise too.
+                unresolved.append(ref)
+                continue
             docs = {c.doc_id for _, c in matches}
             if len(docs) > 1:
                 # A document holding the unit itself (or its parts) before one holding only the
@@ -724,6 +728,15 @@ def lacks_inline_item(entry: list[Chunk], ref: Reference) -> bool:
     lines = {m.group(1) for m in _LINE_ITEM.finditer("\n".join(c.text for c in entry))}
     return ("a" in lines and named > max(lines)
             and not re.search(rf"(?<![\w.]){named}\.\s", text))
+
+
+def _has_note(sections: dict[str, list[Chunk]], ref: Reference, docs: set[str]) -> bool:
+    """Does the named entry (with its sub-items, where a Note may stand: "Note 3: 6A003.b.4.b. does
+    not control …" closes 6A003.b.4.c) hold a Note of that number, in a document that has it?"""
+    entry = ".".join(ref.label.split(".")[:3]) if ref.kind == "wassenaar" else ref.label.split(".")[0]
+    numbered = re.compile(rf"\bNote\s*{ref.note}(?![\d])(?!\.\s?\w)", re.I)  # not "Note 4.D.4 does not …"
+    return any(numbered.search(c.text) for label, chunks in sections.items()
+               if label == entry or label.startswith(entry + ".") for c in chunks if c.doc_id in docs)
 
 
 def _pinned(matches: list[tuple[int, Chunk]], scores: dict[str, float]) -> list[tuple[int, Chunk]]:

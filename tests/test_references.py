@@ -122,3 +122,31 @@ def test_the_section_a_code_names_ranks_first_without_being_pinned(assistant) ->
 def test_a_sub_item_an_entry_does_not_list_inline(assistant, question: str, missing: bool) -> None:  # noqa: ANN001
     result = assistant.retriever.search(question, None, 10)
     assert bool(result.unresolved) is missing
+
+
+@pytest.mark.parametrize(("question", "missing"), [
+    # Wassenaar's 4.D.4 has one unnumbered Note ("Note 4.D.4 does not apply to …"): no Note 2, and
+    # its own code after "Note" is not a Note 4.
+    ("Note 2 to 4.D.4 of the Wassenaar list exempts penetration-testing tools - how does it define them?", True),
+    ("Does Note 4 to 4.D.4 cover red-team courses?", True),
+    ("Does Note 3 to 6A003.b.4 release our 8.3 Hz thermal camera?", False),  # EU Annex I: "Note 3: 6A003.b.4.b. …"
+    ("Is our logical-extraction tool excluded by 5A004.b Note 2?", False),
+    ("What does Note 1 to ECCN 4E001 exclude?", False),
+])
+def test_a_numbered_note_the_named_entry_does_not_have(assistant, question: str, missing: bool) -> None:  # noqa: ANN001
+    """A Note number past an entry's own is a false premise, as a sub-item letter past its last is."""
+    result = assistant.retriever.search(question, None, 10)
+    assert bool(result.unresolved) is missing
+    if missing:
+        response = assistant.ask(question)
+        assert response.abstained and response.abstain_kind == "false-premise"
+        assert "Note" in response.abstain_reason
+
+
+def test_a_note_number_is_read_beside_the_entry_it_names() -> None:
+    (before,) = find_references("What does Note 2 to ECCN 5A004.b exclude?")
+    (after,) = find_references("Is it caught by 5A004.b, Note 2?")
+    (plain,) = find_references("Is it caught by 5A004.b? See the Note.")
+    assert (before.note, after.note, plain.note) == (2, 2, None)
+    assert before.label == after.label == "5a004.b"
+
