@@ -84,6 +84,15 @@ MISSING: tuple[Missing, ...] = (
                        r"|a member of)\s+(?:the\s+)?country\s+groups?\s+[A-E]"
                        # "Which Country Group is Vietnam in?"
                        r"|\bwhich\s+country\s+groups?\s+(?:is|are|does|do)\s+[A-Z]", re.I)),
+    # The CCL copy holds each ECCN's heading and items, not its License Requirements and License
+    # Exceptions blocks (MANIFEST): an entry's own LVS value, exceptions or reasons for control.
+    Missing("the License Requirements and License Exceptions blocks of the CCL's ECCN entries (the bundled "
+            "Commerce Control List holds each ECCN's heading and items only)",
+            f"{_ECFR}/part-774/appendix-Supplement%20No.%201%20to%20Part%20774",
+            re.compile(r"\b(?:LVS|GBS|CIV|TSR|APP)\s+(?:\w+\s+){0,2}(?:value|limit|dollar)\b[^?.]{0,40}\b(?:ECCN|entry)\b"
+                       r"|\b(?:ECCN|entry)\b[^?.]{0,40}\b(?:allows?|permits?|lists?|says?)\b[^?.]{0,20}\b(?:LVS|GBS|CIV|TSR|APP)\b"
+                       r"|\b(?:what|which)\s+(?:is\s+the\s+|are\s+the\s+)?(?:LVS\s+(?:value|limit|dollar)|reasons?\s+for\s+control)\b"
+                       r"[^?.]{0,40}\b(?:of|for|in|under|on)\s+(?:ECCN\s+)?\d[A-E]\d{3}\b", re.I)),
     Missing("the Member States' national control lists", "https://policy.trade.ec.europa.eu/help-exporters-and-importers/exporting-dual-use-items_en",
             re.compile(r"\bnational (?:control )?list of (?:Germany|France|Italy|Spain|the Netherlands|Sweden|Poland|Belgium|Austria|Ireland|Denmark|Finland)\b"
                        r"|\b(?:German|French|Italian|Spanish|Dutch|Swedish|Polish|Belgian)\s+national\s+(?:control\s+)?list\b", re.I)),

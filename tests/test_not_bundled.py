@@ -75,6 +75,10 @@ from assistant.not_bundled import (asks_about_events, asks_besides_countries, as
      "for non-listed cyber-surveillance items?", "2024/2659"),
     ("Which destinations are under a UK arms embargo?", "Export Control Order"),
     ("Can you check whether Xiamen Meiya Pico is on the Entity List and what review policy applies?", "Entity List"),
+    # An ECCN's own License Exceptions and License Requirements blocks are not in the bundled CCL.
+    ("What's the LVS dollar value limit written into the ECCN 5A991 entry, and does that entry also allow GBS?",
+     "License Exceptions blocks"),
+    ("What are the reasons for control of ECCN 5A001?", "License Exceptions blocks"),
 ])
 def test_asking_what_an_unbundled_instrument_contains(question: str, instrument: str) -> None:
     assert [m.name for m in missing_for(question) if instrument in m.name]
@@ -122,6 +126,9 @@ def test_asking_what_an_unbundled_instrument_contains(question: str, instrument:
     # Goods named by the Schedule that lists them; the question is Article 26(2)'s rule.
     "Does a UK export licence for goods specified in Schedule 2 or 3 to the Export Control Order 2008 also "
     "authorise the transfer of the technology needed to install them?",
+    # LVS's own rules are § 740.3 and § 740.2: the exception, not an ECCN's value named as a fact.
+    "May a license exception such as LVS be used to ship a low-value replacement fingerprint analyzer (ECCN 3A981)?",
+    "Our order is worth $12,000 but the LVS limit on that ECCN is $5,000. Can we split it into three shipments?",
 ])
 def test_rules_that_mention_an_unbundled_instrument_stay_answerable(question: str) -> None:
     assert missing_for(question) == []
