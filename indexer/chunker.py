@@ -26,9 +26,11 @@ from indexer.labels import (
     annex_definition_term,
     cfr_definition_term,
     choose_level,
+    continues_list,
     definition_label,
     definition_qualifier,
     format_markers,
+    goes_back,
     heading_label,
     inline_items,
     leading_markers,
@@ -36,7 +38,7 @@ from indexer.labels import (
 from indexer.records import Chunk, Heading, ParsedDocument
 from indexer.tokens import TokenCounter
 
-CHUNKER_VERSION = "5"
+CHUNKER_VERSION = "6"
 PATH_SEPARATOR = " › "
 
 # Lines that are provenance or parse scaffolding in the bundled corpus, not document text; and
@@ -386,13 +388,17 @@ def _marker_units(text: str, label: str, path: str, title: str, paragraphs: list
     statutory notes after it belong to the section as a whole."""
     units: list[_Unit] = []
     stack: list[tuple[int, str]] = []
+    # The last marker of an inline list read as text ("(a) Wide Area Network (WAN); … (g) Trunked."
+    # inside § 740.17(b)(2)(i)(A)): its next item is text too, even where it would also continue
+    # the paragraphs ("(c)" after § 740.17(b)).
+    inline: str | None = None
     notes = False
     markers_per_para = [leading_markers(text[p.start : p.end]) for p in paragraphs]
     for i, para in enumerate(paragraphs):
         markers = markers_per_para[i]
         body = text[para.start : para.end]
         if _FR_SOURCE_NOTE.match(body):
-            stack = []
+            stack, inline = [], None
         elif scheme is USC_SCHEME and _USC_NOTES.match(body):
             stack, notes = [], True
         elif markers and not notes:
@@ -402,6 +408,11 @@ def _marker_units(text: str, label: str, path: str, title: str, paragraphs: list
                 level = choose_level(marker, stack, following if n == 0 else None, level, scheme)
                 if level < 0:
                     break
+                if n == 0 and ((inline is not None and continues_list(inline, marker))
+                               or goes_back(marker, level, stack, scheme)):
+                    inline = marker  # text of the paragraph above: its designation stands
+                    break
+                inline = None
                 while stack and stack[-1][0] >= level:
                     stack.pop()
                 stack.append((level, marker))

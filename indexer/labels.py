@@ -182,13 +182,45 @@ def choose_level(marker: str, stack: list[tuple[int, str]], following: str | Non
     roman_ok = any(lvl == parent for lvl, _ in stack) and (
         lower == "i" or any(lvl == numeral_level and _is_next_roman(m.lower(), lower) for lvl, m in stack))
     if letter_ok and roman_ok:
-        return numeral_level if following is not None and following.lower() == "ii" and lower == "i" \
-            else letter_level
+        if following is not None and lower == "i":
+            # What comes next tells: `(ii)`, or the level under the numerals (`(A)` under `(i)` in
+            # the CFR), not the one under the letters (`(1)` under `(i)`).
+            below = marker_kinds(following)
+            under_numeral = numeral_level + 1 < len(scheme) and scheme[numeral_level + 1] in below
+            under_letter = letter_level + 1 < len(scheme) and scheme[letter_level + 1] in below
+            if following.lower() == "ii" or (under_numeral and not under_letter):
+                return numeral_level
+        return letter_level
     if roman_ok:
         return numeral_level
     if numeral_kind == UPPER_ROMAN and not letter_ok and any(lvl == parent for lvl, _ in stack):
         return numeral_level
     return letter_level
+
+
+def marker_ordinal(marker: str, kind: str) -> int:
+    """A marker's place in its list when read as `kind`: (c) 3, (iv) 4, (12) 12, (aa) 27."""
+    core = marker.strip("*").lower()
+    if kind in (NUMBER, ITALIC_NUMBER):
+        return int(core)
+    if kind in (ROMAN, ITALIC_ROMAN, UPPER_ROMAN):
+        values = [{"i": 1, "v": 5, "x": 10, "l": 50, "c": 100}.get(ch, 0) for ch in core]
+        return sum(-v if i + 1 < len(values) and v < values[i + 1] else v for i, v in enumerate(values))
+    return ord(core[0]) - 96 + (26 if len(core) == 2 else 0)
+
+
+def goes_back(marker: str, level: int, stack: list[tuple[int, str]], scheme: tuple[str, ...]) -> bool:
+    """Would the marker restart or repeat the list open at its level? "(a) Wide Area Network" after
+    § 740.17(b) is open is an inline list inside a paragraph's text, not a paragraph (a)."""
+    kind = scheme[level]
+    return any(lvl == level and marker_ordinal(marker, kind) <= marker_ordinal(open_marker, kind)
+               for lvl, open_marker in stack)
+
+
+def continues_list(previous: str, marker: str) -> bool:
+    """Is `marker` the item right after `previous` in a list of one kind ((b) after (a), (3) after (2))?"""
+    kinds = [k for k in marker_kinds(previous) if k in marker_kinds(marker)]
+    return any(marker_ordinal(marker, k) == marker_ordinal(previous, k) + 1 for k in kinds)
 
 
 def _is_next_letter(previous: str, marker: str) -> bool:

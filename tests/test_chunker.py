@@ -85,6 +85,29 @@ def test_roman_and_letter_paragraphs_are_told_apart(corpus) -> None:  # noqa: AN
     assert "§ 740.2(a)(9)" in labels or any(s.startswith("§ 740.2(a)") for s in labels)
 
 
+def test_an_inline_list_inside_a_paragraph_is_not_a_new_paragraph(corpus) -> None:  # noqa: ANN001
+    """§ 740.17(b)(2)(i)(A)'s definition lists "(a) Wide Area Network (WAN); … (g) Trunked." and a Note's
+    "(1) … (4)": read as paragraphs (a)-(g), everything after them up to § 740.17(c) was labelled
+    "§ 740.17(g)(4)(G)", "§ 740.17(g)(3)" …; the ENC paragraphs keep their own designations."""
+    chunks = corpus["15-cfr-part-740"][1]
+    labels = {c.section for c in chunks}
+    assert {"§ 740.17(b)(2)(i)(G)", "§ 740.17(b)(3)", "§ 740.17(b)(3)(iii)(B)", "§ 740.17(c)"} <= labels
+    assert not any(s.startswith(("§ 740.17(g)(3)", "§ 740.17(g)(4)")) for s in labels)
+    wan = next(c for c in chunks if "Wide Area Network (WAN)" in c.text)
+    assert wan.section.startswith("§ 740.17(b)(2)(i)(A)")
+    # A Note's own list under § 734.4(c)(1) is the note's text, not paragraphs (c)(2) and (c)(3).
+    note = next(c for c in corpus["15-cfr-part-734"][1] if "‘bundled’ means software" in c.text)
+    assert note.section == "§ 734.4(c)(1)"
+
+
+def test_a_roman_i_followed_by_a_capital_is_a_numeral(corpus) -> None:  # noqa: ANN001
+    """§ 734.9(h)(1)'s "(i) *“Direct product” …*" opens (A) and (B): a numeral under (h)(1), not a paragraph
+    (i); the real § 734.9(i), "*“Supercomputer” FDP rule*", follows with its (1)."""
+    labels = {c.section: c.text for c in corpus["15-cfr-part-734"][1]}
+    assert "§ 734.9(h)(1)(i)(B)" in labels and "§ 734.9(h)(2)(ii)" in labels
+    assert labels["§ 734.9(i)"].startswith("(i) *“Supercomputer” FDP rule.*")
+
+
 def test_a_heading_line_that_opens_its_first_sub_paragraph(corpus) -> None:  # noqa: ANN001
     """`(a) *General prohibitions.* (1) In addition …`: the (i) after it is (a)(1)(i), not a
     top-level (i) (it was cited as `§ 744.9(i)(iii)` for what is § 744.9(a)(1)(iii))."""
