@@ -12,7 +12,7 @@ about export control and about the bundled texts).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from assistant.bundled import NotBundled, category_gap, not_bundled
@@ -161,15 +161,17 @@ def countries(case: Case) -> Verdict:
     """Which countries ("which Member States have notified measures under Article 9?"), when no
     passage that answers names any, and the question asks nothing else in a sentence of its own
     (then the list is the answer's notice, `countries_left_out`)."""
-    if countries_left_out(case.result.query, case.selection) and not asks_besides_countries(case.result.query):
+    if (countries_left_out(case.result.query, (p.text for p in case.selection.cited))
+            and not asks_besides_countries(case.result.query)):
         return ("out-of-corpus", "the question asks which countries, and no passage that answers it names "
                 "any; the bundled texts do not hold that list")
     return None
 
 
-def countries_left_out(question: str, selection: Selection) -> bool:
-    """The question asks which countries, and no cited passage names any."""
-    return asks_for_countries(question) and not names_countries(p.text for p in selection.cited)
+def countries_left_out(question: str, texts: Iterable[str]) -> bool:
+    """The question asks which countries, and none of these texts (the cited passages when deciding
+    to decline, the quotes when adding the notice) names any."""
+    return asks_for_countries(question) and not names_countries(texts)
 
 
 def out_of_scope(case: Case) -> Verdict:

@@ -14,7 +14,7 @@ from assistant.conversation import is_follow_up, standalone_question
 from assistant.evidence import Selection, SelectionPolicy, heading_only, select
 from assistant.equivalents import same_code_line
 from assistant.extractive import compose, unit_label
-from assistant.not_bundled import NotHeld, asks_for_countries, missing_sections_for, names_countries, not_held
+from assistant.not_bundled import NotHeld, missing_sections_for, not_held
 from assistant.records import AnswerResponse, Citation, Mode, RetrievedRef, Turn
 from assistant.bundled import not_bundled
 from assistant.references import names_instrument, normalise
@@ -163,7 +163,7 @@ class Assistant:
                     result, notices, timings, started)
         # Judged on what the answer quotes: a cited passage may name countries in a paragraph the
         # answer leaves out ("except Australia, Canada, or the United Kingdom" for shotgun shells).
-        if asks_for_countries(result.query) and not names_countries(c.quote for c in response.citations):
+        if abstention.countries_left_out(result.query, (c.quote for c in response.citations)):
             notices.append("The question also asks which countries: no quoted passage names them, and the bundled "
                            "texts do not hold that list (for the EAR, the Commerce Country Chart, Supplement No. 1 "
                            "to Part 738, is not bundled); the answer covers the rest.")
