@@ -44,6 +44,10 @@ class SelectionPolicy:
     max_units: int = 3  # cited units in the usual case
     max_units_multi: int = 4  # when the question names several jurisdictions
     min_confidence: float = 0.35  # the best unit's similarity below which the corpus does not answer
+    # A jurisdiction's own block needs this share of the best unit's fused score: a unit of the
+    # other jurisdiction that is merely the least bad of its kind (a definition sharing one word)
+    # is not its answer. Chosen on dev by a sweep (0 to 0.3; 0.15 best on P + R + 2·abstention).
+    block_ratio: float = 0.15
 
     @classmethod
     def load(cls, path: Path = FUSION) -> SelectionPolicy:
@@ -121,6 +125,7 @@ def select(result: SearchResult, policy: SelectionPolicy) -> Selection:
                 continue
             candidate = next((p for p in fuzzy if p.first.jurisdiction == jurisdiction), None)
             if candidate is not None and len(cited) < limit and \
+                    candidate.score >= policy.block_ratio * best.score and \
                     (candidate.dense or 0.0) >= best_similarity - 2 * policy.similarity_margin:
                 cited.append(candidate)
     for p in fuzzy:

@@ -213,6 +213,29 @@ def test_a_question_about_equipment_and_its_software_cites_both_entries(question
     assert [p.first.section for p in chosen.cited] == expected
 
 
+@pytest.mark.parametrize(("eu_score", "expected"), [
+    # The other jurisdiction's best unit is a fair answer of its own: it gets its block.
+    (0.02, ["§ 744.6(b)(5)", "Article 5(1)"]),
+    # It is only the least bad of its kind (a definition that shares a word): no block.
+    (0.005, ["§ 744.6(b)(5)"]),
+])
+def test_a_jurisdictions_block_needs_a_share_of_the_best_units_score(eu_score: float, expected: list[str]) -> None:
+    import numpy as np
+
+    from assistant.evidence import SelectionPolicy, select
+    from assistant.retrieval import SearchResult
+
+    us = _entry(1, "§ 744.6(b)(5)", 0.05, doc="15-cfr-part-744")
+    us.chunks[0] = us.first.model_copy(update={"jurisdiction": "US"})
+    eu = _entry(2, "Article 5(1)", eu_score, doc="eu-2021-821-dual-use-regulation")
+    eu.chunks[0] = eu.first.model_copy(update={"jurisdiction": "EU"})
+    result = SearchResult(query="Do we need a licence under the EU and the US rules to support this end user?",
+                          hits=[], references=[], unresolved=[], snapshot=None,  # type: ignore[arg-type]
+                          vector=np.zeros(3), passages=[us, eu])
+    chosen = select(result, SelectionPolicy(score_ratio=0.6, max_units=3, block_ratio=0.15))
+    assert [p.first.section for p in chosen.cited] == expected
+
+
 def test_the_software_twin_is_the_same_list_and_number() -> None:
     from assistant.evidence import _software_twin
 
