@@ -303,8 +303,12 @@ def _pick(passage: Passage, context: QuoteContext, model: QuoteModel, limit: int
     chosen = [candidates[0]] + [q for q in candidates[1:] if q.score > model.second_min and not _starts_mid_structure(q)][: limit - 1]
     chosen += _part_answers(passage, parts or [], model, chosen)
     chosen.sort(key=lambda q: (q.chunk.ordinal, q.start))  # document order reads better
-    if items:
-        chosen += _items_after(chosen[-1], passage)
+    if items:  # the best quote that promises a list ("… the following:") is followed by its items
+        have = {(q.chunk.chunk_id, q.start) for q in chosen}
+        for i, quote in sorted(enumerate(chosen), key=lambda iq: -iq[1].score):
+            if following := [q for q in _items_after(quote, passage) if (q.chunk.chunk_id, q.start) not in have]:
+                chosen[i + 1 : i + 1] = following
+                break
     chosen = _with_antecedents(_with_intros(chosen))
     quotes = [_shorten(q, context) for q in chosen]
     # A list item is quoted after the words that introduce it ("The following are not subject to

@@ -282,6 +282,24 @@ def test_each_part_of_a_question_is_quoted_from_the_paragraph_that_answers_it() 
     assert len(single.citations) <= 2 and EXHIBITION[0] in single.citations[0].quote
 
 
+PENALTIES = ["(1) Authority The Secretary may impose the following civil penalties on a person for each violation "
+             "of this subchapter, for each violation:",
+             "(A) A fine of not more than $300,000 or an amount that is twice the value of the transaction.",
+             "(B) Revocation of a license issued under this subchapter to the person.",
+             "(2) Procedures Any civil penalty under this subsection may be imposed only after notice and "
+             "opportunity for an agency hearing on the record."]
+
+
+def test_a_lead_in_quoted_before_another_paragraph_still_gets_its_items() -> None:
+    """"The Secretary may impose the following civil penalties …:" promises the penalties: its items
+    follow it even when a later paragraph of the unit is quoted too (the maximum fine is the answer)."""
+    unit = _unit_of_paragraphs(PENALTIES)
+    draft = compose("What is the maximum civil penalty the Secretary may impose for each violation?", [unit])
+    quotes = [c.quote for c in draft.citations]
+    colon = next(i for i, q in enumerate(quotes) if q.endswith("for each violation:"))
+    assert quotes[colon + 1].startswith("(A) A fine of not more than $300,000"), quotes
+
+
 @pytest.mark.parametrize("pointer", ["The term does not include", "Such devices do not include"])
 def test_a_sentence_that_points_back_is_quoted_after_the_sentence_it_points_to(pointer: str) -> None:
     """"The term does not include devices that confine …" alone does not say which term: the
