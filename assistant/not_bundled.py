@@ -55,7 +55,10 @@ MISSING: tuple[Missing, ...] = (
     Missing("the Entity List (Supplement No. 4 to Part 744)", f"{_ECFR}/part-744/appendix-Supplement%20No.%204%20to%20Part%20744",
             # Whether a party is listed, not what happens to a party that is ("when a company is
             # added to the Entity List" is § 744.11's rule).
-            re.compile(r"\b(?:is|are|was|were|has|have)\s+(?!(?:a|an|any|every|each|someone|somebody|anyone|added|listed"
+            # A relative clause describes any listed party ("a company that has been placed on the
+            # Entity List may ask …"), it does not ask about one.
+            re.compile(r"(?<!\bthat\s)(?<!\bwho\s)(?<!\bwhich\s)"
+                       r"\b(?:is|are|was|were|has|have)\s+(?!(?:a|an|any|every|each|someone|somebody|anyone|added|listed"
                        r"|placed|put|removed)\b)[^?.]{1,80}?\s+(?:been\s+)?(?:on|in|added to|listed on|placed on|removed from)"
                        # "the Entity List", "the BIS Entity List", "the BIS blacklist / Entity List"
                        r"\s+the\s+(?:[\w./-]+\s+){0,3}?(?:entity\s+list|black-?list)\b|\bentity list (?:entry|entries) for\b"

@@ -111,6 +111,9 @@ def test_asking_what_an_unbundled_instrument_contains(question: str, instrument:
     "What happens if a customer is put on the blacklist?",
     "What must we do if the end user is on the Entity List?",  # a rule about any listed party
     "Must we check whether a customer is on the Entity List before each shipment?",
+    # A relative clause describes any listed party: § 744.16(e)'s removal requests.
+    "How can a company that has been placed on the Entity List ask for its listing to be removed or modified?",
+    "Can a party which is on the Entity List appeal?",
     # A group named as a fact about the destination; the question is § 740.22's rule.
     "Under License Exception ACE, may we send 4D004 software to the national CERT of a country that is in "
     "Country Group D but also in A:6?",
