@@ -387,10 +387,13 @@ def test_above_the_exact_search_limit_vectors_are_partitioned_and_switching_embe
                     Filters.of(doc_ids=["eu-2021-821-dual-use-regulation"])):
         hits = reader.dense_search(snapshot, query, 10, filters)
         allowed = [i for i, cid in enumerate(ids) if filters.allows(by_id[cid])]
-        scores = exact[allowed] @ query
-        truth = {ids[allowed[i]] for i in np.argsort(-scores)[:10]}
+        scores = dict(zip((ids[i] for i in allowed), exact[allowed] @ query))
+        tenth = sorted(scores.values(), reverse=True)[min(9, len(scores) - 1)]
         assert hits and all(filters.allows(by_id[cid]) for cid, _ in hits)
-        assert len({cid for cid, _ in hits} & truth) >= 9, filters  # HNSW: near-exact at this size
+        # HNSW is near-exact at this size: at least 9 of its 10 score as high as the exact tenth.
+        # Judged by score, not by id: chunks whose cosines tie with the tenth to float32 precision
+        # may be ranked either way round (a full-suite run once found 8 of 10 by id).
+        assert sum(scores[cid] >= tenth - 1e-4 for cid, _ in hits) >= 9, filters
 
     counting_embedder.texts.clear()
     summary = Indexer(settings, embedder_factory=lambda: counting_embedder).run()  # back under the limit
