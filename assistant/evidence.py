@@ -18,7 +18,7 @@ from pathlib import Path
 
 from assistant.definitions import asked_phrases, rest_of_question
 from assistant.references import instruments_named
-from assistant.retrieval import FUSION, Passage, SearchResult, evidence, jurisdictions_for, tuned
+from assistant.retrieval import FUSION, Passage, SearchResult, evidence, jurisdictions_for, jurisdictions_named, tuned
 from assistant.sentences import heading_text
 from indexer.records import Chunk
 
@@ -44,9 +44,11 @@ class SelectionPolicy:
     max_units: int = 3  # cited units in the usual case
     max_units_multi: int = 4  # when the question names several jurisdictions
     min_confidence: float = 0.35  # the best unit's similarity below which the corpus does not answer
-    # A jurisdiction's own block needs this share of the best unit's fused score: a unit of the
-    # other jurisdiction that is merely the least bad of its kind (a definition sharing one word)
-    # is not its answer. Chosen on dev by a sweep (0 to 0.3; 0.15 best on P + R + 2·abstention).
+    # A jurisdiction the answer adds by default (EU and US for a licence question that names
+    # none) gets its own block only with this share of the best unit's fused score: that
+    # jurisdiction's best unit may be merely the least bad of its kind (a definition sharing one
+    # word). A jurisdiction the question names always gets its block. Chosen on dev by a sweep
+    # (0 to 0.3; 0.15 best on P + R + 2·abstention).
     block_ratio: float = 0.15
 
     @classmethod
@@ -120,12 +122,13 @@ def select(result: SearchResult, policy: SelectionPolicy) -> Selection:
     ratio = policy.score_ratio if not named else max(policy.score_ratio, 0.9)
     # Several jurisdictions named: the best close unit of each first, so none is crowded out.
     if len(jurisdictions) >= 2:
+        floor = policy.block_ratio * best.score if not jurisdictions_named(result.query) else 0.0
         for jurisdiction in jurisdictions:
             if any(p.first.jurisdiction == jurisdiction for p in cited):
                 continue
             candidate = next((p for p in fuzzy if p.first.jurisdiction == jurisdiction), None)
             if candidate is not None and len(cited) < limit and \
-                    candidate.score >= policy.block_ratio * best.score and \
+                    candidate.score >= floor and \
                     (candidate.dense or 0.0) >= best_similarity - 2 * policy.similarity_margin:
                 cited.append(candidate)
     for p in fuzzy:

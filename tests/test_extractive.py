@@ -213,13 +213,18 @@ def test_a_question_about_equipment_and_its_software_cites_both_entries(question
     assert [p.first.section for p in chosen.cited] == expected
 
 
-@pytest.mark.parametrize(("eu_score", "expected"), [
-    # The other jurisdiction's best unit is a fair answer of its own: it gets its block.
-    (0.02, ["§ 744.6(b)(5)", "Article 5(1)"]),
-    # It is only the least bad of its kind (a definition that shares a word): no block.
-    (0.005, ["§ 744.6(b)(5)"]),
+@pytest.mark.parametrize(("question", "eu_score", "expected"), [
+    # A licence question that names no jurisdiction is answered for the EU and the US; the EU's
+    # best unit gets a block when it is a fair answer of its own ...
+    ("Do we need a licence to support this end user?", 0.02, ["§ 744.6(b)(5)", "Article 5(1)"]),
+    # ... not when it is only the least bad of its kind (a definition that shares a word).
+    ("Do we need a licence to support this end user?", 0.005, ["§ 744.6(b)(5)"]),
+    # A jurisdiction the question names gets its block however weak its best unit.
+    ("Do we need a licence under the EU and the US rules to support this end user?", 0.005,
+     ["§ 744.6(b)(5)", "Article 5(1)"]),
 ])
-def test_a_jurisdictions_block_needs_a_share_of_the_best_units_score(eu_score: float, expected: list[str]) -> None:
+def test_an_implied_jurisdictions_block_needs_a_share_of_the_best_units_score(
+        question: str, eu_score: float, expected: list[str]) -> None:
     import numpy as np
 
     from assistant.evidence import SelectionPolicy, select
@@ -229,8 +234,7 @@ def test_a_jurisdictions_block_needs_a_share_of_the_best_units_score(eu_score: f
     us.chunks[0] = us.first.model_copy(update={"jurisdiction": "US"})
     eu = _entry(2, "Article 5(1)", eu_score, doc="eu-2021-821-dual-use-regulation")
     eu.chunks[0] = eu.first.model_copy(update={"jurisdiction": "EU"})
-    result = SearchResult(query="Do we need a licence under the EU and the US rules to support this end user?",
-                          hits=[], references=[], unresolved=[], snapshot=None,  # type: ignore[arg-type]
+    result = SearchResult(query=question, hits=[], references=[], unresolved=[], snapshot=None,  # type: ignore[arg-type]
                           vector=np.zeros(3), passages=[us, eu])
     chosen = select(result, SelectionPolicy(score_ratio=0.6, max_units=3, block_ratio=0.15))
     assert [p.first.section for p in chosen.cited] == expected
@@ -337,7 +341,8 @@ def test_a_short_list_item_is_quoted_after_the_sentence_that_introduces_it() -> 
     quotes = [c.quote for c in compose("Does the entry catch mediation devices software, or is it carved out?",
                                        [_passage(1, text)], model=model).citations]
     assert "e. Mediation devices." in quotes
-    assert quotes[quotes.index("e. Mediation devices.") - 1].startswith("Note This entry does not apply")
+    note = next(i for i, q in enumerate(quotes) if q.startswith("Note This entry does not apply"))
+    assert note < quotes.index("e. Mediation devices.")
     lone = "Software for law enforcement monitoring is controlled by this entry in full.\nMediation devices."
     assert not any(c.quote == "Mediation devices." for c in compose(
         "Does the entry catch mediation devices?", [_passage(1, lone)], model=model).citations)
