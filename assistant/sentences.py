@@ -11,7 +11,10 @@ import Stemmer
 # blank line or where a new list item or paragraph marker starts a line. A single line break
 # inside a paragraph (PDF layout) does not end anything.
 _BOUNDARY = re.compile(
-    r"(?<=[.;!?])\s+(?=[\"“‘'(\[A-Z0-9§])|\n[ \t]*\n\s*|\n(?=[ \t]*(?:[-*•>]|\(\w{1,4}\)|\w{1,3}\.)[ \t])")
+    r"(?<=[.;!?])\s+(?=[\"“‘'(\[A-Z0-9§])|\n[ \t]*\n\s*|\n(?=[ \t]*(?:[-*•>]|\(\w{1,4}\)|\w{1,3}\.)[ \t])"
+    # One italic sentence after another, as the control lists set their Notes: "… or
+    # filesystem.* *Note 1:* *5A004.b. does not control …*" (not "*Software updates.* The …").
+    r"|(?<=[.;!?]\*)\s+(?=\*[\"“‘'(\[A-Z0-9§])")
 # A list bullet or block-quote mark before a sentence is not part of it; an asterisk that opens
 # emphasis ("*Intrusion software.* …", a defined term) is.
 _LEAD = re.compile(r"^(?:[>\-•]\s*|\*\s+)+|^[\"“‘']+(?=\S)")

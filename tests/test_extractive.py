@@ -8,7 +8,7 @@ import pytest
 from assistant.extractive import compose
 from assistant.question_parts import question_parts
 from assistant.retrieval import Passage
-from assistant.sentences import heading_text
+from assistant.sentences import heading_text, sentence_spans
 from indexer.records import Chunk
 from indexer.sparse import SparseIndex
 
@@ -322,6 +322,22 @@ def test_a_sentence_that_points_back_is_quoted_after_the_sentence_it_points_to(p
                         [_passage(1, plain)]).citations
     assert any(c.quote.startswith("The entry does not include") for c in citations)
     assert all(c.introduces is None for c in citations)
+
+
+@pytest.mark.parametrize(("text", "sentences"), [
+    # The control lists set each Note in italics after the item it qualifies: each is a sentence.
+    ("2. Circumvent controls of the device. *Technical Note:* *For the purposes of 5A004.b.1., data means "
+     "binary data.* *Note 1:* *5A004.b. does not control systems for development.* *Note 2:* *5A004.b. does "
+     "not include:* a. *Debuggers;* b. *Items limited to logical data extraction.*",
+     ["2. Circumvent controls of the device. *Technical Note:* *For the purposes of 5A004.b.1., data means "
+      "binary data.*", "*Note 1:* *5A004.b. does not control systems for development.*",
+      "*Note 2:* *5A004.b. does not include:* a. *Debuggers;* b. *Items limited to logical data extraction.*"]),
+    # An italic paragraph heading stays with the sentence it heads.
+    ("(c) *Software updates.* The provisions of paragraph (c) authorize exports of bug fixes.",
+     ["(c) *Software updates.* The provisions of paragraph (c) authorize exports of bug fixes."]),
+])
+def test_an_italic_note_after_an_italic_sentence_is_a_sentence_of_its_own(text: str, sentences: list[str]) -> None:
+    assert [text[s.start : s.end] for s in sentence_spans(text)] == sentences
 
 
 def test_a_short_list_item_is_quoted_after_the_sentence_that_introduces_it() -> None:
