@@ -726,6 +726,10 @@ def lacks_inline_item(entry: list[Chunk], ref: Reference) -> bool:
     # A list entry laid out line by line ("4. E. 1. "Technology" as follows: / a. … / b. … /
     # c. …", Wassenaar): a letter past the last one listed, named nowhere as an item, is not there.
     lines = {m.group(1) for m in _LINE_ITEM.finditer("\n".join(c.text for c in entry))}
+    if not lines and not _ITEMS_PARAGRAPH.search(text):
+        # A leaf entry ("4. A. 5. Systems, equipment, and components therefor, … "intrusion
+        # software".") lists no lettered items at all: one named nowhere in it is not there.
+        return not re.search(rf"(?<![\w.]){named}\.\s", text)
     return ("a" in lines and named > max(lines)
             and not re.search(rf"(?<![\w.]){named}\.\s", text))
 

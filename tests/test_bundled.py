@@ -144,9 +144,17 @@ def test_a_licence_exception_whose_section_is_not_bundled(assistant) -> None:  #
     ("Is our 4,000-channel scanning receiver caught by Wassenaar 5.A.1.b.5?", True),
     ("What does Wassenaar 5.A.1.b.9 control?", False),
     ("What does Wassenaar 5.A.1.k control?", False),
+    # 4.A.5 is a leaf entry: it has no lettered items at all.
+    ("Which delivery platforms for intrusion software are covered by Wassenaar sub-item 4.A.5.c?", False),
 ])
 def test_a_numbered_wassenaar_sub_item_laid_out_inline(assistant, question: str, exists: bool) -> None:  # noqa: ANN001
     result = assistant.retriever.search(question, None, 10)
     assert bool(result.unresolved) is not exists
     if exists:
         assert result.hits[0].chunk.section == "5.A.1.b"
+
+
+def test_a_leaf_entry_itself_is_found(assistant) -> None:  # noqa: ANN001
+    result = assistant.retriever.search("Which delivery platforms for intrusion software does Wassenaar 4.A.5 cover?",
+                                        None, 10)
+    assert not result.unresolved and result.hits[0].chunk.section == "4.A.5"
