@@ -50,8 +50,8 @@ _STATES_EXCLUSION = re.compile(r"\bdo(?:es)? not (?:include|control|apply|cover)
 # The last designator of a reference's label: "c" of 4.E.1.c, "(3)" of § 742.7(a)(3).
 _LAST_DESIGNATOR = re.compile(r"\.([a-z]|\d{1,2})$|(\([a-z0-9]{1,4}\))$")
 # A question whether something is caught by (controlled under, covered by) an entry or rule.
-_ASKS_CAUGHT = re.compile(r"\b(?:caught|captured|covered|controlled|in scope|within (?:the )?scope|catch(?:es)?|covers?)\b",
-                          re.I)
+_ASKS_CAUGHT = re.compile(r"\b(?:caught|captured|covered|controlled|in scope|within (?:the )?scope|catch(?:es)?|covers?"
+                          r"|reach(?:es)?|extends? to|appl(?:y|ies) to)\b", re.I)
 # A lettered list item: "b. Network …", "(c) the …".
 _LETTERED_ITEM = re.compile(r"^\s*(?:[a-z]\.|\([a-z]{1,2}\))\s")
 # Where a long sentence's next clause starts: after a semicolon.

@@ -364,6 +364,17 @@ def test_a_short_list_item_is_quoted_after_the_sentence_that_introduces_it() -> 
         "Does the entry catch mediation devices?", [_passage(1, lone)], model=model).citations)
 
 
+@pytest.mark.parametrize("verb", ["also reach", "extend to"])
+def test_does_the_entry_reach_asks_what_its_note_leaves_out(assistant, verb: str) -> None:  # noqa: ANN001
+    """"Does the entry also reach equipment built for network operators?" asks whether the item is
+    caught, as "does it cover" does: the Note's item that leaves it out is the answer, not the
+    entry's heading and first items."""
+    response = assistant.ask(f"Does the Wassenaar entry on IMSI catchers {verb} equipment built for mobile "
+                             "network operators?")
+    quotes = [" ".join(c.quote.split()) for c in response.citations]  # the list's PDF layout
+    assert "b. Equipment designed for mobile telecommunications network operators; or" in quotes, quotes
+
+
 def test_the_paragraph_that_states_a_rule_is_quoted_before_one_that_applies_it(assistant) -> None:  # noqa: ANN001
     """"(2) BIS will review … in accordance with the licensing policy in paragraph (b)(1) of this
     section" shares the question's words best, but (b)(1) states the policy it asks about."""
