@@ -48,6 +48,12 @@ _GLOSSARY: list[tuple[str, str]] = [
     (r"transit|tran[s]?ship|passing through|stopover", "transit transhipment"),
     (r"\bbroker|middleman|intermediar", "brokering services broker"),
     (r"unlisted|not (?:on|in) (?:\w+ ){0,2}(?:list|annex)|catch[- ]all", "catch-all not listed end-use informed"),
+    # Software on a stick or disk is goods: "tangible storage media … are taken to be … goods".
+    (r"usb (?:stick|drive|key)|memory stick|thumb ?drive|flash drive|(?:hard|external) (?:disk|drive)|cd-?rom|\bdvd"
+     r"|storage (?:media|medium|device)", "tangible storage media software recorded goods"),
+    # "Controlled for crime control reasons" is § 742.7's licence requirement, which other rules
+    # name by its number (License Exception restrictions in § 740.2(a)(4)).
+    (r"crime[- ]control", "crime control detection 742.7"),
 ]
 _COMPILED = [(re.compile(rf"\b(?:{p})", re.I), terms) for p, terms in _GLOSSARY]
 

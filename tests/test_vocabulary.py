@@ -27,6 +27,9 @@ from assistant.vocabulary import expand, facets
     ("If our engineer explains the design over the phone to a client abroad, is that an export?",
      "oral transmission voice telephone transfer technology"),
     ("Does coaching a customer on a Teams call count as a transfer?", "oral transmission voice telephone transfer technology"),
+    ("We post the software on a USB stick instead of e-mailing it. Is that goods?",
+     "tangible storage media software recorded goods"),
+    ("Which licence exceptions are left for items controlled for crime-control reasons?", "crime control detection 742.7"),
 ])
 def test_everyday_words_get_the_laws_terms(question: str, facet: str) -> None:
     assert facet in facets(question)
