@@ -14,7 +14,8 @@ _BOUNDARY = re.compile(
     r"(?<=[.;!?])\s+(?=[\"“‘'(\[A-Z0-9§])|\n[ \t]*\n\s*|\n(?=[ \t]*(?:[-*•>]|\(\w{1,4}\)|\w{1,3}\.)[ \t])"
     # One italic sentence after another, as the control lists set their Notes: "… or
     # filesystem.* *Note 1:* *5A004.b. does not control …*" (not "*Software updates.* The …").
-    r"|(?<=[.;!?]\*)\s+(?=\*[\"“‘'(\[A-Z0-9§])")
+    # An italic list designator ("*following:* *a.* *Marketing purpose;*") ends nothing.
+    r"|(?<=[.;!?]\*)(?<!\*[a-z]\.\*)(?<!\*[a-z]{2}\.\*)(?<!\*\d\.\*)(?<!\*\d\d\.\*)\s+(?=\*[\"“‘'(\[A-Z0-9§])")
 # A list bullet or block-quote mark before a sentence is not part of it; an asterisk that opens
 # emphasis ("*Intrusion software.* …", a defined term) is.
 _LEAD = re.compile(r"^(?:[>\-•]\s*|\*\s+)+|^[\"“‘']+(?=\S)")

@@ -332,6 +332,11 @@ def test_a_sentence_that_points_back_is_quoted_after_the_sentence_it_points_to(p
      ["2. Circumvent controls of the device. *Technical Note:* *For the purposes of 5A004.b.1., data means "
       "binary data.*", "*Note 1:* *5A004.b. does not control systems for development.*",
       "*Note 2:* *5A004.b. does not include:* a. *Debuggers;* b. *Items limited to logical data extraction.*"]),
+    # An italic list designator is not a sentence's end.
+    ("*Note:* *5A001.j. does not control systems specially designed for any of the following:* *a.* *Marketing "
+     "purpose;* *b.* *Network Quality of Service (QoS);* *or* *c.* *Quality of Experience (QoE).*",
+     ["*Note:* *5A001.j. does not control systems specially designed for any of the following:* *a.* *Marketing "
+      "purpose;* *b.* *Network Quality of Service (QoS);* *or* *c.* *Quality of Experience (QoE).*"]),
     # An italic paragraph heading stays with the sentence it heads.
     ("(c) *Software updates.* The provisions of paragraph (c) authorize exports of bug fixes.",
      ["(c) *Software updates.* The provisions of paragraph (c) authorize exports of bug fixes."]),
