@@ -52,6 +52,30 @@ _LAST_DESIGNATOR = re.compile(r"\.([a-z]|\d{1,2})$|(\([a-z0-9]{1,4}\))$")
 # A question whether something is caught by (controlled under, covered by) an entry or rule.
 _ASKS_CAUGHT = re.compile(r"\b(?:caught|captured|covered|controlled|in scope|within (?:the )?scope|catch(?:es)?|covers?"
                           r"|reach(?:es)?|extends? to|appl(?:y|ies) to)\b", re.I)
+# A paragraph about one kind of item, named by its ECCNs: "(3) Shotguns with barrel length …,
+# identified in ECCN 0A502 …", "(23) Exports … of semi-automatic firearms or shotguns controlled
+# under ECCNs 0A506, …". It shares "police" or "license exception" with a question about
+# fingerprint computers, yet is about another item.
+_ITEM_BY_CODE = re.compile(r"^(?:\(\w{1,4}\)\s*|[a-z0-9]{1,3}\.\s+)?(.{3,200}?),?\s+(?:as\s+)?(?:identified|controlled|classified)"
+                           r"\s+(?:in|under|by)\s+ECCNs?\s+(\d[A-E]\d{3})")
+_ECCN = re.compile(r"(?<![\w.])\d[A-E]\d{3}(?![\d])")
+_GENERIC_ITEM_TERMS = content_terms("exports reexports transfers in-country items equipment commodities technology "
+                                    "software certain related other")
+
+
+def about_another_item(sentence: str, terms: set[str]) -> bool:
+    """Does the sentence name, by its ECCN, an item that shares no word with the question (its
+    `terms`) and whose code the question does not name?"""
+    match = _ITEM_BY_CODE.match(sentence)
+    # A list of codes ("0A502, 0A504, … controlled under ECCN …") names no one item; a code the
+    # question names (also as "5A992.c") makes it the question's item.
+    if match is None or _ECCN.search(match.group(1)) or \
+            any(t == code or t.startswith(code + ".") for code in map(str.lower, _ECCN.findall(sentence)) for t in terms):
+        return False
+    item = content_terms(match.group(1)) - _GENERIC_ITEM_TERMS
+    return bool(item) and not item & terms
+
+
 # A lettered list item: "b. Network …", "(c) the …".
 _LETTERED_ITEM = re.compile(r"^\s*(?:[a-z]\.|\([a-z]{1,2}\))\s")
 # Where a long sentence's next clause starts: after a semicolon.
@@ -287,6 +311,7 @@ def _pick(passage: Passage, context: QuoteContext, model: QuoteModel, limit: int
           lead_in: LeadIn | None, introducers: Introducers | None = None, items: bool = False,
           parts: list[QuoteContext] | None = None) -> list[_Quote]:
     candidates = sentence_candidates(passage, context)
+    candidates = [q for q in candidates if not _another_item(q, context)] or candidates
     for quote in candidates:
         quote.score = model.score(quote.features)
     if not candidates:
@@ -312,6 +337,7 @@ def _pick(passage: Passage, context: QuoteContext, model: QuoteModel, limit: int
             if following := [q for q in _items_after(quote, passage) if (q.chunk.chunk_id, q.start) not in have]:
                 chosen[i + 1 : i + 1] = following
                 break
+    chosen = [q for q in chosen if not _another_item(q, context)] or chosen  # items after a lead-in too
     chosen = _with_antecedents(_with_intros(chosen))
     quotes = [_shorten(q, context) for q in chosen]
     # A list item is quoted after the words that introduce it ("The following are not subject to
@@ -441,6 +467,10 @@ def _items_after(quote: _Quote, passage: Passage, limit: int = MAX_ITEMS) -> lis
 
 # Mid-sentence: a lower-case word, not a list designator ("a. Simulate …" follows its "as follows:").
 _MID_SENTENCE = re.compile(r"^(?:[a-z]{2,}\b(?![.)])|(?:and|or|but)\b)")
+
+
+def _another_item(quote: _Quote, context: QuoteContext) -> bool:
+    return about_another_item(quote.chunk.text[quote.start : quote.end], context.terms)
 
 
 def _starts_mid_structure(quote: _Quote) -> bool:

@@ -380,6 +380,43 @@ def test_does_the_entry_reach_asks_what_its_note_leaves_out(assistant, verb: str
     assert "b. Equipment designed for mobile telecommunications network operators; or" in quotes, quotes
 
 
+CRIME_CONTROL = [
+    "(a) *License requirements.* A license is required to export crime control and detection equipment as follows:",
+    "(1) Crime control and detection instruments and equipment identified in the appropriate ECCNs on the CCL "
+    "under CC Column 1 in the Country Chart.",
+    "(3) Shotguns with barrel length greater than or equal to 24 inches, identified in ECCN 0A502 on the CCL under "
+    "CC Column 3 only if for sale or resale to police or law enforcement entities in countries listed in CC Column 3.",
+]
+
+
+@pytest.mark.parametrize(("question", "shotguns"), [
+    # The shotgun paragraph shares "police" and "law enforcement", not the item.
+    ("We sell fingerprint identification systems to a police force abroad. Do we need a licence?", False),
+    ("Do shotguns sold to a police force abroad need a licence?", True),
+    ("Does 0A502 kit sold to a police force abroad need a licence?", True),
+])
+def test_a_paragraph_about_another_item_is_not_quoted(question: str, shotguns: bool) -> None:
+    quotes = [c.quote for c in compose(question, [_unit_of_paragraphs(CRIME_CONTROL)]).citations]
+    assert any(q.startswith("(3) Shotguns") for q in quotes) is shotguns, quotes
+
+
+@pytest.mark.parametrize(("sentence", "expected"), [
+    ("(23) Exports, reexports, or transfers (in-country) of semi-automatic firearms or shotguns controlled under "
+     "ECCNs 0A506, 0A507, or 0A508 sold under a contract …", True),
+    # A list of codes names no one item; "the appropriate ECCNs" names none.
+    ("0A502, 0A504, 0E505 (technology for buckshot shotgun shells controlled under ECCN 0A505.b), 3A981", False),
+    ("(1) Crime control and detection instruments identified in the appropriate ECCNs on the CCL", False),
+    # The question's own code, also written with a sub-item.
+    ("(ii) Mass market encryption items classified under ECCN 5A992 may be exported", False),
+])
+def test_which_sentences_are_about_another_item(sentence: str, expected: bool) -> None:
+    from assistant.extractive import about_another_item
+    from assistant.sentences import content_terms
+
+    terms = content_terms("Can we ship fingerprint analysers and 5A992.c routers to a police force under an exception?")
+    assert about_another_item(sentence, terms) is expected
+
+
 def test_the_paragraph_that_states_a_rule_is_quoted_before_one_that_applies_it(assistant) -> None:  # noqa: ANN001
     """"(2) BIS will review … in accordance with the licensing policy in paragraph (b)(1) of this
     section" shares the question's words best, but (b)(1) states the policy it asks about."""
