@@ -21,7 +21,7 @@ from assistant.records import Citation
 from assistant.question_parts import question_parts
 from assistant.quote_ranking import QuoteModel, length_feature
 from assistant.references import Reference, find_references
-from assistant.rerank import states_rule
+from assistant.rerank import list_codes, states_rule
 from assistant.retrieval import (Passage, asks_duration, asks_only_for, evidence, licence_question,
                                  states_duration, unit_of)
 from assistant.sentences import content_terms, heading_text, sentence_spans
@@ -58,7 +58,6 @@ _ASKS_CAUGHT = re.compile(r"\b(?:caught|captured|covered|controlled|in scope|wit
 # fingerprint computers, yet is about another item.
 _ITEM_BY_CODE = re.compile(r"^(?:\(\w{1,4}\)\s*|[a-z0-9]{1,3}\.\s+)?(.{3,200}?),?\s+(?:as\s+)?(?:identified|controlled|classified)"
                            r"\s+(?:in|under|by)\s+ECCNs?\s+(\d[A-E]\d{3})")
-_ECCN = re.compile(r"(?<![\w.])\d[A-E]\d{3}(?![\d])")
 _GENERIC_ITEM_TERMS = content_terms("exports reexports transfers in-country items equipment commodities technology "
                                     "software certain related other")
 
@@ -69,8 +68,8 @@ def about_another_item(sentence: str, terms: set[str]) -> bool:
     match = _ITEM_BY_CODE.match(sentence)
     # A list of codes ("0A502, 0A504, … controlled under ECCN …") names no one item; a code the
     # question names (also as "5A992.c") makes it the question's item.
-    if match is None or _ECCN.search(match.group(1)) or \
-            any(t == code or t.startswith(code + ".") for code in map(str.lower, _ECCN.findall(sentence)) for t in terms):
+    if match is None or list_codes(match.group(1)) or \
+            any(t == code or t.startswith(code + ".") for code in map(str.lower, list_codes(sentence)) for t in terms):
         return False
     item = content_terms(match.group(1)) - _GENERIC_ITEM_TERMS
     return bool(item) and not item & terms
