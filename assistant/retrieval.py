@@ -486,7 +486,9 @@ class HybridRetriever:
                 # not a question about the whole entry.
                 unresolved.append(ref)
                 continue
-            if ref.note is not None and not _has_note(sections, ref, {c.doc_id for _, c in matches}):
+            if ref.note is not None and not _has_note(
+                    {label: sections[label] for label in self._by_stem(snapshot).get(_stem(ref.label), [])},
+                    ref, {c.doc_id for _, c in matches}):
                 # "Note 2 to 4.D.4" when the entry has one unnumbered Note: a false premise too.
                 unresolved.append(ref)
                 continue
@@ -719,24 +721,23 @@ def lacks_inline_item(entry: list[Chunk], ref: Reference) -> bool:
     if not re.fullmatch(r"[a-z]", named):
         return False
     text = " ".join(c.text for c in sorted(entry, key=lambda c: c.start))
-    listed = {item.path[0] for match in _ITEMS_PARAGRAPH.finditer(text)
-              for item in inline_items(match.group(1), code.upper())}
+    items_paragraphs = [match.group(1) for match in _ITEMS_PARAGRAPH.finditer(text)]
+    listed = {item.path[0] for items in items_paragraphs for item in inline_items(items, code.upper())}
     if listed:
         return named not in listed
+    if re.search(rf"(?<![\w.]){named}\.\s", text):
+        return False  # named as an item somewhere in the entry
     # A list entry laid out line by line ("4. E. 1. "Technology" as follows: / a. … / b. … /
-    # c. …", Wassenaar): a letter past the last one listed, named nowhere as an item, is not there.
+    # c. …", Wassenaar): a letter past the last one listed is not there. A leaf entry ("4. A. 5.
+    # Systems, equipment, and components therefor, … "intrusion software".") lists none at all.
     lines = {m.group(1) for m in _LINE_ITEM.finditer("\n".join(c.text for c in entry))}
-    if not lines and not _ITEMS_PARAGRAPH.search(text):
-        # A leaf entry ("4. A. 5. Systems, equipment, and components therefor, … "intrusion
-        # software".") lists no lettered items at all: one named nowhere in it is not there.
-        return not re.search(rf"(?<![\w.]){named}\.\s", text)
-    return ("a" in lines and named > max(lines)
-            and not re.search(rf"(?<![\w.]){named}\.\s", text))
+    return ("a" in lines and named > max(lines)) or (not lines and not items_paragraphs)
 
 
 def _has_note(sections: dict[str, list[Chunk]], ref: Reference, docs: set[str]) -> bool:
     """Does the named entry (with its sub-items, where a Note may stand: "Note 3: 6A003.b.4.b. does
-    not control …" closes 6A003.b.4.c) hold a Note of that number, in a document that has it?"""
+    not control …" closes 6A003.b.4.c) hold a Note of that number, in a document that has it?
+    `sections`: the units of the entry's stem (`_by_stem`), which hold the entry and its parts."""
     entry = ".".join(ref.label.split(".")[:3]) if ref.kind == "wassenaar" else ref.label.split(".")[0]
     numbered = re.compile(rf"\bNote\s*{ref.note}(?![\d])(?!\.\s?\w)", re.I)  # not "Note 4.D.4 does not …"
     return any(numbered.search(c.text) for label, chunks in sections.items()

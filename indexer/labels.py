@@ -102,8 +102,6 @@ USC_SCHEME = (LOWER, NUMBER, UPPER, ROMAN, UPPER_ROMAN)
 ARTICLE_SCHEME = (NUMBER, LOWER, ROMAN, UPPER)
 # Kept for callers that think in CFR levels.
 LEVEL_LOWER, LEVEL_NUMBER, LEVEL_ROMAN, LEVEL_UPPER, LEVEL_ITALIC_NUMBER, LEVEL_ITALIC_ROMAN = range(6)
-_ROMANS = ["i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x", "xi", "xii", "xiii", "xiv", "xv",
-           "xvi", "xvii", "xviii", "xix", "xx"]
 
 
 def is_roman(token: str) -> bool:
@@ -228,7 +226,8 @@ def _is_next_letter(previous: str, marker: str) -> bool:
 
 
 def _is_next_roman(previous: str, marker: str) -> bool:
-    return previous in _ROMANS and marker in _ROMANS and _ROMANS.index(marker) == _ROMANS.index(previous) + 1
+    return is_roman(previous) and is_roman(marker) and \
+        marker_ordinal(marker, ROMAN) == marker_ordinal(previous, ROMAN) + 1
 
 
 # --- the inline enumeration of an EU Annex I entry -----------------------------------------
