@@ -18,8 +18,12 @@ from determination.facts import Facts, country, end_user_type_of
 
 _MOVE = r"(?:export(?:ing|s|ed)?|re-?export(?:ing)?|ship(?:ping|s)?|sell(?:ing|s)?|send(?:ing|s)?|supply(?:ing)?)"
 # "exporting <item> to <rest>", "export our <item> to <rest>"
-_ITEM = re.compile(rf"\b{_MOVE}\s+(?:our|my|an?|the|some|these|this)?\s*(?P<item>[^?,;]{{3,120}}?)\s+"
-                   rf"(?:to|into)\s+(?P<rest>[^?;]{{2,200}})", re.I)
+# The article is a word of its own ("export authorisation" names no item "uthorisation"); the
+# item stays in its sentence ("… exported to Asia. Do we need …" is no item), is not a place, and
+# is not the permission itself ("an export authorisation to ship it to …": "export" is a noun).
+_ITEM = re.compile(rf"\b{_MOVE}\s+(?:(?:our|my|an?|the|some|these|this)\s+)?"
+                   rf"(?!(?:to|into|from|for)\s|(?:licen[cs]es?|authori[sz]ations?|permits?|controls?)\b)"
+                   rf"(?P<item>(?:(?!\.\s)[^?,;]){{3,120}}?)\s+(?:to|into)\s+(?P<rest>[^?;]{{2,200}})", re.I)
 _TAIL = re.compile(r"\s+(?:need|needs|require|requires|required|without|under|from|\bso\b|,).*$", re.I)
 _IN = re.compile(r"\b(?:in|to)\s+(?:the\s+)?([A-Z][A-Za-z]+(?:\s+[A-Z][A-Za-z]+)?)\b")
 _STAND_IN = re.compile(r"^(?:(?:a|an|the|one|some|this|that|these|those)\s+)?(?:one|it|them|they|batch|shipment|"

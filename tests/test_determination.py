@@ -253,6 +253,14 @@ def test_chat_reads_the_facts_of_a_licence_question() -> None:
                        "Brazil without an export licence?")
     assert batch is not None and batch.facts.item == "uncooled thermal cameras" and batch.facts.codes == ["6A003.b.4.b"]
     assert read_facts("What is intrusion software?") is None
+    # "export" as a noun names no item: not "uthorisation" (the article ran into the word), not the
+    # permission, not a phrase that runs on past the end of its sentence.
+    assert read_facts("German vendor of DPI probes here. Do we need an export authorisation to ship it to an "
+                      "operator in Egypt?") is None
+    moved = read_facts("We're moving listed probes from our plant in Germany to our hub in France; from there "
+                       "they'll later be exported to Asia. Do we need a transfer licence just for the Germany to "
+                       "France move?")
+    assert moved is None or not moved.facts.item.lower().startswith("to ")
     assert read_facts("Under Regulation (EU) 2021/821, does exporting cameras to China need an authorisation?") is None
     # A named licence exception is that exception's question; "any licence exception" is part of the check.
     assert read_facts("Can we ship covert GSM room bugs (5A980) to a police unit in Brazil under LVS?") is None
