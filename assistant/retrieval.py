@@ -27,6 +27,7 @@ from assistant.rerank import FEATURES, Candidates, ChunkFacts, LearnedFusion, ca
 from assistant.sentences import content_terms
 from assistant.superseded import drop_superseded
 from assistant.titles import TitleIndex
+from indexer.labels import parent_label
 from assistant.vocabulary import expand, facets
 from indexer.labels import inline_items
 from indexer.reader import Filters, IndexReader, Snapshot
@@ -475,15 +476,16 @@ class HybridRetriever:
             # instrument only mentioned elsewhere in the question is a preference, not a rule.
             own = [m for m in matches if names_instrument(ref, m[1].cite_as)]
             matches = own if own or ref.explicit else matches
-            # Of the units containing it, the nearest: 5.A.1.b for 5.A.1.b.5, not 5.A.1.
-            matches.sort(key=lambda m: (m[0], -len(m[1].section) if m[0] == 2 else 0, m[1].doc_id, m[1].ordinal))
-            if not matches or (matches[0][0] == 2 and (
-                    _has_parts(sections, matches[0][1].section)
-                    or lacks_inline_item([c for c in sections.get(normalise(matches[0][1].section), [])
-                                          if c.doc_id == matches[0][1].doc_id], ref))):
-                # Nothing by that name; or the entry exists, has labelled parts, and the named
-                # part is not one of them (`5A001.z`, `§ 742.7(z)`): that is a false premise,
-                # not a question about the whole entry.
+            # Of the units containing it, the nearest: 5.A.1.b for 5.A.1.b.5, not 5.A.1 (the label
+            # compared without its "ECCN ": Annex I's 5A001.j before the CCL's ECCN 5A001).
+            matches.sort(key=lambda m: (m[0], -len(normalise(m[1].section)) if m[0] == 2 else 0, m[1].doc_id, m[1].ordinal))
+            if not matches or (matches[0][0] == 2 and all(
+                    self._lacks_part(sections, nearest, ref) for nearest in _nearest_per_document(matches))):
+                # Nothing by that name; or every entry that would contain it exists without it:
+                # it has labelled parts, or lists its items inline, and the named part is not
+                # one of them (`5A001.z`, `§ 742.7(z)`): a false premise, not a question about
+                # the whole entry. One list holding it is enough (the CCL's 5A004 lists b. inline;
+                # Annex I labels its 5A004.b: "5A004.b under the EAR" is the CCL's).
                 unresolved.append(ref)
                 continue
             if ref.note is not None and not _has_note(
@@ -513,6 +515,11 @@ class HybridRetriever:
                              if c.chunk_id not in taken and filters.allows(c)]
                     found.extend((c, 1) for c in notes[:PINNED_NOTES])
         return found, unresolved
+
+    @staticmethod
+    def _lacks_part(sections: dict[str, list[Chunk]], entry: Chunk, ref: Reference) -> bool:
+        return _has_parts(sections, entry.section, entry.doc_id) or lacks_inline_item(
+            [c for c in sections.get(normalise(entry.section), []) if c.doc_id == entry.doc_id], ref)
 
     def _exclusions(self, snapshot: Snapshot) -> dict[str, list[Chunk]]:
         """Per document, the chunks that say "does not control/apply", once per generation: a
@@ -676,7 +683,7 @@ def heading_codes(chunks: Iterable[Chunk]) -> dict[str, str]:
     return {code: next(iter(sections)) for code, sections in found.items() if len(sections) == 1}
 
 
-_ITEMS_PARAGRAPH = re.compile(r"^Items:(.*)$", re.M)
+_ITEMS_PARAGRAPH = re.compile(r"(?:^|(?<=\s))Items:(.*)$", re.M)  # also where a chunk joined by " " starts with it
 _LINE_ITEM = re.compile(r"^[ \t]*([a-z])\.[ \t]", re.M)
 
 
@@ -722,9 +729,18 @@ def lacks_inline_item(entry: list[Chunk], ref: Reference) -> bool:
         return False
     text = " ".join(c.text for c in sorted(entry, key=lambda c: c.start))
     items_paragraphs = [match.group(1) for match in _ITEMS_PARAGRAPH.finditer(text)]
-    listed = {item.path[0] for items in items_paragraphs for item in inline_items(items, code.upper())}
-    if listed:
-        return named not in listed
+    paths = {item.path for items in items_paragraphs for item in inline_items(items, code.upper())}
+    if paths:
+        # Level by level, as deep as the entry lays its items out: 5A001.j.3 is missing where
+        # j. lists j.1 and j.2; below a level the entry does not lay out, nothing is decided.
+        path = tuple(ref.label[len(code) + 1 :].split("."))
+        for depth in range(1, len(path) + 1):
+            level = {p for p in paths if len(p) == depth and p[: depth - 1] == path[: depth - 1]}
+            if not level:
+                return False
+            if path[:depth] not in level:
+                return True
+        return False
     if re.search(rf"(?<![\w.]){named}\.\s", text):
         return False  # named as an item somewhere in the entry
     # A list entry laid out line by line ("4. E. 1. "Technology" as follows: / a. … / b. … /
@@ -763,9 +779,20 @@ def _stem(label: str) -> str:
     return re.split(r"[(.]", label, maxsplit=1)[0]
 
 
-def _has_parts(sections: dict[str, list[Chunk]], label: str) -> bool:
+def _nearest_per_document(matches: list[tuple[int, Chunk]]) -> list[Chunk]:
+    """The first (nearest) containing unit of each document, in the order of `matches`."""
+    nearest: dict[str, Chunk] = {}
+    for _, chunk in matches:
+        nearest.setdefault(chunk.doc_id, chunk)
+    return list(nearest.values())
+
+
+def _has_parts(sections: dict[str, list[Chunk]], label: str, doc: str) -> bool:
+    """Has the unit labelled parts in its own document? Annex I's 5A004.b is a labelled unit,
+    the CCL's ECCN 5A004 lists its b. inline: a part of one list says nothing of the other."""
     parent = Reference("unit", normalise(label))
-    return any(relation(other, parent) == 1 for other in sections)
+    return any(relation(other, parent) == 1 and any(c.doc_id == doc for c in chunks)
+               for other, chunks in sections.items())
 
 
 def _rank_first(chunk_score: dict[str, float], chunk_ids: list[str]) -> None:
@@ -805,16 +832,6 @@ def unit_of(chunk: Chunk) -> tuple[str, str]:
         return chunk.doc_id, chunk.unit
     match = _PARAGRAPHED.match(chunk.section)
     return chunk.doc_id, match.group(1) if match else chunk.section
-
-
-_LAST_PART = re.compile(r"^(.+?)(?:\([0-9a-zA-Z]+\)|\.[0-9a-zA-Z]+)$")
-
-
-def parent_label(label: str) -> str | None:
-    """The label one level up: `§ 742.7(a)(1)` → `§ 742.7(a)`, `Article 28(1)(a)` →
-    `Article 28(1)`, `5A001.j.2` → `5A001.j`; None at the top (`§ 742.7`, `ECCN 3A981`)."""
-    match = _LAST_PART.match(label)
-    return match.group(1) if match and not match.group(1).endswith(("§", " ")) else None
 
 
 def parent_map(snapshot: Snapshot) -> dict[str, str]:

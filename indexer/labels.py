@@ -464,3 +464,13 @@ def definition_label(term: str, qualifier: str = "") -> str:
     words = [w if any(ch.isupper() for ch in w[1:]) else w.lower() for w in re.split(r"(?<=[\s-])", term)]
     label = f'Definition of "{"".join(words)}"'
     return f"{label} ({qualifier})" if qualifier else label
+
+
+_LAST_PART = re.compile(r"^(.+?)(?:\([0-9a-zA-Z]+\)|\.[0-9a-zA-Z]+)$")
+
+
+def parent_label(label: str) -> str | None:
+    """The label one level up: `§ 742.7(a)(1)` → `§ 742.7(a)`, `Article 28(1)(a)` →
+    `Article 28(1)`, `5A001.j.2` → `5A001.j`; None at the top (`§ 742.7`, `ECCN 3A981`)."""
+    match = _LAST_PART.match(label)
+    return match.group(1) if match and not match.group(1).endswith(("§", " ")) else None

@@ -118,6 +118,10 @@ def test_the_section_a_code_names_ranks_first_without_being_pinned(assistant) ->
     # Wassenaar's 4.E.1 lays out its items a.-c. line by line, in one unlabelled unit.
     ("Wassenaar 4.E.1.d controls technology for surveillance malware - what are its parameters?", True),
     ("What does 4.E.1.c of the Wassenaar list cover?", False),
+    # The CCL's 5A004 lists b. inline; that Annex I labels 5A004.a and .b says nothing of the CCL.
+    ("Our US-origin board is classified 5A004.b under the EAR. Does de minimis apply to our kit?", False),
+    # Annex I's 5A001.j (labelled j.1, j.2) is nearer than the CCL's ECCN 5A001, which lists j inline.
+    ("What are the thresholds in sub-item 5A001.j.3 of the EU control list?", True),
 ])
 def test_a_sub_item_an_entry_does_not_list_inline(assistant, question: str, missing: bool) -> None:  # noqa: ANN001
     result = assistant.retriever.search(question, None, 10)
