@@ -22,6 +22,9 @@ class Missing:
     name: str
     url: str
     asks_content: re.Pattern[str]  # a question about what the instrument lists or says
+    # The question places what it asks in a bundled text ("the Russia sanctions rule in the EAR"
+    # is § 746.8, "Sanctions against Russia and Belarus"): not this instrument's content.
+    unless: re.Pattern[str] | None = None
 
 
 _ECFR = "https://www.ecfr.gov/current/title-15/subtitle-B/chapter-VII/subchapter-C"
@@ -167,7 +170,9 @@ MISSING: tuple[Missing, ...] = (
                        r"|\bsanctions? (?:regulation|package|list)s? (?:on|against) (?:Russia|Iran|Belarus|Syria|North Korea)\b"
                        # "the EU Russia sanctions regulation (833/2014)"
                        r"|\b(?:Russia|Iran|Belarus|Syria|North Korea)n? sanctions (?:regulations?|rules?|packages?)\b",
-                       re.I)),
+                       re.I),
+            re.compile(r"\b(?:in|of|under|by) (?:the )?(?:EAR|Export Administration Regulations)\b"
+                       r"|\b(?:part|§)\s*746\b|\bEAR'?s\b", re.I)),
 )
 
 
@@ -304,7 +309,7 @@ _PRONOUN_ASKS = re.compile(r"\b(?:do|does|did)\s+(?:they|it|these|those)\s+(?:li
 def missing_for(question: str) -> list[Missing]:
     """The unbundled instruments whose contents the question asks about, in its asking sentences."""
     asked = asked_sentences(question)
-    return [m for m in MISSING if m.asks_content.search(asked)]
+    return [m for m in MISSING if m.asks_content.search(asked) and not (m.unless and m.unless.search(asked))]
 
 
 # The parts of the EAR (15 CFR chapter VII, subchapter C), as eCFR's table of contents lists

@@ -30,7 +30,7 @@ _EXPORT_CONTROL_WORDS = re.compile(
     r"(?:internal )?repression|(?:un|non-?)listed(?!\s+(?:compan\w*|shares?|stocks?|securities|firms?))|"
     # Proliferation and military end use: what catch-all and transit controls are about.
     # "The transit" of dual-use goods is controlled; goods damaged "in transit" are a shipping matter.
-    r"(?<!\bin )transit|missiles?|weapons of mass destruction|wmd|proliferation|military end[- ]us\w*|arms embargo\w*|"
+    r"(?<!\bin )transit|missiles?|weapons of mass destruction|wmd|(?:chemical|biological|nuclear) weapons?|proliferation|military end[- ]us\w*|arms embargo\w*|"
     # Arms export control: the ITAR, its registration office and list.
     r"itar|ddtc|usml|munitions list|"
     # Licensing authorities and licence types by name, and UK "trade controls" (brokering).

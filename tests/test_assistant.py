@@ -145,6 +145,9 @@ def test_questions_from_a_neighbouring_field_are_out_of_scope(assistant, questio
     "Do we need a licence to ship thermal cameras to Brazil?",
     # No export words, but it quotes the control list's own words.
     "We make ankle tags for offenders on probation. What is meant by 'electronic monitoring restraint devices'?",
+    # A chemical weapons programme is what catch-all controls are about, whatever the other words.
+    "Our engineers in Manchester and Dublin give remote maintenance support for sensors at a plant abroad that "
+    "turns out to be part of a chemical weapons programme. What do the UK and the EU rules require of them?",
 ])
 def test_export_questions_stay_in_scope(assistant, question: str) -> None:  # noqa: ANN001
     response = assistant.ask(question)

@@ -122,6 +122,8 @@ def test_asking_what_an_unbundled_instrument_contains(question: str, instrument:
     "Can we use STA if the destination is in Country Group A:5?",
     "If Vietnam is in Country Group D:1, may we still use License Exception ACE for a bank there?",
     "Which destinations are embargoed under part 746 of the EAR?",  # § 746.1, the US's own
+    # § 746.8 is the EAR's "Sanctions against Russia and Belarus": the question places it there.
+    "Does the Russia sanctions rule in the EAR require a licence for 5A991 routers to our Moscow subsidiary?",
     "What must we do if we see a red flag in an order?",  # § 732.3(m)'s step, not the list
     "What is Commission Recommendation (EU) 2024/2659 about?",  # its title and recitals are bundled
     "Does a UK licence for goods listed in Schedule 3 also cover the technology to install them?",
