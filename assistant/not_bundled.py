@@ -37,6 +37,9 @@ MISSING: tuple[Missing, ...] = (
             # nor a column named as a fact ("a customer in a country listed in CC Column 1").
             re.compile(r"\bcountry chart\b[^?.]{0,40}\b(?:say|says|show|shows|list|lists|mark|marks|marked|ticked|checked"
                        r"|entry|entries|box|boxes)\b"
+                       # "Does CC Column 1 of the Country Chart cover Mexico?": which destinations a column reaches
+                       r"|\b(?:CC|NS|RS|AT|NP|MT|CB|EI|FC|SL|SI)\s+column\s+\d\b[^?.]{0,40}\b(?:cover|covers|include|includes"
+                       r"|reach|reaches)\s+(?-i:[A-Z][a-z]+)"
                        # "which columns are marked for Vietnam?": the chart's cells for a destination
                        r"|\b(?:which|what)\s+(?:[\w-]+\s+){0,3}columns?\b[^?.]{0,40}\b(?:marked|ticked|checked|crossed"
                        r"|(?:have|has|carry|carries|show|shows)\s+an?\s+[\"“']?X\b)"

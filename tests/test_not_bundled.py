@@ -47,6 +47,7 @@ from assistant.not_bundled import (asks_about_events, asks_besides_countries, as
     # Which of the chart's cells are marked for a destination.
     ("Which Country Chart columns are marked for Malaysia?", "Country Chart"),
     ("Which columns are ticked for Peru?", "Country Chart"),
+    ("Does CC Column 1 of the Country Chart cover Mexico?", "Country Chart"),  # which destinations a column reaches
     ("Which reason-for-control columns on the Country Chart have an X for Malaysia?", "Country Chart"),
     # Exporters call the Entity List "the blacklist".
     ("is Dahua on the BIS blacklist (the Entity List)? what review policy applies?", "Entity List"),
