@@ -27,9 +27,8 @@ from assistant.rerank import FEATURES, Candidates, ChunkFacts, LearnedFusion, ca
 from assistant.sentences import content_terms
 from assistant.superseded import drop_superseded
 from assistant.titles import TitleIndex
-from indexer.labels import parent_label
 from assistant.vocabulary import expand, facets
-from indexer.labels import inline_items
+from indexer.labels import inline_items, parent_label
 from indexer.reader import Filters, IndexReader, Snapshot
 from indexer.records import Chunk
 
@@ -480,7 +479,7 @@ class HybridRetriever:
             # compared without its "ECCN ": Annex I's 5A001.j before the CCL's ECCN 5A001).
             matches.sort(key=lambda m: (m[0], -len(normalise(m[1].section)) if m[0] == 2 else 0, m[1].doc_id, m[1].ordinal))
             if not matches or (matches[0][0] == 2 and all(
-                    self._lacks_part(sections, nearest, ref) for nearest in _nearest_per_document(matches))):
+                    _lacks_part(sections, nearest, ref) for nearest in _nearest_per_document(matches))):
                 # Nothing by that name; or every entry that would contain it exists without it:
                 # it has labelled parts, or lists its items inline, and the named part is not
                 # one of them (`5A001.z`, `§ 742.7(z)`): a false premise, not a question about
@@ -515,11 +514,6 @@ class HybridRetriever:
                              if c.chunk_id not in taken and filters.allows(c)]
                     found.extend((c, 1) for c in notes[:PINNED_NOTES])
         return found, unresolved
-
-    @staticmethod
-    def _lacks_part(sections: dict[str, list[Chunk]], entry: Chunk, ref: Reference) -> bool:
-        return _has_parts(sections, entry.section, entry.doc_id) or lacks_inline_item(
-            [c for c in sections.get(normalise(entry.section), []) if c.doc_id == entry.doc_id], ref)
 
     def _exclusions(self, snapshot: Snapshot) -> dict[str, list[Chunk]]:
         """Per document, the chunks that say "does not control/apply", once per generation: a
@@ -785,6 +779,13 @@ def _nearest_per_document(matches: list[tuple[int, Chunk]]) -> list[Chunk]:
     for _, chunk in matches:
         nearest.setdefault(chunk.doc_id, chunk)
     return list(nearest.values())
+
+
+def _lacks_part(sections: dict[str, list[Chunk]], entry: Chunk, ref: Reference) -> bool:
+    """Does this document's entry exist without the part `ref` names (labelled parts, or items
+    listed inline, and not that one)?"""
+    return _has_parts(sections, entry.section, entry.doc_id) or lacks_inline_item(
+        [c for c in sections.get(normalise(entry.section), []) if c.doc_id == entry.doc_id], ref)
 
 
 def _has_parts(sections: dict[str, list[Chunk]], label: str, doc: str) -> bool:
