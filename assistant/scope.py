@@ -35,6 +35,8 @@ _EXPORT_CONTROL_WORDS = re.compile(
     r"itar|ddtc|usml|munitions list|"
     # Licensing authorities and licence types by name, and UK "trade controls" (brokering).
     r"ecju|export control joint unit|siel|oiel|ogel|bafa|trade controls?|"
+    # The EU's licence types: "the EU general authorisation for exhibitions and fairs", EU004.
+    r"(?:eu|union) general (?:export )?authori[sz]ations?|general export authori[sz]ations?|eu00\d|"
     # Enforcement: BIS's Office of Export Enforcement and voluntary self-disclosures to it.
     r"oee|office of export enforcement|voluntary (?:self-)?disclosures?|self-disclos\w*)\b"
     # An export-control instrument named by its jurisdiction: "the EU regulation", "the US entry".

@@ -148,6 +148,9 @@ def test_questions_from_a_neighbouring_field_are_out_of_scope(assistant, questio
     # A chemical weapons programme is what catch-all controls are about, whatever the other words.
     "Our engineers in Manchester and Dublin give remote maintenance support for sensors at a plant abroad that "
     "turns out to be part of a chemical weapons programme. What do the UK and the EU rules require of them?",
+    # The EU's own licence types name the field.
+    "We're taking a demo unit to a security fair in Dubai and may sell it there. Does the EU general authorisation "
+    "for exhibitions and fairs cover this?",
 ])
 def test_export_questions_stay_in_scope(assistant, question: str) -> None:  # noqa: ANN001
     response = assistant.ask(question)
