@@ -465,9 +465,10 @@ class HybridRetriever:
                 # A licence exception whose section the MANIFEST records as not bundled: the
                 # question names that section (`§ 740.18` for AGR), which the index lacks.
                 ref = Reference("cfr", normalise(section), f"{ref.display} ({section})", ref.instrument, True)
+            # The units sharing the reference's stem: the entry, its parts and their neighbours.
+            related = {label: sections[label] for label in self._by_stem(snapshot).get(_stem(ref.label), [])}
             matches: list[tuple[int, Chunk]] = []
-            for label in self._by_stem(snapshot).get(_stem(ref.label), []):
-                chunks = sections[label]
+            for label, chunks in related.items():
                 rel = relation(label, ref)
                 if rel is not None:
                     matches.extend((rel, c) for c in chunks if filters.allows(c))
@@ -479,7 +480,7 @@ class HybridRetriever:
             # compared without its "ECCN ": Annex I's 5A001.j before the CCL's ECCN 5A001).
             matches.sort(key=lambda m: (m[0], -len(normalise(m[1].section)) if m[0] == 2 else 0, m[1].doc_id, m[1].ordinal))
             if not matches or (matches[0][0] == 2 and all(
-                    _lacks_part(sections, nearest, ref) for nearest in _nearest_per_document(matches))):
+                    _lacks_part(related, nearest, ref) for nearest in _nearest_per_document(matches))):
                 # Nothing by that name; or every entry that would contain it exists without it:
                 # it has labelled parts, or lists its items inline, and the named part is not
                 # one of them (`5A001.z`, `§ 742.7(z)`): a false premise, not a question about
@@ -487,9 +488,7 @@ class HybridRetriever:
                 # Annex I labels its 5A004.b: "5A004.b under the EAR" is the CCL's).
                 unresolved.append(ref)
                 continue
-            if ref.note is not None and not _has_note(
-                    {label: sections[label] for label in self._by_stem(snapshot).get(_stem(ref.label), [])},
-                    ref, {c.doc_id for _, c in matches}):
+            if ref.note is not None and not _has_note(related, ref, {c.doc_id for _, c in matches}):
                 # "Note 2 to 4.D.4" when the entry has one unnumbered Note: a false premise too.
                 unresolved.append(ref)
                 continue
@@ -783,7 +782,8 @@ def _nearest_per_document(matches: list[tuple[int, Chunk]]) -> list[Chunk]:
 
 def _lacks_part(sections: dict[str, list[Chunk]], entry: Chunk, ref: Reference) -> bool:
     """Does this document's entry exist without the part `ref` names (labelled parts, or items
-    listed inline, and not that one)?"""
+    listed inline, and not that one)? `sections`: the units of the reference's stem (`_by_stem`),
+    which hold the entry and all its parts — not every unit of the corpus."""
     return _has_parts(sections, entry.section, entry.doc_id) or lacks_inline_item(
         [c for c in sections.get(normalise(entry.section), []) if c.doc_id == entry.doc_id], ref)
 
