@@ -743,13 +743,13 @@ def lacks_inline_item(entry: list[Chunk], ref: Reference) -> bool:
     return ("a" in lines and named > max(lines)) or (not lines and not items_paragraphs)
 
 
-def _has_note(sections: dict[str, list[Chunk]], ref: Reference, docs: set[str]) -> bool:
+def _has_note(related: dict[str, list[Chunk]], ref: Reference, docs: set[str]) -> bool:
     """Does the named entry (with its sub-items, where a Note may stand: "Note 3: 6A003.b.4.b. does
     not control …" closes 6A003.b.4.c) hold a Note of that number, in a document that has it?
-    `sections`: the units of the entry's stem (`_by_stem`), which hold the entry and its parts."""
+    `related`: the units of the entry's stem (`_by_stem`), which hold the entry and its parts."""
     entry = ".".join(ref.label.split(".")[:3]) if ref.kind == "wassenaar" else ref.label.split(".")[0]
     numbered = re.compile(rf"\bNote\s*{ref.note}(?![\d])(?!\.\s?\w)", re.I)  # not "Note 4.D.4 does not …"
-    return any(numbered.search(c.text) for label, chunks in sections.items()
+    return any(numbered.search(c.text) for label, chunks in related.items()
                if label == entry or label.startswith(entry + ".") for c in chunks if c.doc_id in docs)
 
 
@@ -780,20 +780,21 @@ def _nearest_per_document(matches: list[tuple[int, Chunk]]) -> list[Chunk]:
     return list(nearest.values())
 
 
-def _lacks_part(sections: dict[str, list[Chunk]], entry: Chunk, ref: Reference) -> bool:
+def _lacks_part(related: dict[str, list[Chunk]], entry: Chunk, ref: Reference) -> bool:
     """Does this document's entry exist without the part `ref` names (labelled parts, or items
-    listed inline, and not that one)? `sections`: the units of the reference's stem (`_by_stem`),
+    listed inline, and not that one)? `related`: the units of the reference's stem (`_by_stem`),
     which hold the entry and all its parts — not every unit of the corpus."""
-    return _has_parts(sections, entry.section, entry.doc_id) or lacks_inline_item(
-        [c for c in sections.get(normalise(entry.section), []) if c.doc_id == entry.doc_id], ref)
+    return _has_parts(related, entry.section, entry.doc_id) or lacks_inline_item(
+        [c for c in related.get(normalise(entry.section), []) if c.doc_id == entry.doc_id], ref)
 
 
-def _has_parts(sections: dict[str, list[Chunk]], label: str, doc: str) -> bool:
+def _has_parts(related: dict[str, list[Chunk]], label: str, doc: str) -> bool:
     """Has the unit labelled parts in its own document? Annex I's 5A004.b is a labelled unit,
-    the CCL's ECCN 5A004 lists its b. inline: a part of one list says nothing of the other."""
+    the CCL's ECCN 5A004 lists its b. inline: a part of one list says nothing of the other.
+    `related`: the units of the label's stem (`_by_stem`), where all its parts are."""
     parent = Reference("unit", normalise(label))
     return any(relation(other, parent) == 1 and any(c.doc_id == doc for c in chunks)
-               for other, chunks in sections.items())
+               for other, chunks in related.items())
 
 
 def _rank_first(chunk_score: dict[str, float], chunk_ids: list[str]) -> None:
