@@ -114,8 +114,9 @@ class _Quote:
 def compose(question: str, passages: list[Passage], *, lead_in: LeadIn | None = None,
             introducers: Introducers | None = None, weights: Weights | None = None,
             model: QuoteModel | None = None, references: list[Reference] | None = None) -> Draft:
-    """Quote the best sentence of each selected unit (two for the best unit), best unit first;
-    further units grouped by jurisdiction and instrument."""
+    """Quote the best sentence of each selected unit (two for the best unit; a further unit's
+    second only from another passage of its label), best unit first; further units grouped by
+    jurisdiction and instrument."""
     context = QuoteContext.of(question, weights, references)
     model = model or QuoteModel()
     citations: list[Citation] = []
@@ -325,6 +326,16 @@ def _pick(passage: Passage, context: QuoteContext, model: QuoteModel, limit: int
     # A further quote must read on its own: one starting mid-structure ("does not control …")
     # gives way to the next candidate (only the first quote is given its lead-in).
     chosen = [candidates[0]] + [q for q in candidates[1:] if q.score > model.second_min and not _starts_mid_structure(q)][: limit - 1]
+    if limit == 1:
+        # A further unit is still cited once, but its best passage may not hold all it answers:
+        # a second passage of the same labelled unit (precision is counted per unit) is quoted
+        # too when it clears the same bar. It does not bring a list's items (kept short).
+        extra = [q for q in candidates[1:] if q.chunk.section == chosen[0].chunk.section
+                 and q.chunk.chunk_id != chosen[0].chunk.chunk_id and q.score > model.second_min
+                 and not _starts_mid_structure(q)][:1]
+        chosen += extra
+    else:
+        extra = []
     chosen += _part_answers(passage, parts or [], model, chosen)
     chosen.sort(key=lambda q: (q.chunk.ordinal, q.start))  # document order reads better
     # The best quote that promises a list ("… the following:") is followed by its first items
@@ -333,6 +344,8 @@ def _pick(passage: Passage, context: QuoteContext, model: QuoteModel, limit: int
     if items:
         have = {(q.chunk.chunk_id, q.start) for q in chosen}
         for i, quote in sorted(enumerate(chosen), key=lambda iq: -iq[1].score):
+            if any(quote is e for e in extra):
+                continue
             if following := [q for q in _items_after(quote, passage) if (q.chunk.chunk_id, q.start) not in have]:
                 chosen[i + 1 : i + 1] = following
                 break

@@ -441,3 +441,37 @@ def test_a_quote_ending_with_a_dash_is_followed_by_its_first_items() -> None:
     quotes = [c.quote for c in draft.citations]
     assert any(q.endswith("goods in question—") for q in quotes)
     assert any(q.startswith("(a) by electronic means") for q in quotes)
+
+
+def _split_unit(texts: list[str], n: int, jurisdiction: str = "EU") -> Passage:
+    """One labelled unit (`Article n`) stored as several chunks, as a long paragraph is."""
+    chunks, offset = [], 0
+    for i, text in enumerate(texts):
+        chunks.append(Chunk(chunk_id=f"s{n}-{i}", doc_id="doc", ordinal=10 * n + i, cite_as="Test Act",
+                            title="Test Act", section=f"Article {n}", heading_path=f"Article {n}", context="",
+                            text=text, start=offset, end=offset + len(text), token_count=30, jurisdiction=jurisdiction,
+                            doc_type="regulation", as_of="2025-01-01", source_url="", completeness="complete",
+                            unit=f"Article {n}"))
+        offset += len(text) + 2
+    return Passage(chunks, score=0.9, dense=0.5, exact=False, chunk_scores={c.chunk_id: 0.9 for c in chunks})
+
+
+def test_a_further_unit_split_over_chunks_is_quoted_from_each_passage_that_answers() -> None:
+    """A further unit is cited once, but a unit stored as two chunks may answer in both: the second
+    passage of the same label is quoted too (citation precision counts units, so it costs nothing
+    there); it does not bring a list's items, which would only lengthen the answer (the unit leads
+    its jurisdiction's block, where the best quote's list would be completed)."""
+    first = _passage(1, "Demonstration equipment exhibited at a trade fair abroad needs an authorisation.")
+    further = _split_unit(["Demonstration equipment exhibited at a trade fair abroad shall return within "
+                           "120 days after the trade fair closes.",
+                           "Demonstration equipment sold at a trade fair abroad shall be reported within the "
+                           "following periods:",
+                           "(a) 30 days for equipment sold to a visitor.",
+                           "Nothing in this Article applies to aircraft."], 2, jurisdiction="UK")
+    draft = compose("Within how many days must demonstration equipment exhibited or sold at a trade fair abroad "
+                    "return or be reported?", [first, further])
+    quoted = [c.quote for c in draft.citations if c.section == "Article 2"]
+    assert len(quoted) == 2, quoted
+    assert any("120 days" in q for q in quoted) and any("following periods:" in q for q in quoted)
+    assert not any(q.startswith("(a) 30 days") for q in quoted)  # the extra passage brings no items
+    assert not any("aircraft" in q for q in quoted)  # nor a passage that shares no word
