@@ -132,15 +132,16 @@ def dense_only(assistant: Assistant, questions: Sequence[EvalQuestion], sources:
 
 
 def choose(assistant: Assistant, questions: Sequence[EvalQuestion], sources: SourceTexts, model: str,
-           k: int = 5) -> tuple[QueryAdapter, dict[str, dict[str, tuple[float, float, float]]]]:
-    """The adapter trained on all dev with the regularisation whose held-out (k-fold) dense
-    recall@10 + RR is best; and the held-out per-question scores of each setting (and of none)."""
+           k: int = 5, grid: Sequence[float] = REGULARISATION_GRID,
+           ) -> tuple[QueryAdapter, dict[str, dict[str, tuple[float, float, float]]]]:
+    """The adapter trained on all dev with the regularisation (of `grid`) whose held-out (k-fold)
+    dense recall@10 + RR is best; and the held-out per-question scores of each setting (and of none)."""
     vectors = _vectors(assistant)
     pairs = training_pairs(assistant, questions, sources)
     by_id = {q.id: q for q in questions}
     held: dict[str, dict[str, tuple[float, float, float]]] = {
         "none": dense_only(assistant, [q for q in questions if q.answerable], sources, None)}
-    for lam in REGULARISATION_GRID:
+    for lam in grid:
         scores: dict[str, tuple[float, float, float]] = {}
         for part, adapter in out_of_fold(vectors, pairs, lam, model, k):
             scores |= dense_only(assistant, [by_id[i] for i in part], sources, adapter)
@@ -148,5 +149,5 @@ def choose(assistant: Assistant, questions: Sequence[EvalQuestion], sources: Sou
         print(f"adapter regularisation {lam:g}: held-out dense recall@10 "
               f"{np.mean([s[1] for s in scores.values()]):.3f}, MRR {np.mean([s[2] for s in scores.values()]):.3f}",
               flush=True)
-    best = max(REGULARISATION_GRID, key=lambda lam: np.mean([s[1] + s[2] for s in held[f"{lam:g}"].values()]))
+    best = max(grid, key=lambda lam: np.mean([s[1] + s[2] for s in held[f"{lam:g}"].values()]))
     return QueryAdapter(fit(vectors, pairs, best), model, best), held

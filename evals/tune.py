@@ -176,6 +176,23 @@ class FitChoice(NamedTuple):
     c: float
     pairwise: bool
 
+    def __str__(self) -> str:
+        return f"C={self.c:g} {'pairwise' if self.pairwise else 'pointwise'}"
+
+    @classmethod
+    def parse(cls, text: str) -> "FitChoice":
+        """`0.01:pairwise` or `1:pointwise` (the tuner's --fit)."""
+        c, _, kind = text.partition(":")
+        if kind not in ("pairwise", "pointwise"):
+            raise argparse.ArgumentTypeError(f"--fit takes C:pairwise or C:pointwise, not {text!r}")
+        try:
+            return cls(float(c), kind == "pairwise")
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"--fit: {c!r} is not a number") from None
+
+
+FIT_GRID = tuple(FitChoice(c, pairwise) for pairwise in (False, True) for c in (0.01, 0.1, 1.0, 10.0))
+
 
 class Learner:
     """Cross-validated training of the learned fusion on one dev set's candidates."""
@@ -198,17 +215,16 @@ class Learner:
             scores |= retrieval_scores(self.assistant, test, self.sources, replace(self.base, learned=model))
         return scores
 
-    def choose(self) -> tuple[FitChoice, dict[str, tuple[float, float, float]]]:
-        """The (regularisation, pointwise or pairwise) with the best held-out recall@10 + RR,
-        and its held-out scores."""
+    def choose(self, choices: Sequence[FitChoice] = FIT_GRID) -> tuple[FitChoice, dict[str, tuple[float, float, float]]]:
+        """The (regularisation, pointwise or pairwise) of `choices` with the best held-out
+        recall@10 + RR, and its held-out scores."""
         best: tuple[FitChoice, float, dict] | None = None
-        for pairwise in (False, True):
-            for c in (0.01, 0.1, 1.0, 10.0):
-                held = self.held_out(c, pairwise=pairwise)
-                score = _objective(list(held.values()))
-                print(f"learned fusion C={c} {'pairwise' if pairwise else 'pointwise'}: held-out recall@10+RR {score:.3f}")
-                if best is None or score > best[1]:
-                    best = (FitChoice(c, pairwise), score, held)
+        for choice in choices:
+            held = self.held_out(choice.c, pairwise=choice.pairwise)
+            score = _objective(list(held.values()))
+            print(f"learned fusion {choice}: held-out recall@10+RR {score:.3f}", flush=True)
+            if best is None or score > best[1]:
+                best = (choice, score, held)
         assert best is not None
         return best[0], best[2]
 
@@ -222,17 +238,18 @@ def _table_row(name: str, rows: Sequence[tuple[float, float, float]]) -> str:
 
 
 def learned_fusion(assistant: Assistant, questions: Sequence[EvalQuestion], sources: SourceTexts,
-                   base: Fusion, k: int) -> tuple[LearnedFusion, float]:
-    """Train, print held-out scores and the ablation; (model on all dev, held-out objective)."""
+                   base: Fusion, k: int, choices: Sequence[FitChoice] = FIT_GRID,
+                   ablation: bool = True) -> tuple[LearnedFusion, float]:
+    """Train, print held-out scores and the ablation; (model on all dev, held-out objective).
+    One choice is only measured held-out, not chosen; without ablation the table has two rows."""
     learner = Learner(assistant, questions, sources, base, k)
-    choice, held = learner.choose()
+    choice, held = learner.choose(choices)
     rrf = retrieval_scores(assistant, learner.answerable, sources, base)
     print("\nlearned fusion, held-out folds (each feature group off, retrained)\n"
           "| setting | recall@5 | recall@10 | MRR |\n|---|---:|---:|---:|")
     print(_table_row("RRF, weights chosen on all dev (in-sample)", list(rrf.values())))
-    print(_table_row(f"learned, all features (C={choice.c}, {'pairwise' if choice.pairwise else 'pointwise'})",
-                     list(held.values())))
-    for name, group in GROUPS.items():
+    print(_table_row(f"learned, all features ({choice})", list(held.values())))
+    for name, group in GROUPS.items() if ablation else ():
         print(_table_row(f"learned, no {name}", list(learner.held_out(choice.c, group, choice.pairwise).values())))
     model = learner.final(choice)
     print("weights:", dict(zip(FEATURES, (round(w, 3) for w in model.weights))))
@@ -335,6 +352,14 @@ def main() -> None:
                         help="only train the query adapter (dense search) and print its held-out scores; "
                              "with --write, replace assistant/query_adapter.npz. Run the full tuning after it: "
                              "the fusion's dense features change with it")
+    parser.add_argument("--fit", type=FitChoice.parse, action="append", metavar="C:pairwise|C:pointwise",
+                        help="the learned fusion's fits to try (repeatable; default: C in 0.01, 0.1, 1, 10, "
+                             "pointwise and pairwise). One fit is measured held-out, not chosen")
+    parser.add_argument("--no-ablation", action="store_true",
+                        help="skip the learned fusion's ablation table (one retraining per feature group)")
+    parser.add_argument("--regularisation", type=float, action="append", metavar="R",
+                        help="with --adapter: the regularisations to try (repeatable; default: "
+                             "0.003, 0.01, 0.03, 0.1)")
     args = parser.parse_args()
     if any("test" in path.stem for path in [args.dataset, *args.probe]):
         raise SystemExit("the frozen test split is never used for tuning")
@@ -347,10 +372,11 @@ def main() -> None:
     answerable = [q for q in questions if q.answerable]
 
     if args.adapter:
-        from evals.adapter_training import choose
+        from evals.adapter_training import REGULARISATION_GRID, choose
         from indexer.embeddings import model_identity
 
-        adapter, held = choose(assistant, questions, sources, model_identity(settings.model_path), args.folds)
+        adapter, held = choose(assistant, questions, sources, model_identity(settings.model_path), args.folds,
+                               args.regularisation or REGULARISATION_GRID)
         print("\nquery adapter, dense search alone, held-out folds\n| regularisation | recall@5 | recall@10 | MRR |"
               "\n|---|---:|---:|---:|")
         for name, rows in held.items():
@@ -400,7 +426,8 @@ def main() -> None:
 
     if args.learn_only:
         base = replace(Fusion.load(strict=False), learned=None)
-        model, cv_learned = learned_fusion(assistant, questions, sources, base, args.folds)
+        model, cv_learned = learned_fusion(assistant, questions, sources, base, args.folds,
+                                           args.fit or FIT_GRID, not args.no_ablation)
         if args.write:  # the learned section only; RRF weights and selection stay as they are
             record = json.loads(FUSION.read_text(encoding="utf-8"))
             record["learned"] = model.to_dict()
@@ -439,7 +466,8 @@ def main() -> None:
               f"{np.mean([r[2] for r in rows]):.3f} |")
 
     # -- retrieval: the learned fusion that replaces RRF ---------------------------------
-    model, cv_learned = learned_fusion(assistant, questions, sources, best_fusion, args.folds)
+    model, cv_learned = learned_fusion(assistant, questions, sources, best_fusion, args.folds,
+                                       args.fit or FIT_GRID, not args.no_ablation)
 
     # -- evidence selection and the abstention floor --------------------------------------
     assistant.retriever.fusion = replace(best_fusion, learned=model)

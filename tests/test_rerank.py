@@ -10,7 +10,7 @@ import pytest
 
 from assistant.rerank import FEATURES, LearnedFusion, asks_definition, asks_entry, names_item
 from assistant.retrieval import Fusion, jurisdictions_named, parent_label, parent_map
-from evals.tune import GROUPS, fit
+from evals.tune import FIT_GRID, GROUPS, FitChoice, fit
 from indexer.reader import Filters
 from indexer.sparse import SparseIndex
 
@@ -119,6 +119,21 @@ def test_fit_learns_the_informative_feature_and_ablation_zeroes_a_group() -> Non
     assert weights["coverage"] == max(weights.values()) > 0.5
     ablated = fit(_synthetic(), 1.0, GROUPS["term coverage"])
     assert all(dict(zip(FEATURES, ablated.weights))[name] == 0.0 for name in GROUPS["term coverage"])
+
+
+@pytest.mark.parametrize(("text", "choice"), [("0.01:pairwise", FitChoice(0.01, True)),
+                                              ("1:pointwise", FitChoice(1.0, False))])
+def test_the_tuners_fit_option_names_one_fit(text: str, choice: FitChoice) -> None:
+    """`--fit C:pairwise` narrows the tuner to the fits named (minutes instead of the grid's hour)."""
+    assert FitChoice.parse(text) == choice and choice in FIT_GRID
+
+
+@pytest.mark.parametrize("text", ["0.01", "0.01:pairs", "small:pairwise"])
+def test_a_malformed_fit_option_is_refused_with_what_it_takes(text: str) -> None:
+    import argparse
+
+    with pytest.raises(argparse.ArgumentTypeError, match="--fit"):
+        FitChoice.parse(text)
 
 
 def test_learned_fusion_round_trips_and_refuses_other_features() -> None:
