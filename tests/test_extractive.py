@@ -282,8 +282,27 @@ def test_each_part_of_a_question_is_quoted_from_the_paragraph_that_answers_it() 
                     "return, and what if a visitor wants to buy the exhibited equipment?", [unit])
     quoted = " ".join(c.quote for c in asked.citations)
     assert all(text in quoted for text in EXHIBITION), quoted
-    single = compose("May we exhibit demonstration equipment at a trade fair abroad?", [unit])
+    single = compose("Do we need a licence to exhibit demonstration equipment at a trade fair abroad?", [unit])
     assert len(single.citations) <= 2 and EXHIBITION[0] in single.citations[0].quote
+
+
+DEMONSTRATION = ["(1) A demonstration item is equipment shown to customers at a trade fair.",
+                 "(2) A demonstration item does not include equipment sold to customers at the trade fair.",
+                 "(3) A demonstration item does not include equipment left abroad after the trade fair.",
+                 "(4) Nothing in this Article applies to aircraft."]
+
+
+@pytest.mark.parametrize(("question", "quotes"), [
+    ("What counts as a demonstration item shown to customers at a trade fair?", 3),
+    ("Do we need a licence for a demonstration item shown to customers at a trade fair?", 2),
+])
+def test_the_best_unit_gets_a_third_sentence_unless_a_licence_is_asked(question: str, quotes: int) -> None:
+    """A definition's exceptions stand in its further sentences: the best unit may be quoted three
+    times. A licence answer has a block per jurisdiction, and there a third sentence of the first
+    unit added words, not answers (measured on dev by question type)."""
+    draft = compose(question, [_unit_of_paragraphs(DEMONSTRATION)])
+    assert len(draft.citations) == quotes, [c.quote for c in draft.citations]
+    assert DEMONSTRATION[0] in draft.citations[0].quote and not any("aircraft" in c.quote for c in draft.citations)
 
 
 PENALTIES = ["(1) Authority The Secretary may impose the following civil penalties on a person for each violation "
@@ -311,7 +330,9 @@ def test_a_sentence_that_points_back_is_quoted_after_the_sentence_it_points_to(p
     text = ("Items: The list of items controlled is contained in the entry heading. In this entry, electronic "
             "monitoring restraint devices are devices used to record the location of confined persons. "
             f"{pointer} devices that confine memory impaired patients to medical facilities.")
-    draft = compose("Does the entry include devices that confine memory impaired patients?", [_passage(1, text)])
+    # A further unit (one quote of its own): the sentence pointed to comes in as its lead-in.
+    first = _passage(0, "Restraint devices for confined patients are described in the entry below.")
+    draft = compose("Does the entry include devices that confine memory impaired patients?", [first, _passage(1, text)])
     quotes = [c.quote for c in draft.citations]
     at = next(i for i, q in enumerate(quotes) if q.startswith(pointer))
     assert at > 0 and quotes[at - 1].startswith("In this entry, electronic monitoring restraint devices")
