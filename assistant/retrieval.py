@@ -464,7 +464,12 @@ class HybridRetriever:
             if ref.kind == "heading_code":
                 section = RECORDED_MISSING_CODES.get(ref.label.upper())
                 if section is None:
-                    continue  # ranked first, not pinned (`_defined_by_code`)
+                    # "License Exception CAM": a code that no bundled text names, neither a Part
+                    # 740 heading nor a rule that mentions it (LPP, NAC), is a false premise. A
+                    # named one is ranked first, not pinned (`_defined_by_code`).
+                    if ref.label.upper() not in named_exception_codes(snapshot):
+                        unresolved.append(ref)
+                    continue
                 # A licence exception whose section the MANIFEST records as not bundled: the
                 # question names that section (`§ 740.18` for AGR), which the index lacks.
                 ref = Reference("cfr", normalise(section), f"{ref.display} ({section})", ref.instrument, True)
@@ -878,6 +883,17 @@ def exception_codes(snapshot: Snapshot) -> frozenset[str]:
     """The licence exceptions' codes, as Part 740's headings define them (TSU, TMP, GOV)."""
     return snapshot.derive("exception_codes", lambda: frozenset(
         code for code, section in _heading_codes(snapshot).items() if section.startswith("§ 740.")))
+
+
+# "§ 740.2 … (such as License Exception GBS)": the case-insensitive words, the code in capitals.
+_NAMED_EXCEPTION = re.compile(r"\b(?i:license\s+exceptions?)\s+([A-Z]{3})\b|\b([A-Z]{3})\s+(?i:license\s+exceptions?)\b")
+
+
+def named_exception_codes(snapshot: Snapshot) -> frozenset[str]:
+    """Every licence-exception code the bundled texts know: Part 740's headings define most
+    (`exception_codes`); rules name the others (License Exception LPP, § 740.29, not bundled)."""
+    return snapshot.derive("named_exception_codes", lambda: exception_codes(snapshot) | frozenset(
+        m.group(1) or m.group(2) for c in snapshot.chunks for m in _NAMED_EXCEPTION.finditer(c.text)))
 
 
 def _heading_codes(snapshot: Snapshot) -> dict[str, str]:

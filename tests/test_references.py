@@ -110,6 +110,28 @@ def test_the_section_a_code_names_ranks_first_without_being_pinned(assistant) ->
     assert response.abstained and response.abstain_kind == "out-of-corpus"
 
 
+@pytest.mark.parametrize(("question", "kind"), [
+    # No bundled text names a License Exception CAM (or CIV, removed from the EAR in 2020).
+    ("Does License Exception CAM cover exports of police body cameras to Brazil?", "false-premise"),
+    ("Can we send the demo IMSI catcher to Dubai under the CIV license exception?", "false-premise"),
+    # § 740.18 (AGR) is recorded as not bundled: a gap, not a false premise.
+    ("Can we use License Exception AGR for fingerprint readers?", "out-of-corpus"),
+    # Named by a bundled rule but not defined by a bundled heading (Part 754): not a false premise.
+    ("Can we use License Exception WRC for our surveillance cameras?", None),
+    ("Can we use License Exception TSU for our spyware source code?", None),
+])
+def test_a_licence_exception_code_no_bundled_text_names_is_a_false_premise(assistant, question: str,  # noqa: ANN001
+                                                                        kind: str | None) -> None:
+    from assistant.retrieval import exception_codes, named_exception_codes
+
+    snapshot = assistant.retriever.reader.snapshot()
+    assert "WRC" in named_exception_codes(snapshot) - exception_codes(snapshot)
+    response = assistant.ask(question)
+    assert (response.abstain_kind if response.abstained else None) == kind, response.answer
+    if kind == "false-premise":
+        assert "License Exception C" in response.abstain_reason
+
+
 @pytest.mark.parametrize(("question", "missing"), [
     ("What exactly is controlled by ECCN 5D980.c?", True),  # 5D980 lists items a. and b. inline
     ("Is our interception software caught by ECCN 5D980.a?", False),
