@@ -5,8 +5,8 @@ ECRA sections, part of the CCL. `§ 742.13` is absent because part 742 is bundle
 because it does not exist; `§ 742.7(z)` or `Article 99` of a regulation whose Articles 1-32 are
 all present is a false premise. The rule, from what the index itself holds: a top-level unit
 whose number falls *between* two bundled units of a partial document (a gap in the selection)
-is "not bundled"; one beyond the last, or a missing sub-item of a bundled unit, is a false
-premise. A supplement that no document carries is not bundled.
+is "not bundled"; one beyond the last, a lettered unit between two bundled neighbours (`Article
+7a` between Articles 7 and 8), or a missing sub-item of a bundled unit, is a false premise. A supplement that no document carries is not bundled.
 
 Below the first or past the last bundled unit the index alone cannot tell: part 730 is bundled
 as § 730.5 only, yet §§ 730.1-730.4 and 730.6-730.10 exist. There the corpus MANIFEST decides:
@@ -47,6 +47,13 @@ RECORDED_MISSING = (
 # there but the two above (MANIFEST). A missing ECCN in a gap between bundled ones (3A982)
 # therefore does not exist; the gap rule does not apply to it.
 ENTRIES_COMPLETE = ("15 CFR Part 774, Supplement No. 1",)
+
+
+# Lettered units that exist but that a bundled copy lacks although it holds their neighbours,
+# by document (MANIFEST: the UK Order's source has no Articles 4A and 12A). Any other lettered
+# unit between two bundled neighbours (`Article 7a` of 2021/821, whose Articles 1-32 are all
+# bundled) is not a gap in a selection but a unit the text does not have.
+RECORDED_MISSING_INSERTED = {"uk-export-control-order-2008": frozenset({"article 4a", "article 12a"})}
 
 
 # Licence exceptions whose own section is among them, by the code the EAR names them with.
@@ -129,6 +136,9 @@ def not_bundled(snapshot: Snapshot, references: list[Reference]) -> list[NotBund
             if ref.kind == "control_code" and first.cite_as.startswith(ENTRIES_COMPLETE):
                 continue
             if _partial(first) and min(numbers) < wanted[1] < max(numbers):
+                inserted = wanted[1] % 1 and {wanted[1] - 0.5, wanted[1] + 0.5} <= numbers
+                if inserted and ref.label not in RECORDED_MISSING_INSERTED.get(first.doc_id, frozenset()):
+                    continue  # between two bundled neighbours: no gap there (a false premise)
                 found.append(NotBundled(ref, first.cite_as, first.source_url))
                 break
     return found
