@@ -136,7 +136,7 @@ def not_bundled(snapshot: Snapshot, references: list[Reference]) -> list[NotBund
             if ref.kind == "control_code" and first.cite_as.startswith(ENTRIES_COMPLETE):
                 continue
             if _partial(first) and min(numbers) < wanted[1] < max(numbers):
-                inserted = wanted[1] % 1 and {wanted[1] - 0.5, wanted[1] + 0.5} <= numbers
+                inserted = wanted[1] % 1 > 0 and {wanted[1] - 0.5, wanted[1] + 0.5} <= numbers
                 if inserted and ref.label not in RECORDED_MISSING_INSERTED.get(first.doc_id, frozenset()):
                     continue  # between two bundled neighbours: no gap there (a false premise)
                 found.append(NotBundled(ref, first.cite_as, first.source_url))

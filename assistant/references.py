@@ -9,6 +9,11 @@ import re
 from dataclasses import dataclass
 
 _PARAGRAPHS = r"((?:\s?\((?:\d{1,3}[a-z]?|[a-z]{1,5}|[A-Z])\))*)"
+# A licence exception named by its code, in a question or in the texts ("License Exception TSU",
+# "the ENC license exception"): the words in any case, the code in capitals as the EAR writes it.
+LICENCE_EXCEPTION_CODE = re.compile(
+    r"\b(?i:license\s+exceptions?)\s+([A-Z]{3})\b|\b([A-Z]{3})\s+(?i:license\s+exceptions?)\b")
+
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("supplement", re.compile(r"\bSupp(?:lement|\.)?\s*(?:No\.?|number)?\s*(\d+)\s+to\s+(?:15\s+CFR\s+)?part\s+(\d{3})\b", re.I)),
     # The U.S. Code: "50 U.S.C. § 4812(a)(2)(F)", "50 USC 4812", and ECRA's own sections 4801-4852
@@ -30,7 +35,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("munitions", re.compile(r"\bML\s?(\d{1,2})\b")),
     # A licence exception by its code ("License Exception TSU", "the ENC license exception"): the
     # EAR names § 740.13 so; the retriever maps the code to the section whose heading defines it.
-    ("heading_code", re.compile(r"\b(?i:license\s+exceptions?)\s+([A-Z]{3})\b|\b([A-Z]{3})\s+(?i:license\s+exception)\b")),
+    ("heading_code", LICENCE_EXCEPTION_CODE),
 ]
 
 # Instruments a question may name, as the start of their documents' `cite_as`.

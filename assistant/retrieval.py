@@ -18,7 +18,8 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from assistant.references import Reference, find_references, names_instrument, normalise, relation
+from assistant.references import (LICENCE_EXCEPTION_CODE, Reference, find_references, names_instrument, normalise,
+                                  relation)
 from assistant.bundled import RECORDED_MISSING_CODES, not_bundled
 from assistant.definitions import DefinedTerms
 from assistant.entry_notes import EXCLUDES, exclusion_notes
@@ -885,15 +886,11 @@ def exception_codes(snapshot: Snapshot) -> frozenset[str]:
         code for code, section in _heading_codes(snapshot).items() if section.startswith("§ 740.")))
 
 
-# "§ 740.2 … (such as License Exception GBS)": the case-insensitive words, the code in capitals.
-_NAMED_EXCEPTION = re.compile(r"\b(?i:license\s+exceptions?)\s+([A-Z]{3})\b|\b([A-Z]{3})\s+(?i:license\s+exceptions?)\b")
-
-
 def named_exception_codes(snapshot: Snapshot) -> frozenset[str]:
     """Every licence-exception code the bundled texts know: Part 740's headings define most
     (`exception_codes`); rules name the others (License Exception LPP, § 740.29, not bundled)."""
     return snapshot.derive("named_exception_codes", lambda: exception_codes(snapshot) | frozenset(
-        m.group(1) or m.group(2) for c in snapshot.chunks for m in _NAMED_EXCEPTION.finditer(c.text)))
+        m.group(1) or m.group(2) for c in snapshot.chunks for m in LICENCE_EXCEPTION_CODE.finditer(c.text)))
 
 
 def _heading_codes(snapshot: Snapshot) -> dict[str, str]:
