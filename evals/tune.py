@@ -215,12 +215,13 @@ class Learner:
             scores |= retrieval_scores(self.assistant, test, self.sources, replace(self.base, learned=model))
         return scores
 
-    def choose(self, choices: Sequence[FitChoice] = FIT_GRID) -> tuple[FitChoice, dict[str, tuple[float, float, float]]]:
+    def choose(self, choices: Sequence[FitChoice] = FIT_GRID, drop: frozenset[str] = frozenset()
+               ) -> tuple[FitChoice, dict[str, tuple[float, float, float]]]:
         """The (regularisation, pointwise or pairwise) of `choices` with the best held-out
-        recall@10 + RR, and its held-out scores."""
+        recall@10 + RR, and its held-out scores; features in `drop` stay at weight 0."""
         best: tuple[FitChoice, float, dict] | None = None
         for choice in choices:
-            held = self.held_out(choice.c, pairwise=choice.pairwise)
+            held = self.held_out(choice.c, drop, choice.pairwise)
             score = _objective(list(held.values()))
             print(f"learned fusion {choice}: held-out recall@10+RR {score:.3f}", flush=True)
             if best is None or score > best[1]:
@@ -228,8 +229,8 @@ class Learner:
         assert best is not None
         return best[0], best[2]
 
-    def final(self, choice: FitChoice) -> LearnedFusion:
-        return fit(list(self.rows.values()), choice.c, pairwise=choice.pairwise)
+    def final(self, choice: FitChoice, drop: frozenset[str] = frozenset()) -> LearnedFusion:
+        return fit(list(self.rows.values()), choice.c, drop, choice.pairwise)
 
 
 def _table_row(name: str, rows: Sequence[tuple[float, float, float]]) -> str:
@@ -239,19 +240,22 @@ def _table_row(name: str, rows: Sequence[tuple[float, float, float]]) -> str:
 
 def learned_fusion(assistant: Assistant, questions: Sequence[EvalQuestion], sources: SourceTexts,
                    base: Fusion, k: int, choices: Sequence[FitChoice] = FIT_GRID,
-                   ablation: bool = True) -> tuple[LearnedFusion, float]:
+                   ablation: bool = True, drop: frozenset[str] = frozenset()) -> tuple[LearnedFusion, float]:
     """Train, print held-out scores and the ablation; (model on all dev, held-out objective).
-    One choice is only measured held-out, not chosen; without ablation the table has two rows."""
+    One choice is only measured held-out, not chosen; without ablation the table has two rows.
+    `drop` (the tuner's --drop) leaves those features out of every fit, the shipped one too."""
     learner = Learner(assistant, questions, sources, base, k)
-    choice, held = learner.choose(choices)
+    choice, held = learner.choose(choices, drop)
     rrf = retrieval_scores(assistant, learner.answerable, sources, base)
     print("\nlearned fusion, held-out folds (each feature group off, retrained)\n"
           "| setting | recall@5 | recall@10 | MRR |\n|---|---:|---:|---:|")
     print(_table_row("RRF, weights chosen on all dev (in-sample)", list(rrf.values())))
-    print(_table_row(f"learned, all features ({choice})", list(held.values())))
+    print(_table_row(f"learned, {'all features' if not drop else 'without ' + ', '.join(sorted(drop))} ({choice})",
+                     list(held.values())))
     for name, group in GROUPS.items() if ablation else ():
-        print(_table_row(f"learned, no {name}", list(learner.held_out(choice.c, group, choice.pairwise).values())))
-    model = learner.final(choice)
+        print(_table_row(f"learned, no {name}",
+                         list(learner.held_out(choice.c, group | drop, choice.pairwise).values())))
+    model = learner.final(choice, drop)
     print("weights:", dict(zip(FEATURES, (round(w, 3) for w in model.weights))))
     return model, _objective(list(held.values()))
 
@@ -360,7 +364,11 @@ def main() -> None:
     parser.add_argument("--regularisation", type=float, action="append", metavar="R",
                         help="with --adapter: the regularisations to try (repeatable; default: "
                              "0.003, 0.01, 0.03, 0.1)")
+    parser.add_argument("--drop", choices=sorted(GROUPS), action="append", default=[], metavar="GROUP",
+                        help="leave a feature group out of the learned fusion (repeatable; the groups of the "
+                             f"ablation table: {', '.join(repr(g) for g in GROUPS)})")
     args = parser.parse_args()
+    drop = frozenset().union(*(GROUPS[name] for name in args.drop))
     if any("test" in path.stem for path in [args.dataset, *args.probe]):
         raise SystemExit("the frozen test split is never used for tuning")
     apply_offline_environment()
@@ -427,7 +435,7 @@ def main() -> None:
     if args.learn_only:
         base = replace(Fusion.load(strict=False), learned=None)
         model, cv_learned = learned_fusion(assistant, questions, sources, base, args.folds,
-                                           args.fit or FIT_GRID, not args.no_ablation)
+                                           args.fit or FIT_GRID, not args.no_ablation, drop)
         if args.write:  # the learned section only; RRF weights and selection stay as they are
             record = json.loads(FUSION.read_text(encoding="utf-8"))
             record["learned"] = model.to_dict()
@@ -467,7 +475,7 @@ def main() -> None:
 
     # -- retrieval: the learned fusion that replaces RRF ---------------------------------
     model, cv_learned = learned_fusion(assistant, questions, sources, best_fusion, args.folds,
-                                       args.fit or FIT_GRID, not args.no_ablation)
+                                       args.fit or FIT_GRID, not args.no_ablation, drop)
 
     # -- evidence selection and the abstention floor --------------------------------------
     assistant.retriever.fusion = replace(best_fusion, learned=model)
