@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from assistant.citations import citation_for
-from assistant.definitions import asked_phrases, defined_in
+from assistant.definitions import asked_phrases, defined_in, normalise
 from assistant.entry_notes import EXCLUDES
 from assistant.records import Citation
 from assistant.question_parts import question_parts
@@ -232,6 +232,7 @@ class QuoteContext:
     asks_exclusion: bool  # "what does the definition leave out?"
     items: tuple[str, ...] = ()  # designators of the sub-items the question names ("c.", "(3)")
     asks_caught: bool = False  # "is a QoS-only DPI box controlled as …?", "does 5D001.e catch …?"
+    said: frozenset[str] = frozenset()  # the question's own content words (`terms` adds the glossary's)
 
     @classmethod
     def of(cls, question: str, weights: Weights | None = None,
@@ -246,7 +247,7 @@ class QuoteContext:
                       if (m := _LAST_DESIGNATOR.search(r.label)))
         return cls(terms, weight, set(asked_phrases(question)), asks_duration(question), licence_question(question),
                    asks_only_for(question, references), bool(_ASKS_EXCLUSION.search(question)), items,
-                   bool(_ASKS_CAUGHT.search(question)))
+                   bool(_ASKS_CAUGHT.search(question)), frozenset(content_terms(question)))
 
 
 def sentence_candidates(passage: Passage, context: QuoteContext) -> list[_Quote]:
@@ -317,6 +318,7 @@ def _pick(passage: Passage, context: QuoteContext, model: QuoteModel, limit: int
           parts: list[QuoteContext] | None = None) -> list[_Quote]:
     candidates = sentence_candidates(passage, context)
     candidates = [q for q in candidates if not _another_item(q, context)] or candidates
+    candidates = [q for q in candidates if not _defines_another(q, context)] or candidates
     for quote in candidates:
         quote.score = model.score(quote.features)
     if not candidates:
@@ -341,7 +343,7 @@ def _pick(passage: Passage, context: QuoteContext, model: QuoteModel, limit: int
         chosen += extra
     else:
         extra = []
-    chosen += _part_answers(passage, parts or [], model, chosen)
+    chosen += _part_answers(passage, parts or [], model, chosen, context)
     chosen.sort(key=lambda q: (q.chunk.ordinal, q.start))  # document order reads better
     # The best quote that promises a list ("… the following:") is followed by its first items
     # (those not quoted already). Measured on dev against "none when an item is quoted already":
@@ -381,17 +383,19 @@ def _pick(passage: Passage, context: QuoteContext, model: QuoteModel, limit: int
 
 
 def _part_answers(passage: Passage, parts: list[QuoteContext], model: QuoteModel,
-                  chosen: list[_Quote]) -> list[_Quote]:
+                  chosen: list[_Quote], whole: QuoteContext) -> list[_Quote]:
     """For each asked part, the unit's sentence that answers that part best, when no quote has
     it yet and it shares the part's words ("how long can it sit on display" → "… within 120
-    days …" in § 740.9(a)(5)). A heading or a sentence starting mid-structure is not added."""
+    days …" in § 740.9(a)(5)). A heading, a sentence starting mid-structure or a definition of a
+    term the whole question (`whole`) does not use is not added."""
     have = {(q.chunk.chunk_id, q.start) for q in chosen}
     added: list[_Quote] = []
     for part in parts:
         scored = sentence_candidates(passage, part)
         candidates = [q for q in scored if q.features["overlap"] > 0
                       and q.features["paragraph"] >= PART_MIN_PARAGRAPH
-                      and not q.features["heading"] and not _starts_mid_structure(q)]
+                      and not q.features["heading"] and not _starts_mid_structure(q)
+                      and not _defines_another(q, whole)]
         if not candidates:
             continue
         # The part's own words decide (a short part has little else); the model breaks ties.
@@ -488,6 +492,27 @@ _MID_SENTENCE = re.compile(r"^(?:[a-z]{2,}\b(?![.)])|(?:and|or|but)\b)")
 
 def _another_item(quote: _Quote, context: QuoteContext) -> bool:
     return about_another_item(quote.chunk.text[quote.start : quote.end], context.terms)
+
+
+def _defines_another(quote: _Quote, context: QuoteContext) -> bool:
+    """A sentence that is an item of a list of definitions ("“transit or transhipment”, in
+    relation to goods, means …") and defines a term the question does not use: the paragraph of
+    the UK Order's Article 2(1) that holds "transfer" holds "the torture Regulation" too, and that
+    definition answers nothing. Only the question's own words count (the glossary would add
+    "licence" to any export question), and of those not the ones that name the instrument ("UK",
+    "Export Control Order"): they say which instrument, not which term. A paragraph that defines a term in passing ("(d) In this
+    section, the term “military end-user” means … national police") is not such an item."""
+    # The sentence may start inside the term's opening quotation mark.
+    item = _DEFINITION_ITEM.match(quote.chunk.text[max(quote.start - 1, 0) : quote.end])
+    if item is None or normalise(item.group(1)) in context.asked:
+        return False
+    naming = content_terms(f"{quote.chunk.cite_as} {quote.chunk.title}")
+    return not (context.said - naming) & content_terms(item.group(1))
+
+
+# An item of a list of definitions: "“payment” includes …", "“shipment” (and cognate expressions) …".
+_DEFINITION_ITEM = re.compile(r"^[^\w“\"]{0,3}[“\"]\**([^”\"*]{1,80})\**[”\"].{0,160}?\b(?:means|includes|has the|have the|shall be construed)\b",
+                              re.S)
 
 
 def _starts_mid_structure(quote: _Quote) -> bool:

@@ -496,3 +496,42 @@ def test_a_further_unit_split_over_chunks_is_quoted_from_each_passage_that_answe
     assert any("120 days" in q for q in quoted) and any("following periods:" in q for q in quoted)
     assert not any(q.startswith("(a) 30 days") for q in quoted)  # the extra passage brings no items
     assert not any("aircraft" in q for q in quoted)  # nor a passage that shares no word
+
+
+def _definitions(texts: list[str], cite_as: str = "Export Control Order 2008 (UK)") -> Passage:
+    chunks = [Chunk(chunk_id=f"d{i}", doc_id="doc", ordinal=i, cite_as=cite_as, title=cite_as,
+                    section="Article 2(1)", heading_path="Article 2", context="", text=text, start=0,
+                    end=len(text), token_count=30, jurisdiction="UK", doc_type="regulation", as_of="2025-01-01",
+                    source_url="", completeness="complete", unit="Article 2(1)")
+              for i, text in enumerate(texts)]
+    return Passage(chunks, score=1.0, dense=0.5, exact=False, chunk_scores={c.chunk_id: 1.0 for c in chunks})
+
+
+UK_DEFINITIONS = ["- “*the torture Regulation*” means the Regulation concerning trade in goods which could be used "
+                  "for torture;",
+                  "- “*transfer*”, in relation to technology, means transfer by electronic or non-electronic means "
+                  "from a person in the United Kingdom to a person outside the United Kingdom;",
+                  "- “*transfer by non-electronic means*” means disclosure of technology by any means, including "
+                  "oral communication;",
+                  "- “*UK licence*” means a licence in writing granted by the Secretary of State;"]
+
+
+def test_a_list_of_definitions_is_quoted_for_the_terms_the_question_uses() -> None:
+    """The paragraph of the UK Order's definitions that holds "transfer" holds "the torture
+    Regulation" too: a further quote defines a term the question uses, not a neighbour of it.
+    "UK" names the instrument, so it does not make "UK licence" a term the question uses."""
+    draft = compose("Under the UK Export Control Order, is explaining our technology to a customer abroad on a "
+                    "phone call a transfer?", [_definitions(UK_DEFINITIONS)])
+    quoted = [c.quote for c in draft.citations]
+    assert any("“*transfer*”" in q for q in quoted) and any("non-electronic means*”" in q for q in quoted), quoted
+    assert not any("torture" in q or "UK licence" in q for q in quoted), quoted
+
+
+def test_a_paragraph_that_defines_a_term_in_passing_is_still_quoted() -> None:
+    """"(d) In this section, the term “military end-user” means … national police" answers
+    whether the police count, though the question never says "military end-user"."""
+    unit = _unit_of_paragraphs(["(a) A license is required for the export of cameras to a military end-user.",
+                                "(d) In this section, the term “military end-user” means the national armed "
+                                "services, as well as the national police."])
+    draft = compose("Do we need a license to sell cameras to a national police force?", [unit])
+    assert any("national police" in c.quote for c in draft.citations), [c.quote for c in draft.citations]
