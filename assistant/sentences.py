@@ -20,6 +20,7 @@ _BOUNDARY = re.compile(
 # emphasis ("*Intrusion software.* …", a defined term) is.
 _LEAD = re.compile(r"^(?:[>\-•]\s*|\*\s+)+|^[\"“‘']+(?=\S)")
 _TRAIL_QUOTES = re.compile(r"[\"”’']+$")
+_CLOSED_QUOTE = re.compile(r"^“[^“”\n]{1,120}”")
 _WORD = re.compile(r"[a-z0-9]+(?:\.[a-z0-9]+)*")
 STOPWORDS = frozenset(
     "a an and are as at be been being but by can could did do does for from had has have how i if in "
@@ -56,7 +57,9 @@ def sentence_spans(text: str, min_chars: int = 20) -> list[Span]:
         pos = boundary.end() if boundary else len(text)
         piece = text[start:end]
         lead = _LEAD.match(piece)
-        if lead:
+        # An opening quotation mark stays when the piece closes it: "“transfer by electronic
+        # means”, in relation to …" is a definition, "transfer by electronic means”, …" a fragment.
+        if lead and not _CLOSED_QUOTE.match(piece):
             start += lead.end()
         while start < end and text[start].isspace():
             start += 1

@@ -535,3 +535,18 @@ def test_a_paragraph_that_defines_a_term_in_passing_is_still_quoted() -> None:
                                 "services, as well as the national police."])
     draft = compose("Do we need a license to sell cameras to a national police force?", [unit])
     assert any("national police" in c.quote for c in draft.citations), [c.quote for c in draft.citations]
+
+
+@pytest.mark.parametrize(("text", "sentence"), [
+    # The defined term's quotation marks are both in the sentence: without the opening one it
+    # starts mid-structure ("transfer by electronic means”, …") and defines nothing.
+    ("“transfer by electronic means”, in relation to software and technology, means transmission by telephone;",
+     "“transfer by electronic means”, in relation to software and technology, means transmission by telephone;"),
+    ("- “transfer by electronic means” means transmission by facsimile, telephone or other electronic media;",
+     "“transfer by electronic means” means transmission by facsimile, telephone or other electronic media;"),
+    # A quotation mark closed only in a later sentence is left out, as before.
+    ("“The exporter shall keep the records for five years. Then the quotation goes on.”",
+     "The exporter shall keep the records for five years."),
+])
+def test_an_opening_quotation_mark_stays_when_the_sentence_closes_it(text: str, sentence: str) -> None:
+    assert text[sentence_spans(text)[0].start : sentence_spans(text)[0].end] == sentence
