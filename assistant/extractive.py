@@ -377,6 +377,11 @@ def _pick(passage: Passage, context: QuoteContext, model: QuoteModel, limit: int
             and quotes[0].intro is None:
         parent = lead_in(quotes[0].chunk)
         spans = sentence_spans(parent.text) if parent is not None else []
+        # A unit's bare heading ("D. **TEMPORARY EXPORT FOR EXHIBITION OR FAIR**") repeats its
+        # label and introduces nothing; a control-list entry's heading says what it controls.
+        if spans and parent.doc_type != "control_list" and heading_text(
+                parent.text[spans[0].start : spans[0].end], parent.unit_title):
+            spans = []
         if spans:
             quotes.insert(0, _shorten(_Quote(parent, spans[0].start, spans[0].end, 0.0, lead=True)))
     return quotes

@@ -917,6 +917,10 @@ def introducers(snapshot: Snapshot, chunk: Chunk, parents: dict[str, str], limit
     while len(chain) < limit:
         first_id = parents.get(current.chunk_id)
         if first_id is None:
+            if current is chunk:  # a unit cited by one label: its items have no parent paragraph
+                own = labels.get((chunk.doc_id, chunk.section), []) if labels is not None else \
+                    [c.ordinal for c in snapshot.by_doc[chunk.doc_id] if c.section == chunk.section]
+                chain += _introduced_past_siblings(snapshot, chunk, own)
             break
         first = snapshot.by_id[first_id]
         # A long paragraph is split into several chunks: its last one before the item ends it
@@ -929,6 +933,43 @@ def introducers(snapshot: Snapshot, chunk: Chunk, parents: dict[str, str], limit
         chain.append(parent)
         current = first
     return chain[::-1]
+
+
+# A list item's designator: "- (f) the …", "- 3.This …", "   - (ii) …"; its kind is what its
+# siblings share ("(f)" and "(b)": a letter in brackets), its indent how deep it sits.
+_ITEM = re.compile(r"^( *)(?:[-*•] +)?(\((?:[a-z]|[ivx]+|\d+)\)|\d+\.|[a-z]\.)")
+
+
+def _item_kind(designator: str) -> str:
+    """"(a)", "(i)", "(1)", "1." or "a.": the kind of designator ("(v)" and "(x)" read as letters)."""
+    if designator.startswith("("):
+        inner = designator[1:-1]
+        return "(1)" if inner.isdigit() else "(i)" if inner in _ROMAN else "(a)"
+    return "1." if designator[0].isdigit() else "a."
+
+
+_ROMAN = frozenset({"i", "ii", "iii", "iv", "vi", "vii", "viii", "ix", "xi", "xii", "xiii", "xiv"})
+
+
+def _introduced_past_siblings(snapshot: Snapshot, chunk: Chunk, own: list[int]) -> list[Chunk]:
+    """In a unit cited by one label (an EU general authorisation), the paragraph that introduces
+    a list item may sit several chunks back, past the item's siblings: "(f) the relevant items
+    are to be exported for a private presentation" reads as a condition under the unit's heading,
+    and is an exclusion after "3. This authorisation does not authorise the export of items
+    where:". Siblings (same kind of designator, same indent) and what sits deeper are skipped;
+    the first other paragraph introduces the item if it ends with a colon."""
+    item = _ITEM.match(chunk.text)
+    if item is None:
+        return []
+    indent, kind = len(item.group(1)), _item_kind(item.group(2))
+    earlier = [snapshot.by_doc[chunk.doc_id][i] for i in own if i < chunk.ordinal]
+    for previous in reversed(earlier[-8:]):
+        other = _ITEM.match(previous.text)
+        if other is not None and (len(other.group(1)) > indent
+                                  or (len(other.group(1)) == indent and _item_kind(other.group(2)) == kind)):
+            continue  # a sibling, or an item of a sibling's own list
+        return [previous] if previous.text.rstrip().endswith(":") else []
+    return []
 
 
 def merge_units(hits: list[Hit]) -> list[Passage]:

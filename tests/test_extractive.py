@@ -77,6 +77,34 @@ def test_a_list_item_is_quoted_after_its_introducing_paragraphs(assistant) -> No
     assert answer.index(outer.quote) < answer.index(middle.quote) < answer.index(item.quote)
 
 
+def test_an_item_of_a_one_label_unit_is_introduced_past_its_siblings(assistant) -> None:  # noqa: ANN001
+    """EU004 is cited by one label, so its items have no parent paragraph. "(f) the relevant
+    items are to be exported for a private presentation" is an exclusion: it reads as one only
+    after "3. This authorisation does not authorise the export of items where:", several chunks
+    back past (a)-(e) and (a)'s own (i)-(iii); the unit's bare heading introduces nothing."""
+    from assistant.retrieval import introducers
+
+    snapshot = assistant.retriever.reader.snapshot()
+    parents = assistant.retriever.parents(snapshot)
+    eu004 = [c for c in snapshot.by_doc["eu-2021-821-dual-use-regulation"] if c.section == "EU004"]
+    item = next(c for c in eu004 if c.text.startswith("- (f) the relevant items"))
+    chain = introducers(snapshot, item, parents)
+    assert [c.text.rstrip().rsplit("\n", 1)[-1] for c in chain] == [
+        "- 3.This authorisation does not authorise the export of items where:"]
+    # An item whose nearest non-sibling paragraph does not end with a colon has no introducer.
+    first_item = next(c for c in eu004 if c.text.startswith("- 1.This authorisation"))
+    assert introducers(snapshot, first_item, parents) == []
+
+    response = assistant.ask("We want to take a demo unit of our network monitoring appliance to a trade fair in "
+                             "Dubai under EU004. Can we also sell the demo unit there if a visitor wants it?")
+    quotes = [c.quote for c in response.citations if c.section == "EU004"]
+    assert not any("TEMPORARY EXPORT FOR EXHIBITION OR FAIR" in q for q in quotes), quotes
+    # The exclusion that answers (no sale at the fair) is quoted after the words that make it one.
+    sale = next(i for i, q in enumerate(quotes) if q.startswith("(i) the export is to take place as a result of a "
+                                                                  "commercial transaction"))
+    assert "3.This authorisation does not authorise the export of items where:" in quotes[:sale], quotes
+
+
 def test_a_further_quote_that_starts_mid_sentence_gives_way() -> None:
     """"does not control …" read alone inverts the law's meaning; the unit's next best sentence
     is quoted instead (issue 13, "quotes that stand alone")."""
