@@ -53,6 +53,7 @@ _STRENGTH: dict[Outcome, int] = {"licence required": 5, "licence may be required
                                  "no licence required on the bundled texts": 1, "not applicable": 0}
 _CAMERA = re.compile(r"\b(camera|imag\w+|infrared|thermal|video)\b", re.I)
 _MILITARY_USE = re.compile(r"\b(military|army|armed forces|weapons?|defen[cs]e)\b", re.I)
+_EU001_DESTINATIONS = re.compile(r"valid throughout the customs territory of the Union for exports to the following destinations")
 
 
 @dataclass
@@ -174,12 +175,15 @@ class Determiner:
                         outcome="licence may be required",
                         depends_on="whether the item is excluded from EU001 and its conditions are met",
                         citations=[p.cite(eu001, destination.name)])
-        heading = p.first(EU_REGULATION, "EU001")
+        # The sentence that opens EU001's list of destinations, not its heading: the heading names
+        # them too, but a heading read as evidence says only which section it is.
+        listed = next((c for c in p.chunks(EU_REGULATION, "EU001") if _EU001_DESTINATIONS.search(c.text)), None)
         return Step(key="eu.destination", question=question,
                     finding=f"{destination.name} is not among EU001's destinations, so an individual or global "
                             "authorisation is needed (other Union general authorisations, EU002-EU008, cover "
                             "specific items and are not matched here).",
-                    outcome="licence required", citations=[p.cite(heading)] if heading else [])
+                    outcome="licence required",
+                    citations=[p.cite(listed, _EU001_DESTINATIONS)] if listed else [])
 
     def _article_5(self, facts: Facts, p: Provisions) -> Step:
         article_5_1, article_5_2 = p.first(EU_REGULATION, "Article 5(1)"), p.first(EU_REGULATION, "Article 5(2)")

@@ -92,6 +92,10 @@ def test_an_entry_without_exclusion_notes_settles_the_listing(assistant) -> None
     steps = _steps(det)
     assert steps["eu.classification"].outcome == "licence required"
     assert steps["eu.destination"].outcome == "licence required"  # Brazil is not an EU001 destination
+    # Quoted from where EU001 lists its destinations, not from its heading.
+    quote = next(c.quote for c in det.citations if c.n in steps["eu.destination"].citations)
+    assert quote.startswith("This authorisation is valid throughout the customs territory of the Union for exports "
+                            "to the following destinations"), quote
     assert det.jurisdictions[0].summary == "licence required"
 
 
