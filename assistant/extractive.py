@@ -481,8 +481,9 @@ def _items_after(quote: _Quote, passage: Passage, limit: int = MAX_ITEMS) -> lis
     for chunk, spans in following:
         for span in spans:
             sentence = chunk.text[span.start : span.end]
-            if _NOT_RULE_TEXT.match(sentence) or INSTRUCTION.search(sentence):
-                break  # the list has ended
+            if _NOT_RULE_TEXT.match(sentence) or INSTRUCTION.search(sentence) or (
+                    chunk.doc_type != "control_list" and heading_text(sentence, chunk.unit_title)):
+                break  # the list has ended (a heading: "**Part 3 – Conditions and requirements for use**")
             items.append(_Quote(chunk, span.start, span.end, 0.0))
             if len(items) >= limit:
                 return items
