@@ -578,3 +578,16 @@ def test_a_paragraph_that_defines_a_term_in_passing_is_still_quoted() -> None:
 ])
 def test_an_opening_quotation_mark_stays_when_the_sentence_closes_it(text: str, sentence: str) -> None:
     assert text[sentence_spans(text)[0].start : sentence_spans(text)[0].end] == sentence
+
+
+def test_a_promised_list_ends_at_a_heading() -> None:
+    """EU007's "… to the following destinations:" is followed (its short country items aside) by
+    "**Part 3 – Conditions and requirements for use**": the heading ends the list; it and Part 3's
+    paragraphs are not the list's items."""
+    text = ("This authorisation is valid for exports of software and technology to the following destinations:\n\n"
+            "**Part 3 – Conditions and requirements for use**\n\n"
+            "- 1.This authorisation authorises exports by an exporter to its own subsidiary, provided that:")
+    draft = compose("Which destinations is the intra-group authorisation valid for?", [_passage(1, text)])
+    quotes = [c.quote for c in draft.citations]
+    assert quotes[0].endswith("to the following destinations:"), quotes
+    assert not any("Part 3" in q for q in quotes), quotes
