@@ -30,7 +30,7 @@ from assistant.vocabulary import expand
 from indexer.records import Chunk
 
 _NOT_RULE_TEXT = re.compile(
-    r"^\[\d+ FR \d+|^Link to an amendment|^\(Spelling|^Note on provenance"
+    r"^\[\d+ FR \d+|^Link to an amendment|^\(Spelling|^Note on provenance|^\(referred to in point"
     r"|^Items: The list of items controlled is contained in the ECCN heading")
 # Starts mid-structure: lower case, a bare designator, or a dangling connective.
 _FRAGMENT = re.compile(r"^(?:[a-z]|\(\w{1,5}\)\s*[a-z]|(?:and|or|but|does|do|is|are|which)\b)")
@@ -319,6 +319,9 @@ def _pick(passage: Passage, context: QuoteContext, model: QuoteModel, limit: int
     candidates = sentence_candidates(passage, context)
     candidates = [q for q in candidates if not _another_item(q, context)] or candidates
     candidates = [q for q in candidates if not _defines_another(q, context)] or candidates
+    # A bare heading ("G. **INTRA-GROUP EXPORT OF SOFTWARE AND TECHNOLOGY**") repeats the unit's
+    # label; the model's negative weight for it was not always enough.
+    candidates = [q for q in candidates if not q.features["heading"]] or candidates
     for quote in candidates:
         quote.score = model.score(quote.features)
     if not candidates:
@@ -353,7 +356,7 @@ def _pick(passage: Passage, context: QuoteContext, model: QuoteModel, limit: int
         for i, quote in sorted(enumerate(chosen), key=lambda iq: -iq[1].score):
             if any(quote is e for e in extra):
                 continue
-            if following := [q for q in _items_after(quote, passage) if (q.chunk.chunk_id, q.start) not in have]:
+            if following := [q for q in _items_after(quote, passage, context) if (q.chunk.chunk_id, q.start) not in have]:
                 chosen[i + 1 : i + 1] = following
                 break
     chosen = [q for q in chosen if not _another_item(q, context)] or chosen  # items after a lead-in too
@@ -467,16 +470,18 @@ def _with_intros(chosen: list[_Quote]) -> list[_Quote]:
     return out
 
 
-def _items_after(quote: _Quote, passage: Passage, limit: int = MAX_ITEMS) -> list[_Quote]:
+def _items_after(quote: _Quote, passage: Passage, context: QuoteContext, limit: int = MAX_ITEMS) -> list[_Quote]:
     """A quote that ends "… any of the following:" promises a list: its first items, from the
     same paragraph or the unit's next retrieved one, so that the answer does not stop at the colon
     ("'Intrusion software' does not include any of the following:" and then the exclusions). The
-    UK Order introduces its lists with a dash ("(2) Subject to article 26, the enquirer shall not—")."""
+    UK Order introduces its lists with a dash ("(2) Subject to article 26, the enquirer shall not—").
+    Items too short to be sentences ("— Singapore,", one of EU004's destinations) are quoted only
+    when the question names them: the first three of twenty countries answer nothing."""
     if not quote.chunk.text[quote.start : quote.end].rstrip().endswith((":", "—")):
         return []
-    following = [(quote.chunk, [s for s in sentence_spans(quote.chunk.text) if s.start >= quote.end])]
+    following = [(quote.chunk, [s for s in sentence_spans(quote.chunk.text, _SHORT_ITEM_CHARS) if s.start >= quote.end])]
     after = [c for c in passage.chunks if c.ordinal == quote.chunk.ordinal + 1]
-    following += [(c, sentence_spans(c.text)) for c in after]
+    following += [(c, sentence_spans(c.text, _SHORT_ITEM_CHARS)) for c in after]
     items: list[_Quote] = []
     for chunk, spans in following:
         for span in spans:
@@ -484,6 +489,8 @@ def _items_after(quote: _Quote, passage: Passage, limit: int = MAX_ITEMS) -> lis
             if _NOT_RULE_TEXT.match(sentence) or INSTRUCTION.search(sentence) or (
                     chunk.doc_type != "control_list" and heading_text(sentence, chunk.unit_title)):
                 break  # the list has ended (a heading: "**Part 3 – Conditions and requirements for use**")
+            if len(sentence) < _SENTENCE_CHARS and not context.said & content_terms(sentence):
+                continue
             items.append(_Quote(chunk, span.start, span.end, 0.0))
             if len(items) >= limit:
                 return items
@@ -492,6 +499,9 @@ def _items_after(quote: _Quote, passage: Passage, limit: int = MAX_ITEMS) -> lis
     return items
 
 
+# A sentence is at least 20 characters (`sentence_spans`' default); a list item may be as short as
+# "— Chile," (8 with its dash).
+_SENTENCE_CHARS, _SHORT_ITEM_CHARS = 20, 5
 # Mid-sentence: a lower-case word, not a list designator ("a. Simulate …" follows its "as follows:").
 _MID_SENTENCE = re.compile(r"^(?:[a-z]{2,}\b(?![.)])|(?:and|or|but)\b)")
 

@@ -591,3 +591,28 @@ def test_a_promised_list_ends_at_a_heading() -> None:
     quotes = [c.quote for c in draft.citations]
     assert quotes[0].endswith("to the following destinations:"), quotes
     assert not any("Part 3" in q for q in quotes), quotes
+
+
+def test_a_short_list_item_is_quoted_when_the_question_names_it() -> None:
+    """EU004's destinations are items too short to be sentences ("— Singapore,"): after "… to the
+    following destinations:" the one the question names is quoted, not the first of twenty."""
+    text = ("This authorisation is valid throughout the customs territory of the Union for exports to the "
+            "following destinations:\n\n- — Albania,\n\n- — Argentina,\n\n- — Singapore,\n\n- — Turkey.")
+    draft = compose("Is Singapore one of the destinations the authorisation is valid for?", [_passage(1, text)])
+    quotes = [c.quote for c in draft.citations]
+    assert quotes[0].endswith("the following destinations:") and "— Singapore," in quotes, quotes
+    assert not any("Albania" in q or "Argentina" in q for q in quotes), quotes
+    unnamed = compose("Which destinations is the authorisation valid for?", [_passage(1, text)])
+    assert [c.quote for c in unnamed.citations] == [quotes[0]]
+
+
+def test_a_bare_heading_or_a_reference_note_is_not_quoted() -> None:
+    """"G. **INTRA-GROUP EXPORT OF SOFTWARE AND TECHNOLOGY**" repeats the unit's label and
+    "(referred to in point (d) of Article 12(1) of this Regulation)" says where it is used: neither
+    answers, though both share the question's words."""
+    text = ("G. **INTRA-GROUP EXPORT OF SOFTWARE AND TECHNOLOGY**\n\n"
+            "(referred to in point (d) of Article 12(1) of this Regulation)\n\n"
+            "This authorisation covers all technology and software specified in Annex I, except those in Section I.")
+    draft = compose("Does the intra-group export authorisation cover software and technology?", [_passage(1, text)])
+    quotes = [c.quote for c in draft.citations]
+    assert quotes and not any("**" in q or "referred to in point" in q for q in quotes), quotes
