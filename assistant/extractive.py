@@ -366,12 +366,14 @@ def _pick(passage: Passage, context: QuoteContext, model: QuoteModel, limit: int
     # the EAR: … Information and software that: … (ii) Arise during … fundamental research").
     # Each quote gets the introducers it lacks, also when the outermost one is quoted itself
     # ("(b) The following …" and "(ii) Arise during …" still need "(3) … that:" between them).
-    quoted = {q.chunk.chunk_id for q in quotes}
+    # An introducer is left out when its sentence is quoted already, not when another sentence
+    # of its paragraph is ("… to the following destinations:" is no "… does not authorise … where:").
     introduced: list[_Quote] = []
     for quote in quotes:
         for c in introducers(quote.chunk) if introducers is not None else []:
-            if c.chunk_id not in quoted and (lead := _introducing_sentence(c)) is not None:
-                quoted.add(c.chunk_id)
+            lead = _introducing_sentence(c)
+            if lead is not None and not any(q.chunk.chunk_id == c.chunk_id and q.start < lead.end and lead.start < q.end
+                                            for q in [*quotes, *introduced]):
                 introduced.append(lead)
         introduced.append(quote)
     if len(introduced) > len(quotes):

@@ -951,25 +951,48 @@ def _item_kind(designator: str) -> str:
 _ROMAN = frozenset({"i", "ii", "iii", "iv", "vi", "vii", "viii", "ix", "xi", "xii", "xiii", "xiv"})
 
 
-def _introduced_past_siblings(snapshot: Snapshot, chunk: Chunk, own: list[int]) -> list[Chunk]:
+def _introduced_past_siblings(snapshot: Snapshot, chunk: Chunk, own: list[int], limit: int = 2) -> list[Chunk]:
     """In a unit cited by one label (an EU general authorisation), the paragraph that introduces
     a list item may sit several chunks back, past the item's siblings: "(f) the relevant items
     are to be exported for a private presentation" reads as a condition under the unit's heading,
     and is an exclusion after "3. This authorisation does not authorise the export of items
-    where:". Siblings (same kind of designator, same indent) and what sits deeper are skipped;
-    the first other paragraph introduces the item if it ends with a colon."""
+    where:". Walking back line by line, siblings (the item's kind of designator) and the items
+    nested under them (other kinds) are passed; the first other line opens the item's list if it
+    ends with a colon, and nothing does if it does not. An opener in the middle of a stored
+    paragraph is returned as that paragraph cut after it (same id and start, exact text), so its
+    last sentence is the opener. Up to `limit` levels, innermost first (as `introducers` builds
+    its chain before turning it round)."""
+    earlier = [snapshot.by_doc[chunk.doc_id][i] for i in own if i < chunk.ordinal][-8:]
+    lines = [(c, m.start(), m.end()) for c in earlier for m in re.finditer(r"[^\n]+", c.text)]
     item = _ITEM.match(chunk.text)
-    if item is None:
-        return []
-    indent, kind = len(item.group(1)), _item_kind(item.group(2))
-    earlier = [snapshot.by_doc[chunk.doc_id][i] for i in own if i < chunk.ordinal]
-    for previous in reversed(earlier[-8:]):
-        other = _ITEM.match(previous.text)
-        if other is not None and (len(other.group(1)) > indent
-                                  or (len(other.group(1)) == indent and _item_kind(other.group(2)) == kind)):
-            continue  # a sibling, or an item of a sibling's own list
-        return [previous] if previous.text.rstrip().endswith(":") else []
-    return []
+    chain: list[Chunk] = []
+    position = len(lines)
+    while item is not None and len(chain) < limit:
+        kind, nested = _item_kind(item.group(2)), set()
+        found = None
+        for index in range(position - 1, -1, -1):
+            owner, start, end = lines[index]
+            text = owner.text[start:end]
+            if not text.strip():
+                continue
+            other = _ITEM.match(text)
+            other_kind = _item_kind(other.group(2)) if other else None
+            if other_kind == kind:
+                continue  # a sibling
+            if other_kind is not None and not text.rstrip().endswith(":"):
+                nested.add(other_kind)  # an item of a sibling's own list
+                continue
+            if text.rstrip().endswith(":") and other_kind not in nested:
+                found = index
+            break
+        if found is None:
+            break
+        owner, _, end = lines[found]
+        opener = owner if end >= len(owner.text.rstrip()) else owner.model_copy(
+            update={"text": owner.text[:end], "end": owner.start + end})
+        chain.append(opener)
+        item, position = _ITEM.match(owner.text[lines[found][1]:end]), found
+    return chain
 
 
 def merge_units(hits: list[Hit]) -> list[Passage]:

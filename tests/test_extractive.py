@@ -105,6 +105,36 @@ def test_an_item_of_a_one_label_unit_is_introduced_past_its_siblings(assistant) 
     assert "3.This authorisation does not authorise the export of items where:" in quotes[:sale], quotes
 
 
+def test_an_item_stored_apart_from_its_lists_opening_gets_the_lines_that_open_it(assistant) -> None:  # noqa: ANN001
+    """EU005's "(iv) for use in connection with a violation of human rights …" is stored apart from
+    "(a) … are or may be intended, in their entirety or in part:", whose paragraph ends with its
+    "(iii) …; or", and that from "1.This authorisation does not authorise the export of items
+    where:" in the middle of an earlier paragraph. Both are found line by line, outermost first,
+    each as exact text of its stored paragraph. In EU008, list 3's "(b)" is opened by "3.This
+    authorisation shall not be used if:", not by list 2's "… all of the following conditions:"."""
+    from assistant.retrieval import introducers
+
+    snapshot = assistant.retriever.reader.snapshot()
+    parents = assistant.retriever.parents(snapshot)
+    doc = snapshot.by_doc["eu-2021-821-dual-use-regulation"]
+
+    def openers(section: str, start: str) -> list[str]:
+        item = next(c for c in doc if c.section == section and c.text.startswith(start))
+        chain = introducers(snapshot, item, parents)
+        for c in chain:  # each is its stored paragraph, possibly cut after the opening line
+            stored = snapshot.by_id[c.chunk_id]
+            assert c.start == stored.start and stored.text.startswith(c.text)
+        return [c.text.rstrip().rsplit("\n", 1)[-1] for c in chain]
+
+    assert openers("EU005", "- (iv) for use in connection with a violation of human rights") == [
+        "- 1.This authorisation does not authorise the export of items where:",
+        "- (a) the exporter has been informed by the competent authority of the Member State in which the exporter "
+        "is resident or established that the items in question are or may be intended, in their entirety or in part:"]
+    eu008 = openers("EU008", "- (b) the exporter has been informed by the competent authority of the Member State "
+                             "in which the exporter is resident or established, or is otherwise aware")
+    assert eu008[-1] == "- 3.This authorisation shall not be used if:", eu008
+
+
 def test_a_further_quote_that_starts_mid_sentence_gives_way() -> None:
     """"does not control …" read alone inverts the law's meaning; the unit's next best sentence
     is quoted instead (issue 13, "quotes that stand alone")."""
