@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from assistant.citations import citation_for
 from assistant.definitions import asked_phrases, defined_in, normalise
@@ -24,7 +25,7 @@ from assistant.references import Reference, find_references
 from assistant.rerank import list_codes, states_rule
 from assistant.retrieval import (Passage, asks_duration, asks_only_for, evidence, licence_question,
                                  states_duration, unit_of)
-from assistant.sentences import content_terms, heading_text, sentence_spans
+from assistant.sentences import MIN_SENTENCE_CHARS, content_terms, heading_text, sentence_spans
 from assistant.support import INSTRUCTION
 from assistant.vocabulary import expand
 from indexer.records import Chunk
@@ -382,10 +383,8 @@ def _pick(passage: Passage, context: QuoteContext, model: QuoteModel, limit: int
             and quotes[0].intro is None:
         parent = lead_in(quotes[0].chunk)
         spans = sentence_spans(parent.text) if parent is not None else []
-        # A unit's bare heading ("D. **TEMPORARY EXPORT FOR EXHIBITION OR FAIR**") repeats its
-        # label and introduces nothing; a control-list entry's heading says what it controls.
-        if spans and parent.doc_type != "control_list" and heading_text(
-                parent.text[spans[0].start : spans[0].end], parent.unit_title):
+        # A unit's bare heading ("D. **TEMPORARY EXPORT FOR EXHIBITION OR FAIR**") introduces nothing.
+        if spans and _bare_heading(parent, parent.text[spans[0].start : spans[0].end]):
             spans = []
         if spans:
             quotes.insert(0, _shorten(_Quote(parent, spans[0].start, spans[0].end, 0.0, lead=True)))
@@ -488,10 +487,9 @@ def _items_after(quote: _Quote, passage: Passage, context: QuoteContext, limit: 
     for chunk, spans in following:
         for span in spans:
             sentence = chunk.text[span.start : span.end]
-            if _NOT_RULE_TEXT.match(sentence) or INSTRUCTION.search(sentence) or (
-                    chunk.doc_type != "control_list" and heading_text(sentence, chunk.unit_title)):
+            if _NOT_RULE_TEXT.match(sentence) or INSTRUCTION.search(sentence) or _bare_heading(chunk, sentence):
                 break  # the list has ended (a heading: "**Part 3 – Conditions and requirements for use**")
-            if len(sentence) < _SENTENCE_CHARS and not context.said & content_terms(sentence):
+            if len(sentence) < MIN_SENTENCE_CHARS and not context.said & content_terms(sentence):
                 continue
             items.append(_Quote(chunk, span.start, span.end, 0.0))
             if len(items) >= limit:
@@ -501,9 +499,16 @@ def _items_after(quote: _Quote, passage: Passage, context: QuoteContext, limit: 
     return items
 
 
-# A sentence is at least 20 characters (`sentence_spans`' default); a list item may be as short as
-# "— Chile," (8 with its dash).
-_SENTENCE_CHARS, _SHORT_ITEM_CHARS = 20, 5
+# A list item may be shorter than a sentence: "— Chile," (8 characters with its dash).
+_SHORT_ITEM_CHARS = 5
+
+
+def _bare_heading(chunk: Chunk, text: str) -> bool:
+    """A heading that only repeats where the text stands ("D. **TEMPORARY EXPORT FOR EXHIBITION
+    OR FAIR**", "**Part 3 – Conditions …**"): no lead-in and no list item. A control-list entry's
+    heading is not bare: it says what the entry controls."""
+    return chunk.doc_type != "control_list" and heading_text(text, chunk.unit_title)
+
 # Mid-sentence: a lower-case word, not a list designator ("a. Simulate …" follows its "as follows:").
 _MID_SENTENCE = re.compile(r"^(?:[a-z]{2,}\b(?![.)])|(?:and|or|but)\b)")
 
@@ -518,19 +523,26 @@ def _defines_another(quote: _Quote, context: QuoteContext) -> bool:
     the UK Order's Article 2(1) that holds "transfer" holds "the torture Regulation" too, and that
     definition answers nothing. Only the question's own words count (the glossary would add
     "licence" to any export question), and of those not the ones that name the instrument ("UK",
-    "Export Control Order"): they say which instrument, not which term. A paragraph that defines a term in passing ("(d) In this
-    section, the term “military end-user” means … national police") is not such an item."""
+    "Export Control Order"): they say which instrument, not which term. A paragraph that defines
+    a term in passing ("(d) In this section, the term “military end-user” means … national
+    police") is not such an item."""
     # The sentence may start inside the term's opening quotation mark.
     item = _DEFINITION_ITEM.match(quote.chunk.text[max(quote.start - 1, 0) : quote.end])
     if item is None or normalise(item.group(1)) in context.asked:
         return False
-    naming = content_terms(f"{quote.chunk.cite_as} {quote.chunk.title}")
+    naming = _naming_terms(quote.chunk.cite_as, quote.chunk.title)
     return not (context.said - naming) & content_terms(item.group(1))
 
 
+@lru_cache(maxsize=256)
+def _naming_terms(cite_as: str, title: str) -> frozenset[str]:
+    """The words that name an instrument: a few dozen instruments, asked of every definition item."""
+    return frozenset(content_terms(f"{cite_as} {title}"))
+
+
 # An item of a list of definitions: "“payment” includes …", "“shipment” (and cognate expressions) …".
-_DEFINITION_ITEM = re.compile(r"^[^\w“\"]{0,3}[“\"]\**([^”\"*]{1,80})\**[”\"].{0,160}?\b(?:means|includes|has the|have the|shall be construed)\b",
-                              re.S)
+_DEFINITION_ITEM = re.compile(r"^[^\w“\"]{0,3}[“\"]\**([^”\"*]{1,80})\**[”\"].{0,160}?"
+                              r"\b(?:means|includes|has the|have the|shall be construed)\b", re.S)
 
 
 def _starts_mid_structure(quote: _Quote) -> bool:

@@ -949,9 +949,12 @@ def _item_kind(designator: str) -> str:
 
 
 _ROMAN = frozenset({"i", "ii", "iii", "iv", "vi", "vii", "viii", "ix", "xi", "xii", "xiii", "xiv"})
+# How far back a list's opening is looked for: past the longest run of siblings in Annex II.
+_LOOKBACK_CHUNKS = 8
 
 
-def _introduced_past_siblings(snapshot: Snapshot, chunk: Chunk, own: list[int], limit: int = 2) -> list[Chunk]:
+def _introduced_past_siblings(snapshot: Snapshot, chunk: Chunk, own: list[int],
+                              limit: int = 2) -> list[Chunk]:
     """In a unit cited by one label (an EU general authorisation), the paragraph that introduces
     a list item may sit several chunks back, past the item's siblings: "(f) the relevant items
     are to be exported for a private presentation" reads as a condition under the unit's heading,
@@ -962,7 +965,7 @@ def _introduced_past_siblings(snapshot: Snapshot, chunk: Chunk, own: list[int], 
     paragraph is returned as that paragraph cut after it (same id and start, exact text), so its
     last sentence is the opener. Up to `limit` levels, innermost first (as `introducers` builds
     its chain before turning it round)."""
-    earlier = [snapshot.by_doc[chunk.doc_id][i] for i in own if i < chunk.ordinal][-8:]
+    earlier = [snapshot.by_doc[chunk.doc_id][i] for i in own if i < chunk.ordinal][-_LOOKBACK_CHUNKS:]
     lines = [(c, m.start(), m.end()) for c in earlier for m in re.finditer(r"[^\n]+", c.text)]
     item = _ITEM.match(chunk.text)
     chain: list[Chunk] = []
@@ -987,11 +990,11 @@ def _introduced_past_siblings(snapshot: Snapshot, chunk: Chunk, own: list[int], 
             break
         if found is None:
             break
-        owner, _, end = lines[found]
+        owner, start, end = lines[found]
         opener = owner if end >= len(owner.text.rstrip()) else owner.model_copy(
             update={"text": owner.text[:end], "end": owner.start + end})
         chain.append(opener)
-        item, position = _ITEM.match(owner.text[lines[found][1]:end]), found
+        item, position = _ITEM.match(owner.text[start:end]), found
     return chain
 
 

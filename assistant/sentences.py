@@ -46,7 +46,11 @@ _ABBREVIATION = re.compile(
 )
 
 
-def sentence_spans(text: str, min_chars: int = 20) -> list[Span]:
+# Shorter pieces are not sentences ("- — Chile," is a list item, not something to quote alone).
+MIN_SENTENCE_CHARS = 20
+
+
+def sentence_spans(text: str, min_chars: int = MIN_SENTENCE_CHARS) -> list[Span]:
     spans: list[Span] = []
     pos = 0
     boundaries = [b for b in _BOUNDARY.finditer(text)

@@ -181,8 +181,9 @@ def build_ui(assistant: Assistant, keyring: KeyRing) -> gr.Blocks:
             ui.load(refresh_status, None, [status, timer], api_visibility="private")
             with gr.Row():
                 with gr.Column(scale=3):
-                    chat = gr.Chatbot(label="Conversation", show_label=False, height=520, elem_id="chat", sanitize_html=True,
-                                      render_markdown=True)
+                    # No floating label: it covered the first words of the user's question.
+                    chat = gr.Chatbot(label="Conversation", show_label=False, height=520, elem_id="chat",
+                                      sanitize_html=True, render_markdown=True)
                     question = gr.Textbox(placeholder="Ask a question, e.g. does exporting facial recognition "
                                                       "cameras to a public security bureau need a licence?",
                                           show_label=False, lines=2, elem_id="question", max_length=4000)
