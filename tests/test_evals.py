@@ -23,6 +23,7 @@ from .conftest import CORPUS, PROJECT
 
 DEV = PROJECT / "evals" / "datasets" / "dev.jsonl"
 TEST = PROJECT / "evals" / "datasets" / "test.jsonl"
+PROBES = sorted((PROJECT / "evals" / "probes").glob("*.jsonl"))
 GATE = json.loads((PROJECT / "evals" / "gate.json").read_text())
 THRESHOLDS = Thresholds(0.35, 0.85, 0.3)
 
@@ -262,6 +263,26 @@ def test_gold_sets_have_sound_evidence_for_every_answerable_question(path: Path)
             assert all(g.evidence for g in q.gold), q.id
             if "+" in q.jurisdiction:
                 assert len({g.doc for g in q.gold}) >= 2, f"{q.id}: a cross-jurisdiction question needs both sides"
+
+
+@pytest.mark.parametrize("path", PROBES, ids=[p.stem for p in PROBES])
+def test_unread_probe_sets_have_verbatim_gold_and_no_question_of_dev_or_test(path: Path) -> None:
+    probes = load_dataset(path)
+    assert len(probes) >= 50
+    assert check_dataset(probes, SourceTexts(CORPUS)) == []
+    seen = {q.question for q in load_dataset(DEV) + load_dataset(TEST)}
+    assert not {q.question for q in probes} & seen, "a probe set that joined dev leaves evals/probes/"
+
+
+def test_no_code_reads_the_unread_probe_sets() -> None:
+    """A tuner or rule that read them would make them tuned-on data; only the eval CLI's
+    --dataset argument may point at them."""
+    code = [p for folder in ("assistant", "indexer", "evals", "web", "regqa", "determination", "screening")
+            for p in (PROJECT / folder).rglob("*.py")]
+    assert len(code) > 20
+    readers = [p.relative_to(PROJECT) for p in code if "probes/" in p.read_text(encoding="utf-8")
+               or '"probes"' in p.read_text(encoding="utf-8")]
+    assert readers == []
 
 
 def test_the_gold_sets_are_large_disjoint_and_cover_every_type() -> None:
