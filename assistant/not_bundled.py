@@ -111,8 +111,8 @@ MISSING: tuple[Missing, ...] = (
             "examples)", "https://eur-lex.europa.eu/eli/reco/2024/2659/oj",
             # Named as the guidelines, or as the Recommendation that annexes them.
             re.compile(r"\b(?:guid(?:ance|elines)|Recommendation|2024/2659)\b[^?.]{0,80}\b(?:red flags?"
-                       r"|due[- ]diligence (?:steps|measures|questions)|examples?|case stud)"
-                       r"|\b(?:red flags?|due[- ]diligence (?:steps|measures|questions))\b[^?.]{0,80}"
+                       r"|due[- ]diligence (?:steps|measures|questions|process|procedures?|checklists?)|examples?|case stud)"
+                       r"|\b(?:red flags?|due[- ]diligence (?:steps|measures|questions|process|procedures?|checklists?))\b[^?.]{0,80}"
                        r"\b(?:guid(?:ance|elines)|Recommendation|2024/2659)\b", re.I)),
     # The Export Control Order is bundled without its Schedules (MANIFEST).
     Missing("the Schedules of the Export Control Order 2008 (the UK Strategic Export Control List, incl. the UK "
@@ -301,17 +301,29 @@ def asked_sentences(question: str) -> str:
     # "The Commission's guidelines have a due-diligence section. What red flags do they list?":
     # an asking sentence whose pronoun says, lists or contains asks what the sentence before named.
     asking = [part if i == 0 or not _PRONOUN_ASKS.search(part) else f"{parts[i - 1]} {part}"
-              for i, part in enumerate(parts) if "?" in part]
+              for i, part in enumerate(parts) if "?" in part or _REQUEST.match(part)]
     return " ".join(asking) if asking else question
 
 
+# "Please tell me which columns have an X for Kenya.": a request asks without a question mark.
+_REQUEST = re.compile(r"(?:please\s+|kindly\s+|can you\s+|could you\s+)?(?:tell|list|explain|show|give|confirm"
+                      r"|identify|describe|provide|advise|clarify|name|let\s+(?:me|us)\s+know)\b", re.I)
 _PRONOUN_ASKS = re.compile(r"\b(?:do|does|did)\s+(?:they|it|these|those)\s+(?:list|say|set out|contain|include|give"
                           r"|name|mention|recommend|require)\b", re.I)
 
 
+# "(NS, CC, AT etc.) have an X for Kenya": an abbreviation's full stop ends no sentence; the
+# patterns' `[^?.]` windows stay within one sentence and must not stop at it.
+_ABBREVIATION_STOP = re.compile(r"\b(etc|e\.g|i\.e|approx|incl|vs|cf)\.", re.I)
+
+
+def without_abbreviation_stops(text: str) -> str:
+    return _ABBREVIATION_STOP.sub(lambda m: m[1].replace(".", ""), text)
+
+
 def missing_for(question: str) -> list[Missing]:
     """The unbundled instruments whose contents the question asks about, in its asking sentences."""
-    asked = asked_sentences(question)
+    asked = asked_sentences(without_abbreviation_stops(question))
     return [m for m in MISSING if m.asks_content.search(asked) and not (m.unless and m.unless.search(asked))]
 
 

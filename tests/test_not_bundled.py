@@ -80,6 +80,11 @@ from assistant.not_bundled import (asks_about_events, asks_besides_countries, as
     ("What's the LVS dollar value limit written into the ECCN 5A991 entry, and does that entry also allow GBS?",
      "License Exceptions blocks"),
     ("What are the reasons for control of ECCN 5A001?", "License Exceptions blocks"),
+    # A request asks without a question mark, and "etc." ends no sentence.
+    ("Do our DPI probes need a licence to Peru? Please tell me which columns (NS, CC, AT etc.) have an X for "
+     "Peru on the Country Chart.", "Country Chart"),
+    ("Our ECCN is 5A001. List which columns are marked for Peru.", "Country Chart"),
+    ("What due-diligence process do the Commission's 2024 cyber-surveillance guidelines recommend?", "2024/2659"),
 ])
 def test_asking_what_an_unbundled_instrument_contains(question: str, instrument: str) -> None:
     assert [m.name for m in missing_for(question) if instrument in m.name]
@@ -135,6 +140,8 @@ def test_asking_what_an_unbundled_instrument_contains(question: str, instrument:
     # LVS's own rules are § 740.3 and § 740.2: the exception, not an ECCN's value named as a fact.
     "May a license exception such as LVS be used to ship a low-value replacement fingerprint analyzer (ECCN 3A981)?",
     "Our order is worth $12,000 but the LVS limit on that ECCN is $5,000. Can we split it into three shipments?",
+    # A statement before the question is not a request, whatever its verb.
+    "Our customer showed us which columns are marked for Peru on the Country Chart. Which ECCN covers our probe?",
 ])
 def test_rules_that_mention_an_unbundled_instrument_stay_answerable(question: str) -> None:
     assert missing_for(question) == []
