@@ -40,6 +40,14 @@ _GLOSSARY: list[tuple[str, str]] = [
      r"|(?:without a licen[cs]e|violat|by mistake|unlawful|illegal|broke (?:the|an?) (?:\w+ )?(?:rules?|law))"
      r".{0,120}\b(?:tell|inform|notify|disclos\w*) (?:it to )?(?:bis|the authorities)",
      "voluntary self-disclosure violations"),
+    # A violation found out after the fact ("we just found out our distributor re-exported it
+    # without a licence; may we still service it?"): General Prohibition Ten forbids proceeding
+    # with a transaction knowing a violation has occurred. Only when the question goes on to deal
+    # with the item: one that only asks how to report it is a self-disclosure.
+    (r"\b(?:found out|learn(?:ed|t)|discovered|realis(?:ed|e)|realiz(?:ed|e)|turn(?:s|ed) out)\b.{0,120}"
+     r"\b(?:without (?:a |the |any )?(?:\w+ ){0,2}(?:licen[cs]es?|authori[sz]ations?)\b|diverted|illegally|unlawfully"
+     r"|in violation)(?=[\s\S]*\b(?:carry on|continu\w*|keep \w+ing|still|go ahead|proceed\w*|servic\w*|repair\w*"
+     r"|spare parts|support\w*)\b)", "knowledge violation has occurred proceeding with transactions service"),
     (r"penalt|\bfined\b|(?<!is it )(?<!it's )(?<!it is )\bfines?\b(?! to\b)|punish|prosecut|\bjail|prison", "penalties civil criminal violations sanctions"),
     (r"appeal|turned down|refused|rejected|denied|(?:challenge|contest) (?:the|that|this|a|our|their) (?:\w+ )?"
      r"(?:decision|denial|refusal)", "appeal denial refusal"),

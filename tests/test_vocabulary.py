@@ -30,6 +30,8 @@ from assistant.vocabulary import expand, facets
     ("We post the software on a USB stick instead of e-mailing it. Is that goods?",
      "tangible storage media software recorded goods"),
     ("Which licence exceptions are left for items controlled for crime-control reasons?", "crime control detection 742.7"),
+    ("We learned that our agent sold two probes on to Iran without a licence. May we still send them spare parts?",
+     "knowledge violation has occurred proceeding with transactions service"),
 ])
 def test_everyday_words_get_the_laws_terms(question: str, facet: str) -> None:
     assert facet in facets(question)
@@ -46,6 +48,11 @@ def test_a_word_out_of_its_sense_gets_no_facet(question: str) -> None:
     found = facets(question)
     assert "voluntary self-disclosure violations" not in found
     assert "penalties civil criminal violations sanctions" not in found
+
+
+def test_a_violation_only_to_be_reported_is_not_a_transaction_to_proceed_with() -> None:
+    assert "knowledge violation has occurred proceeding with transactions service" not in facets(
+        "We discovered we shipped fingerprint scanners last year without the licence. How do we disclose it to BIS?")
 
 
 def test_a_question_without_everyday_terms_is_left_as_it_is() -> None:
