@@ -31,6 +31,8 @@ _ECFR = "https://www.ecfr.gov/current/title-15/subtitle-B/chapter-VII/subchapter
 # "whether X is …", "tell me if X is …", "check if X is …": a named thing asked about indirectly
 # (a bare "if" is a premise: "if Vietnam is in D:1, may we use ACE?").
 _ASKED_IF = r"\b(?:whether|(?:tell|let)\s+(?:me|us)\s+if|(?:check|confirm|know|see|verify)\s+if)"
+# What the 2024/2659 Guidelines set out: "due-diligence steps", "… process", "… checklist".
+_DUE_DILIGENCE = r"due[- ]diligence (?:steps|measures|questions|process|procedures?|checklists?)"
 MISSING: tuple[Missing, ...] = (
     Missing("the Commerce Country Chart (Supplement No. 1 to Part 738)", f"{_ECFR}/part-738/appendix-Supplement%20No.%201%20to%20Part%20738",
             # What the chart says, not how to use it ("How do we use the Country Chart?" is § 738.4)
@@ -110,9 +112,9 @@ MISSING: tuple[Missing, ...] = (
     Missing("the Guidelines annexed to Commission Recommendation (EU) 2024/2659 (scope, due diligence, red flags, "
             "examples)", "https://eur-lex.europa.eu/eli/reco/2024/2659/oj",
             # Named as the guidelines, or as the Recommendation that annexes them.
-            re.compile(r"\b(?:guid(?:ance|elines)|Recommendation|2024/2659)\b[^?.]{0,80}\b(?:red flags?"
-                       r"|due[- ]diligence (?:steps|measures|questions|process|procedures?|checklists?)|examples?|case stud)"
-                       r"|\b(?:red flags?|due[- ]diligence (?:steps|measures|questions|process|procedures?|checklists?))\b[^?.]{0,80}"
+            re.compile(rf"\b(?:guid(?:ance|elines)|Recommendation|2024/2659)\b[^?.]{{0,80}}\b(?:red flags?"
+                       rf"|{_DUE_DILIGENCE}|examples?|case stud)"
+                       rf"|\b(?:red flags?|{_DUE_DILIGENCE})\b[^?.]{{0,80}}"
                        r"\b(?:guid(?:ance|elines)|Recommendation|2024/2659)\b", re.I)),
     # The Export Control Order is bundled without its Schedules (MANIFEST).
     Missing("the Schedules of the Export Control Order 2008 (the UK Strategic Export Control List, incl. the UK "
@@ -317,13 +319,13 @@ _PRONOUN_ASKS = re.compile(r"\b(?:do|does|did)\s+(?:they|it|these|those)\s+(?:li
 _ABBREVIATION_STOP = re.compile(r"\b(etc|e\.g|i\.e|approx|incl|vs|cf)\.", re.I)
 
 
-def without_abbreviation_stops(text: str) -> str:
+def _without_abbreviation_stops(text: str) -> str:
     return _ABBREVIATION_STOP.sub(lambda m: m[1].replace(".", ""), text)
 
 
 def missing_for(question: str) -> list[Missing]:
     """The unbundled instruments whose contents the question asks about, in its asking sentences."""
-    asked = asked_sentences(without_abbreviation_stops(question))
+    asked = asked_sentences(_without_abbreviation_stops(question))
     return [m for m in MISSING if m.asks_content.search(asked) and not (m.unless and m.unless.search(asked))]
 
 
