@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pycountry
 
 from assistant.references import EAR, instruments_named
+from assistant.sentences import ABBREVIATIONS
 
 
 @dataclass(frozen=True)
@@ -316,7 +317,7 @@ _PRONOUN_ASKS = re.compile(r"\b(?:do|does|did)\s+(?:they|it|these|those)\s+(?:li
 
 # "(NS, CC, AT etc.) have an X for Kenya": an abbreviation's full stop ends no sentence; the
 # patterns' `[^?.]` windows stay within one sentence and must not stop at it.
-_ABBREVIATION_STOP = re.compile(r"\b(etc|e\.g|i\.e|approx|incl|vs|cf)\.", re.I)
+_ABBREVIATION_STOP = re.compile(rf"\b({ABBREVIATIONS}|incl)\.", re.I)
 
 
 def _without_abbreviation_stops(text: str) -> str:

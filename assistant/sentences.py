@@ -38,12 +38,9 @@ class Span:
 
 
 # A full stop after these words does not end a sentence ("supplement no. 1", "U.S. law").
-_ABBREVIATION = re.compile(
-    r"(?:\b(?:no|nos|e\.g|i\.e|u\.s|et seq|art|arts|para|paras|supp|sec|secs|v|vs|inc|co|ltd|corp|"
-    r"st|dr|mr|ms|fig|ref|approx|cf|viz|etc|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\.|"
-    r"\b[A-Za-z]\.|\d\.)$",
-    re.I,
-)
+ABBREVIATIONS = (r"no|nos|e\.g|i\.e|u\.s|et seq|art|arts|para|paras|supp|sec|secs|v|vs|inc|co|ltd|corp|"
+                 r"st|dr|mr|ms|fig|ref|approx|cf|viz|etc|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec")
+_ABBREVIATION = re.compile(rf"(?:\b(?:{ABBREVIATIONS})\.|\b[A-Za-z]\.|\d\.)$", re.I)
 
 
 # Shorter pieces are not sentences ("- — Chile," is a list item, not something to quote alone).
