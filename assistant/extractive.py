@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from assistant.citations import citation_for
@@ -110,11 +110,15 @@ class _Quote:
     # A lettered item's introducing sentence in the same paragraph ("Note 5.A.1.j. does not apply
     # to … any of the following:" for "b. Network Quality of Service (QoS); or"), as offsets.
     intro: tuple[int, int] | None = None
+    # The closing words of the list the quote before it is an item of: like a lead-in, they
+    # complete that item's sentence of the law and make no claim of their own.
+    closes: bool = False
 
 
 def compose(question: str, passages: list[Passage], *, lead_in: LeadIn | None = None,
-            introducers: Introducers | None = None, weights: Weights | None = None,
-            model: QuoteModel | None = None, references: list[Reference] | None = None) -> Draft:
+            introducers: Introducers | None = None, closers: Introducers | None = None,
+            weights: Weights | None = None, model: QuoteModel | None = None,
+            references: list[Reference] | None = None) -> Draft:
     """Quote the best sentence of each selected unit (up to three for the best unit; a further
     unit's second only from another passage of its label), best unit first; further units
     grouped by jurisdiction and instrument."""
@@ -138,6 +142,8 @@ def compose(question: str, passages: list[Passage], *, lead_in: LeadIn | None = 
     for rank, passage in enumerate(passages):
         quotes = _pick(passage, context, model, first_limit if rank == 0 else 1, lead_in, introducers,
                        items=id(passage) in leading, parts=part_contexts if rank == 0 else [])
+        if closers is not None:
+            quotes = _with_closing_words(quotes, closers, context)
         if quotes:
             blocks.append((passage, quotes))
     if not blocks:
@@ -150,6 +156,8 @@ def compose(question: str, passages: list[Passage], *, lead_in: LeadIn | None = 
         citations.append(citation_for(n, quote.chunk, quote.chunk.text[quote.start : quote.end]))
         if quote.lead:
             leads.append(citations[-1])
+        elif quote.closes:  # completes the sentence of the item quoted before it
+            citations[-1].introduces = next((c.n for c in reversed(citations[:-1]) if c.introduces is None), None)
         else:
             for lead in leads:
                 lead.introduces = n
@@ -160,7 +168,7 @@ def compose(question: str, passages: list[Passage], *, lead_in: LeadIn | None = 
     lines: list[str] = []
     first, first_quotes = blocks[0]
     # Named by what it quotes as the answer; the lead-ins that introduce it go without saying.
-    named = [q.chunk for q in first_quotes if not q.lead] or [q.chunk for q in first_quotes]
+    named = [q.chunk for q in first_quotes if not q.lead and not q.closes] or [q.chunk for q in first_quotes]
     lines.append(f"**{_names(named)}:** " + " ".join(cite(q) for q in first_quotes))
     rest = blocks[1:]
     if rest:
@@ -168,7 +176,7 @@ def compose(question: str, passages: list[Passage], *, lead_in: LeadIn | None = 
         lines.append("")
         if len(jurisdictions) == 1:
             lines.append("Also relevant:")
-            lines += [f"- {unit_label(qs[-1].chunk)}: " + " ".join(cite(q) for q in qs) for p, qs in rest]
+            lines += [f"- {unit_label(_labelled(qs).chunk)}: " + " ".join(cite(q) for q in qs) for p, qs in rest]
         else:
             for jurisdiction in jurisdictions:
                 group = [(p, qs) for p, qs in rest if p.first.jurisdiction == jurisdiction]
@@ -547,6 +555,31 @@ _DEFINITION_ITEM = re.compile(r"^[^\w“\"]{0,3}[“\"]\**([^”\"*]{1,80})\**[�
 
 def _starts_mid_structure(quote: _Quote) -> bool:
     return bool(_MID_SENTENCE.match(quote.chunk.text[quote.start : quote.end]))
+
+
+def _with_closing_words(quotes: list[_Quote], closers: Introducers, context: QuoteContext) -> list[_Quote]:
+    """A quoted list item is followed by the words that close its list, after the last quoted
+    item of that list: "(a) export the goods in question; or" says nothing of the rule until
+    "to a destination outside the United Kingdom unless … the enquirer is satisfied …"."""
+    last: dict[str, tuple[int, Chunk]] = {}  # closing chunk → (its last quoted item, the chunk)
+    for i, quote in enumerate(quotes):
+        if not quote.lead:
+            last.update((chunk.chunk_id, (i, chunk)) for chunk in closers(quote.chunk))
+    quoted = {q.chunk.chunk_id for q in quotes}
+    out: list[_Quote] = []
+    for i, quote in enumerate(quotes):
+        out.append(quote)
+        for chunk_id, (position, chunk) in last.items():
+            spans = sentence_spans(chunk.text) if position == i and chunk_id not in quoted else []
+            if spans:
+                closing = _shorten(_Quote(chunk, spans[0].start, spans[0].end, 0.0), context)
+                out.append(replace(closing, closes=True))
+    return out
+
+
+def _labelled(quotes: list[_Quote]) -> _Quote:
+    """The quote a further unit is named by: its last that is neither a lead-in nor closing words."""
+    return next((q for q in reversed(quotes) if not q.lead and not q.closes), quotes[-1])
 
 
 def _introducing_sentence(chunk: Chunk) -> _Quote | None:

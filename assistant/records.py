@@ -34,8 +34,9 @@ class Citation(BaseModel):
     # evaluator can find it in the source file without searching.
     start: int | None = None
     end: int | None = None
-    # Set on a lead-in quoted only to introduce another quote (a list's "as follows:"): the number
-    # of the citation it introduces. It makes no claim of its own.
+    # Set on a lead-in quoted only to introduce another quote (a list's "as follows:"), or on the
+    # words that close the list after it ("… shall not— (a) export …; or … unless …"): the number
+    # of the citation whose sentence it completes. It makes no claim of its own.
     introduces: int | None = None
 
 

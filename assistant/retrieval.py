@@ -601,6 +601,10 @@ class HybridRetriever:
         """`introducers` of a chunk, with this generation's parents and label positions."""
         return introducers(snapshot, chunk, self.parents(snapshot), labels=_labels(snapshot))
 
+    def closing(self, snapshot: Snapshot, chunk: Chunk) -> list[Chunk]:
+        """`closing_words` of a list item, with this generation's parents and label positions."""
+        return closing_words(snapshot, chunk, self.introducing(snapshot, chunk), _labels(snapshot))
+
     def lead_in(self, snapshot: Snapshot, chunk: Chunk) -> Chunk | None:
         """`lead_in` of a chunk, found by this generation's label positions."""
         return lead_in(snapshot, chunk, _labels(snapshot))
@@ -638,12 +642,13 @@ class HybridRetriever:
         return {cid: float(np.dot(vector, emb)) for cid, emb in snapshot.store.get_vectors(chunk_ids).items()}
 
     def _with_lead_ins(self, snapshot: Snapshot, hits: list[Hit]) -> list[Hit]:
-        """The hits, then each hit's lead-in and the paragraphs that introduce it (see
-        `introducers`), for quoting beside it."""
+        """The hits, then each hit's lead-in, the paragraphs that introduce it (see
+        `introducers`) and the words that close its list (`closing_words`), for quoting beside it."""
         have = {h.chunk.chunk_id for h in hits}
         result: list[Hit] = list(hits)
         for hit in hits:
-            for parent in [self.lead_in(snapshot, hit.chunk), *self.introducing(snapshot, hit.chunk)]:
+            for parent in [self.lead_in(snapshot, hit.chunk), *self.introducing(snapshot, hit.chunk),
+                           *self.closing(snapshot, hit.chunk)]:
                 if parent is not None and parent.chunk_id not in have:
                     have.add(parent.chunk_id)
                     result.append(Hit(parent, hit.score, None, None))
@@ -928,11 +933,34 @@ def introducers(snapshot: Snapshot, chunk: Chunk, parents: dict[str, str], limit
         own = labels.get((first.doc_id, first.section), [first.ordinal]) if labels is not None else [first.ordinal]
         position = own[max(bisect_left(own, current.ordinal) - 1, 0)]
         parent = snapshot.by_doc[first.doc_id][position]
-        if not parent.text.rstrip().endswith(":"):
+        if not parent.text.rstrip().endswith(INTRODUCING_ENDS):
             break
         chain.append(parent)
         current = first
     return chain[::-1]
+
+
+# An introducing paragraph ends with a colon; the UK Order and the United States Code end it with
+# a dash: "(2) Subject to article 26, the enquirer shall not—" (then "(a) export …; or").
+INTRODUCING_ENDS = (":", "—")
+
+
+def closing_words(snapshot: Snapshot, chunk: Chunk, introduced_by: list[Chunk],
+                  labels: dict[tuple[str, str], list[int]]) -> list[Chunk]:
+    """The words that close the list a list item belongs to, innermost list first: "(2) … the
+    enquirer shall not— (a) export the goods in question; or (b) transfer … by electronic means
+    to a destination outside the United Kingdom unless, having made all reasonable enquiries …,
+    the enquirer is satisfied …". The rule's condition is in its closing words, which the
+    chunker keeps as a further chunk of the introducing paragraph's label, after its items."""
+    found: list[Chunk] = []
+    for parent in reversed(introduced_by):
+        own = labels.get((parent.doc_id, parent.section), [])
+        after = [position for position in own if position > chunk.ordinal]
+        if after:
+            closing = snapshot.by_doc[parent.doc_id][after[0]]
+            if not _ITEM.match(closing.text) and closing.chunk_id not in {c.chunk_id for c in found}:
+                found.append(closing)
+    return found
 
 
 # A list item's designator: "- (f) the …", "- 3.This …", "   - (ii) …"; its kind is what its

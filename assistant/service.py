@@ -146,8 +146,12 @@ class Assistant:
             def retrieved_introducers(chunk):  # noqa: ANN001, ANN202
                 return [c for c in self.retriever.introducing(result.snapshot, chunk) if c.chunk_id in retrieved]
 
+            def retrieved_closing(chunk):  # noqa: ANN001, ANN202
+                return [c for c in self.retriever.closing(result.snapshot, chunk) if c.chunk_id in retrieved]
+
             draft = compose(standalone, selection.cited, lead_in=retrieved_lead_in,
-                            introducers=retrieved_introducers, weights=result.snapshot.sparse.idf,
+                            introducers=retrieved_introducers, closers=retrieved_closing,
+                            weights=result.snapshot.sparse.idf,
                             model=self.quotes, references=result.references)
             timings["compose"] = _ms(t)
             response.answer, response.citations = draft.answer, draft.citations

@@ -77,6 +77,42 @@ def test_a_list_item_is_quoted_after_its_introducing_paragraphs(assistant) -> No
     assert answer.index(outer.quote) < answer.index(middle.quote) < answer.index(item.quote)
 
 
+def test_a_uk_list_item_is_quoted_between_its_dash_lead_in_and_its_closing_words(assistant) -> None:  # noqa: ANN001
+    """The UK Order opens its lists with a dash and states the rule's condition after them:
+    "(2) Subject to article 26, the enquirer shall not— (a) export the goods in question; or (b)
+    transfer … by electronic means to a destination outside the United Kingdom unless, having made
+    all reasonable enquiries …". An item quoted alone ("(a) export the goods in question; or")
+    tells the reader nothing of the rule."""
+    from assistant.retrieval import closing_words, introducers, label_positions
+
+    snapshot = assistant.retriever.reader.snapshot()
+    parents = assistant.retriever.parents(snapshot)
+    labels = label_positions(snapshot)
+    article6 = [c for c in snapshot.by_doc["uk-export-control-order-2008"] if c.section.startswith("Article 6(2)")]
+    item = next(c for c in article6 if c.section == "Article 6(2)(a)")
+    chain = introducers(snapshot, item, parents)
+    assert [c.text for c in chain] == ["(2) Subject to article 26, the enquirer shall not—"]
+    closing = closing_words(snapshot, item, chain, labels)
+    assert [c.section for c in closing] == ["Article 6(2)"]
+    assert closing[0].text.startswith("to a destination outside the United Kingdom unless, having made all "
+                                      "reasonable enquiries")
+    # A paragraph that is itself the rule (no list, no dash) has neither.
+    plain = next(c for c in snapshot.by_doc["uk-export-control-order-2008"] if c.section == "Article 8(1)")
+    assert introducers(snapshot, plain, parents) == [] and closing_words(snapshot, plain, [], labels) == []
+
+    response = assistant.ask("A UK exporter suspects unlisted goods may be intended for weapons of mass "
+                             "destruction. What does the UK Order require before it can export them?")
+    quotes = [c.quote for c in response.citations if c.doc_id == "uk-export-control-order-2008"]
+    opening = quotes.index("(2) Subject to article 26, the enquirer shall not—")
+    condition = next(i for i, q in enumerate(quotes) if q.startswith("to a destination outside the United Kingdom"))
+    assert any(q.startswith(("(a) export the goods", "(b) transfer the software")) for q in quotes[opening:condition])
+    assert response.answer.index(quotes[opening]) < response.answer.index(quotes[condition])
+    # Like the lead-in, the closing words complete the item's sentence and claim nothing alone.
+    uk = [c for c in response.citations if c.doc_id == "uk-export-control-order-2008"]
+    item = next(c for c in uk[opening + 1 : condition] if c.introduces is None)
+    assert uk[condition].introduces == item.n and uk[opening].introduces == item.n
+
+
 def test_an_item_of_a_one_label_unit_is_introduced_past_its_siblings(assistant) -> None:  # noqa: ANN001
     """EU004 is cited by one label, so its items have no parent paragraph. "(f) the relevant
     items are to be exported for a private presentation" is an exclusion: it reads as one only
