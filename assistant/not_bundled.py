@@ -478,8 +478,11 @@ MISSING_SECTIONS: tuple[MissingSection, ...] = (
                    "15 CFR Part 742", f"{_ECFR}/part-742/section-742.13",
                    re.compile(r"\b5[ADE]980\b|\bcommunications? intercepting\b|\b(?:surreptitious|covert)\b[^?.]{0,40}"
                               r"\b(?:intercept\w*|listening|eavesdropping)\b", re.I),
-                   re.compile(r"\b(?:licen[cs]e|licensing|review)\s+polic(?:y|ies)\b|\bpresumption of (?:denial|approval)\b"
-                              r"|\bcase[- ]by[- ]case\b", re.I)),
+                   # "licence requirements and policy", "the EAR section on communications intercepting
+                   # devices": what the section itself says.
+                   re.compile(r"\b(?:licen[cs]e|licensing|review)\s+(?:requirements?\s+and\s+)?polic(?:y|ies)\b"
+                              r"|\bpresumption of (?:denial|approval)\b|\bcase[- ]by[- ]case\b"
+                              r"|\b(?:section|provision)s? (?:on|for|about|covering)\b", re.I)),
     MissingSection("Supplement No. 1 to Part 732", "BIS's 'Know Your Customer' guidance and red flags", "15 CFR Part 732",
                    f"{_ECFR}/part-732/appendix-Supplement%20No.%201%20to%20Part%20732",
                    re.compile(r"\bknow your customer\b|\bKYC\b", re.I)),

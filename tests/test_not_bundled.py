@@ -396,6 +396,9 @@ def test_a_question_led_by_an_unbundled_section_is_declined_beside_a_named_entry
     ("What is BIS's licensing policy for covert communications interception devices (5A980 / 5A001.f.1)? Is it "
      "case-by-case or a presumption of denial?", ["§ 742.13"]),
     ("what review policy does BIS apply to 5A980 bugs?", ["§ 742.13"]),
+    # The section itself, named by its topic; "licence requirements and policy".
+    ("What licence requirements and policy apply to exports of phone-tapping kits under the EAR section on "
+     "communications intercepting devices?", ["§ 742.13"]),
     # The topic without its policy: the bundled rules answer (§ 738.3(a)(1), § 740.2(a)(3)).
     ("which countrys need a license for our 5A980 bug and is there any licence exception at all?", []),
     # A policy for items that are not § 742.13's: § 742.7 is bundled.

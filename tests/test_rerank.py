@@ -258,6 +258,8 @@ def test_a_code_in_a_may_we_ship_question_names_the_item(question: str, expected
     ("uk exporter here. do we need a separate licence for the manuals?", ["UK"]),
     ("is that an export under the eu dual use reg?", ["EU"]),
     ("can you let us know if we need a licence?", []),
+    # EAR99 is the EAR's own designation for items it does not list.
+    ("Is a licence needed to export an EAR99 server to China for a military-intelligence end user?", ["US"]),
 ])
 def test_a_jurisdiction_is_named_by_its_institutions_and_licences(question: str, expected: list[str]) -> None:
     assert jurisdictions_named(question) == expected
