@@ -38,6 +38,9 @@ _FRAGMENT = re.compile(r"^(?:[a-z]|\(\w{1,5}\)\s*[a-z]|(?:and|or|but|does|do|is|
 JURISDICTION_NAMES = {"EU": "EU", "US": "US", "UK": "UK", "Wassenaar": "Wassenaar Arrangement",
                       "multilateral": "Multilateral"}
 MAX_QUOTE_WORDS = 70
+# A sentence at most this much longer is quoted whole: cutting its last few words saves little
+# and can drop the clause that answers ("… must … be returned … no later than one year after …").
+QUOTE_SLACK = 1.2
 # A quote ending "as follows:" is followed by at most this many of its items.
 MAX_ITEMS = 3
 # A part's own quote comes from a paragraph retrieval rates at least this share of the unit's best.
@@ -603,7 +606,7 @@ def _shorten(quote: _Quote, context: QuoteContext | None = None) -> _Quote:
     shares most of them is quoted: the export definition's "it also includes the oral
     transmission of technology …" stands past the first seventy words."""
     text = quote.chunk.text[quote.start : quote.end]
-    if len(text.split()) <= MAX_QUOTE_WORDS:
+    if len(text.split()) <= MAX_QUOTE_WORDS * QUOTE_SLACK:
         return quote
     starts = [0] + ([m.end() for m in _CLAUSE_BREAK.finditer(text)] if context is not None else [])
     terms, weight = (context.terms, context.weight) if context is not None else (set(), {})
