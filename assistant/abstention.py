@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from assistant.bundled import NotBundled, category_gap, not_bundled
 from assistant.definitions import terms_defined_by
 from assistant.evidence import Selection
-from assistant.not_bundled import (NotHeld, asked_only_about, asked_sentences, asks_about_events, asks_besides_countries,
+from assistant.not_bundled import (NotHeld, asked_only_about, asks_about_events, asks_besides_countries,
                                    asks_for_countries, foreign_rules, missing_for, missing_sections_asked, names_countries,
                                    names_held_instrument)
+from assistant.question_text import asked_sentences
 from assistant.references import Reference, find_references
 from assistant.retrieval import SearchResult, exception_codes
 from assistant.scope import ScopeCheck

@@ -19,7 +19,7 @@ from assistant.citations import citation_for
 from assistant.definitions import asked_phrases, defined_in, normalise
 from assistant.entry_notes import EXCLUDES
 from assistant.records import Citation
-from assistant.question_parts import question_parts
+from assistant.question_text import question_parts
 from assistant.quote_ranking import QuoteModel, length_feature
 from assistant.references import Reference, find_references
 from assistant.rerank import list_codes, states_rule

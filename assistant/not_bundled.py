@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pycountry
 
 from assistant.references import EAR, instruments_named
-from assistant.sentences import ABBREVIATIONS
+from assistant.question_text import asked_sentences, without_abbreviation_stops
 
 
 @dataclass(frozen=True)
@@ -293,40 +293,9 @@ def foreign_rules(question: str) -> list[str]:
     return found
 
 
-_SENTENCE_BREAK = re.compile(r"(?<=[.?!])\s+(?=[A-Z])")
-
-
-def asked_sentences(question: str) -> str:
-    """The sentences of a question that ask (contain "?"), or all of it when none does. "Our
-    product is on the Dutch national control list. Do we need an authorisation?" states the
-    listing as a fact and asks about the rule (Article 10); it does not ask what the list says."""
-    parts = _SENTENCE_BREAK.split(question)
-    # "The Commission's guidelines have a due-diligence section. What red flags do they list?":
-    # an asking sentence whose pronoun says, lists or contains asks what the sentence before named.
-    asking = [part if i == 0 or not _PRONOUN_ASKS.search(part) else f"{parts[i - 1]} {part}"
-              for i, part in enumerate(parts) if "?" in part or _REQUEST.match(part)]
-    return " ".join(asking) if asking else question
-
-
-# "Please tell me which columns have an X for Kenya.": a request asks without a question mark.
-_REQUEST = re.compile(r"(?:please\s+|kindly\s+|can you\s+|could you\s+)?(?:tell|list|explain|show|give|confirm"
-                      r"|identify|describe|provide|advise|clarify|name|let\s+(?:me|us)\s+know)\b", re.I)
-_PRONOUN_ASKS = re.compile(r"\b(?:do|does|did)\s+(?:they|it|these|those)\s+(?:list|say|set out|contain|include|give"
-                          r"|name|mention|recommend|require)\b", re.I)
-
-
-# "(NS, CC, AT etc.) have an X for Kenya": an abbreviation's full stop ends no sentence; the
-# patterns' `[^?.]` windows stay within one sentence and must not stop at it.
-_ABBREVIATION_STOP = re.compile(rf"\b({ABBREVIATIONS}|incl)\.", re.I)
-
-
-def _without_abbreviation_stops(text: str) -> str:
-    return _ABBREVIATION_STOP.sub(lambda m: m[1].replace(".", ""), text)
-
-
 def missing_for(question: str) -> list[Missing]:
     """The unbundled instruments whose contents the question asks about, in its asking sentences."""
-    asked = asked_sentences(_without_abbreviation_stops(question))
+    asked = asked_sentences(without_abbreviation_stops(question))
     return [m for m in MISSING if m.asks_content.search(asked) and not (m.unless and m.unless.search(asked))]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.extractive import compose
-from assistant.question_parts import question_parts
+from assistant.question_text import question_parts
 from assistant.retrieval import Passage
 from assistant.sentences import heading_text, sentence_spans
 from indexer.records import Chunk

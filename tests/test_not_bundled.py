@@ -461,3 +461,20 @@ def test_an_act_the_corpus_only_cites_asked_about_beside_a_named_article(assista
     assert "2008/944" in (response.abstain_reason or "")
     named = assistant.ask("Which EU Member States have notified national measures under Article 9?")
     assert named.abstained and named.abstain_kind == "out-of-corpus"
+
+
+@pytest.mark.parametrize(("question", "asked"), [
+    # An abbreviation's full stop ends no sentence: the whole question asks.
+    ("Is the buyer on the U.S. Entity List?", "Is the buyer on the U.S. Entity List?"),
+    ("Which columns (NS, CC, AT etc.) apply? Thanks.", "Which columns (NS, CC, AT etc.) apply?"),
+    # A year's full stop does end one: the statement is background.
+    ("We exported servers to them in 2022. Do the renewal keys need a licence?", "Do the renewal keys need a licence?"),
+    # A request asks without a question mark; a pronoun's question brings the sentence it points to.
+    ("Please list the red flags.", "Please list the red flags."),
+    ("The guidelines have a due-diligence section. What red flags do they list?",
+     "The guidelines have a due-diligence section. What red flags do they list?"),
+])
+def test_the_sentences_that_ask(question: str, asked: str) -> None:
+    from assistant.question_text import asked_sentences
+
+    assert asked_sentences(question) == asked
