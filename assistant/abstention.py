@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from assistant.binding import non_binding_premise
 from assistant.bundled import NotBundled, category_gap, not_bundled
 from assistant.definitions import terms_defined_by
 from assistant.evidence import Selection
@@ -63,6 +64,18 @@ def false_premise(case: Case) -> Verdict:
     names = ", ".join(r.display for r in absent)
     return ("false-premise", f"the indexed documents contain no unit named {names}; check the reference — it "
             "does not exist in the bundled text of that instrument")
+
+
+def non_binding(case: Case) -> Verdict:
+    """Penalties or binding obligations asked of an instrument that has none (`binding.py`)."""
+    found = non_binding_premise(case.result.query)
+    if not found:
+        return None
+    what = "; ".join(f"{n.name} is {n.nature}" for n in found)
+    return ("false-premise", f"the question ascribes penalties or binding obligations to an instrument that sets "
+            f"none: {what}. Penalties for export-control offences are set by national law — in the bundled texts, "
+            "50 U.S.C. § 4819 (ECRA) for the US, Article 25 of Regulation (EU) 2021/821 (each Member State lays "
+            "down its own) and Part 6 of the UK Export Control Order 2008")
 
 
 def asked_gap(case: Case) -> Verdict:
@@ -212,7 +225,7 @@ def too_far(case: Case) -> Verdict:
 
 
 ALWAYS: tuple[Callable[[Case], Verdict], ...] = (
-    false_premise, asked_gap, nothing_found, unbundled_list, unbundled_section_content, only_about_unheld, events,
+    false_premise, non_binding, asked_gap, nothing_found, unbundled_list, unbundled_section_content, only_about_unheld, events,
     countries)
 UNLESS_NAMED: tuple[Callable[[Case], Verdict], ...] = (
     out_of_scope, unheld_instrument, foreign, wassenaar_category, too_far)

@@ -225,7 +225,7 @@ class Assistant:
             quote = chunk.text[spans[0].start : spans[0].end] if spans else chunk.text
             closest.append(citation_for(len(closest) + 1, chunk, quote))
         lead = {"out-of-scope": "This is outside what RegQA covers",
-                "false-premise": "The reference in the question does not exist",
+                "false-premise": "The question rests on a false premise",
                 "out-of-corpus": "The bundled texts do not answer this"}[kind]
         lines = [f"{lead}: {reason}."]
         if closest:

@@ -478,3 +478,28 @@ def test_the_sentences_that_ask(question: str, asked: str) -> None:
     from assistant.question_text import asked_sentences
 
     assert asked_sentences(question) == asked
+
+
+@pytest.mark.parametrize(("question", "named"), [
+    ("Which penalties apply to a company that breaks the legally binding licensing obligations of the ECHRI Code of "
+     "Conduct?", ["the Export Controls and Human Rights Initiative's Code of Conduct"]),
+    ("what fines does wassenaar impose on exporters who ship 5.A.1.j kit without a licence?", ["the Wassenaar Arrangement"]),
+    # Whether it binds is a question, not a premise; so is what it asks states to do.
+    ("Is the Export Controls and Human Rights Initiative Code of Conduct legally binding, and who endorsed it?", []),
+    ("What does the Wassenaar list say about 5.A.1.j?", []),
+    # A law the question names has penalties: ECRA, national law.
+    ("What penalties does ECRA set for exporting a Wassenaar-listed item without a licence?", []),
+    ("Which national law sets the fines for breaching the Wassenaar controls in Germany?", []),
+])
+def test_penalties_asked_of_an_instrument_that_binds_no_one(question: str, named: list[str]) -> None:
+    from assistant.binding import non_binding_premise
+
+    assert [n.name for n in non_binding_premise(question)] == named
+
+
+def test_a_non_binding_premise_is_declined_with_where_penalties_are(assistant) -> None:  # noqa: ANN001
+    response = assistant.ask("Which article of the Wassenaar Arrangement sets the fines exporters must pay for "
+                             "shipping 5.A.1.j surveillance systems without a Wassenaar licence?")
+    assert response.abstained and response.abstain_kind == "false-premise"
+    assert "50 U.S.C. § 4819" in response.abstain_reason and "Article 25" in response.abstain_reason
+    assert response.answer.startswith("The question rests on a false premise")
