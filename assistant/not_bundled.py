@@ -58,6 +58,10 @@ MISSING: tuple[Missing, ...] = (
                        # "is there an X for Vietnam in the CC Column 1 cell?"
                        r"|\ban?\s+[\"“']?X[\"”']?\s+(?:for|against|next to)\s+[A-Z][\w-]*(?:\s+[A-Z][\w-]*)?\s+"
                        r"(?:in|under|at)\s+[^?.]{0,30}\b(?:box|cell|column)\b"
+                       # "Does 'CC Column 1' on the Country Chart have an X for Brazil?": a cell's mark, in a
+                       # sentence that names the chart or a column
+                       r"|(?=[^?.]*\b(?:country chart|column\s+\d)\b)[^?.]*\b(?:have|has|carry|carries|show|shows"
+                       r"|there (?:is|an?))\s+(?:an?\s+)?[\"“'‘]?X[\"”'’]?\s+(?:for|against|next to)\b"
                        # "is vietnam ticked under CC column 1": a chart's cell, whatever the case
                        r"|\b(?:ticked|checked|crossed|marked)\b[^?.]{0,40}\b(?:CC|NS|RS|AT|NP|MT|CB|EI|FC|SL|SI)\s+column\s+\d",
                        re.I)),

@@ -170,7 +170,7 @@ class Signals:
 _JURISDICTION_WORDS = {
     # "U.S." ends in a full stop, after which there is no word boundary before a space.
     # Chat is often lower case: "uk exporter here", "under the eu reg" ("us" is a pronoun).
-    "EU": re.compile(r"\b((?i:eu)|European|Union|Member States?|2021/821|Brussels|BAFA|EU00\d)\b|\bE\.U\.(?!\w)"),
+    "EU": re.compile(r"\b((?i:eu)|European|Union|(?i:member states?)|2021/821|Brussels|BAFA|EU00\d)\b|\bE\.U\.(?!\w)"),
     "US": re.compile(r"\b(US|USA|United States|American|EAR|EAR99|BIS|CFR|ECCN|Commerce|ECRA|SNAP-R"
                      r"|(?i:license exceptions?)|(?i:entity list))\b|\bU\.S\.(?!\w)"),
     "UK": re.compile(r"\bU\.K\.(?!\w)|\b((?i:uk)|United Kingdom|British|Britain|Export Control Order|ECJU|Export Control Joint Unit"

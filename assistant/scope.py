@@ -38,7 +38,9 @@ _EXPORT_CONTROL_WORDS = re.compile(
     # The EU's licence types: "the EU general authorisation for exhibitions and fairs", EU004.
     r"(?:eu|union) general (?:export )?authori[sz]ations?|general export authori[sz]ations?|eu00\d|"
     # Enforcement: BIS's Office of Export Enforcement and voluntary self-disclosures to it.
-    r"oee|office of export enforcement|voluntary (?:self-)?disclosures?|self-disclos\w*)\b"
+    r"oee|office of export enforcement|voluntary (?:self-)?disclosures?|self-disclos\w*|"
+    # The EAR's own term: "any licence exceptions?" ("a licence" alone is every field's word).
+    r"licen[cs]e exceptions?)\b"
     # An export-control instrument named by its jurisdiction: "the EU regulation", "the US entry".
     r"|\b(?:EU|E\.U\.|US|U\.S\.|UK|Union|dual-use)\s+(?:regulation|control list|list|entry|entries)\b"
     # A control-list code or a legal reference: `6A003`, `5A001.j`, `§ 742.7`, `Article 5`.

@@ -15,6 +15,8 @@ from assistant.not_bundled import (asks_about_events, asks_besides_countries, as
     ("Which countries are in NS Column 2?", "Country Chart"),
     ("Is Vietnam in RS column 1?", "Country Chart"),
     ("Is there an X in the CC Column 1 box for China?", "Country Chart"),
+    ("Does 'CC Column 1' on the Country Chart have an X for Brazil? We're quoting police-model IR viewers there.",
+     "Country Chart"),
     ("Is Hangzhou Hikvision on the Entity List?", "Entity List"),
     ("Was Dahua added to the Entity List?", "Entity List"),
     ("Is our distributor in Dubai listed on the Entity List?", "Entity List"),

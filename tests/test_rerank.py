@@ -257,6 +257,7 @@ def test_a_code_in_a_may_we_ship_question_names_the_item(question: str, expected
     # Chat in lower case; "us" stays a pronoun.
     ("uk exporter here. do we need a separate licence for the manuals?", ["UK"]),
     ("is that an export under the eu dual use reg?", ["EU"]),
+    ("is it true member states can go further than 'aware' for unlisted kit?", ["EU"]),
     ("can you let us know if we need a licence?", []),
     # EAR99 is the EAR's own designation for items it does not list.
     ("Is a licence needed to export an EAR99 server to China for a military-intelligence end user?", ["US"]),

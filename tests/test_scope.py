@@ -8,6 +8,10 @@ from assistant.scope import ScopeCheck, uses_export_control_vocabulary
 
 
 @pytest.mark.parametrize(("question", "expected"), [
+    # The EAR's own term, where the question has no other export word ("a licence" alone is any field's).
+    ("Covert bug for landlines, buyer in Canada. Do we really need a licence even for Canada? Any licence "
+     "exceptions?", True),
+    ("Do we need a licence to sell alcohol at the trade fair?", False),
     ("Do we need an export licence to ship thermal cameras to Brazil?", True),
     # Licences exist in many fields (private security, software, driving): the word alone is
     # shared, and the meaning test decides.
