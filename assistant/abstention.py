@@ -225,8 +225,8 @@ def too_far(case: Case) -> Verdict:
 
 
 ALWAYS: tuple[Callable[[Case], Verdict], ...] = (
-    false_premise, non_binding, asked_gap, nothing_found, unbundled_list, unbundled_section_content, only_about_unheld, events,
-    countries)
+    false_premise, non_binding, asked_gap, nothing_found, unbundled_list, unbundled_section_content,
+    only_about_unheld, events, countries)
 UNLESS_NAMED: tuple[Callable[[Case], Verdict], ...] = (
     out_of_scope, unheld_instrument, foreign, wassenaar_category, too_far)
 

@@ -954,12 +954,24 @@ def closing_words(snapshot: Snapshot, chunk: Chunk, introduced_by: list[Chunk],
     chunker keeps as a further chunk of the introducing paragraph's label, after its items."""
     found: list[Chunk] = []
     for parent in reversed(introduced_by):
-        own = labels.get((parent.doc_id, parent.section), [])
-        after = [position for position in own if position > chunk.ordinal]
-        if after:
-            closing = snapshot.by_doc[parent.doc_id][after[0]]
-            if not _ITEM.match(closing.text) and closing.chunk_id not in {c.chunk_id for c in found}:
-                found.append(closing)
+        # A unit cited by one label (EU004) has no closing words: its next chunk is the next item.
+        if parent.section == chunk.section:
+            continue
+        doc = snapshot.by_doc[parent.doc_id]
+        after = [position for position in labels.get((parent.doc_id, parent.section), []) if position > chunk.ordinal]
+        if not after:
+            continue
+        closing = doc[after[0]]
+        # Only the list's own items stand between the item and the closing words: the rest of the
+        # sentence the lead-in opened ("to a destination …", "if paragraph (2) … applies.") or of
+        # its paragraph ("For the purposes of this Regulation, the sole provision of ancillary
+        # services is excluded from this definition."), never a further item or a section's
+        # source note ("[61 FR 12768, …]").
+        items = doc[chunk.ordinal + 1 : closing.ordinal]
+        if (not _ITEM.match(closing.text) and not provenance_only(closing.text)
+                and all(c.section.startswith(parent.section) for c in items)
+                and closing.chunk_id not in {c.chunk_id for c in found}):
+            found.append(closing)
     return found
 
 

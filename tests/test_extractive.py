@@ -99,6 +99,20 @@ def test_a_uk_list_item_is_quoted_between_its_dash_lead_in_and_its_closing_words
     # A paragraph that is itself the rule (no list, no dash) has neither.
     plain = next(c for c in snapshot.by_doc["uk-export-control-order-2008"] if c.section == "Article 8(1)")
     assert introducers(snapshot, plain, parents) == [] and closing_words(snapshot, plain, [], labels) == []
+    # A section's source note after its last paragraph closes nothing.
+    item = next(c for c in snapshot.by_doc["15-cfr-part-740"] if c.section == "§ 740.16(b)(1)")
+    assert closing_words(snapshot, item, introducers(snapshot, item, parents), labels) == []
+    # An EU paragraph's own sentence after its list belongs to it: "brokering services" excludes
+    # the sole provision of ancillary services, which is what a freight forwarder asks about.
+    item = next(c for c in snapshot.by_doc["eu-2021-821-dual-use-regulation"] if c.section == "Article 2(7)(a)")
+    closing = closing_words(snapshot, item, introducers(snapshot, item, parents), labels)
+    assert len(closing) == 1 and closing[0].text.startswith(
+        "For the purposes of this Regulation, the sole provision of ancillary services is excluded from this definition.")
+    # A unit cited by one label (EU004) has none either: its next chunk is its next item or part.
+    eu004 = [c for c in snapshot.by_doc["eu-2021-821-dual-use-regulation"] if c.section == "EU004"]
+    item = next(c for c in eu004 if c.text.startswith("- (f) the relevant items"))
+    assert introducers(snapshot, item, parents) and closing_words(snapshot, item, introducers(snapshot, item, parents),
+                                                                  labels) == []
 
     response = assistant.ask("A UK exporter suspects unlisted goods may be intended for weapons of mass "
                              "destruction. What does the UK Order require before it can export them?")
