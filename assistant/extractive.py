@@ -146,7 +146,7 @@ def compose(question: str, passages: list[Passage], *, lead_in: LeadIn | None = 
         quotes = _pick(passage, context, model, first_limit if rank == 0 else 1, lead_in, introducers,
                        items=id(passage) in leading, parts=part_contexts if rank == 0 else [])
         if closers is not None:
-            quotes = _with_closing_words(quotes, closers, context)
+            quotes = _with_conditions(_with_closing_words(quotes, closers, context), passage, context)
         if quotes:
             blocks.append((passage, quotes))
     if not blocks:
@@ -577,6 +577,35 @@ def _with_closing_words(quotes: list[_Quote], closers: Introducers, context: Quo
             if spans:
                 closing = _shorten(_Quote(chunk, spans[0].start, spans[0].end, 0.0), context)
                 out.append(replace(closing, closes=True))
+    return out
+
+
+# Closing words that make the rule depend on other paragraphs: "if paragraph (2) or (3) applies."
+_IF_PARAGRAPHS = re.compile(r"\b(?:if|unless|where)\s+paragraphs?\s+((?:\(\d+\)(?:,\s*|\s+or\s+|\s+and\s+)?)+)"
+                            r"\s*appl(?:y|ies)\b")
+
+
+def _with_conditions(quotes: list[_Quote], passage: Passage, context: QuoteContext) -> list[_Quote]:
+    """Closing words that make the rule depend on other paragraphs of the article ("no person
+    shall— (a) export UK controlled dual-use goods … if paragraph (2) or (3) applies.") are
+    followed by the opening sentence of each such paragraph the unit's retrieval holds: "(2)
+    This paragraph applies where the destination is one specified in Schedule 3 as a prohibited
+    destination …" is where the rule bites."""
+    quoted = {q.chunk.chunk_id for q in quotes}
+    out: list[_Quote] = []
+    for quote in quotes:
+        out.append(quote)
+        found = _IF_PARAGRAPHS.search(quote.chunk.text[quote.start : quote.end]) if quote.closes else None
+        if found is None:
+            continue
+        article = re.sub(r"\(\d+\)$", "", quote.chunk.section)
+        for number in re.findall(r"\((\d+)\)", found.group(1)):
+            target = next((c for c in passage.chunks if c.section == f"{article}({number})"), None)
+            spans = sentence_spans(target.text) if target is not None and target.chunk_id not in quoted else []
+            if spans:
+                quoted.add(target.chunk_id)
+                # Like the closing words, it completes the item's rule and claims nothing alone.
+                out.append(replace(_shorten(_Quote(target, spans[0].start, spans[0].end, 0.0), context), closes=True))
     return out
 
 

@@ -127,6 +127,22 @@ def test_a_uk_list_item_is_quoted_between_its_dash_lead_in_and_its_closing_words
     assert uk[condition].introduces == item.n and uk[opening].introduces == item.n
 
 
+def test_closing_words_that_depend_on_other_paragraphs_bring_them(assistant) -> None:  # noqa: ANN001
+    """Article 4(1) of the UK Order closes its list with "if paragraph (2) or (3) applies.": the
+    answer to "everywhere, or only to certain places?" is in (2), where the destination is a
+    prohibited destination in Schedule 3."""
+    response = assistant.ask("UK: we have an item on the UK national-only dual-use list (Sched 3). Does that mean we "
+                             "need a licence to export it everywhere, or only to certain places?")
+    quotes = [c.quote for c in response.citations if c.doc_id == "uk-export-control-order-2008"]
+    closing = quotes.index("if paragraph (2) or (3) applies.")
+    assert quotes[closing + 1].startswith("(2) This paragraph applies where the destination is one specified in "
+                                          "Schedule 3 as a prohibited destination")
+    # Like the closing words, the paragraph it brings completes the item's rule: context, no claim.
+    cited = next(c for c in response.citations if c.quote == quotes[closing + 1])
+    items = {c.n for c in response.citations if c.quote.startswith(("(a) export UK controlled", "(b) transfer UK"))}
+    assert cited.introduces in items
+
+
 def test_an_item_of_a_one_label_unit_is_introduced_past_its_siblings(assistant) -> None:  # noqa: ANN001
     """EU004 is cited by one label, so its items have no parent paragraph. "(f) the relevant
     items are to be exported for a private presentation" is an exclusion: it reads as one only
