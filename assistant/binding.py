@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from assistant.question_text import asked_sentences, sentences
+from assistant.question_text import asking_sentences, sentences
 from assistant.references import instruments_named
 
 
@@ -56,7 +56,7 @@ def non_binding_premise(question: str) -> list[NonBinding]:
     if instruments_named(question) or _NAMES_LAW.search(question):
         return []
     found: list[NonBinding] = []
-    for sentence in sentences(asked_sentences(question)):
+    for sentence in (s for asking in asking_sentences(question) for s in sentences(asking)):
         if _BINDING_PREMISE.search(sentence):
             found += [n for n in NON_BINDING if n.named.search(sentence) and n not in found]
     return found

@@ -15,6 +15,8 @@ import re
 from assistant.sentences import ABBREVIATIONS, content_terms
 
 _ABBREVIATION_STOP = re.compile(rf"\b({ABBREVIATIONS}|incl)\.", re.I)
+# Unlike a passage's (sentences._ABBREVIATION), a question's sentence may end in a digit or a
+# single letter: "We exported it in 2022. Do the keys need a licence?"
 _ENDS_WITH_ABBREVIATION = re.compile(rf"\b(?:{ABBREVIATIONS}|incl)\.$", re.I)
 _SENTENCE_BREAK = re.compile(r"(?<=[.?!])\s+(?=[A-Z])")
 # "Please tell me which columns have an X for Kenya.": a request asks without a question mark.
@@ -52,15 +54,20 @@ def sentences(question: str) -> list[str]:
     return found
 
 
-def asked_sentences(question: str) -> str:
+def asking_sentences(question: str) -> list[str]:
     """The sentences of a question that ask (contain "?", or request: "Please list …"), or all of
-    it when none does."""
+    them when none does."""
     parts = sentences(question)
     # "The Commission's guidelines have a due-diligence section. What red flags do they list?":
     # an asking sentence whose pronoun says, lists or contains asks what the sentence before named.
     asking = [part if i == 0 or not _PRONOUN_ASKS.search(part) else f"{parts[i - 1]} {part}"
               for i, part in enumerate(parts) if "?" in part or _REQUEST.match(part)]
-    return " ".join(asking) if asking else question
+    return asking or [question]
+
+
+def asked_sentences(question: str) -> str:
+    """`asking_sentences` as one text, for patterns that look across them."""
+    return " ".join(asking_sentences(question))
 
 
 def question_parts(question: str) -> list[str]:

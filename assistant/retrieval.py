@@ -647,8 +647,9 @@ class HybridRetriever:
         have = {h.chunk.chunk_id for h in hits}
         result: list[Hit] = list(hits)
         for hit in hits:
-            for parent in [self.lead_in(snapshot, hit.chunk), *self.introducing(snapshot, hit.chunk),
-                           *self.closing(snapshot, hit.chunk)]:
+            introduced_by = self.introducing(snapshot, hit.chunk)  # once: closing_words starts from it
+            for parent in [self.lead_in(snapshot, hit.chunk), *introduced_by,
+                           *closing_words(snapshot, hit.chunk, introduced_by, _labels(snapshot))]:
                 if parent is not None and parent.chunk_id not in have:
                     have.add(parent.chunk_id)
                     result.append(Hit(parent, hit.score, None, None))

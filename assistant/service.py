@@ -143,14 +143,12 @@ class Assistant:
                 parent = self.retriever.lead_in(result.snapshot, chunk)
                 return parent if parent is not None and parent.chunk_id in retrieved else None
 
-            def retrieved_introducers(chunk):  # noqa: ANN001, ANN202
-                return [c for c in self.retriever.introducing(result.snapshot, chunk) if c.chunk_id in retrieved]
-
-            def retrieved_closing(chunk):  # noqa: ANN001, ANN202
-                return [c for c in self.retriever.closing(result.snapshot, chunk) if c.chunk_id in retrieved]
+            def retrieved_only(find):  # noqa: ANN001, ANN202 - a retriever method (snapshot, chunk) -> chunks
+                return lambda chunk: [c for c in find(result.snapshot, chunk) if c.chunk_id in retrieved]
 
             draft = compose(standalone, selection.cited, lead_in=retrieved_lead_in,
-                            introducers=retrieved_introducers, closers=retrieved_closing,
+                            introducers=retrieved_only(self.retriever.introducing),
+                            closers=retrieved_only(self.retriever.closing),
                             weights=result.snapshot.sparse.idf,
                             model=self.quotes, references=result.references)
             timings["compose"] = _ms(t)

@@ -10,8 +10,9 @@ Scoring that cannot be flattered:
 - a citation or a retrieved unit is right only where its characters overlap the gold
   evidence in the source file; quotes are checked against the source files themselves;
 - a lead-in quoted only to introduce a list item, or the words that close its list
-  (`Citation.introduces`), is not a unit of its own: precision judges the item it introduces, so a lead-in can neither add a right unit nor
-  make a wrong item right; its words count towards recall, being quoted and cited.
+  (`Citation.introduces`), is not a unit of its own: precision judges the item it introduces,
+  so a lead-in can neither add a right unit nor make a wrong item right; its words count
+  towards recall, being quoted and cited.
 """
 
 from __future__ import annotations
