@@ -693,6 +693,7 @@ def heading_codes(chunks: Iterable[Chunk]) -> dict[str, str]:
 
 _ITEMS_PARAGRAPH = re.compile(r"(?:^|(?<=\s))Items:(.*)$", re.M)  # also where a chunk joined by " " starts with it
 _LINE_ITEM = re.compile(r"^[ \t]*([a-z])\.[ \t]", re.M)
+_IN_HEADING = re.compile(r"\blist of items controlled is contained in the ECCN heading\b", re.I)
 
 
 # The score a named unit's chunks start from: above every fused score (probabilities, or RRF
@@ -722,7 +723,8 @@ def lacks_inline_item(entry: list[Chunk], ref: Reference) -> bool:
     """Does an entry list its sub-items inline without the one named? A CCL entry's "Items:"
     paragraph is one unit ("a. “Software” … b. “Software” …" for ECCN 5D980), so `5D980.c` finds
     no labelled part, yet it does not exist: a false premise, not a question about the entry.
-    An entry whose items are "contained in the ECCN heading" lists none and decides nothing."""
+    An entry whose items are "contained in the ECCN heading" has no lettered items: ECCN 3A981
+    lists its goods in one heading, so `3A981.b` does not exist."""
     if not entry:
         return False
     code = normalise(entry[0].section)
@@ -751,6 +753,8 @@ def lacks_inline_item(entry: list[Chunk], ref: Reference) -> bool:
         return False
     if re.search(rf"(?<![\w.]){named}\.\s", text):
         return False  # named as an item somewhere in the entry
+    if items_paragraphs and all(_IN_HEADING.search(p) for p in items_paragraphs):
+        return True
     # A list entry laid out line by line ("4. E. 1. "Technology" as follows: / a. … / b. … /
     # c. …", Wassenaar): a letter past the last one listed is not there. A leaf entry ("4. A. 5.
     # Systems, equipment, and components therefor, … "intrusion software".") lists none at all.

@@ -136,7 +136,8 @@ def test_a_licence_exception_code_no_bundled_text_names_is_a_false_premise(assis
     ("What exactly is controlled by ECCN 5D980.c?", True),  # 5D980 lists items a. and b. inline
     ("Is our interception software caught by ECCN 5D980.a?", False),
     ("What does 6A003.e cover?", True),  # the CCL's 6A003 lists a.-d.; EU Annex I 6A003 has no .e either
-    ("What does ECCN 3A981.c control?", False),  # items "contained in the ECCN heading": undecided
+    # Items "contained in the ECCN heading": the heading is the whole list, it has no lettered items.
+    ("What does ECCN 3A981.c control?", True),
     # Wassenaar's 4.E.1 lays out its items a.-c. line by line, in one unlabelled unit.
     ("Wassenaar 4.E.1.d controls technology for surveillance malware - what are its parameters?", True),
     ("What does 4.E.1.c of the Wassenaar list cover?", False),
