@@ -77,6 +77,25 @@ def _software_twin(passage: Passage, candidates: list[Passage]) -> Passage | Non
                  and (c.first.unit or c.first.section) == twin), None)
 
 
+# Jurisdictions whose own law a unit states; the ECHRI Code (multilateral) binds none of them and
+# is asked of any signatory.
+_NATIONAL = {"US", "EU", "UK", "Wassenaar"}
+
+
+def _own_jurisdiction(cited: list[Passage], fuzzy: list[Passage], query: str) -> list[Passage]:
+    named = jurisdictions_named(query)
+    if len(named) != 1:
+        return cited
+    foreign = [p for p in cited if p.first.jurisdiction in _NATIONAL and p.first.jurisdiction != named[0]]
+    if not foreign:
+        return cited
+    kept = [p for p in cited if p not in foreign]
+    if not kept:
+        own = next((p for p in fuzzy if p.first.jurisdiction == named[0]), None)
+        return [own] if own is not None else cited
+    return kept
+
+
 def select(result: SearchResult, policy: SelectionPolicy) -> Selection:
     passages = result.passages
     if not passages:
@@ -157,6 +176,10 @@ def select(result: SearchResult, policy: SelectionPolicy) -> Selection:
         closest = own[0]
         if closest not in cited:
             cited = (cited if len(cited) < limit else cited[:-1]) + [closest]
+    # "Is our DPI box caught by the EU list?": a unit of another jurisdiction's law (the CCL's ECCN
+    # 5A001 beside Annex I's 5A001.j) answers a question the asker did not ask. Where the question
+    # names one jurisdiction, units of the others drop out, unless none of its own is close.
+    cited = _own_jurisdiction(cited, fuzzy, result.query)
     # ... and opens with it: the instrument's own words first, guidance about it after.
     order = {id(p): i for i, p in enumerate(passages)}
     cited.sort(key=lambda p: (bool(instruments) and not p.first.cite_as.startswith(instruments), order[id(p)]))

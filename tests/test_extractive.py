@@ -364,6 +364,28 @@ def test_an_implied_jurisdictions_block_needs_a_share_of_the_best_units_score(
     assert [p.first.section for p in chosen.cited] == expected
 
 
+@pytest.mark.parametrize(("question", "expected"), [
+    # The EU named: the CCL's entry, ranked first, answers for another jurisdiction.
+    ("Does our DPI box need an EU export authorisation?", ["5A001.j"]),
+    # None named: each jurisdiction's unit stays.
+    ("Is our DPI box controlled?", ["ECCN 5A001", "5A001.j"]),
+])
+def test_a_question_that_names_one_jurisdiction_cites_only_its_units(question: str, expected: list[str]) -> None:
+    import numpy as np
+
+    from assistant.evidence import SelectionPolicy, select
+    from assistant.retrieval import SearchResult
+
+    us = _entry(1, "ECCN 5A001", 0.05, doc="15-cfr-part-774-supp-1-ccl")
+    us.chunks[0] = us.first.model_copy(update={"jurisdiction": "US"})
+    eu = _entry(2, "5A001.j", 0.045, doc="eu-2021-821-annex-i-control-list")
+    eu.chunks[0] = eu.first.model_copy(update={"jurisdiction": "EU"})
+    result = SearchResult(query=question, hits=[], references=[], unresolved=[], snapshot=None,  # type: ignore[arg-type]
+                          vector=np.zeros(3), passages=[us, eu])
+    chosen = select(result, SelectionPolicy(score_ratio=0.6, max_units=3))
+    assert [p.first.section for p in chosen.cited] == expected
+
+
 def test_the_software_twin_is_the_same_list_and_number() -> None:
     from assistant.evidence import _software_twin
 
