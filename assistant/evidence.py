@@ -83,6 +83,8 @@ _NATIONAL = {"US", "EU", "UK", "Wassenaar"}
 
 
 def _own_jurisdiction(cited: list[Passage], fuzzy: list[Passage], query: str) -> list[Passage]:
+    """The cited units of the one jurisdiction the question names (all of them when it names none
+    or several); its best retrieved unit when none of them was cited."""
     named = jurisdictions_named(query)
     if len(named) != 1:
         return cited
@@ -178,7 +180,8 @@ def select(result: SearchResult, policy: SelectionPolicy) -> Selection:
             cited = (cited if len(cited) < limit else cited[:-1]) + [closest]
     # "Is our DPI box caught by the EU list?": a unit of another jurisdiction's law (the CCL's ECCN
     # 5A001 beside Annex I's 5A001.j) answers a question the asker did not ask. Where the question
-    # names one jurisdiction, units of the others drop out, unless none of its own is close.
+    # names one jurisdiction, units of the others drop out (measured: 60 of 66 such dev citations
+    # were not gold), even a unit it names by a code that several lists share.
     cited = _own_jurisdiction(cited, fuzzy, result.query)
     # ... and opens with it: the instrument's own words first, guidance about it after.
     order = {id(p): i for i, p in enumerate(passages)}
