@@ -928,9 +928,7 @@ def introducers(snapshot: Snapshot, chunk: Chunk, parents: dict[str, str], limit
         first_id = parents.get(current.chunk_id)
         if first_id is None:
             if current is chunk:  # a unit cited by one label: its items have no parent paragraph
-                own = labels.get((chunk.doc_id, chunk.section), []) if labels is not None else \
-                    [c.ordinal for c in snapshot.by_doc[chunk.doc_id] if c.section == chunk.section]
-                chain += _introduced_past_siblings(snapshot, chunk, own)
+                chain += _openers_of(snapshot, chunk, labels)
             break
         first = snapshot.by_id[first_id]
         # A long paragraph is split into several chunks: its last one before the item ends it
@@ -996,6 +994,19 @@ def _item_kind(designator: str) -> str:
 _ROMAN = frozenset({"i", "ii", "iii", "iv", "vi", "vii", "viii", "ix", "xi", "xii", "xiii", "xiv"})
 # How far back a list's opening is looked for: past the longest run of siblings in Annex II.
 _LOOKBACK_CHUNKS = 8
+
+
+def _openers_of(snapshot: Snapshot, chunk: Chunk, labels: dict[tuple[str, str], list[int]] | None) -> list[Chunk]:
+    """`_introduced_past_siblings` for an item of a unit cited by one label, worked out once per
+    index generation: it re-reads the item's preceding chunks line by line, and every quote of
+    such a unit asks again."""
+    found: dict[tuple[str, int], list[Chunk]] = snapshot.derive("openers_past_siblings", dict)
+    key = (chunk.chunk_id, chunk.end)  # an opener cut from its paragraph keeps the paragraph's id
+    if key not in found:
+        own = labels.get((chunk.doc_id, chunk.section), []) if labels is not None else \
+            [c.ordinal for c in snapshot.by_doc[chunk.doc_id] if c.section == chunk.section]
+        found[key] = _introduced_past_siblings(snapshot, chunk, own)
+    return found[key]
 
 
 def _introduced_past_siblings(snapshot: Snapshot, chunk: Chunk, own: list[int],
