@@ -261,6 +261,9 @@ def test_a_code_in_a_may_we_ship_question_names_the_item(question: str, expected
     ("can you let us know if we need a licence?", []),
     # EAR99 is the EAR's own designation for items it does not list.
     ("Is a licence needed to export an EAR99 server to China for a military-intelligence end user?", ["US"]),
+    # A licence exception by its code alone names the EAR; APP is also Wassenaar's performance figure.
+    ("demo unit at a trade show - how long can it stay out under us TMP vs eu EU004?", ["EU", "US"]),
+    ("How does the Wassenaar list work out the APP of a computer?", ["Wassenaar"]),
 ])
 def test_a_jurisdiction_is_named_by_its_institutions_and_licences(question: str, expected: list[str]) -> None:
     assert jurisdictions_named(question) == expected
