@@ -164,19 +164,20 @@ class Signals:
     raw: list[tuple[str, float]] = field(default_factory=list)
 
 
+# The EAR's licence exceptions by their codes ("us TMP vs eu EU004"): those its texts know
+# (`named_exception_codes`; a test keeps the two equal). Not APP, which is also the Wassenaar
+# List's "Adjusted Peak Performance".
+EAR_EXCEPTION_CODES = ("ACA", "ACE", "ACM", "AGR", "AIA", "APR", "AVS", "BAG", "CCD", "ENC", "GBS", "GFT", "GOV", "HBM",
+                       "IEC", "LPP", "LVS", "MED", "NAC", "RFF", "RPL", "SCP", "STA", "TMP", "TSR", "TSU", "WRC")
 # A jurisdiction is named by its name and by its own institutions and licence types: the UK's
 # ECJU, SIEL and OGEL, HMRC and the Department for Business and Trade; the US's license
 # exceptions and Entity List; Germany's BAFA for the EU.
-# The EAR's licence exceptions by their codes ("us TMP vs eu EU004"): Part 740's and those its
-# rules name. Not APP, which is also the Wassenaar List's "Adjusted Peak Performance".
-_EAR_EXCEPTION_CODES = ("ACA|ACE|ACM|AGR|AIA|APR|AVS|BAG|CCD|ENC|GBS|GFT|GOV|HBM|IEC|LPP|LVS|MED|NAC|RFF|RPL"
-                        "|SCP|STA|TMP|TSR|TSU")
 _JURISDICTION_WORDS = {
     # "U.S." ends in a full stop, after which there is no word boundary before a space.
     # Chat is often lower case: "uk exporter here", "under the eu reg" ("us" is a pronoun).
     "EU": re.compile(r"\b((?i:eu)|European|Union|(?i:member states?)|2021/821|Brussels|BAFA|EU00\d)\b|\bE\.U\.(?!\w)"),
     "US": re.compile(r"\b(US|USA|United States|American|EAR|EAR99|BIS|CFR|ECCN|Commerce|ECRA|SNAP-R"
-                     r"|(?i:license exceptions?)|(?i:entity list)|" + _EAR_EXCEPTION_CODES + r")\b|\bU\.S\.(?!\w)"),
+                     r"|(?i:license exceptions?)|(?i:entity list)|" + "|".join(EAR_EXCEPTION_CODES) + r")\b|\bU\.S\.(?!\w)"),
     "UK": re.compile(r"\bU\.K\.(?!\w)|\b((?i:uk)|United Kingdom|British|Britain|Export Control Order|ECJU|Export Control Joint Unit"
                      r"|SIELs?|OIELs?|OGELs?|HMRC|DBT|Department for Business and Trade|(?i:open general (?:export )?licen[cs]es?))\b"),
     "Wassenaar": re.compile(r"\bWassenaar\b", re.I),

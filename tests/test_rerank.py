@@ -269,6 +269,14 @@ def test_a_jurisdiction_is_named_by_its_institutions_and_licences(question: str,
     assert jurisdictions_named(question) == expected
 
 
+def test_the_licence_exception_codes_that_name_the_us_are_those_the_ear_knows(assistant) -> None:  # noqa: ANN001
+    """A hand-kept list, held to the bundled texts: a code a new EAR text defines or names joins it."""
+    from assistant.retrieval import EAR_EXCEPTION_CODES, named_exception_codes
+
+    known = named_exception_codes(assistant.retriever.reader.snapshot())
+    assert set(EAR_EXCEPTION_CODES) == known - {"APP", "EAR"}
+
+
 def test_a_rule_that_names_the_questions_code_and_a_limit_on_exceptions_are_features(assistant) -> None:  # noqa: ANN001
     """"STA for 6A002 arrays?": § 740.20(b)(2)(x) names 6A002 and limits STA; the ECCN 6A002 entry
     names the code too, but as the entry, and § 740.13's grant of TSU limits nothing."""
