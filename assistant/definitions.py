@@ -52,9 +52,16 @@ def normalise(phrase: str) -> str:
     return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words)
 
 
+# A paragraph headed by the term in italics: "(4) *Government end user,* for the purpose of
+# § 740.22, is a national, regional or local department …", "(1) *Cybersecurity Items* are …".
+_ITALIC_DEFINING = re.compile(r"^\(\w{1,4}\)\s+\*([A-Z][^*\n]{2,60}?),?\*,?\s+"
+                              r"(?:for the purposes? of [^,\n]{0,40},\s+)?(?:is|are|means)\b", re.M)
+
+
 def defined_in(text: str) -> list[str]:
     """The terms a passage of text defines in its own words ("'term' means …"), normalised."""
-    return [normalise(t) for match in _DEFINING.finditer(text) for t in _QUOTED_TERM.findall(match.group(1))]
+    return [normalise(t) for match in _DEFINING.finditer(text) for t in _QUOTED_TERM.findall(match.group(1))] + \
+        [normalise(m.group(1)) for m in _ITALIC_DEFINING.finditer(text)]
 
 
 def asked_phrases(question: str) -> list[str]:

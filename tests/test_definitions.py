@@ -34,6 +34,10 @@ def test_terms_come_from_definition_units_and_from_defining_sentences(snapshot, 
     assert ("eu-2021-821-dual-use-regulation", "Article 2(1)") in _units(snapshot, terms.chunks_for(["dual-use item"]))
     assert ("wassenaar-2025-dual-use-list-cat4-cat5p1", 'Definition of "intrusion software"') in \
         _units(snapshot, terms.chunks_for(["intrusion software"]))
+    # a paragraph headed by the term in italics: "(4) *Government end user,* for the purpose of § 740.22, is …"
+    assert ("15-cfr-part-740", "§ 740.22(b)(4)") in {(snapshot.by_id[c].doc_id, snapshot.by_id[c].section)
+                                                    for c in terms.chunks_for(["government end user"])}
+    assert not terms.chunks_for(["software update"])  # "(c) *Software updates.* The provisions …" is a heading
     # "'internal compliance programme' or 'ICP' means": both names
     assert _units(snapshot, terms.chunks_for(["icp"])) == _units(snapshot, terms.chunks_for(["internal compliance programme"]))
     # a term used in a sentence that does not define it is not a definition
