@@ -98,6 +98,21 @@ def _own_jurisdiction(cited: list[Passage], fuzzy: list[Passage], query: str) ->
     return kept
 
 
+_AUTHORISATION = re.compile(r"^EU(0\d\d)\b")
+
+
+def _only_named_authorisations(cited: list[Passage], result: SearchResult) -> list[Passage]:
+    """"Can we use EU007 for the source code?": another Union general export authorisation (EU005's
+    human-rights exclusion shares the question's words) is an alternative the question did not ask
+    about. Where it names one, the others drop out (measured: none of 59 such dev citations was gold)."""
+    named = {r.label.upper() for r in result.references if r.kind == "authorisation"}
+    if not named:
+        return cited
+    kept = [p for p in cited if not ((m := _AUTHORISATION.match(p.first.unit or p.first.section))
+                                     and f"EU{m.group(1)}" not in named)]
+    return kept or cited
+
+
 def select(result: SearchResult, policy: SelectionPolicy) -> Selection:
     passages = result.passages
     if not passages:
@@ -183,6 +198,7 @@ def select(result: SearchResult, policy: SelectionPolicy) -> Selection:
     # names one jurisdiction, units of the others drop out (measured: 60 of 66 such dev citations
     # were not gold), even a unit it names by a code that several lists share.
     cited = _own_jurisdiction(cited, fuzzy, result.query)
+    cited = _only_named_authorisations(cited, result)
     # ... and opens with it: the instrument's own words first, guidance about it after.
     order = {id(p): i for i, p in enumerate(passages)}
     cited.sort(key=lambda p: (bool(instruments) and not p.first.cite_as.startswith(instruments), order[id(p)]))

@@ -386,6 +386,27 @@ def test_a_question_that_names_one_jurisdiction_cites_only_its_units(question: s
     assert [p.first.section for p in chosen.cited] == expected
 
 
+@pytest.mark.parametrize(("question", "expected"), [
+    # EU007 named: EU005, ranked first on shared words, is an alternative nobody asked about.
+    ("Can we send the source code to our subsidiary in India under EU007?", ["EU007"]),
+    # None named: both stay.
+    ("Which Union general export authorisation covers source code sent to a subsidiary?", ["EU005", "EU007"]),
+])
+def test_a_question_that_names_a_general_authorisation_cites_no_other(question: str, expected: list[str]) -> None:
+    import numpy as np
+
+    from assistant.evidence import SelectionPolicy, select
+    from assistant.references import find_references
+    from assistant.retrieval import SearchResult
+
+    eu005 = _entry(1, "EU005", 0.05, doc="eu-2021-821-dual-use-regulation")
+    eu007 = _entry(2, "EU007", 0.045, doc="eu-2021-821-dual-use-regulation")
+    result = SearchResult(query=question, hits=[], references=find_references(question), unresolved=[],
+                          snapshot=None, vector=np.zeros(3), passages=[eu005, eu007])  # type: ignore[arg-type]
+    chosen = select(result, SelectionPolicy(score_ratio=0.6, max_units=3))
+    assert [p.first.section for p in chosen.cited] == expected
+
+
 def test_the_software_twin_is_the_same_list_and_number() -> None:
     from assistant.evidence import _software_twin
 
