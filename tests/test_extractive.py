@@ -309,11 +309,26 @@ def test_a_long_sentence_is_quoted_from_the_clause_that_answers() -> None:
     assert plain.citations[0].quote.startswith("(d) transmission of exports")
 
 
-def _entry(n: int, code: str, score: float, doc: str = "ccl") -> Passage:
+def _entry(n: int, code: str, score: float, doc: str = "ccl", jurisdiction: str = "EU") -> Passage:
     passage = _passage(n, f"Entry {code}, as follows.")
-    passage.chunks[0] = passage.first.model_copy(update={"doc_id": doc, "section": code, "unit": code})
+    passage.chunks[0] = passage.first.model_copy(update={"doc_id": doc, "section": code, "unit": code,
+                                                         "jurisdiction": jurisdiction})
     passage.score, passage.dense = score, 0.45
     return passage
+
+
+def _cited(question: str, passages: list[Passage], block_ratio: float = 0.15) -> list[str]:
+    """The labels evidence selection cites for these ranked units (the question's own references)."""
+    import numpy as np
+
+    from assistant.evidence import SelectionPolicy, select
+    from assistant.references import find_references
+    from assistant.retrieval import SearchResult
+
+    result = SearchResult(query=question, hits=[], references=find_references(question), unresolved=[],
+                          snapshot=None, vector=np.zeros(3), passages=passages)  # type: ignore[arg-type]
+    chosen = select(result, SelectionPolicy(score_ratio=0.6, max_units=3, block_ratio=block_ratio))
+    return [p.first.section for p in chosen.cited]
 
 
 @pytest.mark.parametrize(("question", "expected"), [
@@ -324,17 +339,9 @@ def _entry(n: int, code: str, score: float, doc: str = "ccl") -> Passage:
     ("Which ECCN covers covert audio bugs?", ["ECCN 5A980", "ECCN 5A001", "ECCN 5D001"]),
 ])
 def test_a_question_about_equipment_and_its_software_cites_both_entries(question: str, expected: list[str]) -> None:
-    import numpy as np
-
-    from assistant.evidence import SelectionPolicy, select
-    from assistant.retrieval import SearchResult
-
     passages = [_entry(1, "ECCN 5A980", 0.039), _entry(2, "ECCN 5A001", 0.036), _entry(3, "ECCN 5D001", 0.035),
                 _entry(4, "ECCN 5D980", 0.009), _entry(5, "5D980", 0.030, doc="other-list")]
-    result = SearchResult(query=question, hits=[], references=[], unresolved=[], snapshot=None,  # type: ignore[arg-type]
-                          vector=np.zeros(3), passages=passages)
-    chosen = select(result, SelectionPolicy(score_ratio=0.6, max_units=3))
-    assert [p.first.section for p in chosen.cited] == expected
+    assert _cited(question, passages) == expected
 
 
 @pytest.mark.parametrize(("question", "eu_score", "expected"), [
@@ -349,19 +356,9 @@ def test_a_question_about_equipment_and_its_software_cites_both_entries(question
 ])
 def test_an_implied_jurisdictions_block_needs_a_share_of_the_best_units_score(
         question: str, eu_score: float, expected: list[str]) -> None:
-    import numpy as np
-
-    from assistant.evidence import SelectionPolicy, select
-    from assistant.retrieval import SearchResult
-
-    us = _entry(1, "§ 744.6(b)(5)", 0.05, doc="15-cfr-part-744")
-    us.chunks[0] = us.first.model_copy(update={"jurisdiction": "US"})
+    us = _entry(1, "§ 744.6(b)(5)", 0.05, doc="15-cfr-part-744", jurisdiction="US")
     eu = _entry(2, "Article 5(1)", eu_score, doc="eu-2021-821-dual-use-regulation")
-    eu.chunks[0] = eu.first.model_copy(update={"jurisdiction": "EU"})
-    result = SearchResult(query=question, hits=[], references=[], unresolved=[], snapshot=None,  # type: ignore[arg-type]
-                          vector=np.zeros(3), passages=[us, eu])
-    chosen = select(result, SelectionPolicy(score_ratio=0.6, max_units=3, block_ratio=0.15))
-    assert [p.first.section for p in chosen.cited] == expected
+    assert _cited(question, [us, eu]) == expected
 
 
 @pytest.mark.parametrize(("question", "expected"), [
@@ -371,19 +368,9 @@ def test_an_implied_jurisdictions_block_needs_a_share_of_the_best_units_score(
     ("Is our DPI box controlled?", ["ECCN 5A001", "5A001.j"]),
 ])
 def test_a_question_that_names_one_jurisdiction_cites_only_its_units(question: str, expected: list[str]) -> None:
-    import numpy as np
-
-    from assistant.evidence import SelectionPolicy, select
-    from assistant.retrieval import SearchResult
-
-    us = _entry(1, "ECCN 5A001", 0.05, doc="15-cfr-part-774-supp-1-ccl")
-    us.chunks[0] = us.first.model_copy(update={"jurisdiction": "US"})
+    us = _entry(1, "ECCN 5A001", 0.05, doc="15-cfr-part-774-supp-1-ccl", jurisdiction="US")
     eu = _entry(2, "5A001.j", 0.045, doc="eu-2021-821-annex-i-control-list")
-    eu.chunks[0] = eu.first.model_copy(update={"jurisdiction": "EU"})
-    result = SearchResult(query=question, hits=[], references=[], unresolved=[], snapshot=None,  # type: ignore[arg-type]
-                          vector=np.zeros(3), passages=[us, eu])
-    chosen = select(result, SelectionPolicy(score_ratio=0.6, max_units=3))
-    assert [p.first.section for p in chosen.cited] == expected
+    assert _cited(question, [us, eu]) == expected
 
 
 @pytest.mark.parametrize(("question", "expected"), [
@@ -393,18 +380,9 @@ def test_a_question_that_names_one_jurisdiction_cites_only_its_units(question: s
     ("Which Union general export authorisation covers source code sent to a subsidiary?", ["EU005", "EU007"]),
 ])
 def test_a_question_that_names_a_general_authorisation_cites_no_other(question: str, expected: list[str]) -> None:
-    import numpy as np
-
-    from assistant.evidence import SelectionPolicy, select
-    from assistant.references import find_references
-    from assistant.retrieval import SearchResult
-
     eu005 = _entry(1, "EU005", 0.05, doc="eu-2021-821-dual-use-regulation")
     eu007 = _entry(2, "EU007", 0.045, doc="eu-2021-821-dual-use-regulation")
-    result = SearchResult(query=question, hits=[], references=find_references(question), unresolved=[],
-                          snapshot=None, vector=np.zeros(3), passages=[eu005, eu007])  # type: ignore[arg-type]
-    chosen = select(result, SelectionPolicy(score_ratio=0.6, max_units=3))
-    assert [p.first.section for p in chosen.cited] == expected
+    assert _cited(question, [eu005, eu007]) == expected
 
 
 def test_the_software_twin_is_the_same_list_and_number() -> None:
