@@ -569,14 +569,14 @@ def _with_closing_words(quotes: list[_Quote], closers: Introducers, context: Quo
         if not quote.lead:
             last.update((chunk.chunk_id, (i, chunk)) for chunk in closers(quote.chunk))
     quoted = {q.chunk.chunk_id for q in quotes}
+    after: dict[int, list[Chunk]] = {}  # a quote's position → the closing words that follow it
+    for chunk_id, (position, chunk) in last.items():
+        if chunk_id not in quoted:
+            after.setdefault(position, []).append(chunk)
     out: list[_Quote] = []
     for i, quote in enumerate(quotes):
         out.append(quote)
-        for chunk_id, (position, chunk) in last.items():
-            spans = sentence_spans(chunk.text) if position == i and chunk_id not in quoted else []
-            if spans:
-                closing = _shorten(_Quote(chunk, spans[0].start, spans[0].end, 0.0), context)
-                out.append(replace(closing, closes=True))
+        out += [closing for chunk in after.get(i, []) if (closing := _completing(chunk, context)) is not None]
     return out
 
 
@@ -601,12 +601,19 @@ def _with_conditions(quotes: list[_Quote], passage: Passage, context: QuoteConte
         article = re.sub(r"\(\d+\)$", "", quote.chunk.section)
         for number in re.findall(r"\((\d+)\)", found.group(1)):
             target = next((c for c in passage.chunks if c.section == f"{article}({number})"), None)
-            spans = sentence_spans(target.text) if target is not None and target.chunk_id not in quoted else []
-            if spans:
+            # Like the closing words, it completes the item's rule and claims nothing alone.
+            condition = _completing(target, context) if target is not None and target.chunk_id not in quoted else None
+            if condition is not None:
                 quoted.add(target.chunk_id)
-                # Like the closing words, it completes the item's rule and claims nothing alone.
-                out.append(replace(_shorten(_Quote(target, spans[0].start, spans[0].end, 0.0), context), closes=True))
+                out.append(condition)
     return out
+
+
+def _completing(chunk: Chunk, context: QuoteContext) -> _Quote | None:
+    """A chunk's first sentence, quoted to complete the sentence of an item quoted before it
+    (closing words, a condition they name): context, not a claim (`closes`)."""
+    spans = sentence_spans(chunk.text)
+    return replace(_shorten(_Quote(chunk, spans[0].start, spans[0].end, 0.0), context), closes=True) if spans else None
 
 
 def _labelled(quotes: list[_Quote]) -> _Quote:

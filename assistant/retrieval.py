@@ -7,7 +7,7 @@ import json
 import re
 from bisect import bisect_left
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -603,12 +603,16 @@ class HybridRetriever:
         return found, gaps
 
     def introducing(self, snapshot: Snapshot, chunk: Chunk) -> list[Chunk]:
-        """`introducers` of a chunk, with this generation's parents and label positions."""
-        return introducers(snapshot, chunk, self.parents(snapshot), labels=_labels(snapshot))
+        """`introducers` of a chunk, with this generation's parents and label positions; worked
+        out once per generation (retrieval asks for each hit, the composer again for each quote)."""
+        return _per_chunk(snapshot, "introducers", chunk,
+                          lambda: introducers(snapshot, chunk, self.parents(snapshot), labels=_labels(snapshot)))
 
     def closing(self, snapshot: Snapshot, chunk: Chunk) -> list[Chunk]:
-        """`closing_words` of a list item, with this generation's parents and label positions."""
-        return closing_words(snapshot, chunk, self.introducing(snapshot, chunk), _labels(snapshot))
+        """`closing_words` of a list item, with this generation's parents and label positions; once
+        per generation, like `introducing`."""
+        return _per_chunk(snapshot, "closing_words", chunk,
+                          lambda: closing_words(snapshot, chunk, self.introducing(snapshot, chunk), _labels(snapshot)))
 
     def lead_in(self, snapshot: Snapshot, chunk: Chunk) -> Chunk | None:
         """`lead_in` of a chunk, found by this generation's label positions."""
@@ -652,13 +656,22 @@ class HybridRetriever:
         have = {h.chunk.chunk_id for h in hits}
         result: list[Hit] = list(hits)
         for hit in hits:
-            introduced_by = self.introducing(snapshot, hit.chunk)  # once: closing_words starts from it
-            for parent in [self.lead_in(snapshot, hit.chunk), *introduced_by,
-                           *closing_words(snapshot, hit.chunk, introduced_by, _labels(snapshot))]:
+            for parent in [self.lead_in(snapshot, hit.chunk), *self.introducing(snapshot, hit.chunk),
+                           *self.closing(snapshot, hit.chunk)]:
                 if parent is not None and parent.chunk_id not in have:
                     have.add(parent.chunk_id)
                     result.append(Hit(parent, hit.score, None, None))
         return result
+
+
+def _per_chunk(snapshot: Snapshot, name: str, chunk: Chunk, build: Callable[[], list[Chunk]]) -> list[Chunk]:
+    """`build()` for this chunk, kept with the generation's derived structures. Keyed by id and end:
+    an opening line cut from its paragraph (`_introduced_past_siblings`) keeps the paragraph's id."""
+    found: dict[tuple[str, int], list[Chunk]] = snapshot.derive(name, dict)
+    key = (chunk.chunk_id, chunk.end)
+    if key not in found:
+        found[key] = build()
+    return found[key]
 
 
 def _rrf(snapshot: Snapshot, signals: Signals, fusion: Fusion, named: list[str]) -> dict[str, float]:
@@ -933,7 +946,9 @@ def introducers(snapshot: Snapshot, chunk: Chunk, parents: dict[str, str], limit
         first_id = parents.get(current.chunk_id)
         if first_id is None:
             if current is chunk:  # a unit cited by one label: its items have no parent paragraph
-                chain += _openers_of(snapshot, chunk, labels)
+                own = labels.get((chunk.doc_id, chunk.section), []) if labels is not None else \
+                    [c.ordinal for c in snapshot.by_doc[chunk.doc_id] if c.section == chunk.section]
+                chain += _introduced_past_siblings(snapshot, chunk, own)
             break
         first = snapshot.by_id[first_id]
         # A long paragraph is split into several chunks: its last one before the item ends it
@@ -999,19 +1014,6 @@ def _item_kind(designator: str) -> str:
 _ROMAN = frozenset({"i", "ii", "iii", "iv", "vi", "vii", "viii", "ix", "xi", "xii", "xiii", "xiv"})
 # How far back a list's opening is looked for: past the longest run of siblings in Annex II.
 _LOOKBACK_CHUNKS = 8
-
-
-def _openers_of(snapshot: Snapshot, chunk: Chunk, labels: dict[tuple[str, str], list[int]] | None) -> list[Chunk]:
-    """`_introduced_past_siblings` for an item of a unit cited by one label, worked out once per
-    index generation: it re-reads the item's preceding chunks line by line, and every quote of
-    such a unit asks again."""
-    found: dict[tuple[str, int], list[Chunk]] = snapshot.derive("openers_past_siblings", dict)
-    key = (chunk.chunk_id, chunk.end)  # an opener cut from its paragraph keeps the paragraph's id
-    if key not in found:
-        own = labels.get((chunk.doc_id, chunk.section), []) if labels is not None else \
-            [c.ordinal for c in snapshot.by_doc[chunk.doc_id] if c.section == chunk.section]
-        found[key] = _introduced_past_siblings(snapshot, chunk, own)
-    return found[key]
 
 
 def _introduced_past_siblings(snapshot: Snapshot, chunk: Chunk, own: list[int],
