@@ -737,6 +737,18 @@ def asks_only_for(query: str, references: list[Reference]) -> bool:
     return len(content_terms(query) - named - _ABOUT_A_UNIT) <= 1
 
 
+def _writes_item(text: str, code: str, path: str) -> bool:
+    """Does the entry write a deeper sub-item out by its path? The CCL prefixes each one ("f.1.
+    Interception equipment …", "b.5.a. More than 1,000 channels") and its Notes name them whole
+    ("Note: 5A001.f.1 and 5A001.f.2 do not apply …"): such an item exists, however the inline
+    reading (made for Annex I's "f. … 1. …") lays the entry out."""
+    if "." not in path:
+        return False
+    prefixed = re.compile(rf"(?<![\w.]){re.escape(path)}\.(?=\s)", re.I)
+    whole = re.compile(rf"(?<![\w.]){re.escape(code)}\.{re.escape(path)}(?![\w]|\.\w)", re.I)
+    return bool(prefixed.search(text) or whole.search(text))
+
+
 def lacks_inline_item(entry: list[Chunk], ref: Reference) -> bool:
     """Does an entry list its sub-items inline without the one named? A CCL entry's "Items:"
     paragraph is one unit ("a. “Software” … b. “Software” …" for ECCN 5D980), so `5D980.c` finds
@@ -756,6 +768,8 @@ def lacks_inline_item(entry: list[Chunk], ref: Reference) -> bool:
     if not re.fullmatch(r"[a-z]", named):
         return False
     text = " ".join(c.text for c in sorted(entry, key=lambda c: c.start))
+    if _writes_item(text, code, ref.label[len(code) + 1 :]):
+        return False
     items_paragraphs = [match.group(1) for match in _ITEMS_PARAGRAPH.finditer(text)]
     paths = {item.path for items in items_paragraphs for item in inline_items(items, code.upper())}
     if paths:

@@ -145,6 +145,11 @@ def test_a_licence_exception_code_no_bundled_text_names_is_a_false_premise(assis
     ("Our US-origin board is classified 5A004.b under the EAR. Does de minimis apply to our kit?", False),
     # Annex I's 5A001.j (labelled j.1, j.2) is nearer than the CCL's ECCN 5A001, which lists j inline.
     ("What are the thresholds in sub-item 5A001.j.3 of the EU control list?", True),
+    # The CCL writes deeper items out by their path ("f.1. Interception equipment …"), which the
+    # Annex I reading ("f. … 1. …") does not see: they exist all the same.
+    ("Our US supplier classifies the unit under ECCN 5A001.f.1. Under the EAR, is a licence needed for Norway?", False),
+    ("Under the EAR, does ECCN 5A001.b.5 catch our scanning receiver?", False),
+    ("Under the EAR, what does ECCN 5A001.f.7 control?", True),
 ])
 def test_a_sub_item_an_entry_does_not_list_inline(assistant, question: str, missing: bool) -> None:  # noqa: ANN001
     result = assistant.retriever.search(question, None, 10)
