@@ -124,7 +124,13 @@ MISSING: tuple[Missing, ...] = (
     # The Export Control Order is bundled without its Schedules (MANIFEST).
     Missing("the Schedules of the Export Control Order 2008 (the UK Strategic Export Control List, incl. the UK "
             "Military List and the UK's national 'PL' entries)", "https://www.legislation.gov.uk/uksi/2008/3231/schedules",
-            re.compile(r"\bUK Strategic Export Control Lists?\b|\bUK Military List\b|\bPL\s?\d{4}[a-z]?\b"
+            re.compile(r"\bUK Strategic Export Control Lists?\b|\bPL\s?\d{4}[a-z]?\b"
+                       # what the Military List holds; not goods it is said to hold ("software listed in
+                       # the UK Military List": the Order's rules for such goods answer)
+                       r"|(?<!listed in the )(?<!listed on the )(?<!rated on the )(?<!rated in the )"
+                       r"(?<!specified in the )(?<!controlled under the )(?<!covered by the )\bUK Military List\b"
+                       r"|\b(?:is|are)\s+(?:[\w-]+\s+){1,5}?(?:listed|rated|specified|controlled|covered)\s+(?:in|on|under|by)\s+"
+                       r"the\s+UK Military List\b"
                        r"|['‘\"]PL['’\"] entr|\bPL entr(?:y|ies)\b"
                        # what a Schedule lists; not goods named as "specified in Schedule 2 or 3"
                        r"|(?<!specified in )(?<!listed in )(?<!set out in )(?<!controlled under )(?<!specified under )"
@@ -297,9 +303,15 @@ def foreign_rules(question: str) -> list[str]:
     return found
 
 
+# "Leaving the Country Chart aside, how does BIS say it will approach …?": what the asker sets
+# aside is not what they ask about.
+_SET_ASIDE = re.compile(r"\b(?:leaving|setting|putting|leave|set|put)\s+(?:aside\s+(?:the\s+)?[^,;?.]{1,60}?(?=[,;?.]|$)"
+                        r"|(?:the\s+)?[^,;?.]{1,60}?\s+aside\b)", re.I)
+
+
 def missing_for(question: str) -> list[Missing]:
     """The unbundled instruments whose contents the question asks about, in its asking sentences."""
-    asked = asked_sentences(without_abbreviation_stops(question))
+    asked = _SET_ASIDE.sub(" ", asked_sentences(without_abbreviation_stops(question)))
     return [m for m in MISSING if m.asks_content.search(asked) and not (m.unless and m.unless.search(asked))]
 
 

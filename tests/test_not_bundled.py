@@ -87,6 +87,9 @@ from assistant.not_bundled import (asks_about_events, asks_besides_countries, as
      "Peru on the Country Chart.", "Country Chart"),
     ("Our ECCN is 5A001. List which columns are marked for Peru.", "Country Chart"),
     ("What due-diligence process do the Commission's 2024 cyber-surveillance guidelines recommend?", "2024/2659"),
+    ("Is our drone listed on the UK Military List?", "UK Military List"),
+    ("Which UK Military List entry covers our intercept kit?", "UK Military List"),
+    ("Leaving licences aside, what does the Country Chart show for Vietnam under CC column 1?", "Country Chart"),
 ])
 def test_asking_what_an_unbundled_instrument_contains(question: str, instrument: str) -> None:
     assert [m.name for m in missing_for(question) if instrument in m.name]
@@ -144,6 +147,11 @@ def test_asking_what_an_unbundled_instrument_contains(question: str, instrument:
     "Our order is worth $12,000 but the LVS limit on that ECCN is $5,000. Can we split it into three shipments?",
     # A statement before the question is not a request, whatever its verb.
     "Our customer showed us which columns are marked for Peru on the Country Chart. Which ECCN covers our probe?",
+    # Goods said to be on the list: the Order's own rules for them answer.
+    "Is a licence required under the Export Control Order 2008 to email the source code of software listed in the "
+    "UK Military List to a partner overseas?",
+    # What the asker sets aside is not what they ask about.
+    "Leaving the Country Chart aside, how does BIS say it will review licence applications for crime-control items?",
 ])
 def test_rules_that_mention_an_unbundled_instrument_stay_answerable(question: str) -> None:
     assert missing_for(question) == []
