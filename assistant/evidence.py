@@ -19,7 +19,7 @@ from pathlib import Path
 from assistant.definitions import asked_phrases, rest_of_question
 from assistant.references import instruments_named
 from assistant.retrieval import FUSION, Passage, SearchResult, evidence, jurisdictions_for, jurisdictions_named, tuned
-from assistant.sentences import heading_text
+from assistant.sentences import content_terms, heading_text
 from indexer.records import Chunk
 
 
@@ -101,16 +101,42 @@ def _own_jurisdiction(cited: list[Passage], fuzzy: list[Passage], query: str) ->
 _AUTHORISATION = re.compile(r"^EU(0\d\d)\b")
 
 
-def _only_named_authorisations(cited: list[Passage], result: SearchResult) -> list[Passage]:
+# What every Union general export authorisation's title says ("Annex II Section B: EXPORTS OF
+# CERTAIN DUAL-USE ITEMS TO CERTAIN DESTINATIONS"): not what one of them is for.
+_AUTHORISATION_FRAME = content_terms("annex ii section export exports certain dual-use items destinations after "
+                                     "of software and technology including")
+# The question asks about general authorisations as such ("a general authorisaton", "UGEA").
+_ASKS_AUTHORISATIONS = re.compile(r"\bgeneral\s+(?:export\s+)?authori[sz]\w*|\bUGEAs?\b", re.I)
+
+
+def _asked_authorisation(passage: Passage, query: str) -> bool:
+    """Does the question describe what this general authorisation is for ("send the repaired unit
+    back": EU003, EXPORT AFTER REPAIR/REPLACEMENT), in its title's own words?"""
+    return bool(content_terms(passage.first.unit_title) - _AUTHORISATION_FRAME & content_terms(query))
+
+
+def _only_named_authorisations(cited: list[Passage], fuzzy: list[Passage], result: SearchResult) -> list[Passage]:
     """"Can we use EU007 for the source code?": another Union general export authorisation (EU005's
     human-rights exclusion shares the question's words) is an alternative the question did not ask
-    about. Where it names one, the others drop out (measured: none of 59 such dev citations was gold)."""
+    about. Where it names one, the others drop out (measured: none of 59 such dev citations was gold).
+    Where it names none, one is cited only for what its title says it is for: EU002's exclusions
+    ("for a military end-use … in a country subject to an arms embargo") share a catch-all
+    question's words, not its subject (measured: 1 of 58 such dev citations was gold, and 0 of 26
+    on the frozen split and the unread sets)."""
     named = {r.label.upper() for r in result.references if r.kind == "authorisation"}
-    if not named:
+    if not named and _ASKS_AUTHORISATIONS.search(result.query):
         return cited
-    kept = [p for p in cited if not ((m := _AUTHORISATION.match(p.first.unit or p.first.section))
-                                     and f"EU{m.group(1)}" not in named)]
-    return kept or cited
+
+    def unasked(p: Passage) -> bool:
+        m = _AUTHORISATION.match(p.first.unit or p.first.section)
+        return bool(m) and f"EU{m.group(1)}" not in named and (bool(named) or not _asked_authorisation(p, result.query))
+
+    kept = [p for p in cited if not unasked(p)]
+    if kept or named:
+        return kept or cited
+    # Only unasked authorisations were close: the best unit that is not one answers instead.
+    other = next((p for p in fuzzy if not unasked(p)), None)
+    return [other] if other is not None else cited
 
 
 def select(result: SearchResult, policy: SelectionPolicy) -> Selection:
@@ -198,7 +224,7 @@ def select(result: SearchResult, policy: SelectionPolicy) -> Selection:
     # names one jurisdiction, units of the others drop out (measured: 60 of 66 such dev citations
     # were not gold), even a unit it names by a code that several lists share.
     cited = _own_jurisdiction(cited, fuzzy, result.query)
-    cited = _only_named_authorisations(cited, result)
+    cited = _only_named_authorisations(cited, fuzzy, result)
     # ... and opens with it: the instrument's own words first, guidance about it after.
     order = {id(p): i for i, p in enumerate(passages)}
     cited.sort(key=lambda p: (bool(instruments) and not p.first.cite_as.startswith(instruments), order[id(p)]))

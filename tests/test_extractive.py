@@ -309,10 +309,10 @@ def test_a_long_sentence_is_quoted_from_the_clause_that_answers() -> None:
     assert plain.citations[0].quote.startswith("(d) transmission of exports")
 
 
-def _entry(n: int, code: str, score: float, doc: str = "ccl", jurisdiction: str = "EU") -> Passage:
+def _entry(n: int, code: str, score: float, doc: str = "ccl", jurisdiction: str = "EU", title: str = "") -> Passage:
     passage = _passage(n, f"Entry {code}, as follows.")
     passage.chunks[0] = passage.first.model_copy(update={"doc_id": doc, "section": code, "unit": code,
-                                                         "jurisdiction": jurisdiction})
+                                                         "jurisdiction": jurisdiction, "unit_title": title})
     passage.score, passage.dense = score, 0.45
     return passage
 
@@ -383,6 +383,32 @@ def test_a_question_that_names_a_general_authorisation_cites_no_other(question: 
     eu005 = _entry(1, "EU005", 0.05, doc="eu-2021-821-dual-use-regulation")
     eu007 = _entry(2, "EU007", 0.045, doc="eu-2021-821-dual-use-regulation")
     assert _cited(question, [eu005, eu007]) == expected
+
+
+_EU_REG = "eu-2021-821-dual-use-regulation"
+
+
+@pytest.mark.parametrize(("question", "scores", "expected"), [
+    # None named: EU002's exclusions share a catch-all question's words, not its subject ...
+    ("Our unlisted cameras will be built into armoured vehicles in an embargoed country. Must we do anything?",
+     (0.05, 0.048, 0.045), ["Article 4(1)"]),
+    # ... and when only authorisations were close, the best other unit answers instead.
+    ("Our unlisted cameras will be built into armoured vehicles in an embargoed country. Must we do anything?",
+     (0.05, 0.048, 0.01), ["Article 4(1)"]),
+    # One described by what its title says it is for ("repair") stays.
+    ("Can we send the repaired probe back to Brazil without a new licence?", (0.05, 0.048, 0.045),
+     ["EU003", "Article 4(1)"]),
+    # General authorisations asked about as such: all stay.
+    ("Which general export authorisation could cover these cameras?", (0.05, 0.048, 0.045),
+     ["EU002", "EU003", "Article 4(1)"]),
+])
+def test_an_unasked_general_authorisation_is_not_cited(question: str, scores: tuple[float, float, float],
+                                                        expected: list[str]) -> None:
+    passages = [_entry(1, "EU002", scores[0], doc=_EU_REG,
+                       title="Annex II Section B: EXPORTS OF CERTAIN DUAL-USE ITEMS TO CERTAIN DESTINATIONS"),
+                _entry(2, "EU003", scores[1], doc=_EU_REG, title="Annex II Section C: EXPORT AFTER REPAIR/REPLACEMENT"),
+                _entry(3, "Article 4(1)", scores[2], doc=_EU_REG, title="Article 4")]
+    assert _cited(question, passages) == expected
 
 
 def test_the_software_twin_is_the_same_list_and_number() -> None:
