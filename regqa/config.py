@@ -115,7 +115,7 @@ class Settings(BaseSettings):
         "unset = the value chosen by cross-validation (assistant/fusion.json, `python -m evals.tune`).",
     )
     in_scope_similarity: float = Field(
-        default=0.62,
+        default=0.58,
         description="A question without export-control vocabulary needs a passage this close to be answered.",
     )
     licence_check_in_chat: bool = Field(
