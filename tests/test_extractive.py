@@ -411,6 +411,18 @@ def test_an_unasked_general_authorisation_is_not_cited(question: str, scores: tu
     assert _cited(question, passages) == expected
 
 
+@pytest.mark.parametrize(("question", "expected"), [
+    ("Does the trade control prohibition on Category B goods catch a bank that only finances the deal?",
+     ["Article 22(3)"]),
+    ("Does the trade control prohibition catch a bank that only finances the deal?", ["Article 23(1)", "Article 22(3)"]),
+])
+def test_a_question_that_names_a_goods_category_cites_no_other(question: str, expected: list[str]) -> None:
+    order = "uk-export-control-order-2008"
+    passages = [_entry(1, "Article 23(1)", 0.05, doc=order, jurisdiction="UK", title="Category C goods"),
+                _entry(2, "Article 22(3)", 0.048, doc=order, jurisdiction="UK", title="Category B goods")]
+    assert _cited(question, passages) == expected
+
+
 def test_the_software_twin_is_the_same_list_and_number() -> None:
     from assistant.evidence import _software_twin
 
