@@ -71,6 +71,10 @@ def read_facts(question: str, exception_codes: frozenset[str]) -> ReadFacts | No
     named = jurisdictions_named(question)
     if len(named) == 1 and not (origin == "GB" and named == ["UK"]):
         return None
+    # The check walks the EU's and the US's paths only: a question that asks under the UK's own
+    # law (the Export Control Order, not merely an export from the UK) is answered from it.
+    if "UK" in named and origin != "GB":
+        return None
     match = _ITEM.search(question)
     if not match:
         return None

@@ -266,6 +266,11 @@ def test_chat_reads_the_facts_of_a_licence_question() -> None:
                        "France move?")
     assert moved is None or not moved.facts.item.lower().startswith("to ")
     assert read_facts("Under Regulation (EU) 2021/821, does exporting cameras to China need an authorisation?") is None
+    # The check has no UK path: a question under the UK's own law is answered from the Order ...
+    assert read_facts("Our UK subsidiary of a US parent holds a SIEL. Under the 2008 Order, do we need another licence "
+                      "to export the servers to India?") is None
+    # ... while an export from the UK (origin, not law) still gets the check.
+    assert uk is not None
     # A named licence exception is that exception's question; "any licence exception" is part of the check.
     assert read_facts("Can we ship covert GSM room bugs (5A980) to a police unit in Brazil under LVS?") is None
     assert read_facts("Can we ship our demo thermal camera to Dubai using TMP, or do we need a licence?") is None
