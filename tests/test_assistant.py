@@ -277,3 +277,15 @@ def test_a_named_entrys_parts_are_cited_on_their_evidence(assistant) -> None:  #
     assert any(c.section.startswith("ECCN 1A005") for c in claims)
     assert not any(c.doc_id == "eu-2021-821-annex-i-control-list" for c in claims)
     assert any(c.section.startswith("§ 740.14") for c in claims)
+
+
+def test_the_answer_opens_with_the_rule_not_the_glossary(assistant) -> None:  # noqa: ANN001
+    """Article 2(1) of the UK Order defines "dual-use", a word the question shares: it may be cited,
+    but after the rule that answers; asked for a definition, it leads."""
+    rule = assistant.ask("We export a UK-controlled dual-use item to a reseller in a country that is not a prohibited "
+                         "destination for it. We now learn the reseller will pass the units on to an end user in a "
+                         "prohibited destination. Is our export to the reseller still prohibited under the 2008 Order?")
+    assert rule.citations and rule.citations[0].section != "Article 2(1)"
+    assert any(c.section.startswith("Article 4(3)") for c in rule.citations)
+    definition = assistant.ask("Under the 2008 Order, what is a transfer by electronic means?")
+    assert definition.citations[0].section == "Article 2(1)"
