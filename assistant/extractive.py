@@ -371,6 +371,9 @@ def _pick(passage: Passage, context: QuoteContext, model: QuoteModel, limit: int
             if following := [q for q in _items_after(quote, passage, context) if (q.chunk.chunk_id, q.start) not in have]:
                 chosen[i + 1 : i + 1] = following
                 break
+        # ... in the list's own order, also around an item that was quoted for itself ("a.", "b."
+        # added after the colon, "c." chosen on its own: a., b., c.).
+        chosen.sort(key=lambda q: (q.chunk.ordinal, q.start))
     chosen = [q for q in chosen if not _another_item(q, context)] or chosen  # items after a lead-in too
     chosen = _with_antecedents(_with_intros(chosen))
     quotes = [_shorten(q, context) for q in chosen]
