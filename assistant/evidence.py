@@ -13,7 +13,7 @@ cross-validation on the dev set (`python -m evals.tune`), stored in assistant/fu
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,7 +113,18 @@ _ASKS_AUTHORISATIONS = re.compile(r"\bgeneral\s+(?:export\s+)?authori[sz]\w*|\bU
 def _asked_authorisation(passage: Passage, query: str) -> bool:
     """Does the question describe what this general authorisation is for ("send the repaired unit
     back": EU003, EXPORT AFTER REPAIR/REPLACEMENT), in its title's own words?"""
-    return bool(content_terms(passage.first.unit_title) - _AUTHORISATION_FRAME & content_terms(query))
+    return bool((content_terms(passage.first.unit_title) - _AUTHORISATION_FRAME) & content_terms(query))
+
+
+def _without(cited: list[Passage], unwanted: Callable[[Passage], bool],
+             fuzzy: list[Passage] | None = None) -> list[Passage]:
+    """The cited units but the unwanted; when none is left, the best retrieved unit that is not
+    unwanted (given `fuzzy`), else the citations as they were."""
+    kept = [p for p in cited if not unwanted(p)]
+    if kept:
+        return kept
+    other = next((p for p in fuzzy or [] if not unwanted(p)), None)
+    return [other] if other is not None else cited
 
 
 def _only_named_authorisations(cited: list[Passage], fuzzy: list[Passage], result: SearchResult) -> list[Passage]:
@@ -132,16 +143,13 @@ def _only_named_authorisations(cited: list[Passage], fuzzy: list[Passage], resul
         m = _AUTHORISATION.match(p.first.unit or p.first.section)
         return bool(m) and f"EU{m.group(1)}" not in named and (bool(named) or not _asked_authorisation(p, result.query))
 
-    kept = [p for p in cited if not unasked(p)]
-    if kept or named:
-        return kept or cited
-    # Only unasked authorisations were close: the best unit that is not one answers instead.
-    other = next((p for p in fuzzy if not unasked(p)), None)
-    return [other] if other is not None else cited
+    # Where only unasked authorisations were close to a question that names none, the best unit
+    # that is not one answers instead.
+    return _without(cited, unasked, None if named else fuzzy)
 
 
 _CATEGORY_TITLE = re.compile(r"^Category ([A-Z]) goods$")
-_CATEGORY_NAMED = re.compile(r"\bcategory\s+([A-C])\b(?!\s*:)", re.I)
+_CATEGORY_NAMED = re.compile(r"\bcategory\s+([A-C])\b", re.I)
 
 
 def _only_named_categories(cited: list[Passage], result: SearchResult) -> list[Passage]:
@@ -152,9 +160,17 @@ def _only_named_categories(cited: list[Passage], result: SearchResult) -> list[P
     named = {m.upper() for m in _CATEGORY_NAMED.findall(result.query)}
     if not named:
         return cited
-    kept = [p for p in cited if not ((m := _CATEGORY_TITLE.match(p.first.unit_title or ""))
-                                     and m.group(1) not in named)]
-    return kept or cited
+
+    def other_category(p: Passage) -> bool:
+        m = _CATEGORY_TITLE.match(p.first.unit_title or "")
+        return bool(m) and m.group(1) not in named
+
+    return _without(cited, other_category)
+
+
+# A label under which this many terms are defined is a glossary (the UK Order's Article 2(1) has
+# dozens, § 772.1 hundreds; an EU Article 2 point defines one).
+GLOSSARY_TERMS = 5
 
 
 def _glossaries(chunks: Iterable[Chunk]) -> set[tuple[str, str]]:
@@ -163,7 +179,7 @@ def _glossaries(chunks: Iterable[Chunk]) -> set[tuple[str, str]]:
     terms: dict[tuple[str, str], set[str]] = {}
     for chunk in chunks:
         terms.setdefault((chunk.doc_id, chunk.section), set()).update(terms_defined_by(chunk))
-    return {key for key, found in terms.items() if len(found) >= 5}
+    return {key for key, found in terms.items() if len(found) >= GLOSSARY_TERMS}
 
 
 def _glossary_last(cited: list[Passage], result: SearchResult) -> list[Passage]:

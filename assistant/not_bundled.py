@@ -129,8 +129,8 @@ MISSING: tuple[Missing, ...] = (
                        # the UK Military List": the Order's rules for such goods answer)
                        r"|(?<!listed in the )(?<!listed on the )(?<!rated on the )(?<!rated in the )"
                        r"(?<!specified in the )(?<!controlled under the )(?<!covered by the )\bUK Military List\b"
-                       r"|\b(?:is|are)\s+(?:[\w-]+\s+){1,5}?(?:listed|rated|specified|controlled|covered)\s+(?:in|on|under|by)\s+"
-                       r"the\s+UK Military List\b"
+                       r"|\b(?:is|are)\s+(?:[\w-]+\s+){1,5}?(?:listed|rated|specified|controlled|covered)\s+"
+                       r"(?:in|on|under|by)\s+the\s+UK Military List\b"
                        r"|['‘\"]PL['’\"] entr|\bPL entr(?:y|ies)\b"
                        # what a Schedule lists; not goods named as "specified in Schedule 2 or 3"
                        r"|(?<!specified in )(?<!listed in )(?<!set out in )(?<!controlled under )(?<!specified under )"
@@ -305,8 +305,8 @@ def foreign_rules(question: str) -> list[str]:
 
 # "Leaving the Country Chart aside, how does BIS say it will approach …?": what the asker sets
 # aside is not what they ask about.
-_SET_ASIDE = re.compile(r"\b(?:leaving|setting|putting|leave|set|put)\s+(?:aside\s+(?:the\s+)?[^,;?.]{1,60}?(?=[,;?.]|$)"
-                        r"|(?:the\s+)?[^,;?.]{1,60}?\s+aside\b)", re.I)
+_SET_ASIDE = re.compile(r"\b(?:leaving|setting|putting|leave|set|put)\s+"
+                        r"(?:aside\s+(?:the\s+)?[^,;?.]{1,60}?(?=[,;?.]|$)|(?:the\s+)?[^,;?.]{1,60}?\s+aside\b)", re.I)
 
 
 def missing_for(question: str) -> list[Missing]:

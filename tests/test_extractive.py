@@ -414,7 +414,8 @@ def test_an_unasked_general_authorisation_is_not_cited(question: str, scores: tu
 @pytest.mark.parametrize(("question", "expected"), [
     ("Does the trade control prohibition on Category B goods catch a bank that only finances the deal?",
      ["Article 22(3)"]),
-    ("Does the trade control prohibition catch a bank that only finances the deal?", ["Article 23(1)", "Article 22(3)"]),
+    ("Does the trade control prohibition catch a bank that only finances the deal?",
+     ["Article 23(1)", "Article 22(3)"]),
 ])
 def test_a_question_that_names_a_goods_category_cites_no_other(question: str, expected: list[str]) -> None:
     order = "uk-export-control-order-2008"
