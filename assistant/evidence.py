@@ -110,10 +110,11 @@ _AUTHORISATION_FRAME = content_terms("annex ii section export exports certain du
 _ASKS_AUTHORISATIONS = re.compile(r"\bgeneral\s+(?:export\s+)?authori[sz]\w*|\bUGEAs?\b", re.I)
 
 
-def _asked_authorisation(passage: Passage, query: str) -> bool:
-    """Does the question describe what this general authorisation is for ("send the repaired unit
-    back": EU003, EXPORT AFTER REPAIR/REPLACEMENT), in its title's own words?"""
-    return bool((content_terms(passage.first.unit_title) - _AUTHORISATION_FRAME) & content_terms(query))
+def _asked_authorisation(passage: Passage, asked: set[str]) -> bool:
+    """Does the question (its content terms, `asked`) describe what this general authorisation is
+    for ("send the repaired unit back": EU003, EXPORT AFTER REPAIR/REPLACEMENT), in its title's
+    own words?"""
+    return bool((content_terms(passage.first.unit_title) - _AUTHORISATION_FRAME) & asked)
 
 
 def _without(cited: list[Passage], unwanted: Callable[[Passage], bool],
@@ -139,9 +140,11 @@ def _only_named_authorisations(cited: list[Passage], fuzzy: list[Passage], resul
     if not named and _ASKS_AUTHORISATIONS.search(result.query):
         return cited
 
+    asked = content_terms(result.query)
+
     def unasked(p: Passage) -> bool:
         m = _AUTHORISATION.match(p.first.unit or p.first.section)
-        return bool(m) and f"EU{m.group(1)}" not in named and (bool(named) or not _asked_authorisation(p, result.query))
+        return bool(m) and f"EU{m.group(1)}" not in named and (bool(named) or not _asked_authorisation(p, asked))
 
     # Where only unasked authorisations were close to a question that names none, the best unit
     # that is not one answers instead.

@@ -758,7 +758,8 @@ def lacks_inline_item(entry: list[Chunk], ref: Reference) -> bool:
     if not entry:
         return False
     code = normalise(entry[0].section)
-    named = ref.label[len(code) + 1 :].split(".")[0] if ref.label.startswith(code + ".") else ""
+    below = ref.label[len(code) + 1 :] if ref.label.startswith(code + ".") else ""  # "f.1" of 5a001.f.1
+    named = below.split(".")[0]
     if ref.kind == "wassenaar" and re.fullmatch(r"\d{1,2}", named):
         # The Wassenaar List lays numbered sub-items out as spaced codes ("5. A. 1.    b.   5.    Being
         # digitally controlled radio receivers"); a Note names them whole ("Note 5.A.1.b.5. …").
@@ -768,14 +769,14 @@ def lacks_inline_item(entry: list[Chunk], ref: Reference) -> bool:
     if not re.fullmatch(r"[a-z]", named):
         return False
     text = " ".join(c.text for c in sorted(entry, key=lambda c: c.start))
-    if _writes_item(text, code, ref.label[len(code) + 1 :]):
+    if _writes_item(text, code, below):
         return False
     items_paragraphs = [match.group(1) for match in _ITEMS_PARAGRAPH.finditer(text)]
     paths = {item.path for items in items_paragraphs for item in inline_items(items, code.upper())}
     if paths:
         # Level by level, as deep as the entry lays its items out: 5A001.j.3 is missing where
         # j. lists j.1 and j.2; below a level the entry does not lay out, nothing is decided.
-        path = tuple(ref.label[len(code) + 1 :].split("."))
+        path = tuple(below.split("."))
         for depth in range(1, len(path) + 1):
             level = {p for p in paths if len(p) == depth and p[: depth - 1] == path[: depth - 1]}
             if not level:

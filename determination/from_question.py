@@ -69,11 +69,10 @@ def read_facts(question: str, exception_codes: frozenset[str]) -> ReadFacts | No
         except ValueError:
             continue
     named = jurisdictions_named(question)
-    if len(named) == 1 and not (origin == "GB" and named == ["UK"]):
-        return None
     # The check walks the EU's and the US's paths only: a question that asks under the UK's own
-    # law (the Export Control Order, not merely an export from the UK) is answered from it.
-    if "UK" in named and origin != "GB":
+    # law (the Export Control Order, not merely an export from the UK) is answered from it, and
+    # one under another single jurisdiction from that jurisdiction's own words.
+    if ("UK" in named and origin != "GB") or (len(named) == 1 and named != ["UK"]):
         return None
     match = _ITEM.search(question)
     if not match:
