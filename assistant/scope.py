@@ -100,13 +100,6 @@ NEIGHBOURING_FIELDS = (
     "patents, trademarks, copyright and licensing of intellectual property",
     "company law, contracts, insurance and accounting",
 )
-# How much nearer another field a question must be: a small margin, so that a question that
-# sits between the two fields stays in scope and is judged by retrieval. With the in-scope
-# similarity floor (Settings.in_scope_similarity) chosen on dev's 81 questions without
-# export-control words: 0.08 and 0.58 make as few errors as 0.05 and 0.62 (6), fewer of them
-# refusals of an export-control question (5 against 6), which cost the asker more than quotes
-# offered for a question from another field.
-MARGIN = 0.08
 
 
 # A quotation mark, not an apostrophe ("our tool's code … 'in the public domain'").
@@ -138,8 +131,9 @@ def quotes_the_texts(question: str, texts: list[str]) -> bool:
 class ScopeCheck:
     """Decides out-of-scope questions; the description vectors are embedded once, on first use."""
 
-    def __init__(self, embed: Callable[[str], np.ndarray]) -> None:
+    def __init__(self, embed: Callable[[str], np.ndarray], margin: float = 0.08) -> None:
         self._embed = embed
+        self.margin = margin  # Settings.scope_margin
         self._prototypes: tuple[np.ndarray, np.ndarray] | None = None
 
     def nearer_other_field(self, question: str) -> bool:
@@ -148,7 +142,7 @@ class ScopeCheck:
                                 np.vstack([self._embed(t) for t in NEIGHBOURING_FIELDS]))
         inside, outside = self._prototypes
         vector = self._embed(question)
-        return float((outside @ vector).max()) - float((inside @ vector).max()) > MARGIN
+        return float((outside @ vector).max()) - float((inside @ vector).max()) > self.margin
 
     def out_of_scope(self, question: str, confidence: float, floor: float, texts: list[str],
                      exception_codes: frozenset[str] = frozenset()) -> bool:

@@ -51,7 +51,7 @@ class Assistant:
         self.embed = QueryEmbedder(embedder)
         self.reader = reader or IndexReader(settings, embedding=getattr(embedder, "identity", None))
         self.retriever = HybridRetriever(self.reader, self.embed, fusion=fusion)
-        self.scope = ScopeCheck(self.embed)
+        self.scope = ScopeCheck(self.embed, settings.scope_margin)
         # The party list the user imported beside the index; the licence check screens end users with it.
         self.screening = ScreeningStore(settings)
         self.policy = SelectionPolicy.load()

@@ -114,9 +114,18 @@ class Settings(BaseSettings):
         description="Below this cosine similarity of the best passage the corpus is taken not to answer; "
         "unset = the value chosen by cross-validation (assistant/fusion.json, `python -m evals.tune`).",
     )
+    # The two scope thresholds, chosen together on dev's 81 questions without export-control words:
+    # 0.08 and 0.58 make as few errors as 0.05 and 0.62 (6), fewer of them refusals of an
+    # export-control question (5 against 6), which cost the asker more than quotes offered for a
+    # question from another field.
     in_scope_similarity: float = Field(
         default=0.58,
         description="A question without export-control vocabulary needs a passage this close to be answered.",
+    )
+    scope_margin: float = Field(
+        default=0.08,
+        description="How much nearer another field (tax, medicine, …) than export control a question must be "
+                    "to be declined as out of scope; a small margin keeps a question between the two in scope.",
     )
     licence_check_in_chat: bool = Field(
         default=True,
