@@ -24,6 +24,8 @@ from assistant.sentences import content_terms, heading_text
 from indexer.records import Chunk
 
 
+# The leading units whose best similarity to the question is the answer's confidence.
+LEADING = 3
 # At most this many other content words beside the asked term: a definition question only.
 DEFINITION_ONLY_REST = 2
 
@@ -206,14 +208,14 @@ def select(result: SearchResult, policy: SelectionPolicy) -> Selection:
     # answers nothing (its paragraphs compete on their own).
     fuzzy = [p for p in passages if not p.exact and says_something(p)]
     best = fuzzy[0] if fuzzy else None
-    # The best unit's similarity; while a warm start is still storing vectors it may have none
-    # yet (ranked on its words), and then the best known similarity among the leading units.
+    # The best similarity among the leading units: the fused ranking may put first a unit that its
+    # heading or a parent's words found and whose own cosine is low ("(5) Submission of a …
+    # manuscript" at 0.25 under § 734.7(a), with the third unit at 0.56). While a warm start is
+    # still storing vectors some have none yet (ranked on their words).
     if named:
         confidence = 1.0
-    elif best is not None and best.dense is not None:
-        confidence = best.dense
     else:
-        confidence = max((p.dense for p in fuzzy[:3] if p.dense is not None), default=0.0)
+        confidence = max((p.dense for p in fuzzy[:LEADING] if p.dense is not None), default=0.0)
     jurisdictions = jurisdictions_for(result.query)
     limit = policy.max_units_multi if len(jurisdictions) >= 2 else policy.max_units
     # "What are 'dual-use items' under Regulation (EU) 2021/821?" asks for the definition and

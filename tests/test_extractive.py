@@ -283,6 +283,25 @@ def test_a_unit_retrieved_only_by_its_heading_is_not_cited() -> None:
     assert [p.first.section for p in chosen.cited] == ["Article 34"]
 
 
+def test_confidence_is_the_best_similarity_among_the_leading_units() -> None:
+    """The fused ranking may lead with a unit found by its heading or its parent's words whose own
+    cosine is low ("(5) Submission of a … manuscript" under § 734.7(a)): the corpus is not taken to
+    lack an answer while a unit just below it is close to the question."""
+    import numpy as np
+
+    from assistant.evidence import SelectionPolicy, select
+    from assistant.retrieval import SearchResult
+
+    units = [_passage(n, f"Paragraph {n} states a rule on the export of manuscripts.") for n in (1, 2, 3, 4)]
+    for unit, score, dense in zip(units, (0.9, 0.8, 0.7, 0.6), (0.24, 0.22, 0.56, 0.9)):
+        unit.score, unit.dense = score, dense
+    result = SearchResult(query="May we send the manuscript abroad?", hits=[], references=[], unresolved=[],
+                          snapshot=None, vector=np.zeros(3), passages=units)  # type: ignore[arg-type]
+    chosen = select(result, SelectionPolicy(min_confidence=0.25))
+    assert chosen.confidence == 0.56  # the fourth unit is not a leading one
+    assert chosen.cited[0] is units[0]  # the order stays the fusion's
+
+
 def test_a_label_names_its_unit_without_quotation_marks_or_a_full_stop() -> None:
     from assistant.extractive import unit_label
 
