@@ -46,7 +46,7 @@ class SelectionPolicy:
     similarity_margin: float = 0.12  # how far below the best unit's similarity a unit may be
     max_units: int = 3  # cited units in the usual case
     max_units_multi: int = 4  # when the question names several jurisdictions
-    min_confidence: float = 0.35  # the best unit's similarity below which the corpus does not answer
+    min_confidence: float = 0.35  # the confidence below which the corpus does not answer
     # A jurisdiction the answer adds by default (EU and US for a licence question that names
     # none) gets its own block only with this share of the best unit's fused score: that
     # jurisdiction's best unit may be merely the least bad of its kind (a definition sharing one
@@ -62,7 +62,7 @@ class SelectionPolicy:
 @dataclass
 class Selection:
     cited: list[Passage]  # best first
-    confidence: float  # the best unit's similarity to the question (1.0 for a named unit)
+    confidence: float  # the best similarity of the leading units to the question (1.0 for a named unit)
 
 
 _SOFTWARE = re.compile(r"\b(?:software|apps?|applications? software|programs?|firmware)\b", re.I)

@@ -17,6 +17,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from regqa.config import Settings
+
 # Words that only an export-control question uses (or that name its instruments and parties).
 # A licence plate (a camera reading one) is not a licence.
 _EXPORT_CONTROL_WORDS = re.compile(
@@ -131,9 +133,10 @@ def quotes_the_texts(question: str, texts: list[str]) -> bool:
 class ScopeCheck:
     """Decides out-of-scope questions; the description vectors are embedded once, on first use."""
 
-    def __init__(self, embed: Callable[[str], np.ndarray], margin: float = 0.08) -> None:
+    def __init__(self, embed: Callable[[str], np.ndarray],
+                 margin: float = Settings.model_fields["scope_margin"].default) -> None:
         self._embed = embed
-        self.margin = margin  # Settings.scope_margin
+        self.margin = margin
         self._prototypes: tuple[np.ndarray, np.ndarray] | None = None
 
     def nearer_other_field(self, question: str) -> bool:
