@@ -38,6 +38,12 @@ _CODE = re.compile(r"\b(?:ECCN\s+)?(\d[A-E]\d{3}(?:\.[a-z0-9]+)*)\b")
 # conditions and § 740.2's restrictions, not by the whole path (which "may any licence exception
 # be used?" still gets, beside the licence requirement it asks about). The code, in capitals.
 _UNDER_CODE = re.compile(r"\b(?i:under|use|using|via|with)\s+(?:(?i:license|licence)\s+exception\s+)?([A-Z]{3})\b")
+# Military goods ("our military-listed thermal sight", "military software or technology", "on the UK
+# Military List"): the check walks the dual-use paths (Annex I and the EU catch-alls, the CCL's
+# crime-control and end-use rules); the military lists and the UK Order's military controls are
+# not on it, and its walk of them would answer a question the asker did not ask.
+_MILITARY_GOODS = re.compile(r"\bmilitary[- ]listed\b|\bmilitary list\b|\bmunitions? list\b|\bUSML\b"
+                             r"|\bmilitary (?:goods|items?|software|technology|equipment)\b", re.I)
 
 
 @dataclass
@@ -58,8 +64,10 @@ def read_facts(question: str, exception_codes: frozenset[str]) -> ReadFacts | No
     """The facts of a licence question, or None when it is not one, names no item, asks under
     one named jurisdiction ("Under Regulation (EU) 2021/821, ...": that instrument's own words
     answer it more precisely than the two-jurisdiction path), or asks for one licence exception
-    by its code (`exception_codes`: those Part 740 defines, `retrieval.exception_codes`)."""
-    if not licence_question(question) or any(code in exception_codes for code in _UNDER_CODE.findall(question)):
+    by its code (`exception_codes`: those Part 740 defines, `retrieval.exception_codes`), or is
+    about military goods (the check walks the dual-use paths only)."""
+    if not licence_question(question) or any(code in exception_codes for code in _UNDER_CODE.findall(question)) \
+            or _MILITARY_GOODS.search(question):
         return None
     origin = None
     for found in _FROM.findall(question):

@@ -276,6 +276,12 @@ def test_chat_reads_the_facts_of_a_licence_question() -> None:
     assert read_facts("Can we ship our demo thermal camera to Dubai using TMP, or do we need a licence?") is None
     assert read_facts("Do we need a licence to export a covert listening device (5A980) to Brazil, and may any "
                       "licence exception be used?") is not None
+    # Military goods are not on the check's dual-use paths: the ordinary answer cites the law that governs them.
+    assert read_facts("Is a licence needed to send military software or technology to an overseas customer "
+                      "by email?") is None
+    assert read_facts("Do we need a licence to export our military-listed thermal sight to a distributor in "
+                      "Brazil?") is None
+    assert read_facts("Do we need a licence to export our thermal sight to a military unit in Brazil?") is not None
 
 
 def test_candidate_entries_are_close_to_the_description_not_to_one_word(assistant) -> None:  # noqa: ANN001
