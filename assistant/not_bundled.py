@@ -34,6 +34,12 @@ _ECFR = "https://www.ecfr.gov/current/title-15/subtitle-B/chapter-VII/subchapter
 _ASKED_IF = r"\b(?:whether|(?:tell|let)\s+(?:me|us)\s+if|(?:check|confirm|know|see|verify)\s+if)"
 # What the 2024/2659 Guidelines set out: "due-diligence steps", "… process", "… checklist".
 _DUE_DILIGENCE = r"due[- ]diligence (?:steps|measures|questions|process|procedures?|checklists?)"
+def _not_after(*phrases: str) -> str:
+    """Lookbehinds that keep a name from matching where it says where goods are listed ("specified
+    in Schedule 2", "listed on the UK Military List"), not what the list holds."""
+    return "".join(f"(?<!{phrase} )" for phrase in phrases)
+
+
 MISSING: tuple[Missing, ...] = (
     Missing("the Commerce Country Chart (Supplement No. 1 to Part 738)", f"{_ECFR}/part-738/appendix-Supplement%20No.%201%20to%20Part%20738",
             # What the chart says, not how to use it ("How do we use the Country Chart?" is § 738.4)
@@ -127,14 +133,15 @@ MISSING: tuple[Missing, ...] = (
             re.compile(r"\bUK Strategic Export Control Lists?\b|\bPL\s?\d{4}[a-z]?\b"
                        # what the Military List holds; not goods it is said to hold ("software listed in
                        # the UK Military List": the Order's rules for such goods answer)
-                       r"|(?<!listed in the )(?<!listed on the )(?<!rated on the )(?<!rated in the )"
-                       r"(?<!specified in the )(?<!controlled under the )(?<!covered by the )\bUK Military List\b"
+                       r"|" + _not_after("listed in the", "listed on the", "rated on the", "rated in the",
+                                         "specified in the", "controlled under the", "covered by the")
+                       + r"\bUK Military List\b"
                        r"|\b(?:is|are)\s+(?:[\w-]+\s+){1,5}?(?:listed|rated|specified|controlled|covered)\s+"
                        r"(?:in|on|under|by)\s+the\s+UK Military List\b"
                        r"|['‘\"]PL['’\"] entr|\bPL entr(?:y|ies)\b"
                        # what a Schedule lists; not goods named as "specified in Schedule 2 or 3"
-                       r"|(?<!specified in )(?<!listed in )(?<!set out in )(?<!controlled under )(?<!specified under )"
-                       r"\bSchedule\s+[1-4]\b[^?.]{0,30}\b(?:Export Control )?Order\b"
+                       r"|" + _not_after("specified in", "listed in", "set out in", "controlled under", "specified under")
+                       + r"\bSchedule\s+[1-4]\b[^?.]{0,30}\b(?:Export Control )?Order\b"
                        # "which UK-only dual-use items are listed in Schedule 3 of the Order?"
                        r"|\b(?:which|what)\b[^?.]{0,60}\b(?:listed|specified|set out|included|contained)\s+in\s+"
                        r"Schedule\s+[1-4]\b"

@@ -66,8 +66,8 @@ def read_facts(question: str, exception_codes: frozenset[str]) -> ReadFacts | No
     answer it more precisely than the two-jurisdiction path), or asks for one licence exception
     by its code (`exception_codes`: those Part 740 defines, `retrieval.exception_codes`), or is
     about military goods (the check walks the dual-use paths only)."""
-    if not licence_question(question) or any(code in exception_codes for code in _UNDER_CODE.findall(question)) \
-            or _MILITARY_GOODS.search(question):
+    names_exception = any(code in exception_codes for code in _UNDER_CODE.findall(question))
+    if not licence_question(question) or names_exception or _MILITARY_GOODS.search(question):
         return None
     origin = None
     for found in _FROM.findall(question):
