@@ -43,9 +43,15 @@ def quoted(citation: Citation) -> str:
 
 
 def step_line(step: Step, citations: dict[int, Citation]) -> str:
+    """A step that finds a licence is or may be required quotes the law's words inline; any
+    other step (a catch-all that does not apply, a source that is not bundled, a fact not given)
+    shows its [n] markers only, its quotes staying in the source list, so that the words go to
+    what may require a licence."""
     outcome = step.outcome + (f" — depends on {step.depends_on}" if step.outcome == "licence may be required"
                               and step.depends_on else "")
-    quotes = " ".join(quoted(citations[n]) for n in step.citations if n in citations)
+    shown = [n for n in step.citations if n in citations]
+    inline = step.outcome in ("licence required", "licence may be required")
+    quotes = " ".join(quoted(citations[n]) if inline else f"[{n}]" for n in shown)
     return f"- {_MARK[step.outcome]} **{step.question}** {outcome}. {step.finding} {quotes}".rstrip()
 
 
