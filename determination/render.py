@@ -11,6 +11,9 @@ _MARK = {"licence required": "⛔", "licence may be required": "⚠️", "no lic
 
 
 QUOTE_WORDS = 45
+# A step that finds no licence requirement (or cannot decide) quotes only the opening words of
+# its provisions: the sentence still carries the law's words it rests on, in fewer of them.
+CONTEXT_QUOTE_WORDS = 12
 _LABELS = {"eu.classification": "Annex I listing", "eu.destination": "destination (EU001, Article 11)",
            "eu.cyber-surveillance": "Article 5 catch-all", "eu.catch-all": "Article 4 catch-all",
            "eu.national": "Article 9 national measures", "us.classification": "classification",
@@ -35,23 +38,22 @@ def in_short(det: Determination) -> str:
     return "**In short:** " + " · ".join(parts) + "."
 
 
-def quoted(citation: Citation) -> str:
+def quoted(citation: Citation, limit: int = QUOTE_WORDS) -> str:
     """The law's own words for a step, cut at a word boundary and marked when long."""
     words = citation.quote.split()
-    shown = " ".join(words[:QUOTE_WORDS]) + ("…" if len(words) > QUOTE_WORDS else "")
+    shown = " ".join(words[:limit]) + ("…" if len(words) > limit else "")
     return f"“{shown}” [{citation.n}]"
 
 
 def step_line(step: Step, citations: dict[int, Citation]) -> str:
-    """A step that finds a licence is or may be required quotes the law's words inline; any
+    """A step that finds a licence is or may be required quotes the law's words at length; any
     other step (a catch-all that does not apply, a source that is not bundled, a fact not given)
-    shows its [n] markers only, its quotes staying in the source list, so that the words go to
-    what may require a licence."""
+    quotes only their opening words, the full quotes staying in the source list, so that the
+    words go to what may require a licence."""
     outcome = step.outcome + (f" — depends on {step.depends_on}" if step.outcome == "licence may be required"
                               and step.depends_on else "")
-    shown = [n for n in step.citations if n in citations]
-    inline = step.outcome in ("licence required", "licence may be required")
-    quotes = " ".join(quoted(citations[n]) if inline else f"[{n}]" for n in shown)
+    limit = QUOTE_WORDS if step.outcome in ("licence required", "licence may be required") else CONTEXT_QUOTE_WORDS
+    quotes = " ".join(quoted(citations[n], limit) for n in step.citations if n in citations)
     return f"- {_MARK[step.outcome]} **{step.question}** {outcome}. {step.finding} {quotes}".rstrip()
 
 

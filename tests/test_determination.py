@@ -66,21 +66,21 @@ def test_seed_case_walks_both_jurisdictions(assistant) -> None:  # noqa: ANN001
     assert not any("shotgun" in c.quote.lower() or "thermal" in c.quote.lower() for c in det.citations)
 
 
-def test_the_rendering_quotes_only_the_steps_that_may_require_a_licence(assistant) -> None:  # noqa: ANN001
-    # Article 5's words are quoted where the step may require an authorisation; Article 9's (its
-    # national measures are not bundled) stay in the source list, the step showing its [n] only.
-    from determination.render import as_markdown
+def test_the_rendering_quotes_at_length_only_the_steps_that_may_require_a_licence(assistant) -> None:  # noqa: ANN001
+    # Article 5's words are quoted at length where the step may require an authorisation; Article
+    # 9's (its national measures are not bundled) by their opening words only.
+    from determination.render import CONTEXT_QUOTE_WORDS, as_markdown
 
     det = assistant.determiner.determine(SEED)
     text = as_markdown(det)
     by_n = {c.n: c for c in det.citations}
     steps = _steps(det)
-    five = steps["eu.cyber-surveillance"].citations[0]
-    nine = steps["eu.national"].citations[0]
-    assert by_n[five].quote.split()[3] in text and f"[{five}]" in text
+    five = by_n[steps["eu.cyber-surveillance"].citations[0]].quote.split()
+    nine = by_n[steps["eu.national"].citations[0]].quote.split()
+    assert len(five) > CONTEXT_QUOTE_WORDS + 5 and " ".join(five[: CONTEXT_QUOTE_WORDS + 5]) in text
+    assert len(nine) > CONTEXT_QUOTE_WORDS + 1
     line = next(x for x in text.splitlines() if "(Article 9)" in x)
-    assert f"[{nine}]" in line and "“" not in line
-    assert " ".join(by_n[nine].quote.split()[:8]) not in text
+    assert " ".join(nine[:CONTEXT_QUOTE_WORDS]) + "…" in line and " ".join(nine[: CONTEXT_QUOTE_WORDS + 1]) not in line
 
 
 def test_listed_item_needs_an_authorisation(assistant) -> None:  # noqa: ANN001
