@@ -24,7 +24,8 @@ from assistant.bundled import RECORDED_MISSING_CODES, not_bundled
 from assistant.definitions import DefinedTerms
 from assistant.entry_notes import EXCLUDES, exclusion_notes
 from assistant.query_adapter import QueryAdapter
-from assistant.rerank import FEATURES, Candidates, ChunkFacts, LearnedFusion, candidate_features, names_item
+from assistant.rerank import (FEATURES, Candidates, ChunkFacts, LearnedFusion, asks_exception, candidate_features,
+                              list_codes, names_item, states_rule)
 from assistant.sentences import content_terms
 from assistant.superseded import drop_superseded
 from assistant.titles import TitleIndex
@@ -323,6 +324,13 @@ class HybridRetriever:
             for order, cid in enumerate(definitions):
                 chunk_score[cid] = top + 1e-3 * (len(definitions) - order)
 
+        # "Do stun batons need a licence for Canada?": the entry that ranks first (ECCN 0A503) says
+        # what the item is; the CCL bundled here has no License Requirements sections, so what
+        # decides is the rule that names the entry's code (§ 742.7(a)(4)). It ranks right after.
+        # Not for a question about licence exceptions ("can we hand-carry it under BAG?"): the
+        # exception's own conditions answer it.
+        if (licence_question(query) or names_item(query)) and not asks_exception(query, exception_codes(snapshot)):
+            self._rank_entry_rule(snapshot, chunk_score, vector)
         units = self._rank_units(snapshot, chunk_score, query, k, fusion)
         hits: list[Hit] = []
         for key in units:
@@ -345,6 +353,25 @@ class HybridRetriever:
         # last: the composer may quote them beside their part, but they take no ranking slot.
         hits = self._with_lead_ins(snapshot, hits)
         return SearchResult(query, hits, references, unresolved, snapshot, vector, best, passages, definitions)
+
+    def _rank_entry_rule(self, snapshot: Snapshot, chunk_score: dict[str, float], vector: np.ndarray) -> None:
+        """When a control-list entry ranks first, the best-scored passage of its own jurisdiction
+        that names the entry's code and states a rule ranks second (the closest by dense
+        similarity when no signal returned one)."""
+        if not chunk_score:
+            return
+        top = max(chunk_score, key=chunk_score.__getitem__)
+        entry = snapshot.by_id[top]
+        if entry.doc_type != "control_list":
+            return
+        naming: dict[str, list[str]] = snapshot.derive("rules-by-code", lambda: _rules_by_code(snapshot.chunks))
+        ids = sorted({cid for code in list_codes(entry.section) for cid in naming.get(code, ())
+                      if snapshot.by_id[cid].jurisdiction == entry.jurisdiction})
+        scored = {cid: chunk_score[cid] for cid in ids if cid in chunk_score} or self._similarities(snapshot, vector, ids)
+        if not scored:
+            return
+        best = max(scored, key=scored.__getitem__)
+        chunk_score[best] = max(chunk_score.get(best, 0.0), chunk_score[top] - 1e-6)
 
     def _facet_vector(self, facet: str) -> np.ndarray:
         """A glossary sub-query's vector. The glossary is a fixed few dozen strings: each is
@@ -847,6 +874,16 @@ def _has_parts(related: dict[str, list[Chunk]], label: str, doc: str) -> bool:
     parent = Reference("unit", normalise(label))
     return any(relation(other, parent) == 1 and any(c.doc_id == doc for c in chunks)
                for other, chunks in related.items())
+
+
+def _rules_by_code(chunks: Iterable[Chunk]) -> dict[str, list[str]]:
+    """Control-list code -> the passages outside the control lists that name it and state a rule."""
+    found: dict[str, list[str]] = {}
+    for chunk in chunks:
+        if chunk.doc_type != "control_list" and states_rule(chunk.text):
+            for code in list_codes(chunk.text):
+                found.setdefault(code, []).append(chunk.chunk_id)
+    return found
 
 
 def _rank_first(chunk_score: dict[str, float], chunk_ids: list[str]) -> None:

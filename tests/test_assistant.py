@@ -258,6 +258,15 @@ def test_a_named_entry_brings_the_note_that_excludes_items(assistant) -> None:  
         response.answer
 
 
+def test_the_rule_that_names_the_first_entrys_code_ranks_next(assistant) -> None:  # noqa: ANN001
+    # Leg irons are ECCN 0A982; the CCL bundled here has no License Requirements section, and the
+    # rule that decides is § 742.7(a)(4) ("all destinations, except Canada only"), which names it.
+    result = assistant.retriever.search("Do we need a licence to sell leg irons and shackles to a prison "
+                                        "service in Australia?", None, 8)
+    assert result.passages[0].first.section == "ECCN 0A982"
+    assert "§ 742.7(a)(4)" in [c.section for c in result.passages[1].chunks]
+
+
 def test_a_definition_asked_for_ranks_above_the_entries_that_use_the_term(assistant) -> None:  # noqa: ANN001
     result = assistant.retriever.search("5A001.j mentions searches on 'hard selectors'. What counts as a hard "
                                         "selector?", None, 8)
