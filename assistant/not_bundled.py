@@ -134,7 +134,10 @@ MISSING: tuple[Missing, ...] = (
                        # what the Military List holds; not goods it is said to hold ("software listed in
                        # the UK Military List": the Order's rules for such goods answer)
                        r"|" + _not_after("listed in the", "listed on the", "rated on the", "rated in the",
-                                         "specified in the", "controlled under the", "covered by the")
+                                         "specified in the", "controlled under the", "covered by the",
+                                         # a premise in a relative clause: "a camera that's on the …"
+                                         "that's on the", "that is on the", "which is on the", "that are on the",
+                                         "it's on the", "they're on the")
                        + r"\bUK Military List\b"
                        r"|\b(?:is|are)\s+(?:[\w-]+\s+){1,5}?(?:listed|rated|specified|controlled|covered)\s+"
                        r"(?:in|on|under|by)\s+the\s+UK Military List\b"

@@ -23,6 +23,7 @@ from assistant.references import (LICENCE_EXCEPTION_CODE, Reference, find_refere
 from assistant.bundled import RECORDED_MISSING_CODES, not_bundled
 from assistant.definitions import DefinedTerms
 from assistant.entry_notes import EXCLUDES, exclusion_notes
+from assistant.list_rules import list_provisions
 from assistant.query_adapter import QueryAdapter
 from assistant.rerank import (FEATURES, Candidates, ChunkFacts, LearnedFusion, asks_exception, candidate_features,
                               list_codes, names_item, states_rule)
@@ -331,6 +332,13 @@ class HybridRetriever:
         # exception's own conditions answer it.
         if (licence_question(query) or names_item(query)) and not asks_exception(query, exception_codes(snapshot)):
             self._rank_entry_rule(snapshot, chunk_score, vector)
+            # "… targeting software that is on the UK Military List": the article that requires a
+            # licence for what that list holds (assistant/list_rules.py) ranks first.
+            wanted = list_provisions(query)
+            if wanted:
+                by_label = snapshot.derive("chunk-by-label", lambda: {(c.doc_id, c.section): c.chunk_id
+                                                                      for c in snapshot.chunks})
+                _rank_first(chunk_score, [by_label[key] for key in wanted if key in by_label])
         units = self._rank_units(snapshot, chunk_score, query, k, fusion)
         hits: list[Hit] = []
         for key in units:

@@ -267,6 +267,15 @@ def test_the_rule_that_names_the_first_entrys_code_ranks_next(assistant) -> None
     assert "§ 742.7(a)(4)" in [c.section for c in result.passages[1].chunks]
 
 
+def test_a_licence_question_about_goods_on_the_uk_military_list_is_answered_by_article_3(assistant) -> None:  # noqa: ANN001
+    # The item is said to be on the list (a premise, not a question about what the list holds,
+    # whose Schedules are not bundled): the Order's prohibition answers, not its definitions.
+    response = assistant.ask("We are a UK firm. Do we need a licence to upload the design files of a sighting "
+                             "system that's on the UK Military List to a cloud server our partner in Japan uses?")
+    assert not response.abstained, response.answer
+    assert ("uk-export-control-order-2008", "Article 3(b)") in {(c.doc_id, c.section) for c in response.citations}
+
+
 def test_a_definition_asked_for_ranks_above_the_entries_that_use_the_term(assistant) -> None:  # noqa: ANN001
     result = assistant.retriever.search("5A001.j mentions searches on 'hard selectors'. What counts as a hard "
                                         "selector?", None, 8)

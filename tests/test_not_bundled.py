@@ -150,6 +150,8 @@ def test_asking_what_an_unbundled_instrument_contains(question: str, instrument:
     # Goods said to be on the list: the Order's own rules for them answer.
     "Is a licence required under the Export Control Order 2008 to email the source code of software listed in the "
     "UK Military List to a partner overseas?",
+    "Can our engineers email the CAD files for a targeting camera that's on the UK Military List to Canada?",
+    "We'd send the firmware (it's on the UK Military List) by e-mail. Do we need a licence?",
     # What the asker sets aside is not what they ask about.
     "Leaving the Country Chart aside, how does BIS say it will review licence applications for crime-control items?",
 ])
