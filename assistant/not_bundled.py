@@ -92,7 +92,7 @@ MISSING: tuple[Missing, ...] = (
     Missing("the Military End-User List (Supplement No. 7 to Part 744)", f"{_ECFR}/part-744/appendix-Supplement%20No.%207%20to%20Part%20744",
             re.compile(r"\b(?:on|in)\s+the\s+(?:[^?.]{0,40}\s)?(?:MEU|military end[- ]user)\s+list\b", re.I)),
     Missing("the Unverified List (Supplement No. 6 to Part 744)", f"{_ECFR}/part-744/appendix-Supplement%20No.%206%20to%20Part%20744",
-            re.compile(r"\b(?:on|in)\s+the\s+unverified\s+list\b", re.I)),
+            re.compile(r"\b(?:on|in)\s+the\s+(?:BIS\s+)?unverified\s+list\b", re.I)),
     Missing("the Country Groups (Supplement No. 1 to Part 740)", f"{_ECFR}/part-740/appendix-Supplement%20No.%201%20to%20Part%20740",
             # Whether a named destination is in a group ("Is India in Country Group A:5?"), or which
             # are; not a group named as a fact ("a country that is in Country Group D but also in A:6").
@@ -127,6 +127,14 @@ MISSING: tuple[Missing, ...] = (
                        rf"|{_DUE_DILIGENCE}|examples?|case stud)"
                        rf"|\b(?:red flags?|{_DUE_DILIGENCE})\b[^?.]{{0,80}}"
                        r"\b(?:guid(?:ance|elines)|Recommendation|2024/2659)\b", re.I)),
+    # The Wassenaar file holds the Dual-Use List's Category 4 and Category 5 Part 1 (MANIFEST), not
+    # the Munitions List: which of its entries covers something is out of corpus; goods said to be
+    # on it ("a company that distributes items on the Wassenaar Munitions List") are a premise.
+    Missing("the Wassenaar Munitions List", "https://www.wassenaar.org/control-lists/",
+            re.compile(r"\b(?:which|what)\b[^?.]{0,40}\b(?:entry|entries|category|categories|ML\s?\d{0,2})\b[^?.]{0,30}"
+                       r"\bWassenaar Munitions List\b"
+                       r"|\bWassenaar Munitions List\b[^?.]{0,20}\b(?:entry|entries|category|categories)\b[^?.]{0,40}"
+                       r"\b(?:cover|covers|include|includes|control|controls)\b", re.I)),
     # The Export Control Order is bundled without its Schedules (MANIFEST).
     Missing("the Schedules of the Export Control Order 2008 (the UK Strategic Export Control List, incl. the UK "
             "Military List and the UK's national 'PL' entries)", "https://www.legislation.gov.uk/uksi/2008/3231/schedules",

@@ -89,6 +89,9 @@ from assistant.not_bundled import (asks_about_events, asks_besides_countries, as
     ("What due-diligence process do the Commission's 2024 cyber-surveillance guidelines recommend?", "2024/2659"),
     ("Is our drone listed on the UK Military List?", "UK Military List"),
     ("Which UK Military List entry covers our intercept kit?", "UK Military List"),
+    ("Which category of the Wassenaar Munitions List covers military jammers?", "Wassenaar Munitions List"),
+    ("Does a Wassenaar Munitions List entry cover our army's direction-finding kit?", "Wassenaar Munitions List"),
+    ("Is our reseller on the BIS Unverified List?", "Unverified List"),
     ("Leaving licences aside, what does the Country Chart show for Vietnam under CC column 1?", "Country Chart"),
 ])
 def test_asking_what_an_unbundled_instrument_contains(question: str, instrument: str) -> None:
@@ -151,6 +154,8 @@ def test_asking_what_an_unbundled_instrument_contains(question: str, instrument:
     "Is a licence required under the Export Control Order 2008 to email the source code of software listed in the "
     "UK Military List to a partner overseas?",
     "Can our engineers email the CAD files for a targeting camera that's on the UK Military List to Canada?",
+    # Goods said to be on the list: a premise about the buyer (§ 740.22's government end user).
+    "A buyer distributes items on the Wassenaar Munitions List to armed forces. Is it a government end user for ACE?",
     "We'd send the firmware (it's on the UK Military List) by e-mail. Do we need a licence?",
     # What the asker sets aside is not what they ask about.
     "Leaving the Country Chart aside, how does BIS say it will review licence applications for crime-control items?",
