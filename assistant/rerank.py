@@ -68,6 +68,9 @@ FEATURES: tuple[str, ...] = (
     "code_in_rule",  # a passage that is not itself a control-list entry names a control-list code
     # the question names: "STA may not be used for items controlled by ECCNs 6A002" for "STA for
     # 6A002 arrays?", where the entry only says what a 6A002 array is
+    "sibling_contrast",  # coverage counting only the question's terms that the other candidates
+    # of the same unit lack: "(ii) A government end user" against "(iii) A non-government end
+    # user" of one section, where the words all siblings share tell nothing apart
     "exception_limit",  # a passage that limits licence exceptions ("may not be used", "is not
     # authorized", under "Restrictions on all License Exceptions"), for a question that asks
     # whether a licence exception is available
@@ -235,6 +238,7 @@ def candidate_features(
     named: list[str],
     question: str,
     coverage: Callable[[list[str]], tuple[np.ndarray, np.ndarray]],
+    presence: Callable[[list[str]], tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> Candidates:
     """Feature rows for the union of every signal's candidates. Each signal is scattered into
     an array over all chunk rows once and gathered at the candidates' rows (and their parents'):
@@ -309,6 +313,16 @@ def candidate_features(
     if len(named) == 1:
         wanted = facts.jurisdiction_names.index(named[0]) if named[0] in facts.jurisdiction_names else -1
         other = (facts.jurisdiction_id[rows] != wanted).astype(np.float64)
+    contrast = body_cover
+    if presence is not None:
+        weights, present = presence(ids)
+        if weights.sum() > 0:
+            keys, inverse = np.unique(units, return_inverse=True)
+            held = np.zeros((len(keys), present.shape[1]))
+            np.add.at(held, inverse, present)
+            others = np.maximum(np.bincount(inverse)[inverse] - 1, 0)[:, None]
+            spread = np.where(others > 0, (held[inverse] - present) / np.maximum(others, 1), 0.0)
+            contrast = (present * (1 - spread)) @ weights / weights.sum()
     matrix = np.column_stack([
         sim,
         best - sim,
@@ -342,6 +356,7 @@ def candidate_features(
         static[:, ChunkFacts.STATES_RULE] * permission,
         control_list * permission,
         per_row(lambda r: bool(named_codes & facts.list_codes[r]), bool(named_codes)) * (1 - control_list),
+        contrast,
         static[:, ChunkFacts.LIMITS_EXCEPTION] * exception,
     ]).astype(np.float32)
     return Candidates(ids, matrix)

@@ -445,7 +445,9 @@ class HybridRetriever:
         return candidate_features(facts, signals.dense, signals.body, dict(signals.title),
                                   signals.title_score, signals.facets, raw=signals.raw,
                                   named=jurisdictions_named(query), question=query,
-                                  coverage=lambda ids: self._coverage(snapshot, query, ids))
+                                  coverage=lambda ids: self._coverage(snapshot, query, ids),
+                                  presence=lambda ids: snapshot.sparse.presence(
+                                      expand(query), [snapshot.positions[cid] for cid in ids]))
 
     def _coverage(self, snapshot: Snapshot, query: str, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Idf-weighted share of the question's terms in each chunk, and in its unit's heading."""

@@ -163,7 +163,7 @@ GROUPS: dict[str, frozenset[str]] = {
     "raw dense (no adapter)": frozenset({"raw_dense", "raw_dense_rr"}),
     "glossary facets": frozenset({"facet_rr"}),
     "small-to-big (unit, parent)": frozenset({"unit_dense", "unit_body", "unit_coverage", "parent_dense", "parent_body"}),
-    "term coverage": frozenset({"coverage", "title_coverage", "unit_coverage", "short_title"}),
+    "term coverage": frozenset({"coverage", "title_coverage", "unit_coverage", "short_title", "sibling_contrast"}),
     "question type": frozenset({"definition_match", "list_match", "other_jurisdiction", "rule_match",
                                 "item_entry", "exception_limit"}),
     "named codes": frozenset({"named_in_heading", "code_in_rule"}),

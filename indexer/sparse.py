@@ -92,24 +92,30 @@ class SparseIndex:
         """Per row (document position): the share of the query's distinct terms, weighted by
         idf, that the row contains. BM25 rewards one rare word repeated; this rewards a passage
         that has all of the question's words. Read from the index's own term-document matrix."""
-        out = np.zeros(len(rows), dtype=np.float32)
+        weights, present = self.presence(query, rows)
+        total = float(weights.sum())
+        return (present @ weights / total).astype(np.float32) if total else np.zeros(len(rows), dtype=np.float32)
+
+    def presence(self, query: str, rows: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(idf of each of the query's distinct terms, rows x terms: whether the row has it)."""
         tokens = self._term_ids([query])
         scores = self._retriever.scores
         wanted = np.asarray(rows, dtype=np.int64)
         # One flag per document, set from the term's postings and read at the wanted rows:
         # linear in the postings, where np.isin sorts them (a common word's run thousands long).
-        present = np.zeros(max(int(scores["num_docs"]), 1), dtype=bool)
-        total = 0.0
-        for term in set(tokens[0]) if tokens else set():
+        flags = np.zeros(max(int(scores["num_docs"]), 1), dtype=bool)
+        weights, columns = [], []
+        for term in sorted(set(tokens[0])) if tokens else []:
             weight = self._term_idf(term)
             if not weight:
                 continue
-            total += weight
             postings = scores["indices"][scores["indptr"][term] : scores["indptr"][term + 1]]
-            present[postings] = True
-            out += weight * present[wanted]
-            present[postings] = False
-        return out / total if total else out
+            flags[postings] = True
+            weights.append(weight)
+            columns.append(flags[wanted].astype(np.float64))
+            flags[postings] = False
+        matrix = np.column_stack(columns) if columns else np.zeros((len(wanted), 0))
+        return np.asarray(weights, dtype=np.float64), matrix
 
     def idf(self, words: Sequence[str]) -> dict[str, float]:
         """Each word's inverse document frequency in this index, log(1 + N / df), through the

@@ -84,6 +84,22 @@ def test_question_kinds() -> None:
     assert not asks_entry("How long must we keep records?")
 
 
+def test_sibling_contrast_counts_only_the_words_a_units_other_candidates_lack(assistant) -> None:  # noqa: ANN001
+    # § 740.22(c)(1)(ii) "A government end user" and (iii) "A non-government end user" share the
+    # question's "government end user": coverage cannot tell them apart, the contrast discounts it.
+    retriever = assistant.retriever
+    snapshot = retriever.reader.snapshot()
+    question = "May License Exception ACE be used for a government end user in a Country Group D:1 country?"
+    found = retriever.candidates(snapshot, question, retriever.signals(snapshot, question, Filters(), 50))
+    coverage, contrast = (found.matrix[:, FEATURES.index(name)] for name in ("coverage", "sibling_contrast"))
+    assert (contrast <= coverage + 1e-5).all()
+    units = [snapshot.by_id[cid].doc_id + snapshot.by_id[cid].unit for cid in found.ids]
+    alone = np.array([units.count(u) == 1 for u in units])
+    assert alone.any() and (~alone).any()
+    assert np.allclose(contrast[alone], coverage[alone], atol=1e-5), "a unit's only candidate keeps its coverage"
+    assert (contrast[~alone] < coverage[~alone] - 1e-5).any(), "words every sibling has count for less"
+
+
 def test_candidate_features_describe_every_signals_candidates(assistant) -> None:  # noqa: ANN001
     retriever = assistant.retriever
     snapshot = retriever.reader.snapshot()
