@@ -514,12 +514,17 @@ def _item_codes(facts: Facts, eccns: list[Candidate]) -> list[str]:
     return list(dict.fromkeys(codes))
 
 
+# A CCL entry's "Related Controls:" paragraph names what it does not control and where that is
+# ("Thumbcuffs and fingercuffs are classified under ECCN 0A983", in ECCN 0A982).
+_RELATED_CONTROLS = re.compile(r"^Related Controls:.*$", re.M)
+
+
 def names_item(item: str, text: str) -> bool:
     """Does an entry's text name the item in its own words ("thumbcuffs" in ECCN 0A983's "implements
     of torture, including thumbscrews, thumbcuffs, …")? Then it is the entry to check first, however
-    far a short description's vector is from the entry's."""
+    far a short description's vector is from the entry's. Not in its pointers to other entries."""
     wanted = content_terms(item)
-    return bool(wanted) and wanted <= content_terms(text)
+    return bool(wanted) and wanted <= content_terms(_RELATED_CONTROLS.sub(" ", text))
 
 
 def _same_entry(p: Provisions, entry: Candidate) -> str:

@@ -341,6 +341,9 @@ def test_names_item_wants_every_word_of_the_item() -> None:
     text = "Specially designed implements of torture, including thumbscrews, thumbcuffs, fingercuffs"
     assert names_item("thumbcuffs", text) and names_item("Thumbcuff", text)
     assert not names_item("thumbcuffs for children", text) and not names_item("", text)
+    pointer = ("Law enforcement restraint devices, including leg irons, shackles, and handcuffs.\n\n"
+               "Related Controls: Thumbcuffs and fingercuffs are classified under ECCN 0A983.")
+    assert not names_item("thumbcuffs", pointer), "a pointer to another entry does not name the item"
 
 
 def test_an_entry_the_ear_names_for_all_destinations_needs_a_licence_everywhere(assistant) -> None:  # noqa: ANN001
