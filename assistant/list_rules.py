@@ -54,4 +54,5 @@ RULES: tuple[ListRule, ...] = (
 
 
 def list_provisions(question: str) -> list[tuple[str, str]]:
+    """Every rule's provisions for the question, in the table's order."""
     return [found for rule in RULES for found in rule.provisions(question)]

@@ -226,6 +226,20 @@ def _unit_max(values: np.ndarray, units: np.ndarray, start: float) -> np.ndarray
     return best[inverse]
 
 
+def _sibling_contrast(units: np.ndarray, weights: np.ndarray, present: np.ndarray, coverage: np.ndarray) -> np.ndarray:
+    """Coverage with each question term weighted by the share of the other candidates of the same
+    unit that lack it: a term all siblings have counts for nothing, a term only this one has counts
+    in full (and a unit's only candidate keeps its coverage). `present` is candidates x terms."""
+    if not weights.sum():
+        return coverage
+    keys, inverse = np.unique(units, return_inverse=True)
+    held = np.zeros((len(keys), present.shape[1]))
+    np.add.at(held, inverse, present)
+    others = np.maximum(np.bincount(inverse)[inverse] - 1, 0)[:, None]
+    spread = np.where(others > 0, (held[inverse] - present) / np.maximum(others, 1), 0.0)
+    return (present * (1 - spread)) @ weights / weights.sum()
+
+
 def candidate_features(
     facts: ChunkFacts,
     dense: Sequence[tuple[str, float]],
@@ -242,7 +256,8 @@ def candidate_features(
 ) -> Candidates:
     """Feature rows for the union of every signal's candidates. Each signal is scattered into
     an array over all chunk rows once and gathered at the candidates' rows (and their parents'):
-    array arithmetic, not a dictionary lookup per candidate and feature."""
+    array arithmetic, not a dictionary lookup per candidate and feature. `presence` gives the
+    question terms' idf and which candidates hold each (for sibling_contrast; coverage without it)."""
     row = facts.row
     dense_sim = dict(dense)
     floor = min(dense_sim.values(), default=0.0)
@@ -313,16 +328,7 @@ def candidate_features(
     if len(named) == 1:
         wanted = facts.jurisdiction_names.index(named[0]) if named[0] in facts.jurisdiction_names else -1
         other = (facts.jurisdiction_id[rows] != wanted).astype(np.float64)
-    contrast = body_cover
-    if presence is not None:
-        weights, present = presence(ids)
-        if weights.sum() > 0:
-            keys, inverse = np.unique(units, return_inverse=True)
-            held = np.zeros((len(keys), present.shape[1]))
-            np.add.at(held, inverse, present)
-            others = np.maximum(np.bincount(inverse)[inverse] - 1, 0)[:, None]
-            spread = np.where(others > 0, (held[inverse] - present) / np.maximum(others, 1), 0.0)
-            contrast = (present * (1 - spread)) @ weights / weights.sum()
+    contrast = body_cover if presence is None else _sibling_contrast(units, *presence(ids), body_cover)
     matrix = np.column_stack([
         sim,
         best - sim,
