@@ -19,6 +19,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -226,6 +227,16 @@ def _unit_max(values: np.ndarray, units: np.ndarray, start: float) -> np.ndarray
     return best[inverse]
 
 
+class Coverage(NamedTuple):
+    """The question's terms in the candidates: idf-weighted shares in each chunk (`body`) and in its
+    unit's heading (`title`), and the terms' idf with which chunk holds which (candidates x terms)."""
+
+    body: np.ndarray
+    title: np.ndarray
+    weights: np.ndarray
+    present: np.ndarray
+
+
 def _sibling_contrast(units: np.ndarray, weights: np.ndarray, present: np.ndarray, coverage: np.ndarray) -> np.ndarray:
     """Coverage with each question term weighted by the share of the other candidates of the same
     unit that lack it: a term all siblings have counts for nothing, a term only this one has counts
@@ -251,13 +262,11 @@ def candidate_features(
     raw: Sequence[tuple[str, float]] = (),
     named: list[str],
     question: str,
-    coverage: Callable[[list[str]], tuple[np.ndarray, np.ndarray]],
-    presence: Callable[[list[str]], tuple[np.ndarray, np.ndarray]] | None = None,
+    coverage: Callable[[list[str]], Coverage],
 ) -> Candidates:
     """Feature rows for the union of every signal's candidates. Each signal is scattered into
     an array over all chunk rows once and gathered at the candidates' rows (and their parents'):
-    array arithmetic, not a dictionary lookup per candidate and feature. `presence` gives the
-    question terms' idf and which candidates hold each (for sibling_contrast; coverage without it)."""
+    array arithmetic, not a dictionary lookup per candidate and feature."""
     row = facts.row
     dense_sim = dict(dense)
     floor = min(dense_sim.values(), default=0.0)
@@ -270,8 +279,9 @@ def candidate_features(
     ids = [cid for cid in ids if cid in row]
     if not ids:
         return Candidates([], np.zeros((0, len(FEATURES)), dtype=np.float32))
-    body_cover, title_cover = coverage(ids)
-    body_cover, title_cover = np.asarray(body_cover, dtype=np.float64), np.asarray(title_cover, dtype=np.float64)
+    covered = coverage(ids)
+    body_cover = np.asarray(covered.body, dtype=np.float64)
+    title_cover = np.asarray(covered.title, dtype=np.float64)
     rows = np.array([row[cid] for cid in ids], dtype=np.int64)
     static = facts.matrix[rows]
     units = facts.unit[rows]
@@ -328,7 +338,7 @@ def candidate_features(
     if len(named) == 1:
         wanted = facts.jurisdiction_names.index(named[0]) if named[0] in facts.jurisdiction_names else -1
         other = (facts.jurisdiction_id[rows] != wanted).astype(np.float64)
-    contrast = body_cover if presence is None else _sibling_contrast(units, *presence(ids), body_cover)
+    contrast = _sibling_contrast(units, covered.weights, covered.present, body_cover)
     matrix = np.column_stack([
         sim,
         best - sim,

@@ -25,8 +25,8 @@ from assistant.definitions import DefinedTerms
 from assistant.entry_notes import EXCLUDES, exclusion_notes
 from assistant.list_rules import list_provisions
 from assistant.query_adapter import QueryAdapter
-from assistant.rerank import (FEATURES, Candidates, ChunkFacts, LearnedFusion, asks_exception, candidate_features,
-                              list_codes, names_item, states_rule)
+from assistant.rerank import (FEATURES, Candidates, ChunkFacts, Coverage, LearnedFusion, asks_exception,
+                              candidate_features, list_codes, names_item, states_rule)
 from assistant.sentences import content_terms
 from assistant.superseded import drop_superseded
 from assistant.titles import TitleIndex
@@ -34,6 +34,7 @@ from assistant.vocabulary import expand, facets
 from indexer.labels import inline_items, parent_label
 from indexer.reader import Filters, IndexReader, Snapshot
 from indexer.records import Chunk
+from indexer.sparse import covered_share
 
 RRF_K = 60
 FUSION = Path(__file__).with_name("fusion.json")
@@ -334,11 +335,9 @@ class HybridRetriever:
             self._rank_entry_rule(snapshot, chunk_score, vector)
             # "… targeting software that is on the UK Military List": the article that requires a
             # licence for what that list holds (assistant/list_rules.py) ranks first.
-            wanted = list_provisions(query)
-            if wanted:
-                by_label = snapshot.derive("chunk-by-label", lambda: {(c.doc_id, c.section): c.chunk_id
-                                                                      for c in snapshot.chunks})
-                _rank_first(chunk_score, [by_label[key] for key in wanted if key in by_label])
+            labels = _labels(snapshot)
+            _rank_first(chunk_score, [snapshot.by_doc[doc][labels[doc, label][0]].chunk_id
+                                      for doc, label in list_provisions(query) if (doc, label) in labels])
         units = self._rank_units(snapshot, chunk_score, query, k, fusion)
         hits: list[Hit] = []
         for key in units:
@@ -445,17 +444,17 @@ class HybridRetriever:
         return candidate_features(facts, signals.dense, signals.body, dict(signals.title),
                                   signals.title_score, signals.facets, raw=signals.raw,
                                   named=jurisdictions_named(query), question=query,
-                                  coverage=lambda ids: self._coverage(snapshot, query, ids),
-                                  presence=lambda ids: snapshot.sparse.presence(
-                                      expand(query), [snapshot.positions[cid] for cid in ids]))
+                                  coverage=lambda ids: self._coverage(snapshot, query, ids))
 
-    def _coverage(self, snapshot: Snapshot, query: str, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Idf-weighted share of the question's terms in each chunk, and in its unit's heading."""
+    def _coverage(self, snapshot: Snapshot, query: str, ids: list[str]) -> Coverage:
+        """Idf-weighted share of the question's terms in each chunk and in its unit's heading, and
+        which chunk holds which term (one pass over the terms' postings for both)."""
         expanded = expand(query)
         positions = [snapshot.positions[cid] for cid in ids]
         titles = self._title_index(snapshot)
         rows = titles.row_of[positions] if positions else np.zeros(0, dtype=np.int64)
-        return snapshot.sparse.coverage(expanded, positions), titles.sparse.coverage(expanded, rows.tolist())
+        weights, present = snapshot.sparse.presence(expanded, positions)
+        return Coverage(covered_share(weights, present), titles.sparse.coverage(expanded, rows.tolist()), weights, present)
 
     def _rank_units(self, snapshot: Snapshot, chunk_score: dict[str, float], query: str,
                     k: int, fusion: Fusion) -> dict[tuple[str, str], list[str]]:

@@ -44,6 +44,12 @@ def _tokenizer() -> Tokenizer:
                      stemmer=lambda word: stem(SPELLING.get(word, word)))
 
 
+def covered_share(weights: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Per row: the idf-weighted share of the terms it has (`SparseIndex.presence`'s pair)."""
+    total = float(weights.sum())
+    return (present @ weights / total).astype(np.float32) if total else np.zeros(len(present), dtype=np.float32)
+
+
 class SparseIndex:
     """Queries are tokenized with `update_vocab=False`: a question's surface form the corpus never
     uses ("interfaces") still finds its stem ("interfac"), and only the word-to-id cache grows —
@@ -92,9 +98,7 @@ class SparseIndex:
         """Per row (document position): the share of the query's distinct terms, weighted by
         idf, that the row contains. BM25 rewards one rare word repeated; this rewards a passage
         that has all of the question's words. Read from the index's own term-document matrix."""
-        weights, present = self.presence(query, rows)
-        total = float(weights.sum())
-        return (present @ weights / total).astype(np.float32) if total else np.zeros(len(rows), dtype=np.float32)
+        return covered_share(*self.presence(query, rows))
 
     def presence(self, query: str, rows: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """(idf of each of the query's distinct terms, rows x terms: whether the row has it)."""
